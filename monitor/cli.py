@@ -1,0 +1,319 @@
+"""The `monitor` command line: parse, call a service, format, map errors.
+
+Only click and the standard library are imported at module level so `monitor --help` is
+instant; pandas, SQLAlchemy and matplotlib are imported inside the commands that need them.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import sys
+from datetime import date
+from pathlib import Path
+
+import click
+
+from monitor.errors import MonitorError
+
+FORMATS = ("table", "csv", "json")
+STATUS_CHOICES = ("not_due", "due_soon", "due", "overdue")
+
+
+class AppContext:
+    """What every command shares: the database URL and the clinic configuration, opened lazily."""
+
+    def __init__(self, db: str | None, config_path: str | None):
+        self.db = db
+        self.config_path = config_path
+        self._config = None
+        self._engine = None
+
+    @property
+    def config(self):
+        if self._config is None:
+            from monitor.config import load_config
+
+            self._config = load_config(self.config_path)
+        return self._config
+
+    @property
+    def engine(self):
+        if self._engine is None:
+            from monitor.store import make_engine
+
+            self._engine = make_engine(self.db)
+        return self._engine
+
+    def as_of(self, value: date | None) -> date:
+        if value is not None:
+            return value
+        from monitor.services import today_in
+
+        return today_in(self.config)
+
+
+pass_app = click.make_pass_decorator(AppContext)
+
+
+class MonitorGroup(click.Group):
+    """A group that turns a MonitorError into `Error: ...` and its exit code, never a traceback."""
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except MonitorError as exc:
+            click.echo(f"Error: {exc}", err=True)
+            ctx.exit(exc.exit_code)
+
+
+def as_of_option(f):
+    def parse(_ctx, _param, value):
+        if value is None:
+            return None
+        try:
+            return date.fromisoformat(value)
+        except ValueError:
+            raise click.BadParameter(f"expected a date YYYY-MM-DD, got '{value}'") from None
+
+    return click.option("--as-of", callback=parse, metavar="YYYY-MM-DD",
+                        help="Evaluate on this date (default: today in the clinic's time zone).")(f)
+
+
+def format_option(choices=FORMATS):
+    return click.option("--format", "fmt", type=click.Choice(choices), default="table", show_default=True,
+                        help="Output format.")
+
+
+def render(rows: list[dict], columns: list[str], fmt: str) -> str:
+    """Rows as an aligned text table, CSV or JSON."""
+    if fmt == "json":
+        import json
+
+        return json.dumps(rows, indent=2, ensure_ascii=False, default=str)
+    if fmt == "csv":
+        from monitor.safe_files import csv_bytes
+
+        data, _ = csv_bytes(columns, ([r.get(c, "") for c in columns] for r in rows))
+        return data.decode("utf-8").replace("\r\n", "\n").rstrip("\n")
+    cells = [[("" if r.get(c) is None else str(r.get(c))) for c in columns] for r in rows]
+    widths = [max([len(c)] + [len(row[i]) for row in cells]) for i, c in enumerate(columns)]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(columns, widths)).rstrip()]
+    lines.append("  ".join("-" * w for w in widths))
+    lines += ["  ".join(v.ljust(w) for v, w in zip(row, widths)).rstrip() for row in cells]
+    return "\n".join(lines)
+
+
+@click.group(cls=MonitorGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--db", envvar="MONITOR_DATABASE_URL", metavar="URL",
+              help="Database URL (env MONITOR_DATABASE_URL; default sqlite:///monitor.db here).")
+@click.option("--config", "config_path", envvar="MONITOR_CONFIG", metavar="FILE",
+              type=click.Path(dir_okay=False), help="Clinic configuration, TOML (env MONITOR_CONFIG).")
+@click.version_option(package_name="toh-monitor")
+@click.pass_context
+def main(ctx, db, config_path):
+    """Surveillance after transient osteoporosis of the hip: who is due a DXA scan, and why.
+
+    \b
+    Example:
+      monitor init
+      monitor import patients.csv episodes.csv scans.csv
+      monitor due --status overdue
+      monitor export overdue -o overdue.csv
+    """
+    ctx.obj = AppContext(db, config_path)
+
+
+@main.command()
+@pass_app
+def init(app):
+    """Create the database, or add the tables a newer version needs.
+
+    \b
+    Example:
+      monitor --db sqlite:///clinic.db init
+    """
+    from monitor.store import init_db
+
+    created = init_db(app.engine)
+    click.echo("Created a new database." if created else "Database is up to date.")
+
+
+@main.command("import")
+@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--kind", help="What the files hold, when their names do not say (patients, scans, ...).")
+@click.option("--dry-run", is_flag=True, help="Validate and count only; write nothing.")
+@click.option("--keep-valid", is_flag=True,
+              help="Import the valid rows; write the rejected ones to FILE.rejects.csv with the reason.")
+@click.option("--rejects-dir", type=click.Path(file_okay=False, path_type=Path),
+              help="Where rejects files go (default: the current folder).")
+@click.option("--by", help="Who is importing (default: the OS user).")
+@pass_app
+def import_(app, files, kind, dry_run, keep_valid, rejects_dir, by):
+    """Load the clinic's CSV files; all-or-nothing unless --keep-valid.
+
+    The kind of each file is its name (patients.csv, episodes.csv, scans.csv, mri.csv,
+    pregnancies.csv, symptoms.csv, assessments.csv, treatments.csv) or --kind. Re-importing the
+    same rows changes nothing; a changed row updates the record and the old value is kept in the
+    audit log.
+
+    \b
+    Example:
+      monitor import data/demo/patients.csv data/demo/episodes.csv data/demo/scans.csv
+      monitor import --dry-run new-scans.csv --kind scans
+    """
+    from monitor.importing import import_files
+    from monitor.services import current_actor, today_in
+
+    if rejects_dir is not None and not rejects_dir.is_dir():
+        raise MonitorError(f"--rejects-dir: folder does not exist: {rejects_dir}")
+    report = import_files(app.engine, list(files), today=today_in(app.config), actor=current_actor(by),
+                          risk_codes=app.config.schedule.risk_factor_codes, kind=kind,
+                          keep_valid=keep_valid, dry_run=dry_run, rejects_dir=rejects_dir)
+    verb = "would import" if report.dry_run else "imported"
+    for r in report.files:
+        line = (f"{r.file}: {verb} {r.rows - r.rejected} row(s): {r.inserted} new, {r.updated} updated, "
+                f"{r.unchanged} unchanged")
+        if r.rejected:
+            line += f"; {r.rejected} rejected" + (f" -> {r.rejects_file}" if r.rejects_file else "")
+        click.echo(line)
+    if report.dry_run:
+        for p in report.problems[:50]:
+            click.echo(f"  {p}")
+        click.echo("Dry run: nothing was written.")
+
+
+@main.command()
+@as_of_option
+@click.option("--status", "statuses", multiple=True, type=click.Choice(STATUS_CHOICES),
+              help="Only these statuses (repeatable).")
+@format_option()
+@pass_app
+def due(app, as_of, statuses, fmt):
+    """The DXA surveillance status of every active patient, most overdue first.
+
+    \b
+    Example:
+      monitor due --status due --status overdue
+      monitor due --as-of 2026-01-31 --format csv > due.csv
+    """
+    from monitor.services import due_rows, evaluate_db, EXPORT_COLUMNS
+
+    evaluation = evaluate_db(app.engine, as_of=app.as_of(as_of), config=app.config)
+    rows = due_rows(evaluation, tuple(statuses)).to_dict("records")
+    columns = EXPORT_COLUMNS if fmt != "table" else [c for c in EXPORT_COLUMNS if c != "as_of"]
+    click.echo(render(rows, columns, fmt))
+    if fmt == "table":
+        click.echo(f"{len(rows)} patient(s), as of {evaluation.as_of.isoformat()}")
+
+
+@main.group()
+def export():
+    """Export lists for the spreadsheet."""
+
+
+@export.command("overdue")
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="The CSV file to write (created readable by you only).")
+@as_of_option
+@click.option("--by", help="Who is exporting (default: the OS user).")
+@pass_app
+def export_overdue_cmd(app, output, as_of, by):
+    """The overdue-surveillance list (status due or overdue) as CSV, most overdue first.
+
+    \b
+    Example:
+      monitor export overdue -o overdue-2026-11.csv
+    """
+    from monitor.services import current_actor, evaluate_db, export_overdue
+
+    evaluation = evaluate_db(app.engine, as_of=app.as_of(as_of), config=app.config)
+    count = export_overdue(app.engine, output, evaluation=evaluation, actor=current_actor(by))
+    click.echo(f"Wrote {count} patient(s) due or overdue on {evaluation.as_of.isoformat()} to {output}")
+
+
+@main.command()
+@click.argument("mrn")
+@as_of_option
+@pass_app
+def show(app, mrn, as_of):
+    """One patient: history, DXA due status and flags.
+
+    \b
+    Example:
+      monitor show TOH-00042
+    """
+    from monitor.patient_view import describe_patient
+
+    click.echo(describe_patient(app.engine, mrn, as_of=app.as_of(as_of), config=app.config))
+
+
+@main.command()
+@click.option("--patients", "n_patients", type=click.IntRange(1, 2_000_000), default=300, show_default=True)
+@click.option("--seed", type=int, default=7, show_default=True)
+@click.option("--end", "end_on", metavar="YYYY-MM-DD", help="Last day of the synthetic history (default: today).")
+@click.option("-o", "--output", required=True, type=click.Path(file_okay=False, path_type=Path),
+              help="Folder for the CSV files (created if missing).")
+@pass_app
+def synth(app, n_patients, seed, end_on, output):
+    """Write a synthetic TOH cohort as import CSVs of every kind (deterministic for a seed).
+
+    \b
+    Example:
+      monitor synth --patients 10000 --seed 1 -o /tmp/cohort
+    """
+    from monitor.synth import generate, write_cohort
+
+    end = _parse_date(end_on, "--end") if end_on else app.as_of(None)
+    output.mkdir(parents=True, exist_ok=True)
+    frames = generate(n_patients, seed=seed, end_on=end, progress=_progress_factory("Generating"))
+    counts = write_cohort(frames, output)
+    click.echo(f"Wrote {output}: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
+
+
+@main.command()
+@click.option("-o", "--output", default="demo-output", show_default=True,
+              type=click.Path(file_okay=False, path_type=Path), help="Folder for the demo's database and files.")
+@as_of_option
+@pass_app
+def demo(app, output, as_of):
+    """Load the bundled synthetic cohort into a fresh database and run every job on it.
+
+    The evaluation date defaults to the day the bundled cohort ends, so the demo reads the same
+    whenever it is run.
+
+    \b
+    Example:
+      monitor demo
+      monitor --db sqlite:///demo-output/monitor.db due --status overdue --as-of 2026-11-20
+    """
+    from monitor.demo import run_demo
+
+    run_demo(output, as_of=as_of, config=app.config, echo=click.echo)
+
+
+def _parse_date(value: str, what: str) -> date:
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise MonitorError(f"{what}: expected a date YYYY-MM-DD, got '{value}'") from None
+
+
+def _progress_factory(label: str):
+    """A progress callback that draws a bar on a terminal and stays quiet otherwise."""
+    if not sys.stderr.isatty():
+        return None
+
+    def progress(done: int, total: int) -> None:
+        width = 30
+        filled = int(width * done / max(total, 1))
+        sys.stderr.write(f"\r{label} [{'#' * filled}{'.' * (width - filled)}] {done}/{total}")
+        if done >= total:
+            sys.stderr.write("\n")
+        sys.stderr.flush()
+
+    return progress
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,203 @@
+"""Clinic configuration: every default of the protocol, overridable from a TOML file.
+
+The defaults and their clinical sources are listed in the README. A setting the file names but
+this module does not know is an error, so a typo never silently falls back to a default.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from monitor.errors import ConfigError
+
+STAFF_RISK_FACTORS = (
+    "glucocorticoids",
+    "smoking",
+    "alcohol_excess",
+    "prior_fragility_fracture",
+    "rheumatoid_arthritis",
+    "hypogonadism",
+    "low_bmi",
+    "malabsorption",
+    "other",
+)
+
+
+@dataclass(frozen=True, kw_only=True)
+class ScheduleSettings:
+    """PROTOCOL.md §1: DXA intervals and status windows [1, 2, 3]."""
+
+    interval_months: int = 24
+    risk_interval_months: int = 12
+    due_soon_days: int = 60
+    grace_days: int = 30
+    risk_factor_codes: tuple[str, ...] = STAFF_RISK_FACTORS
+
+
+@dataclass(frozen=True, kw_only=True)
+class TrendSettings:
+    """PROTOCOL.md §2: least significant change per DXA site, g/cm² [1, 2]."""
+
+    lsc_multiplier: float = 2.77
+    default_lsc_total_hip: float = 0.025
+    default_lsc_femoral_neck: float = 0.035
+    default_lsc_lumbar_spine: float = 0.030
+    # The clinic's measured precision error (RMS-SD, g/cm²); None = not measured here.
+    precision_total_hip: float | None = None
+    precision_femoral_neck: float | None = None
+    precision_lumbar_spine: float | None = None
+
+    def lsc(self, site: str) -> tuple[float, bool]:
+        """The LSC for a site and whether it was measured at this clinic."""
+        precision = getattr(self, f"precision_{site}")
+        if precision is not None:
+            return round(self.lsc_multiplier * precision, 4), True
+        return getattr(self, f"default_lsc_{site}"), False
+
+
+@dataclass(frozen=True, kw_only=True)
+class ThresholdSettings:
+    """PROTOCOL.md §3–§5: treatment thresholds and time windows [1, 2, 5, 6]."""
+
+    persistent_osteopenia_t: float = -1.5
+    therapy_t: float = -2.0
+    low_for_age_z: float = -2.0
+    z_score_age: int = 50
+    migratory_window_months: int = 12
+    third_trimester_weeks: int = 13
+    postpartum_months: int = 6
+
+
+@dataclass(frozen=True, kw_only=True)
+class PreventionSettings:
+    """PROTOCOL.md §7: prevention targets [2, 3]."""
+
+    calcium_mg_day: float = 1000
+    vitamin_d_iu_day: float = 600
+    serum_25ohd_ng_ml: float = 20
+    exercise_min_day: float = 30
+    alcohol_drinks_day: float = 2
+
+
+@dataclass(frozen=True, kw_only=True)
+class JobSettings:
+    """The daemon's schedule, in the clinic's local time."""
+
+    nightly_time: str = "04:00"
+    report_day: str = "mon"
+    report_time: str = "05:00"
+    outbox: str = "outbox"
+    smtp_host: str | None = None
+    smtp_port: int = 25
+    smtp_from: str | None = None
+    smtp_to: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class Config:
+    timezone: str = "UTC"
+    schedule: ScheduleSettings = field(default_factory=ScheduleSettings)
+    trend: TrendSettings = field(default_factory=TrendSettings)
+    thresholds: ThresholdSettings = field(default_factory=ThresholdSettings)
+    prevention: PreventionSettings = field(default_factory=PreventionSettings)
+    jobs: JobSettings = field(default_factory=JobSettings)
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+
+_SECTIONS = {
+    "schedule": ScheduleSettings,
+    "trend": TrendSettings,
+    "thresholds": ThresholdSettings,
+    "prevention": PreventionSettings,
+    "jobs": JobSettings,
+}
+
+
+def _build(cls, values: dict, where: str):
+    known = {f.name: f for f in dataclasses.fields(cls)}
+    kwargs = {}
+    for key, value in values.items():
+        if key not in known:
+            raise ConfigError(f"{where}: unknown setting '{key}' (known: {', '.join(sorted(known))})")
+        default = known[key].default
+        if isinstance(default, tuple):
+            if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+                raise ConfigError(f"{where}: '{key}' must be a list of strings")
+            value = tuple(value)
+        elif isinstance(default, bool):
+            if not isinstance(value, bool):
+                raise ConfigError(f"{where}: '{key}' must be true or false")
+        elif isinstance(default, int) and not isinstance(default, bool):
+            if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+                raise ConfigError(f"{where}: '{key}' must be a whole number >= 0, got {value!r}")
+        elif isinstance(default, float) or default is None and key.startswith("precision_"):
+            if not isinstance(value, (int, float)) or isinstance(value, bool):
+                raise ConfigError(f"{where}: '{key}' must be a number, got {value!r}")
+            value = float(value)
+        elif not isinstance(value, (str, type(None))) and not isinstance(default, int):
+            raise ConfigError(f"{where}: '{key}' must be text, got {value!r}")
+        kwargs[key] = value
+    return cls(**kwargs)
+
+
+def parse_config(data: dict, *, source: str = "config") -> Config:
+    """Build a Config from parsed TOML, rejecting unknown sections and settings."""
+    kwargs: dict = {}
+    for key, value in data.items():
+        if key == "timezone":
+            if not isinstance(value, str):
+                raise ConfigError(f"{source}: 'timezone' must be text such as 'Europe/Berlin'")
+            try:
+                ZoneInfo(value)
+            except (ZoneInfoNotFoundError, ValueError):
+                raise ConfigError(f"{source}: unknown time zone '{value}'") from None
+            kwargs["timezone"] = value
+        elif key in _SECTIONS:
+            if not isinstance(value, dict):
+                raise ConfigError(f"{source}: [{key}] must be a table")
+            kwargs[key] = _build(_SECTIONS[key], value, f"{source} [{key}]")
+        else:
+            raise ConfigError(
+                f"{source}: unknown setting '{key}' (known: timezone, {', '.join(_SECTIONS)})"
+            )
+    config = Config(**kwargs)
+    _check(config, source)
+    return config
+
+
+def _check(config: Config, source: str) -> None:
+    jobs = config.jobs
+    for name in ("nightly_time", "report_time"):
+        value = getattr(jobs, name)
+        parts = value.split(":")
+        if len(parts) != 2 or not all(p.isdigit() for p in parts) or not (
+            0 <= int(parts[0]) < 24 and 0 <= int(parts[1]) < 60
+        ):
+            raise ConfigError(f"{source} [jobs]: '{name}' must be HH:MM, got {value!r}")
+    if jobs.report_day not in ("mon", "tue", "wed", "thu", "fri", "sat", "sun"):
+        raise ConfigError(f"{source} [jobs]: 'report_day' must be mon..sun, got {jobs.report_day!r}")
+    if config.schedule.interval_months < 1 or config.schedule.risk_interval_months < 1:
+        raise ConfigError(f"{source} [schedule]: intervals must be at least 1 month")
+
+
+def load_config(path: str | os.PathLike | None) -> Config:
+    """Read the clinic configuration; None means every default."""
+    if path is None:
+        return Config()
+    p = Path(path)
+    try:
+        with p.open("rb") as fh:
+            data = tomllib.load(fh)
+    except FileNotFoundError:
+        raise ConfigError(f"{p}: configuration file not found") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{p}: not valid TOML: {exc}") from None
+    return parse_config(data, source=str(p))

@@ -1,0 +1,79 @@
+"""`monitor demo`: the bundled synthetic cohort in a fresh database, every job run on it."""
+
+from __future__ import annotations
+
+import json
+import os
+from datetime import date
+from pathlib import Path
+
+from monitor.config import Config
+
+DEMO_DIR = Path(__file__).resolve().parent.parent / "data" / "demo"
+DEMO_MANIFEST = Path(__file__).resolve().parent / "demo_cohort.json"
+DEMO_KINDS = ("patients", "episodes", "scans", "mri", "pregnancies", "symptoms", "assessments", "treatments")
+
+
+def demo_manifest() -> dict:
+    """How the bundled cohort is made: patients, seed and the day its history ends."""
+    return json.loads(DEMO_MANIFEST.read_text(encoding="utf-8"))
+
+
+def demo_files(folder: Path, output: Path) -> tuple[list[Path], date]:
+    """The bundled CSVs; if the package was installed without them, regenerate them exactly."""
+    manifest = demo_manifest()
+    end = date.fromisoformat(manifest["end_on"])
+    files = [folder / f"{k}.csv" for k in DEMO_KINDS]
+    if all(f.is_file() for f in files):
+        return files, end
+    from monitor.synth import generate, write_cohort
+
+    target = output / "cohort"
+    target.mkdir(exist_ok=True)
+    write_cohort(generate(manifest["patients"], seed=manifest["seed"], end_on=end), target)
+    return [target / f"{k}.csv" for k in DEMO_KINDS], end
+
+
+def run_demo(output: Path, *, as_of: date | None, config: Config, echo=print) -> None:
+    from monitor import services, store
+    from monitor.importing import import_files
+
+    output = Path(output)
+    output.mkdir(parents=True, exist_ok=True)
+    os.chmod(output, 0o700)
+    db_path = output / "monitor.db"
+    for suffix in ("", "-wal", "-shm"):
+        p = Path(f"{db_path}{suffix}")
+        if p.exists():
+            p.unlink()
+    files, end_on = demo_files(DEMO_DIR, output)
+    as_of = as_of or end_on
+    url = f"sqlite:///{db_path}"
+    engine = store.make_engine(url)
+    store.init_db(engine)
+    report = import_files(engine, files, today=max(as_of, end_on), actor="demo",
+                          risk_codes=config.schedule.risk_factor_codes)
+    imported = ", ".join(f"{r.inserted} {r.kind}" for r in report.files)
+    echo(f"Database: {db_path}  ({imported})")
+
+    evaluation = services.evaluate_db(engine, as_of=as_of, config=config)
+    sched = evaluation.schedule
+    counts = sched["status"].value_counts()
+    echo(f"Surveillance on {as_of.isoformat()} ({len(sched)} active patients): "
+         + ", ".join(f"{s} {int(counts.get(s, 0))}" for s in ("not_due", "due_soon", "due", "overdue")))
+    due_path = output / "due.csv"
+    rows = services.due_rows(evaluation)
+    from monitor.safe_files import write_private_csv
+
+    write_private_csv(due_path, services.EXPORT_COLUMNS, rows[services.EXPORT_COLUMNS].itertuples(index=False, name=None))
+    echo(f"Due list (every active patient): {due_path}")
+    overdue_path = output / "overdue.csv"
+    n = services.export_overdue(engine, overdue_path, evaluation=evaluation, actor="demo")
+    echo(f"Overdue-surveillance export ({n} due or overdue): {overdue_path}")
+    flags = evaluation.flags
+    if len(flags):
+        by_code = flags.groupby(["severity", "code"]).size().sort_index()
+        echo(f"Flags ({len(flags)} on {flags['patient_id'].nunique()} patients):")
+        for (severity, code), count in by_code.items():
+            echo(f"  {severity:6} {code:36} {count}")
+    echo(f"Try: monitor --db {url} due --status overdue --as-of {as_of.isoformat()}")

@@ -1,0 +1,35 @@
+"""The shape of a flag (PROTOCOL.md, "A flag"): a frame with one row per raised flag."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+FLAG_COLUMNS = ["patient_id", "code", "severity", "title", "evidence", "action", "sources"]
+SEVERITIES = ("info", "warn", "urgent")
+SEVERITY_RANK = {s: i for i, s in enumerate(SEVERITIES)}
+
+
+def make_flags(patient_ids: pd.Series, *, code: str, severity: str, title: str, evidence, action: str,
+               sources: str) -> pd.DataFrame:
+    """Flags of one code for the given patients; evidence is one string or one per patient."""
+    if severity not in SEVERITIES:
+        raise ValueError(f"unknown severity {severity!r}")
+    ids = pd.Series(patient_ids).reset_index(drop=True).astype("int64")
+    return pd.DataFrame({
+        "patient_id": ids,
+        "code": code,
+        "severity": severity,
+        "title": title,
+        "evidence": pd.Series(evidence, dtype="str") if not isinstance(evidence, str) else evidence,
+        "action": action,
+        "sources": sources,
+    }, columns=FLAG_COLUMNS)
+
+
+def sort_flags(flags: pd.DataFrame) -> pd.DataFrame:
+    """A stable order: most severe first, then code and patient, so output never depends on input order."""
+    if not len(flags):
+        return flags.reset_index(drop=True)
+    rank = flags["severity"].map(SEVERITY_RANK)
+    return (flags.assign(_rank=-rank).sort_values(["patient_id", "_rank", "code", "evidence"], kind="stable")
+            .drop(columns="_rank").reset_index(drop=True))

@@ -1,0 +1,483 @@
+"""Validated, all-or-nothing, idempotent import of the clinic's CSV files (INTERFACE.md).
+
+Reading and validating is pure (text in, typed frame and problems out); `import_files` is the
+shell that resolves MRNs against the database and writes everything in one transaction.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import re
+from dataclasses import dataclass, field
+from datetime import date, datetime, timezone
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from sqlalchemy import Engine, text
+
+from monitor.errors import ImportRejected, MonitorError, Problem
+from monitor.importspec import IMPORT_ORDER, SPECS, Col, KindSpec
+from monitor import store
+from monitor.safe_files import write_private_csv
+
+TRUE_WORDS = {"yes": True, "true": True, "1": True, "no": False, "false": False, "0": False}
+DATE_RE = r"^\d{4}-\d{2}-\d{2}$"
+CONTROL_RE = r"[\x00-\x1f\x7f]"
+
+
+@dataclass
+class ParsedFile:
+    """One file after validation: typed values of every row, and what was wrong where."""
+
+    path: Path
+    kind: str
+    present: tuple[str, ...]  # CSV columns the header names
+    frame: pd.DataFrame  # typed; column `line` is the file's line number
+    raw: pd.DataFrame  # the cells as text, for the rejects file
+    problems: list[Problem] = field(default_factory=list)
+    bad_lines: set[int] = field(default_factory=set)
+    repeat_lines: set[int] = field(default_factory=set)
+
+    def reject(self, line: int, column: str, message: str) -> None:
+        self.problems.append(Problem(self.path.name, line, column, message))
+        self.bad_lines.add(line)
+
+
+def kind_of(path: Path, kind: str | None) -> str:
+    if kind:
+        if kind not in SPECS:
+            raise MonitorError(f"unknown --kind '{kind}' (expected one of: {', '.join(SPECS)})")
+        return kind
+    stem = path.stem.lower()
+    if stem in SPECS:
+        return stem
+    raise MonitorError(
+        f"{path.name}: cannot tell what this file holds from its name; name it one of "
+        f"{', '.join(s + '.csv' for s in SPECS)} or pass --kind"
+    )
+
+
+def read_rows(path: Path) -> tuple[list[str], list[int], list[list[str]]]:
+    """Header, line numbers and cells of a CSV file; blank lines are skipped but counted."""
+    try:
+        handle = path.open(newline="", encoding="utf-8-sig")
+    except FileNotFoundError:
+        raise MonitorError(f"{path}: file not found") from None
+    except IsADirectoryError:
+        raise MonitorError(f"{path}: is a folder, expected a CSV file") from None
+    lines: list[int] = []
+    rows: list[list[str]] = []
+    with handle:
+        reader = csv.reader(handle)
+        try:
+            header = next(reader, None)
+            if header is None:
+                raise MonitorError(f"{path.name}, line 1: the file is empty; expected a header row")
+            width = len(header)
+            for row in reader:
+                if not row or (len(row) == 1 and not row[0].strip()):
+                    continue
+                if len(row) != width:
+                    raise MonitorError(
+                        f"{path.name}, line {reader.line_num}: expected {width} values as in the "
+                        f"header, found {len(row)}"
+                    )
+                lines.append(reader.line_num)
+                rows.append(row)
+        except UnicodeDecodeError as exc:
+            raise MonitorError(f"{path.name}: not UTF-8 text ({exc.reason} at byte {exc.start}); "
+                               "save it as CSV UTF-8") from None
+        except csv.Error as exc:
+            raise MonitorError(f"{path.name}, line {reader.line_num}: not valid CSV: {exc}") from None
+    return [h.strip() for h in header], lines, rows
+
+
+def parse_file(path: Path, kind: str, *, today: date, risk_codes: tuple[str, ...]) -> ParsedFile:
+    """Read and validate one file on its own (no database): types, codes, ranges, dates."""
+    spec = SPECS[kind]
+    header, lines, rows = read_rows(path)
+    seen = set()
+    for name in header:
+        if name in seen:
+            raise MonitorError(f"{path.name}, line 1: column '{name}' appears twice")
+        seen.add(name)
+    unknown = [h for h in header if h not in spec.names]
+    if unknown:
+        raise MonitorError(
+            f"{path.name}, line 1: unknown column(s) {', '.join(repr(u) for u in unknown)}; "
+            f"{kind}.csv takes: {', '.join(spec.names)}"
+        )
+    missing = [c.name for c in spec.columns if c.required and c.name not in header]
+    if missing:
+        raise MonitorError(f"{path.name}, line 1: missing required column(s): {', '.join(missing)}")
+
+    raw = pd.DataFrame(rows, columns=header, dtype="str") if rows else pd.DataFrame(columns=header, dtype="str")
+    raw = raw.apply(lambda s: s.str.strip()) if len(raw) else raw
+    parsed = ParsedFile(path, kind, tuple(header), pd.DataFrame({"line": np.array(lines, dtype="int64")}), raw)
+    line_of = parsed.frame["line"].to_numpy()
+    today_ts = pd.Timestamp(today)
+
+    for col in spec.columns:
+        if col.name not in header:
+            continue
+        cells = raw[col.name].reset_index(drop=True)
+        blank = cells == ""
+        if col.required:
+            for i in np.flatnonzero(blank.to_numpy()):
+                parsed.reject(int(line_of[i]), col.name, "a value is required here")
+        value, bad = _parse_column(col, cells, blank, risk_codes)
+        for i in np.flatnonzero(bad.to_numpy()):
+            parsed.reject(int(line_of[i]), col.name, _expected(col, cells.iloc[i], risk_codes))
+        if col.kind == "date" and not col.may_be_future:
+            future = (value > today_ts).fillna(False)
+            for i in np.flatnonzero(future.to_numpy()):
+                parsed.reject(int(line_of[i]), col.name,
+                              f"date {cells.iloc[i]} is in the future (today is {today.isoformat()})")
+        parsed.frame[col.name] = value.to_numpy() if col.kind != "bool" else value.array
+
+    _check_rows(parsed, spec)
+    return parsed
+
+
+def _parse_column(col: Col, cells: pd.Series, blank: pd.Series, risk_codes) -> tuple[pd.Series, pd.Series]:
+    """Typed values and a mask of cells that are not blank yet not valid."""
+    if col.kind == "date":
+        shaped = cells.str.match(DATE_RE)
+        value = pd.to_datetime(cells.where(shaped & ~blank), format="%Y-%m-%d", errors="coerce")
+        value = value.astype("datetime64[us]")
+        return value, ~blank & value.isna()
+    if col.kind == "float":
+        value = pd.to_numeric(cells.where(~blank), errors="coerce").astype("float64")
+        bad = ~blank & (value.isna() | ~np.isfinite(value.fillna(0)))
+        if col.lo is not None:
+            bad |= value < col.lo
+        if col.hi is not None:
+            bad |= value > col.hi
+        return value.where(~bad), bad
+    if col.kind == "bool":
+        lowered = cells.str.lower()
+        value = lowered.map(TRUE_WORDS).astype("boolean")
+        return value, ~blank & value.isna()
+    if col.kind == "code":
+        norm = cells.str.upper() if col.upper else cells.str.lower()
+        bad = ~blank & ~norm.isin(col.codes)
+        return norm.where(~blank, None).astype("object"), bad
+    if col.kind == "codes":
+        known = set(risk_codes)
+        parts = cells.str.lower().str.split(";")
+        normalised = parts.map(lambda ps: ";".join(sorted({p.strip() for p in ps if p.strip()})))
+        bad = parts.map(lambda ps: any(p.strip() and p.strip() not in known for p in ps))
+        return normalised.astype("object"), bad.astype(bool)
+    # mrn / text
+    bad = cells.str.contains(CONTROL_RE, regex=True)
+    if col.kind == "mrn":
+        bad |= cells.str.len() > 64
+    return cells.where(~blank, None).astype("object"), bad & ~blank
+
+
+def _expected(col: Col, got: str, risk_codes) -> str:
+    if col.kind == "date":
+        return f"expected a date YYYY-MM-DD, got '{got}'"
+    if col.kind == "float":
+        rng = f" between {col.lo:g} and {col.hi:g}" if col.lo is not None else ""
+        unit = " g/cm²" if col.name == "bmd" else ""
+        return f"expected a number{rng}{unit}, got '{got}'"
+    if col.kind == "bool":
+        return f"expected yes or no, got '{got}'"
+    if col.kind == "code":
+        return f"expected one of {', '.join(col.codes)}, got '{got}'"
+    if col.kind == "codes":
+        unknown = [p.strip() for p in got.lower().split(";") if p.strip() and p.strip() not in risk_codes]
+        return f"unknown risk factor code(s) {', '.join(unknown)}; known: {', '.join(risk_codes)}"
+    if col.kind == "mrn":
+        return "expected an MRN of at most 64 characters without control characters"
+    return "text must not hold control characters"
+
+
+def _check_rows(parsed: ParsedFile, spec: KindSpec) -> None:
+    """Checks across the columns of one row, and duplicate keys within the file."""
+    frame = parsed.frame
+    lines = frame["line"].to_numpy()
+    for earlier, later in spec.order_checks:
+        if earlier in frame and later in frame:
+            wrong = (frame[later] < frame[earlier]).fillna(False).to_numpy()
+            for i in np.flatnonzero(wrong):
+                parsed.reject(int(lines[i]), later, f"{later} {frame[later].iloc[i].date()} is before "
+                                                    f"{earlier} {frame[earlier].iloc[i].date()}")
+    if spec.kind == "scans":
+        side = frame["side"] if "side" in frame else pd.Series([None] * len(frame))
+        spine = frame["site"] == "lumbar_spine"
+        for i in np.flatnonzero((spine & side.notna()).to_numpy()):
+            parsed.reject(int(lines[i]), "side", "the lumbar spine has no side; leave it blank")
+        for i in np.flatnonzero((~spine & frame["site"].notna() & side.isna()).to_numpy()):
+            parsed.reject(int(lines[i]), "side", f"{frame['site'].iloc[i]} needs a side: left or right")
+    if spec.kind == "pregnancies":
+        exp = frame["expected_delivery"] if "expected_delivery" in frame else pd.Series(pd.NaT, index=frame.index)
+        dlv = frame["delivered_on"] if "delivered_on" in frame else pd.Series(pd.NaT, index=frame.index)
+        for i in np.flatnonzero((exp.isna() & dlv.isna()).to_numpy()):
+            parsed.reject(int(lines[i]), "expected_delivery", "give expected_delivery, delivered_on, or both")
+        frame["key_on"] = exp.fillna(dlv)
+
+
+def _key_columns(spec: KindSpec) -> list[str]:
+    return ["mrn"] + [k for k in spec.key if k != "mrn"]
+
+
+def _dedupe(parsed: ParsedFile, spec: KindSpec) -> None:
+    """Identical repeated rows are one row; the same key with other values is an error."""
+    frame = parsed.frame
+    ok = frame.loc[~frame["line"].isin(parsed.bad_lines)]
+    key = [k for k in _key_columns(spec) if k in ok]
+    if not len(ok):
+        return
+    keyed = ok[key].astype("object").where(ok[key].notna(), "")
+    dup = keyed.duplicated(keep=False).to_numpy()
+    if not dup.any():
+        return
+    values = [c for c in parsed.present if c not in key]
+    seen: dict[tuple, tuple[int, tuple]] = {}
+    for i in np.flatnonzero(dup):
+        k = tuple(str(v) for v in keyed.iloc[i])
+        vals = tuple(str(ok[c].iloc[i]) for c in values)
+        line = int(ok["line"].iloc[i])
+        if k not in seen:
+            seen[k] = (line, vals)
+        elif vals != seen[k][1]:
+            parsed.reject(line, "", f"same record ({', '.join(key)}) as line {seen[k][0]} but with "
+                                    "other values; keep one")
+        else:
+            parsed.repeat_lines.add(line)  # an exact repeat is the same record: stored once
+
+
+@dataclass
+class FileResult:
+    file: str
+    kind: str
+    rows: int = 0
+    inserted: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    rejected: int = 0
+    rejects_file: str | None = None
+
+
+@dataclass
+class ImportReport:
+    files: list[FileResult]
+    dry_run: bool
+    problems: list[Problem]
+
+
+def import_files(engine: Engine, paths: list[Path], *, today: date, actor: str, risk_codes: tuple[str, ...],
+                 kind: str | None = None, keep_valid: bool = False, dry_run: bool = False,
+                 rejects_dir: Path | None = None) -> ImportReport:
+    """Validate every file, then write them all in one transaction, or nothing at all."""
+    store.require_initialised(engine)
+    parsed = [parse_file(p, kind_of(p, kind), today=today, risk_codes=risk_codes) for p in paths]
+    parsed.sort(key=lambda p: IMPORT_ORDER.index(p.kind))
+    for p in parsed:
+        _dedupe(p, SPECS[p.kind])
+
+    with store.transaction(engine) as conn:
+        known = pd.read_sql_query(text("SELECT mrn, id AS patient_id, birth_date FROM patient"), conn)
+        known["birth_date"] = pd.to_datetime(known["birth_date"])
+        births = dict(zip(known["mrn"], known["birth_date"]))
+        for p in parsed:
+            if p.kind == "patients":
+                good = p.frame.loc[~p.frame["line"].isin(p.bad_lines)]
+                births.update(zip(good["mrn"], good["birth_date"]))
+        for p in parsed:
+            if p.kind != "patients":
+                _check_patients(p, SPECS[p.kind], births)
+
+        problems = [pr for p in parsed for pr in p.problems]
+        problems.sort(key=lambda pr: (pr.file, pr.line))
+        if problems and not keep_valid:
+            raise ImportRejected(problems)
+
+        results = []
+        for p in parsed:
+            result = _write(conn, p, SPECS[p.kind], actor=actor)
+            results.append(result)
+        if dry_run:
+            conn.rollback()
+            return ImportReport(results, True, problems)
+        rejects = []
+        for p, result in zip(parsed, results):
+            if p.problems:
+                target = (rejects_dir or Path.cwd()) / f"{p.path.stem}.rejects.csv"
+                rejects.append((p, result, target))
+        # Rejects files are written last, before the commit, so a failed write writes nothing.
+        for p, result, target in rejects:
+            _write_rejects(p, target)
+            result.rejects_file = str(target)
+    return ImportReport(results, False, problems)
+
+
+def _check_patients(parsed: ParsedFile, spec: KindSpec, births: dict) -> None:
+    frame = parsed.frame
+    lines = frame["line"].to_numpy()
+    birth = frame["mrn"].map(births)
+    unknown = frame["mrn"].notna() & ~frame["mrn"].isin(births.keys())
+    for i in np.flatnonzero(unknown.to_numpy()):
+        parsed.reject(int(lines[i]), "mrn", f"unknown MRN '{frame['mrn'].iloc[i]}': import the patient first")
+    birth = pd.to_datetime(birth).astype("datetime64[us]")
+    for column in spec.event_dates:
+        if column in frame:
+            early = (frame[column] < birth).fillna(False).to_numpy()
+            for i in np.flatnonzero(early):
+                parsed.reject(int(lines[i]), column, f"{column} {frame[column].iloc[i].date()} is before "
+                                                     f"the patient's birth date {birth.iloc[i].date()}")
+
+
+def _normalise(series: pd.Series, python_type: type) -> pd.Series:
+    """One column as the pandas type the comparison and the insert expect."""
+    if python_type is date:
+        return pd.to_datetime(series).astype("datetime64[us]")
+    if python_type is bool:
+        return series.astype("boolean")
+    if python_type is float:
+        return pd.to_numeric(series).astype("float64")
+    if python_type is int:
+        return series.astype("Int64")
+    return series.astype("object").where(series.notna(), None)
+
+
+def _differs(old: pd.Series, new: pd.Series) -> pd.Series:
+    both_na = old.isna().to_numpy() & new.isna().to_numpy()
+    one_na = old.isna().to_numpy() ^ new.isna().to_numpy()
+    with np.errstate(invalid="ignore"):
+        equal = (old.astype("object").to_numpy() == new.astype("object").to_numpy())
+    equal = np.asarray(equal, dtype=bool)
+    if pd.api.types.is_float_dtype(old) and pd.api.types.is_float_dtype(new):
+        equal = np.isclose(old.to_numpy(), new.to_numpy(), rtol=0, atol=1e-12)
+    return pd.Series(~both_na & (one_na | ~equal), index=old.index)
+
+
+def _records(frame: pd.DataFrame) -> list[dict]:
+    """Rows as dicts of plain Python values (dates as `date`, missing as None)."""
+    columns = {}
+    for c in frame.columns:
+        s = frame[c]
+        if pd.api.types.is_datetime64_any_dtype(s):
+            values = [None if v is None else v for v in s.dt.date.astype("object").where(s.notna(), None)]
+        elif isinstance(s.dtype, pd.BooleanDtype) or pd.api.types.is_bool_dtype(s):
+            values = [None if v is pd.NA else bool(v) for v in s.astype("object")]
+        elif pd.api.types.is_float_dtype(s):
+            values = [None if v != v else float(v) for v in s.tolist()]
+        elif pd.api.types.is_integer_dtype(s):
+            values = [None if v is pd.NA else int(v) for v in s.astype("object")]
+        else:
+            values = [None if (v is None or v is pd.NA or (isinstance(v, float) and v != v)) else v
+                      for v in s.tolist()]
+        columns[c] = values
+    keys = list(columns)
+    return [dict(zip(keys, vals)) for vals in zip(*columns.values())] if keys else []
+
+
+def _write(conn, parsed: ParsedFile, spec: KindSpec, *, actor: str) -> FileResult:
+    """Insert new records and update changed ones; every replaced value goes to the audit log."""
+    from sqlmodel import SQLModel
+
+    from monitor.models import AuditEvent
+
+    table = SQLModel.metadata.tables[spec.table]
+    types = {c.name: c.type.python_type for c in table.columns}
+    frame = parsed.frame
+    good = frame.loc[~frame["line"].isin(parsed.bad_lines | parsed.repeat_lines)].rename(columns={c.name: c.db for c in spec.columns})
+    result = FileResult(parsed.path.name, parsed.kind, rows=len(frame),
+                        rejected=len({pr.line for pr in parsed.problems}))
+    value_cols = [c.db for c in spec.columns if c.name in parsed.present and c.name != "mrn"]
+    if spec.kind == "pregnancies":
+        value_cols.append("key_on")
+    if "side" in types and "side" in spec.key and "side" not in good:
+        good = good.assign(side="")
+    if "side" in spec.key:
+        good["side"] = good["side"].where(good["side"].notna(), "")
+
+    existing = pd.read_sql_query(text(f"SELECT * FROM {spec.table}"), conn)
+    if spec.kind == "patients":
+        key = ["mrn"]
+    else:
+        ids = pd.read_sql_query(text("SELECT mrn, id FROM patient"), conn)
+        good["patient_id"] = good["mrn"].map(dict(zip(ids["mrn"], ids["id"]))).astype("int64")
+        key = ["patient_id", *spec.key]
+    cols = list(dict.fromkeys(key + value_cols))
+    good = good[cols + ["line"]].copy()
+    for c in cols:
+        good[c] = _normalise(good[c], types[c])
+        if c in existing:
+            existing[c] = _normalise(existing[c], types[c])
+    merged = good.merge(existing[["id", *[c for c in existing.columns if c in cols]]], on=key,
+                        how="left", suffixes=("", "__old"))
+    is_new = merged["id"].isna()
+
+    inserts = merged.loc[is_new, cols].copy()
+    for c, v in spec.defaults.items():
+        if c in inserts:
+            inserts[c] = inserts[c].where(inserts[c].notna(), v)
+        else:
+            inserts[c] = v
+    if spec.kind == "patients":
+        inserts["status"] = inserts.get("status", pd.Series(index=inserts.index, dtype="object")).where(
+            lambda s: s.notna(), "active")
+
+    old = merged.loc[~is_new]
+    changed = pd.Series(False, index=old.index)
+    diffs = {}
+    for c in value_cols:
+        if c in key:
+            continue
+        new_values = old[c]
+        if c in spec.defaults:
+            new_values = new_values.where(new_values.notna(), spec.defaults[c])
+            new_values = _normalise(new_values, types[c])
+        d = _differs(old[f"{c}__old"], new_values)
+        diffs[c] = (d, new_values)
+        changed |= d
+    updates, changes = [], []
+    for i in np.flatnonzero(changed.to_numpy()):
+        idx = old.index[i]
+        row_id = int(old.at[idx, "id"])
+        upd, log = {}, {"line": int(old.at[idx, "line"]), "id": row_id}
+        for c, (d, new_values) in diffs.items():
+            if d.iat[i]:
+                new_v = _records(new_values.iloc[[i]].to_frame(c))[0][c]
+                old_v = _records(old[[f"{c}__old"]].iloc[[i]])[0][f"{c}__old"]
+                upd[c] = new_v
+                log[c] = {"old": _json(old_v), "new": _json(new_v)}
+        updates.append((row_id, upd))
+        changes.append(log)
+
+    if len(inserts):
+        conn.execute(table.insert(), _records(inserts))
+    for row_id, upd in updates:
+        conn.execute(table.update().where(table.c.id == row_id).values(**upd))
+    result.inserted, result.updated = len(inserts), len(updates)
+    result.unchanged = len(merged) - result.inserted - result.updated
+    conn.execute(AuditEvent.__table__.insert(), {
+        "at": datetime.now(timezone.utc), "actor": actor, "action": "import", "subject": parsed.path.name,
+        "rows": result.inserted + result.updated,
+        "detail": json.dumps({"kind": spec.kind, "inserted": result.inserted, "updated": result.updated,
+                              "unchanged": result.unchanged, "rejected": result.rejected,
+                              "changes": changes}),
+    })
+    return result
+
+
+def _json(v):
+    return v.isoformat() if isinstance(v, date) else v
+
+
+def _write_rejects(parsed: ParsedFile, target: Path) -> None:
+    reasons: dict[int, list[str]] = {}
+    for pr in parsed.problems:
+        reasons.setdefault(pr.line, []).append(f"{pr.column}: {pr.message}" if pr.column else pr.message)
+    lines = parsed.frame["line"].to_numpy()
+    keep = np.isin(lines, list(reasons))
+    raw = parsed.raw.reset_index(drop=True).loc[keep]
+    out = pd.DataFrame({"line": lines[keep], "reason": ["; ".join(reasons[int(l)]) for l in lines[keep]]})
+    out = pd.concat([out, raw.reset_index(drop=True)], axis=1)
+    write_private_csv(target, list(out.columns), out.astype(str).itertuples(index=False, name=None))

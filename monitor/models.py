@@ -1,0 +1,142 @@
+"""The database tables. Plain records: the rules live in the pure modules, not here.
+
+Every clinical table has a natural key (a unique constraint) that makes re-import idempotent.
+Dates are dates; timestamps are aware UTC datetimes. Imports never delete a row.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy import UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+SCHEMA_VERSION = 1
+
+
+class Patient(SQLModel, table=True):
+    __tablename__ = "patient"
+    id: int | None = Field(default=None, primary_key=True)
+    mrn: str = Field(unique=True, index=True, max_length=64)
+    name: str | None = Field(default=None)
+    sex: str = Field(max_length=1)
+    birth_date: date
+    enrolled_on: date | None = None
+    status: str = Field(default="active", max_length=16)
+    # `;`-separated staff-recorded risk factor codes, sorted.
+    risk_factors: str = Field(default="")
+
+
+class Episode(SQLModel, table=True):
+    __tablename__ = "episode"
+    __table_args__ = (UniqueConstraint("patient_id", "joint", "side", "onset_date"),)
+    id: int | None = Field(default=None, primary_key=True)
+    patient_id: int = Field(foreign_key="patient.id", index=True)
+    joint: str = Field(max_length=8)
+    side: str = Field(max_length=8)
+    onset_date: date
+    diagnosed_on: date | None = None
+    resolved_on: date | None = None
+    pregnancy_associated: bool = False
+    fracture: bool = False
+
+
+class DxaMeasurement(SQLModel, table=True):
+    """One DXA value: one site (and side) of one scan."""
+
+    __tablename__ = "dxa_measurement"
+    __table_args__ = (UniqueConstraint("patient_id", "scan_date", "site", "side"),)
+    id: int | None = Field(default=None, primary_key=True)
+    patient_id: int = Field(foreign_key="patient.id", index=True)
+    scan_date: date
+    scanner: str | None = Field(default=None, max_length=16)
+    site: str = Field(max_length=16)
+    # "" for the lumbar spine, which has no side.
+    side: str = Field(default="", max_length=8)
+    bmd_g_cm2: float
+    t_score: float | None = None
+    z_score: float | None = None
+
+
+class MriStudy(SQLModel, table=True):
+    __tablename__ = "mri_study"
+    __table_args__ = (UniqueConstraint("patient_id", "study_date", "joint", "side"),)
+    id: int | None = Field(default=None, primary_key=True)
+    patient_id: int = Field(foreign_key="patient.id", index=True)
+    study_date: date
+    joint: str = Field(max_length=8)
+    side: str = Field(max_length=8)
+    t1_low: bool | None = None
+    t2_high: bool | None = None
+    edema_homogeneous: bool | None = None
+    subchondral_normal: bool | None = None
+    subchondral_rim: bool | None = None
+    reported_as: str | None = Field(default=None, max_length=16)
+    contrast: bool | None = None
+
+
+class Pregnancy(SQLModel, table=True):
+    __tablename__ = "pregnancy"
+    __table_args__ = (UniqueConstraint("patient_id", "key_on"),)
+    id: int | None = Field(default=None, primary_key=True)
+    patient_id: int = Field(foreign_key="patient.id", index=True)
+    # The expected delivery date when known, else the delivery date: the row's identity.
+    key_on: date
+    expected_delivery: date | None = None
+    delivered_on: date | None = None
+
+
+class Symptom(SQLModel, table=True):
+    __tablename__ = "symptom"
+    __table_args__ = (UniqueConstraint("patient_id", "reported_on", "complaint", "side"),)
+    id: int | None = Field(default=None, primary_key=True)
+    patient_id: int = Field(foreign_key="patient.id", index=True)
+    reported_on: date
+    complaint: str = Field(max_length=32)
+    side: str = Field(default="", max_length=8)
+    progressive: bool | None = None
+    weight_bearing: bool | None = None
+
+
+class Assessment(SQLModel, table=True):
+    __tablename__ = "assessment"
+    __table_args__ = (UniqueConstraint("patient_id", "assessed_on"),)
+    id: int | None = Field(default=None, primary_key=True)
+    patient_id: int = Field(foreign_key="patient.id", index=True)
+    assessed_on: date
+    calcium_mg_day: float | None = None
+    vitamin_d_iu_day: float | None = None
+    serum_25ohd_ng_ml: float | None = None
+    exercise_min_day: float | None = None
+    smoker: bool | None = None
+    alcohol_drinks_day: float | None = None
+
+
+class Treatment(SQLModel, table=True):
+    __tablename__ = "treatment"
+    __table_args__ = (UniqueConstraint("patient_id", "drug", "started_on"),)
+    id: int | None = Field(default=None, primary_key=True)
+    patient_id: int = Field(foreign_key="patient.id", index=True)
+    drug: str = Field(max_length=64)
+    dose: str | None = None
+    started_on: date
+    stopped_on: date | None = None
+
+
+class AuditEvent(SQLModel, table=True):
+    """Who did what and when: imports (with every value an import replaced), exports, runs."""
+
+    __tablename__ = "audit_event"
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime
+    actor: str = Field(max_length=64)
+    action: str = Field(max_length=32, index=True)
+    subject: str = Field(default="")
+    rows: int = 0
+    detail: str = Field(default="")  # JSON
+
+
+class SchemaInfo(SQLModel, table=True):
+    __tablename__ = "schema_info"
+    id: int | None = Field(default=None, primary_key=True)
+    version: int

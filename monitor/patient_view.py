@@ -1,0 +1,104 @@
+"""`monitor show MRN`: one patient's history, due status and flags as plain text."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pandas as pd
+from sqlalchemy import Engine
+
+from monitor.config import Config
+
+
+def _d(value) -> str:
+    return "" if value is None or pd.isna(value) else pd.Timestamp(value).date().isoformat()
+
+
+def _b(value) -> str:
+    return "" if value is None or value is pd.NA or pd.isna(value) else ("yes" if value else "no")
+
+
+def _table(frame: pd.DataFrame, columns: dict[str, callable]) -> list[str]:
+    """Aligned rows of selected columns, each formatted by its function."""
+    cells = [[fmt(row[col]) for col, fmt in columns.items()] for _, row in frame.iterrows()]
+    heads = list(columns)
+    widths = [max([len(h)] + [len(r[i]) for r in cells]) for i, h in enumerate(heads)]
+    out = ["  " + "  ".join(h.ljust(w) for h, w in zip(heads, widths)).rstrip()]
+    out += ["  " + "  ".join(v.ljust(w) for v, w in zip(r, widths)).rstrip() for r in cells]
+    return out
+
+
+def describe_patient(engine: Engine, mrn: str, *, as_of: date, config: Config) -> str:
+    from monitor.services import evaluate, patient_history
+    from monitor.schedule import risk_factor_table
+
+    cohort = patient_history(engine, mrn)
+    p = cohort.patients.iloc[0]
+    evaluation = evaluate(cohort, as_of=as_of, config=config)
+    known = cohort.known_on(as_of)
+    lines = [
+        f"Patient {p['mrn']}  {p['name'] or ''}".rstrip(),
+        f"  sex {p['sex']}, born {_d(p['birth_date'])}, enrolled {_d(p['enrolled_on']) or 'unknown'}, "
+        f"status {p['status']}",
+    ]
+    risks = risk_factor_table(known)
+    lines.append("Risk factors: " + ("none" if not len(risks) else ""))
+    for _, r in risks.iterrows():
+        lines.append(f"  {r['code']}: {r['reason']}")
+
+    lines.append(f"DXA surveillance on {as_of.isoformat()}:")
+    if len(evaluation.schedule):
+        s = evaluation.schedule.iloc[0]
+        overdue = f", {s['days_overdue']} days past due" if s["days_overdue"] else ""
+        lines.append(f"  {s['status']}: next scan due {_d(s['due_date'])}{overdue}; "
+                     f"interval {s['interval_months']} months")
+        lines.append(f"  why: {s['due_reason']}")
+    else:
+        lines.append(f"  not evaluated: the patient is {p['status']} (only active patients are due)")
+
+    lines.append(f"Episodes ({len(known.episodes)}):")
+    if len(known.episodes):
+        lines += _table(known.episodes.sort_values("onset_date"), {
+            "onset_date": _d, "joint": str, "side": str, "diagnosed_on": _d, "resolved_on": _d,
+            "pregnancy_associated": _b, "fracture": _b})
+
+    scans = known.scans
+    dates = sorted(scans["scan_date"].unique()) if len(scans) else []
+    lines.append(f"DXA scans ({len(dates)}), BMD g/cm² (T-score):")
+    if len(dates):
+        def cell(group, site, side):
+            hit = group.loc[(group["site"] == site) & (group["side"] == side)]
+            if not len(hit):
+                return "-"
+            r = hit.iloc[0]
+            t = "" if pd.isna(r["t_score"]) else f" ({r['t_score']:+.1f})"
+            return f"{r['bmd_g_cm2']:.3f}{t}"
+
+        rows = []
+        for day in dates:
+            g = scans.loc[scans["scan_date"] == day]
+            rows.append({"date": _d(day), "scanner": g["scanner"].iloc[0] or "",
+                         "L total hip": cell(g, "total_hip", "left"), "L fem. neck": cell(g, "femoral_neck", "left"),
+                         "R total hip": cell(g, "total_hip", "right"), "R fem. neck": cell(g, "femoral_neck", "right"),
+                         "spine": cell(g, "lumbar_spine", "")})
+        lines += _table(pd.DataFrame(rows), {k: str for k in rows[0]})
+
+    for kind, title, columns in (
+        ("mri", "MRI studies", {"study_date": _d, "joint": str, "side": str, "reported_as": str}),
+        ("pregnancies", "Pregnancies", {"expected_delivery": _d, "delivered_on": _d}),
+        ("symptoms", "Symptom reports", {"reported_on": _d, "complaint": str, "side": str,
+                                         "progressive": _b, "weight_bearing": _b}),
+        ("treatments", "Treatments", {"drug": str, "dose": str, "started_on": _d, "stopped_on": _d}),
+    ):
+        frame = getattr(known, kind)
+        if len(frame):
+            lines.append(f"{title} ({len(frame)}):")
+            lines += _table(frame.sort_values(list(columns)[0] if kind != "treatments" else "started_on"), columns)
+
+    flags = evaluation.flags
+    lines.append(f"Flags ({len(flags)}):" if len(flags) else "Flags: none")
+    for _, f in flags.iterrows():
+        lines.append(f"  [{f['severity']}] {f['code']}: {f['title']}")
+        lines.append(f"      evidence: {f['evidence']}")
+        lines.append(f"      action:   {f['action']}  [sources: {f['sources']}]")
+    return "\n".join(lines)

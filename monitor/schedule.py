@@ -1,0 +1,191 @@
+"""PROTOCOL.md §1: when each patient's next DXA scan is due, and how urgent that is.
+
+Pure functions of the cohort's recorded history and an explicit `as_of` date, vectorised over
+the whole cohort: frames in, frames out. Sources: [1] baseline scan after diagnosis and both
+hips monitored; [2, 3] repeat every 2 years, or yearly with additional risk factors.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+import numpy as np
+import pandas as pd
+
+from monitor.cohort import Cohort
+from monitor.config import ScheduleSettings
+from monitor.flagging import FLAG_COLUMNS, make_flags
+
+STATUSES = ("not_due", "due_soon", "due", "overdue")
+HIP_SITES = ("total_hip", "femoral_neck")
+
+# Derived risk factors [PROTOCOL §1]: code -> why it counts.
+DERIVED_RISK_FACTORS = {
+    "pregnancy_associated_toh": "a pregnancy-associated episode",
+    "recurrent_or_migratory_toh": "two or more episodes (recurrent or migratory TOH)",
+    "fracture": "a fracture with a TOH episode",
+}
+
+SCHEDULE_COLUMNS = [
+    "patient_id", "mrn", "name", "status", "due_date", "days_overdue", "last_scan_date",
+    "interval_months", "is_baseline", "due_reason", "risk_factors", "risk_reasons",
+]
+
+
+def add_months(dates: pd.Series, months: pd.Series | int) -> pd.Series:
+    """Calendar months: the day is clipped to the month's end (2024-02-29 + 12 = 2025-02-28)."""
+    months = pd.Series(months, index=dates.index) if np.isscalar(months) else months
+    out = pd.Series(pd.NaT, index=dates.index, dtype="datetime64[us]")
+    for n in pd.unique(months.dropna()):
+        mask = months == n
+        out.loc[mask] = dates.loc[mask] + pd.DateOffset(months=int(n))
+    return out
+
+
+def _fmt(value) -> str:
+    return "" if pd.isna(value) else pd.Timestamp(value).date().isoformat()
+
+
+def risk_factor_table(cohort: Cohort) -> pd.DataFrame:
+    """Every risk factor of every patient, one row each: patient_id, code, reason, is_derived.
+
+    Staff-recorded codes come from the patient record; the derived ones from the episodes.
+    """
+    patients = cohort.patients
+    staff = patients[["patient_id", "risk_factors"]]
+    staff = staff.loc[staff["risk_factors"] != ""]
+    staff = (
+        staff.assign(code=staff["risk_factors"].str.split(";"))
+        .explode("code")[["patient_id", "code"]]
+        .assign(reason="recorded by staff", is_derived=False)
+    )
+    ep = cohort.episodes
+    parts = [staff]
+    if len(ep):
+        label = ep["side"] + " " + ep["joint"] + " onset " + ep["onset_date"].dt.strftime("%Y-%m-%d")
+        ep = ep.assign(label=label).sort_values(["patient_id", "onset_date", "joint", "side"])
+        preg = ep.loc[ep["pregnancy_associated"].fillna(False).astype(bool)]
+        preg = preg.groupby("patient_id", as_index=False)["label"].agg("; ".join)
+        parts.append(preg.assign(code="pregnancy_associated_toh",
+                                 reason="pregnancy-associated episode: " + preg["label"]))
+        counts = ep.groupby("patient_id", as_index=False).agg(n=("label", "size"),
+                                                              label=("label", "; ".join))
+        counts = counts.loc[counts["n"] >= 2]
+        parts.append(counts.assign(code="recurrent_or_migratory_toh",
+                                   reason=counts["n"].astype(str) + " episodes: " + counts["label"]))
+        frac = ep.loc[ep["fracture"].fillna(False).astype(bool)]
+        frac = frac.groupby("patient_id", as_index=False)["label"].agg("; ".join)
+        parts.append(frac.assign(code="fracture", reason="fracture with episode: " + frac["label"]))
+    table = pd.concat([p.assign(is_derived=p.get("is_derived", True))[["patient_id", "code", "reason", "is_derived"]]
+                       for p in parts], ignore_index=True)
+    table["is_derived"] = table["is_derived"].astype(bool)
+    return table.sort_values(["patient_id", "is_derived", "code"], kind="stable").reset_index(drop=True)
+
+
+def surveillance_status(due: pd.Series, *, as_of: date, settings: ScheduleSettings) -> tuple[pd.Series, pd.Series]:
+    """Status and days overdue for due dates on `as_of`, by the windows of PROTOCOL §1."""
+    days = (pd.Timestamp(as_of) - due).dt.days.astype("int64")
+    status = np.select(
+        [days < -settings.due_soon_days, days < 0, days <= settings.grace_days],
+        ["not_due", "due_soon", "due"],
+        "overdue",
+    )
+    return pd.Series(status, index=due.index, dtype="str"), days.clip(lower=0)
+
+
+def schedule(cohort: Cohort, *, as_of: date, settings: ScheduleSettings) -> pd.DataFrame:
+    """The next DXA due date and status of every active patient on `as_of`.
+
+    Baseline: if no scan is dated on or after the diagnosis date of the latest episode, the scan
+    is due on that date [1]. Otherwise: last scan + 24 months, or 12 with a risk factor [2, 3].
+    A patient with neither episode nor scan is due a baseline at enrolment.
+    """
+    cohort = cohort.known_on(as_of)
+    patients = cohort.patients.loc[cohort.patients["status"] == "active"]
+    frame = patients[["patient_id", "mrn", "name", "enrolled_on"]].set_index("patient_id")
+
+    ep = cohort.episodes
+    if len(ep):
+        ep = ep.assign(diag=ep["diagnosed_on"].fillna(ep["onset_date"]))
+        latest = ep.sort_values(["patient_id", "onset_date", "diag"]).groupby("patient_id").tail(1)
+        frame["diagnosis_date"] = latest.set_index("patient_id")["diag"].reindex(frame.index)
+    else:
+        frame["diagnosis_date"] = pd.Series(pd.NaT, index=frame.index, dtype="datetime64[us]")
+    # reindex: assigning a Series to an empty frame would adopt the Series' index.
+    frame["last_scan_date"] = cohort.scans.groupby("patient_id")["scan_date"].max().reindex(frame.index)
+
+    risks = risk_factor_table(cohort)
+    risks = risks.loc[risks["patient_id"].isin(frame.index)]
+    risks = risks.drop_duplicates(["patient_id", "code"]).sort_values(["patient_id", "code"])
+    grouped = risks.assign(text=risks["code"] + ": " + risks["reason"]).groupby("patient_id")
+    frame["risk_factors"] = grouped["code"].agg(";".join).reindex(frame.index)
+    frame["risk_reasons"] = grouped["text"].agg("; ".join).reindex(frame.index)
+    frame["risk_factors"] = frame["risk_factors"].fillna("").astype("str")
+    frame["risk_reasons"] = frame["risk_reasons"].fillna("").astype("str")
+
+    has_risk = frame["risk_factors"] != ""
+    frame["interval_months"] = np.where(has_risk, settings.risk_interval_months, settings.interval_months)
+    frame["interval_months"] = frame["interval_months"].astype("int64")
+
+    diag, last = frame["diagnosis_date"], frame["last_scan_date"]
+    needs_baseline = diag.notna() & (last.isna() | (last < diag))
+    no_anchor = diag.isna() & last.isna()
+    follow_up = add_months(last, frame["interval_months"])
+    as_of_ts = pd.Timestamp(as_of)
+    due = follow_up.where(~needs_baseline, diag)
+    due = due.where(~no_anchor, frame["enrolled_on"].fillna(as_of_ts))
+    frame["due_date"] = due.astype("datetime64[us]")
+    frame["is_baseline"] = needs_baseline | no_anchor
+
+    reason_follow = (
+        frame["interval_months"].astype(str) + " months after the scan of "
+        + last.dt.strftime("%Y-%m-%d").fillna("")
+        + np.where(has_risk, " (risk factors: " + frame["risk_factors"] + ")", " (no additional risk factor)")
+    )
+    reason_base = (
+        "baseline DXA after diagnosis on " + diag.dt.strftime("%Y-%m-%d").fillna("")
+        + np.where(last.notna(), "; last scan " + last.dt.strftime("%Y-%m-%d").fillna("") + " predates it", "; no scan yet")
+    )
+    reason_none = np.where(
+        frame["enrolled_on"].notna(),
+        "baseline DXA: no episode or scan recorded (enrolled " + frame["enrolled_on"].dt.strftime("%Y-%m-%d").fillna("") + ")",
+        "baseline DXA: no episode, scan or enrolment date recorded",
+    )
+    frame["due_reason"] = np.where(no_anchor, reason_none, np.where(needs_baseline, reason_base, reason_follow))
+    frame["due_reason"] = frame["due_reason"].astype("str")
+
+    frame["status"], frame["days_overdue"] = surveillance_status(frame["due_date"], as_of=as_of, settings=settings)
+    out = frame.reset_index()[SCHEDULE_COLUMNS]
+    return out.sort_values(["due_date", "mrn"], kind="stable").reset_index(drop=True)
+
+
+def bilateral_scan_flags(cohort: Cohort, *, as_of: date) -> pd.DataFrame:
+    """`incomplete_bilateral_scan` (warn) when the latest scan lacks either hip [1]."""
+    cohort = cohort.known_on(as_of)
+    active = cohort.patients.loc[cohort.patients["status"] == "active", "patient_id"]
+    scans = cohort.scans.loc[cohort.scans["patient_id"].isin(active)]
+    if not len(scans):
+        return pd.DataFrame(columns=FLAG_COLUMNS)
+    last = scans.groupby("patient_id")["scan_date"].transform("max")
+    latest = scans.loc[scans["scan_date"] == last]
+    hips = latest.loc[latest["site"].isin(HIP_SITES)]
+    per = pd.DataFrame({
+        "scan_date": latest.groupby("patient_id")["scan_date"].first(),
+        "left": hips.loc[hips["side"] == "left"].groupby("patient_id").size(),
+        "right": hips.loc[hips["side"] == "right"].groupby("patient_id").size(),
+    }).fillna({"left": 0, "right": 0})
+    missing = per.loc[(per["left"] == 0) | (per["right"] == 0)]
+    if not len(missing):
+        return pd.DataFrame(columns=FLAG_COLUMNS)
+    which = np.select(
+        [(missing["left"] == 0) & (missing["right"] == 0), missing["left"] == 0],
+        ["both hips", "the left hip"], "the right hip",
+    )
+    evidence = "scan of " + missing["scan_date"].dt.strftime("%Y-%m-%d") + ": no total hip or femoral neck value for " + which
+    return make_flags(
+        missing.index.to_series(), code="incomplete_bilateral_scan", severity="warn",
+        title="Latest DXA scan does not cover both hips",
+        evidence=evidence.to_numpy(),
+        action="Measure both hips (total hip and femoral neck) at the next scan; TOH can recur on the other side",
+        sources="1",
+    )

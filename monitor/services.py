@@ -1,0 +1,134 @@
+"""The use cases shared by the CLI and the jobs: the imperative shell around the pure rules.
+
+Each function gathers its inputs (database, clock value passed in), calls the pure core, and
+acts (writes a file, records an audit event). No click here: errors are MonitorError.
+"""
+
+from __future__ import annotations
+
+import getpass
+import json
+from dataclasses import dataclass
+from datetime import date, datetime, timezone
+from pathlib import Path
+
+import pandas as pd
+from sqlalchemy import Engine, text
+
+from monitor import store
+from monitor.cohort import Cohort
+from monitor.config import Config
+from monitor.errors import MonitorError, UnknownPatient
+from monitor.flags import evaluate_flags
+from monitor.models import AuditEvent
+from monitor.safe_files import write_private_csv
+from monitor.schedule import schedule
+
+EXPORT_COLUMNS = ["mrn", "name", "status", "due_date", "days_overdue", "last_scan_date",
+                  "interval_months", "risk_factors", "flags", "as_of"]
+
+
+def current_actor(by: str | None = None) -> str:
+    if by:
+        return by
+    try:
+        return getpass.getuser()
+    except Exception:  # no login name in some containers
+        return "unknown"
+
+
+def today_in(config: Config) -> date:
+    """The clinic's local date: the one place the clock is read, at the shell."""
+    return datetime.now(config.zone).date()
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """The cohort on one date: the schedule of every active patient and every flag."""
+
+    as_of: date
+    cohort: Cohort
+    schedule: pd.DataFrame
+    flags: pd.DataFrame
+
+
+def evaluate(cohort: Cohort, *, as_of: date, config: Config) -> Evaluation:
+    sched = schedule(cohort, as_of=as_of, settings=config.schedule)
+    flags = evaluate_flags(cohort, as_of=as_of, config=config)
+    codes = flags.drop_duplicates(["patient_id", "code"]).groupby("patient_id")["code"].agg(
+        lambda s: ";".join(sorted(s)))
+    sched = sched.assign(flags=sched["patient_id"].map(codes).fillna("").astype("str"))
+    return Evaluation(as_of, cohort, sched, flags)
+
+
+def evaluate_db(engine: Engine, *, as_of: date, config: Config) -> Evaluation:
+    return evaluate(store.load_cohort(engine), as_of=as_of, config=config)
+
+
+def due_rows(evaluation: Evaluation, statuses: tuple[str, ...] = ()) -> pd.DataFrame:
+    """The surveillance list with the export's fields, most overdue first."""
+    frame = evaluation.schedule
+    if statuses:
+        frame = frame.loc[frame["status"].isin(statuses)]
+    out = pd.DataFrame({
+        "mrn": frame["mrn"],
+        "name": frame["name"],
+        "status": frame["status"],
+        "due_date": frame["due_date"].dt.strftime("%Y-%m-%d"),
+        "days_overdue": frame["days_overdue"].astype("int64"),
+        "last_scan_date": frame["last_scan_date"].dt.strftime("%Y-%m-%d").fillna(""),
+        "interval_months": frame["interval_months"].astype("int64"),
+        "risk_factors": frame["risk_factors"],
+        "flags": frame["flags"],
+        "as_of": evaluation.as_of.isoformat(),
+    })
+    out = out.sort_values(["days_overdue", "due_date", "mrn"], ascending=[False, True, True], kind="stable")
+    return out.reset_index(drop=True)
+
+
+def record_event(conn, *, actor: str, action: str, subject: str, rows: int = 0, detail: dict | None = None) -> None:
+    conn.execute(AuditEvent.__table__.insert(), {
+        "at": datetime.now(timezone.utc), "actor": actor, "action": action, "subject": subject,
+        "rows": rows, "detail": json.dumps(detail or {}),
+    })
+
+
+def export_overdue(engine: Engine, target: Path, *, evaluation: Evaluation, actor: str) -> int:
+    """Write the overdue-surveillance CSV (due and overdue), owner-only, and record who did it."""
+    rows = due_rows(evaluation, ("due", "overdue"))
+    rows = rows.assign(name=rows["name"].fillna(""))
+    target = Path(target)
+    with store.transaction(engine) as conn:
+        count = write_private_csv(target, EXPORT_COLUMNS, rows[EXPORT_COLUMNS].itertuples(index=False, name=None))
+        record_event(conn, actor=actor, action="export_overdue", subject=str(target.resolve()), rows=count,
+                     detail={"as_of": evaluation.as_of.isoformat()})
+    return count
+
+
+def patient_history(engine: Engine, mrn: str) -> Cohort:
+    """One patient's whole record as a cohort of one (a few queries, by patient id)."""
+    store.require_initialised(engine)
+    with store.reading(engine) as conn:
+        row = conn.execute(text("SELECT id FROM patient WHERE mrn = :mrn"), {"mrn": mrn}).first()
+        if row is None:
+            raise UnknownPatient(f"no patient with MRN '{mrn}'")
+        frames = {}
+        for kind in store.TABLES:
+            frames[kind] = store.read_table(conn, kind, patient_id=row[0])
+    return Cohort.from_frames(**frames)
+
+
+def audit_events(engine: Engine, action: str | None = None) -> pd.DataFrame:
+    with store.reading(engine) as conn:
+        query = "SELECT at, actor, action, subject, rows FROM audit_event"
+        params = {}
+        if action:
+            query += " WHERE action = :action"
+            params["action"] = action
+        return pd.read_sql_query(text(query + " ORDER BY id"), conn, params=params)
+
+
+def check_mrn(mrn: str) -> str:
+    if not mrn or len(mrn) > 64:
+        raise MonitorError("an MRN is 1 to 64 characters")
+    return mrn

@@ -1,0 +1,238 @@
+"""A deterministic synthetic TOH cohort, written as the import CSVs of INTERFACE.md.
+
+The shape follows the guidance and its literature: mostly men of 40–60 and women in late
+pregnancy or postpartum; a share with recurrence at the same hip, at the other hip years later,
+or migrating through knee, ankle and hip over months; two scanner makes (some patients change);
+some patients lost to follow-up (overdue) and some scans missing a hip. No real person is in it.
+Same (patients, seed, end date) -> the same files, byte for byte.
+"""
+
+from __future__ import annotations
+
+import random
+from datetime import date, timedelta
+from pathlib import Path
+
+import pandas as pd
+
+FIRST = ["Alex", "Sam", "Robin", "Kim", "Maria", "Jonas", "Lea", "Paul", "Nora", "Emil", "Ida", "Tom",
+         "Anna", "Lukas", "Sara", "Jan", "Eva", "Ben", "Mia", "Noah", "Lina", "Finn", "Zoe", "Omar"]
+LAST = ["Berg", "Novak", "Costa", "Meyer", "Okafor", "Larsen", "Rossi", "Kowalski", "Nguyen", "Silva",
+        "Fischer", "Horvat", "Jensen", "Moreau", "Schmidt", "Duarte", "Weber", "Ahmed", "Keller", "Popov"]
+STAFF_CODES = ["glucocorticoids", "smoking", "alcohol_excess", "prior_fragility_fracture",
+               "rheumatoid_arthritis", "hypogonadism", "low_bmi", "malabsorption"]
+# Reference means and SDs (g/cm²) for T- and Z-scores, by site; the makes differ by a few percent.
+REFERENCE = {"total_hip": (0.94, 0.12), "femoral_neck": (0.85, 0.12), "lumbar_spine": (1.05, 0.12)}
+MAKE_FACTOR = {"hologic": 1.0, "ge_lunar": 1.06}
+
+KIND_COLUMNS = {
+    "patients": ["mrn", "name", "sex", "birth_date", "enrolled_on", "status", "risk_factors"],
+    "episodes": ["mrn", "joint", "side", "onset_date", "diagnosed_on", "resolved_on",
+                 "pregnancy_associated", "fracture"],
+    "scans": ["mrn", "scan_date", "scanner", "site", "side", "bmd", "t_score", "z_score"],
+    "mri": ["mrn", "study_date", "joint", "side", "t1_low", "t2_high", "edema_homogeneous",
+            "subchondral_normal", "subchondral_rim", "reported_as", "contrast"],
+    "pregnancies": ["mrn", "expected_delivery", "delivered_on"],
+    "symptoms": ["mrn", "reported_on", "complaint", "side", "progressive", "weight_bearing"],
+    "assessments": ["mrn", "assessed_on", "calcium_mg_day", "vitamin_d_iu_day", "serum_25ohd_ng_ml",
+                    "exercise_min_day", "smoker", "alcohol_drinks_day"],
+    "treatments": ["mrn", "drug", "dose", "started_on", "stopped_on"],
+}
+
+
+def _yn(flag: bool) -> str:
+    return "yes" if flag else "no"
+
+
+def _d(day: date | None) -> str:
+    return "" if day is None else day.isoformat()
+
+
+def _add_months(day: date, months: int) -> date:
+    total = day.year * 12 + day.month - 1 + months
+    year, month = divmod(total, 12)
+    month += 1
+    import calendar
+
+    return date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
+
+
+def generate(n_patients: int, *, seed: int, end_on: date, progress=None) -> dict[str, pd.DataFrame]:
+    """Frames of CSV text (one per import kind) for n synthetic patients, history ending on end_on."""
+    rng = random.Random(seed)
+    rows: dict[str, list[tuple]] = {k: [] for k in KIND_COLUMNS}
+    step = max(1, n_patients // 100)
+    for i in range(1, n_patients + 1):
+        _one_patient(rng, i, end_on, rows)
+        if progress and (i % step == 0 or i == n_patients):
+            progress(i, n_patients)
+    return {k: pd.DataFrame(v, columns=KIND_COLUMNS[k], dtype="str") for k, v in rows.items()}
+
+
+def _one_patient(rng: random.Random, index: int, end: date, rows: dict[str, list[tuple]]) -> None:
+    mrn = f"TOH-{index:06d}"
+    kind = rng.random()
+    pregnancy = False
+    if kind < 0.58:
+        sex, age = "M", rng.uniform(40, 60)
+    elif kind < 0.88:
+        sex, age, pregnancy = "F", rng.uniform(24, 41), True
+    elif kind < 0.98:
+        sex, age = "F", rng.uniform(45, 70)
+    else:
+        sex, age = "X", rng.uniform(30, 60)
+    onset = end - timedelta(days=rng.randint(20, 8 * 365))
+    birth = onset - timedelta(days=int(age * 365.25))
+    staff = sorted(rng.sample(STAFF_CODES, rng.choice([1, 1, 2]))) if rng.random() < 0.22 else []
+    if pregnancy and "smoking" in staff and rng.random() < 0.5:
+        staff.remove("smoking")
+    status_roll = rng.random()
+    status = ("active" if status_roll < 0.87 else "discharged" if status_roll < 0.94 else
+              "opted_out" if status_roll < 0.96 else "transferred" if status_roll < 0.99 else "deceased")
+
+    # Episodes: the first, then perhaps a recurrence or a migration.
+    first_side = rng.choice(["left", "right"])
+    episodes = [_episode(rng, "hip", first_side, onset, end, pregnancy)]
+    roll = rng.random()
+    if roll < 0.08:  # migratory: knee, ankle or the other hip within months
+        when = onset
+        for joint in rng.sample(["knee", "ankle", "hip"], rng.choice([1, 2])):
+            when = when + timedelta(days=rng.randint(45, 300))
+            side = first_side if joint != "hip" else ("left" if first_side == "right" else "right")
+            if joint != "hip" and rng.random() < 0.4:
+                side = "left" if side == "right" else "right"
+            if when < end:
+                episodes.append(_episode(rng, joint, side, when, end, False))
+    elif roll < 0.14:  # contralateral hip years later
+        when = onset + timedelta(days=rng.randint(700, 1500))
+        if when < end:
+            episodes.append(_episode(rng, "hip", "left" if first_side == "right" else "right", when, end, False))
+    elif roll < 0.19:  # same hip after resolution
+        first_resolved = episodes[0][4]
+        if first_resolved:
+            when = first_resolved + timedelta(days=rng.randint(200, 1100))
+            if when < end:
+                episodes.append(_episode(rng, "hip", first_side, when, end, False))
+    for ep in episodes:
+        rows["episodes"].append((mrn,) + tuple(_d(v) if isinstance(v, date) or v is None else v for v in ep))
+
+    diagnosed = episodes[0][3] or episodes[0][2]
+    enrolled = diagnosed
+    name = f"{rng.choice(FIRST)} {rng.choice(LAST)}"
+    rows["patients"].append((mrn, name, sex, _d(birth), _d(enrolled), status, ";".join(staff)))
+
+    # Pregnancies: delivery a few weeks after onset (third trimester) or onset postpartum.
+    if pregnancy:
+        delivery = onset + timedelta(days=rng.randint(-60, 70))
+        delivered = delivery + timedelta(days=rng.randint(-10, 10)) if delivery + timedelta(days=10) < end else None
+        if delivered is not None and delivered > end:
+            delivered = None
+        rows["pregnancies"].append((mrn, _d(delivery), _d(delivered)))
+        if rng.random() < 0.15 and delivery <= end:
+            # A later pregnancy, hip pain reported in the third trimester.
+            later = delivery + timedelta(days=rng.randint(500, 1600))
+            rows["pregnancies"].append((mrn, _d(later), _d(later) if later < end - timedelta(days=15) else ""))
+            report = later - timedelta(days=rng.randint(10, 80))
+            if report <= end:
+                rows["symptoms"].append((mrn, _d(report), rng.choice(["hip_pain", "groin_pain", "low_back_pain_to_groin"]),
+                                         rng.choice(["left", "right"]), _yn(rng.random() < 0.3), "yes"))
+
+    # Symptoms at onset; some keep bearing weight on a progressively painful hip.
+    for ep in episodes:
+        joint, side, ep_onset = ep[0], ep[1], ep[2]
+        complaint = {"hip": "hip_pain", "knee": "knee_pain", "ankle": "ankle_pain", "foot": "ankle_pain"}[joint]
+        progressive = rng.random() < 0.25
+        rows["symptoms"].append((mrn, _d(ep_onset + timedelta(days=rng.randint(0, 20))), complaint, side,
+                                 _yn(progressive), _yn(progressive and rng.random() < 0.5)))
+
+    # MRI at diagnosis: TOH pattern; a few reported as osteonecrosis (the misread of [7]).
+    for ep in episodes:
+        study = ep[3]
+        if study is None or study > end:
+            continue
+        misread = rng.random() < 0.07
+        necrosis = rng.random() < 0.03
+        rows["mri"].append((mrn, _d(study), ep[0], ep[1], "yes", "yes", _yn(not necrosis), _yn(not necrosis),
+                            _yn(necrosis), "osteonecrosis" if (misread or necrosis) else "toh", "no"))
+
+    # DXA: baseline after diagnosis, then every 1–2 years until the patient is lost or today.
+    makes = ["hologic", "ge_lunar"]
+    make = makes[0] if rng.random() < 0.6 else makes[1]
+    change_make = rng.random() < 0.1
+    lost_after = rng.random() < 0.25
+    incomplete = rng.random() < 0.06
+    base = {site: rng.gauss(REFERENCE[site][0] - 0.02, 0.09) for site in REFERENCE}
+    interval = 365 if (staff or pregnancy or len(episodes) > 1) else 730
+    scan = diagnosed + timedelta(days=rng.randint(5, 60)) if rng.random() < 0.93 else None
+    scans_done = 0
+    while scan is not None and scan <= end:
+        if change_make and scans_done == 2:
+            make = makes[1] if make == makes[0] else makes[0]
+        age_years = (scan - birth).days / 365.25
+        for site, side in (("total_hip", "left"), ("femoral_neck", "left"), ("total_hip", "right"),
+                           ("femoral_neck", "right"), ("lumbar_spine", "")):
+            if incomplete and scans_done == 0 and side == ("right" if first_side == "left" else "left"):
+                continue
+            bmd = base[site] - 0.0015 * max(0.0, age_years - 50)
+            for ep in episodes:
+                if ep[0] == "hip" and side == ep[1] and scan >= ep[2]:
+                    resolved = ep[4]
+                    if resolved is None or scan <= resolved:
+                        bmd *= 0.84  # the rapid loss of an active episode
+                    else:
+                        months_after = (scan - resolved).days / 30.4
+                        bmd *= 1 - 0.16 * max(0.0, 1 - months_after / 18)
+            bmd = bmd * MAKE_FACTOR[make] + rng.gauss(0, 0.008)
+            bmd = min(max(bmd, 0.35), 1.6)
+            mean, sd = REFERENCE[site]
+            t = (bmd / MAKE_FACTOR[make] - mean) / sd
+            z = t + 0.025 * max(0.0, age_years - 30)  # age-matched reference is lower
+            rows["scans"].append((mrn, _d(scan), make, site, side, f"{bmd:.3f}", f"{round(t, 1) + 0.0:.1f}", f"{round(z, 1) + 0.0:.1f}"))
+        scans_done += 1
+        if lost_after and scans_done >= rng.randint(1, 3):
+            break
+        scan = scan + timedelta(days=interval + rng.randint(-20, 45))
+
+    # A lifestyle assessment at enrolment; some later.
+    when = enrolled + timedelta(days=rng.randint(0, 30))
+    while when <= end:
+        smoker = "smoking" in staff or rng.random() < 0.08
+        rows["assessments"].append((
+            mrn, _d(when), str(rng.choice([600, 800, 1000, 1200, 1400])), str(rng.choice([200, 400, 600, 800, 1000])),
+            f"{rng.uniform(12, 45):.0f}", str(rng.choice([0, 10, 20, 30, 45, 60])), _yn(smoker),
+            str(rng.choice([0, 0, 1, 2, 3, 5]) if "alcohol_excess" not in staff else 4),
+        ))
+        when = when + timedelta(days=rng.randint(400, 1200))
+
+    # Treatments: calcium and vitamin D for most; some bisphosphonate; teriparatide rarely.
+    if rng.random() < 0.6:
+        rows["treatments"].append((mrn, "calcium + vitamin D", "1000 mg + 800 IU daily", _d(enrolled), ""))
+    if rng.random() < 0.25:
+        start = enrolled + timedelta(days=rng.randint(30, 400))
+        if start <= end:
+            stop = start + timedelta(days=rng.randint(90, 900))
+            rows["treatments"].append((mrn, "alendronate", "70 mg weekly", _d(start), _d(stop) if stop <= end else ""))
+    elif rng.random() < 0.03:
+        start = enrolled + timedelta(days=rng.randint(10, 100))
+        if start <= end:
+            rows["treatments"].append((mrn, "teriparatide", "20 µg daily", _d(start), ""))
+
+
+def _episode(rng: random.Random, joint: str, side: str, onset: date, end: date, pregnancy: bool) -> tuple:
+    diagnosed = onset + timedelta(days=rng.randint(10, 70))
+    if diagnosed > end:
+        diagnosed = None
+    resolved = (diagnosed or onset) + timedelta(days=rng.randint(120, 360))
+    if resolved > end:
+        resolved = None
+    fracture = pregnancy and rng.random() < 0.12
+    return (joint, side, onset, diagnosed, resolved, _yn(pregnancy), _yn(fracture))
+
+
+def write_cohort(frames: dict[str, pd.DataFrame], folder: Path) -> dict[str, int]:
+    """One CSV per kind in `folder`; returns the row counts."""
+    counts = {}
+    for kind, frame in frames.items():
+        frame.to_csv(folder / f"{kind}.csv", index=False, lineterminator="\n")
+        counts[kind] = len(frame)
+    return counts

@@ -42,7 +42,7 @@ def describe_patient(engine: Engine, mrn: str, *, as_of: date, config: Config) -
         f"status {p['status']}",
     ]
     risks = risk_factor_table(known)
-    lines.append("Risk factors: " + ("none" if not len(risks) else ""))
+    lines.append("Risk factors:" + ("" if len(risks) else " none"))
     for _, r in risks.iterrows():
         lines.append(f"  {r['code']}: {r['reason']}")
 

@@ -57,7 +57,7 @@ def evaluate(cohort: Cohort, *, as_of: date, config: Config) -> Evaluation:
     flags = evaluate_flags(cohort, as_of=as_of, config=config)
     codes = flags.drop_duplicates(["patient_id", "code"]).groupby("patient_id")["code"].agg(
         lambda s: ";".join(sorted(s)))
-    sched = sched.assign(flags=sched["patient_id"].map(codes).fillna("").astype("str"))
+    sched = sched.assign(flags=sched["patient_id"].map(codes.to_dict()).astype("object").fillna("").astype("str"))
     return Evaluation(as_of, cohort, sched, flags)
 
 

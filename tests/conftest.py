@@ -1,0 +1,58 @@
+"""Shared fixtures: a database on SQLite always, and on PostgreSQL when a test URL is given."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+PG_ENV = "MONITOR_TEST_DATABASE_URL"
+REPO = Path(__file__).resolve().parent.parent
+DEMO = REPO / "data" / "demo"
+
+
+def _pg_url() -> str | None:
+    return os.environ.get(PG_ENV) or None
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request, tmp_path):
+    """A fresh, initialised database URL; the PostgreSQL one is emptied before and after."""
+    from monitor.store import init_db, make_engine
+
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'monitor.db'}"
+        init_db(make_engine(url))
+        yield url
+        return
+    url = _pg_url()
+    if not url:
+        pytest.skip(f"PostgreSQL tests need {PG_ENV}=postgresql+psycopg://... (not set)")
+    from sqlmodel import SQLModel
+
+    from monitor import models  # noqa: F401
+
+    engine = make_engine(url)
+    SQLModel.metadata.drop_all(engine)
+    init_db(engine)
+    yield url
+    SQLModel.metadata.drop_all(engine)
+    engine.dispose()
+
+
+@pytest.fixture
+def engine(db_url):
+    from monitor.store import make_engine
+
+    eng = make_engine(db_url)
+    yield eng
+    eng.dispose()
+
+
+def write_csv(path: Path, text: str) -> Path:
+    """A CSV file from a dedented literal (the tests' import files)."""
+    import textwrap
+
+    path.write_text(textwrap.dedent(text).lstrip("\n"), encoding="utf-8")
+    return path

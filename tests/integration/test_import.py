@@ -1,0 +1,170 @@
+"""Import into a real database (SQLite, and PostgreSQL when configured): validation, idempotence."""
+
+import json
+from datetime import date
+
+import pytest
+from sqlalchemy import text
+
+from monitor.config import STAFF_RISK_FACTORS
+from monitor.errors import ImportRejected, MonitorError
+from monitor.importing import import_files
+from monitor.store import load_cohort
+from tests.conftest import write_csv
+
+TODAY = date(2026, 11, 25)
+
+PATIENTS = """
+mrn,name,sex,birth_date,enrolled_on,status,risk_factors
+A1,Ann Example,F,1990-05-01,2024-01-10,active,smoking
+B2,Bob Example,M,1970-02-03,2023-06-01,,
+"""
+EPISODES = """
+mrn,joint,side,onset_date,diagnosed_on,resolved_on,pregnancy_associated,fracture
+A1,hip,left,2024-01-01,2024-01-10,,yes,no
+B2,hip,right,2023-05-01,2023-06-01,2023-12-01,no,no
+"""
+SCANS = """
+mrn,scan_date,scanner,site,side,bmd,t_score,z_score
+B2,2023-06-15,hologic,total_hip,right,0.801,-1.2,-0.9
+B2,2023-06-15,hologic,total_hip,left,0.950,0.1,0.3
+B2,2023-06-15,hologic,lumbar_spine,,1.020,-0.3,0.0
+"""
+
+
+def run(engine, paths, **kw):
+    kw.setdefault("today", TODAY)
+    return import_files(engine, paths, actor="tester", risk_codes=STAFF_RISK_FACTORS, **kw)
+
+
+def counts(engine):
+    return load_cohort(engine).counts()
+
+
+def base_files(tmp_path):
+    return [write_csv(tmp_path / "patients.csv", PATIENTS), write_csv(tmp_path / "episodes.csv", EPISODES),
+            write_csv(tmp_path / "scans.csv", SCANS)]
+
+
+def test_import_loads_every_kind_in_dependency_order(engine, tmp_path):
+    """Patients, episodes and scans given together land together, whatever the argument order."""
+    files = base_files(tmp_path)
+    report = run(engine, list(reversed(files)))
+    assert [(r.kind, r.inserted) for r in report.files] == [("patients", 2), ("episodes", 2), ("scans", 3)]
+    c = load_cohort(engine)
+    a1 = c.patients.set_index("mrn").loc["A1"]
+    assert a1["risk_factors"] == "smoking" and a1["status"] == "active"
+    assert c.patients.set_index("mrn").loc["B2", "status"] == "active"  # blank status = active
+    spine = c.scans.loc[c.scans["site"] == "lumbar_spine"].iloc[0]
+    assert spine["side"] == "" and spine["bmd_g_cm2"] == pytest.approx(1.02)
+    assert bool(c.episodes.set_index("side").loc["left", "pregnancy_associated"]) is True
+
+
+def test_reimport_is_idempotent(engine, tmp_path):
+    """Re-importing the same rows changes nothing."""
+    files = base_files(tmp_path)
+    run(engine, files)
+    before = counts(engine)
+    report = run(engine, files)
+    assert [(r.inserted, r.updated, r.unchanged) for r in report.files] == [(0, 0, 2), (0, 0, 2), (0, 0, 3)]
+    assert counts(engine) == before
+
+
+def test_changed_row_updates_and_keeps_the_old_value(engine, tmp_path):
+    """A corrected row updates the record; the replaced value stays in the audit log."""
+    files = base_files(tmp_path)
+    run(engine, files)
+    write_csv(tmp_path / "episodes.csv", EPISODES.replace("2024-01-10,,yes", "2024-01-10,2024-09-01,yes"))
+    report = run(engine, [tmp_path / "episodes.csv"])
+    assert (report.files[0].inserted, report.files[0].updated) == (0, 1)
+    ep = load_cohort(engine).episodes.set_index("side")
+    assert str(ep.loc["left", "resolved_on"].date()) == "2024-09-01"
+    with engine.connect() as conn:
+        detail = conn.execute(text("SELECT detail FROM audit_event WHERE action='import' ORDER BY id DESC")).first()[0]
+    change = json.loads(detail)["changes"][0]
+    assert change["resolved_on"] == {"old": None, "new": "2024-09-01"}
+
+
+def test_absent_optional_column_leaves_stored_value(engine, tmp_path):
+    """A file without a column says nothing about it: the stored value is kept."""
+    run(engine, base_files(tmp_path))
+    write_csv(tmp_path / "p2.csv", "mrn,sex,birth_date\nA1,F,1990-05-01\n")
+    run(engine, [tmp_path / "p2.csv"], kind="patients")
+    a1 = load_cohort(engine).patients.set_index("mrn").loc["A1"]
+    assert a1["risk_factors"] == "smoking" and a1["name"] == "Ann Example"
+
+
+def test_all_or_nothing_across_files(engine, tmp_path):
+    """One bad cell in one file: nothing from any file is written."""
+    files = base_files(tmp_path)
+    write_csv(files[2], SCANS + "B2,2023-06-15,hologic,femoral_neck,left,2.5,,\n")
+    with pytest.raises(ImportRejected) as info:
+        run(engine, files)
+    assert "scans.csv, line 5, column 'bmd': expected a number between 0.2 and 2 g/cm², got '2.5'" in str(info.value)
+    assert counts(engine)["patients"] == 0
+
+
+def test_keep_valid_writes_rejects_with_reasons(engine, tmp_path):
+    """With --keep-valid the good rows land and the bad ones go to a rejects file."""
+    files = base_files(tmp_path)
+    write_csv(files[2], SCANS + "ZZ9,2023-06-15,hologic,femoral_neck,left,0.9,,\n")
+    out = tmp_path / "rejects"
+    out.mkdir()
+    report = run(engine, files, keep_valid=True, rejects_dir=out)
+    scans = report.files[2]
+    assert (scans.inserted, scans.rejected) == (3, 1)
+    text_ = (out / "scans.rejects.csv").read_text()
+    assert "5,mrn: unknown MRN 'ZZ9': import the patient first,ZZ9" in text_
+    assert (out / "scans.rejects.csv").stat().st_mode & 0o777 == 0o600
+
+
+def test_dry_run_writes_nothing(engine, tmp_path):
+    """--dry-run counts what would happen and leaves the database as it was."""
+    report = run(engine, base_files(tmp_path), dry_run=True)
+    assert report.dry_run and report.files[0].inserted == 2
+    assert counts(engine)["patients"] == 0
+
+
+def test_patient_in_same_invocation_is_known(engine, tmp_path):
+    """A new patient and their scans may come in one import."""
+    run(engine, base_files(tmp_path))
+    assert counts(engine)["scans"] == 3
+
+
+def test_scan_before_birth_rejected_against_stored_patient(engine, tmp_path):
+    """Birth dates already in the database check later imports too."""
+    run(engine, base_files(tmp_path)[:1])
+    write_csv(tmp_path / "scans.csv", "mrn,scan_date,site,side,bmd\nB2,1969-01-01,total_hip,left,0.9\n")
+    with pytest.raises(ImportRejected) as info:
+        run(engine, [tmp_path / "scans.csv"])
+    assert "scan_date 1969-01-01 is before the patient's birth date 1970-02-03" in str(info.value)
+
+
+def test_unknown_file_kind_is_an_error(engine, tmp_path):
+    """A file whose name does not say what it holds is refused, not guessed."""
+    write_csv(tmp_path / "export.csv", "mrn\nA1\n")
+    with pytest.raises(MonitorError, match="cannot tell what this file holds"):
+        run(engine, [tmp_path / "export.csv"])
+
+
+def test_every_kind_imports(engine, tmp_path):
+    """The clinical kinds beyond the core import with the same rules."""
+    files = base_files(tmp_path)
+    files += [
+        write_csv(tmp_path / "mri.csv", "mrn,study_date,joint,side,t1_low,t2_high,edema_homogeneous,"
+                  "subchondral_normal,subchondral_rim,reported_as,contrast\n"
+                  "A1,2024-01-09,hip,left,yes,yes,yes,yes,no,osteonecrosis,no\n"),
+        write_csv(tmp_path / "pregnancies.csv", "mrn,expected_delivery,delivered_on\nA1,2024-02-01,2024-01-28\n"
+                  "A1,2027-03-01,\n"),
+        write_csv(tmp_path / "symptoms.csv", "mrn,reported_on,complaint,side,progressive,weight_bearing\n"
+                  "A1,2023-12-20,low_back_pain_to_groin,,yes,yes\n"),
+        write_csv(tmp_path / "assessments.csv", "mrn,assessed_on,calcium_mg_day,vitamin_d_iu_day,"
+                  "serum_25ohd_ng_ml,exercise_min_day,smoker,alcohol_drinks_day\nA1,2024-03-01,800,400,18,20,yes,1\n"),
+        write_csv(tmp_path / "treatments.csv", "mrn,drug,dose,started_on,stopped_on\n"
+                  "A1,alendronate,70 mg weekly,2024-03-01,2024-06-01\n"),
+    ]
+    run(engine, files)
+    c = counts(engine)
+    assert (c["mri"], c["pregnancies"], c["symptoms"], c["assessments"], c["treatments"]) == (1, 2, 1, 1, 1)
+    run(engine, files)
+    assert counts(engine) == c

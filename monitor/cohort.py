@@ -16,7 +16,7 @@ import pandas as pd
 COLUMNS: dict[str, dict[str, str]] = {
     "patients": {
         "patient_id": "id", "mrn": "text", "name": "text", "sex": "text", "birth_date": "date",
-        "enrolled_on": "date", "status": "text", "risk_factors": "text",
+        "enrolled_on": "date", "status": "text", "risk_factors": "text", "postmenopausal": "bool",
     },
     "episodes": {
         "patient_id": "id", "joint": "text", "side": "text", "onset_date": "date",
@@ -129,6 +129,12 @@ class Cohort:
                 frame.loc[frame[column] > limit, column] = pd.NaT
                 changes[kind] = frame
         return replace(self, **changes) if changes else self
+
+    def only(self, patient_ids) -> "Cohort":
+        """The cohort restricted to these patients."""
+        ids = pd.Index(patient_ids)
+        return replace(self, **{f.name: getattr(self, f.name).loc[lambda d: d["patient_id"].isin(ids)]
+                                .reset_index(drop=True) for f in fields(self)})
 
     def counts(self) -> dict[str, int]:
         return {f.name: len(getattr(self, f.name)) for f in fields(self)}

@@ -9,16 +9,33 @@ import pandas as pd
 from monitor.cohort import Cohort
 from monitor.config import Config
 from monitor.flagging import FLAG_COLUMNS, sort_flags
+from monitor.bmd_flags import scanner_flags, threshold_flags, trend_flags
+from monitor.clinical_flags import mri_flags, pitfall_flags, pregnancy_flags, prevention_flags, recurrence_flags
 from monitor.schedule import bilateral_scan_flags
+from monitor.trends import trend_table
 
 
 def evaluate_flags(cohort: Cohort, *, as_of: date, config: Config) -> pd.DataFrame:
     """All flags of active patients: patient_id, code, severity, title, evidence, action, sources."""
     cohort = cohort.known_on(as_of)
-    parts = [bilateral_scan_flags(cohort, as_of=as_of)]
+    active = cohort.patients.loc[cohort.patients["status"] == "active", "patient_id"]
+    if not len(active):
+        return pd.DataFrame(columns=FLAG_COLUMNS)
+    cohort = cohort.only(active)
+    trend = trend_table(cohort.scans, settings=config.trend)
+    parts = [
+        bilateral_scan_flags(cohort, as_of=as_of),
+        trend_flags(cohort, trend),
+        scanner_flags(trend),
+        threshold_flags(cohort, as_of=as_of, config=config),
+        recurrence_flags(cohort, config=config),
+        pregnancy_flags(cohort, as_of=as_of, config=config),
+        mri_flags(cohort),
+        pitfall_flags(cohort),
+        prevention_flags(cohort, config=config),
+    ]
     parts = [p for p in parts if len(p)]
     if not parts:
         return pd.DataFrame(columns=FLAG_COLUMNS)
     flags = pd.concat(parts, ignore_index=True)
-    active = cohort.patients.loc[cohort.patients["status"] == "active", "patient_id"]
-    return sort_flags(flags.loc[flags["patient_id"].isin(active)])
+    return sort_flags(flags)

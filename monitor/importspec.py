@@ -56,7 +56,7 @@ SPECS: dict[str, KindSpec] = {
         "patients", "patient",
         (MRN, Col("name", "text"), Col("sex", "code", True, SEXES, upper=True),
          Col("birth_date", "date", True), Col("enrolled_on", "date"),
-         Col("status", "code", codes=STATUSES), Col("risk_factors", "codes")),
+         Col("status", "code", codes=STATUSES), Col("risk_factors", "codes"), Col("postmenopausal", "bool")),
         key=("mrn",),
         order_checks=(("birth_date", "enrolled_on"),),
         defaults={"status": "active", "risk_factors": "", "name": None, "enrolled_on": None},

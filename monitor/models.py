@@ -23,6 +23,8 @@ class Patient(SQLModel, table=True):
     birth_date: date
     enrolled_on: date | None = None
     status: str = Field(default="active", max_length=16)
+    # Recorded menopausal status; unknown means "premenopausal if a woman under 50".
+    postmenopausal: bool | None = None
     # `;`-separated staff-recorded risk factor codes, sorted.
     risk_factors: str = Field(default="")
 

@@ -26,7 +26,7 @@ REFERENCE = {"total_hip": (0.94, 0.12), "femoral_neck": (0.85, 0.12), "lumbar_sp
 MAKE_FACTOR = {"hologic": 1.0, "ge_lunar": 1.06}
 
 KIND_COLUMNS = {
-    "patients": ["mrn", "name", "sex", "birth_date", "enrolled_on", "status", "risk_factors"],
+    "patients": ["mrn", "name", "sex", "birth_date", "enrolled_on", "status", "risk_factors", "postmenopausal"],
     "episodes": ["mrn", "joint", "side", "onset_date", "diagnosed_on", "resolved_on",
                  "pregnancy_associated", "fracture"],
     "scans": ["mrn", "scan_date", "scanner", "site", "side", "bmd", "t_score", "z_score"],
@@ -119,7 +119,8 @@ def _one_patient(rng: random.Random, index: int, end: date, rows: dict[str, list
     diagnosed = episodes[0][3] or episodes[0][2]
     enrolled = diagnosed
     name = f"{rng.choice(FIRST)} {rng.choice(LAST)}"
-    rows["patients"].append((mrn, name, sex, _d(birth), _d(enrolled), status, ";".join(staff)))
+    postmenopausal = _yn(age >= 50) if sex == "F" and age >= 45 and rng.random() < 0.8 else ""
+    rows["patients"].append((mrn, name, sex, _d(birth), _d(enrolled), status, ";".join(staff), postmenopausal))
 
     # Pregnancies: delivery a few weeks after onset (third trimester) or onset postpartum.
     if pregnancy:
@@ -161,17 +162,28 @@ def _one_patient(rng: random.Random, index: int, end: date, rows: dict[str, list
     change_make = rng.random() < 0.1
     lost_after = rng.random() < 0.25
     incomplete = rng.random() < 0.06
+    # A silent loss on the latest scan: the other hip, the same hip, or both (the flags' cases).
+    other_side = "left" if first_side == "right" else "right"
+    late_roll = rng.random()
+    late_loss = ({other_side} if late_roll < 0.05 else {first_side} if late_roll < 0.08
+                 else {"left", "right"} if late_roll < 0.10 else set())
     base = {site: rng.gauss(REFERENCE[site][0] - 0.02, 0.09) for site in REFERENCE}
     interval = 365 if (staff or pregnancy or len(episodes) > 1) else 730
+    dates = []
     scan = diagnosed + timedelta(days=rng.randint(5, 60)) if rng.random() < 0.93 else None
-    scans_done = 0
     while scan is not None and scan <= end:
-        if change_make and scans_done == 2:
+        dates.append(scan)
+        if lost_after and len(dates) >= rng.randint(1, 3):
+            break
+        scan = scan + timedelta(days=interval + rng.randint(-20, 45))
+    for n, scan in enumerate(dates):
+        if change_make and n == 2:
             make = makes[1] if make == makes[0] else makes[0]
+        is_last = n == len(dates) - 1 and n > 0
         age_years = (scan - birth).days / 365.25
         for site, side in (("total_hip", "left"), ("femoral_neck", "left"), ("total_hip", "right"),
                            ("femoral_neck", "right"), ("lumbar_spine", "")):
-            if incomplete and scans_done == 0 and side == ("right" if first_side == "left" else "left"):
+            if incomplete and is_last and side == other_side:
                 continue
             bmd = base[site] - 0.0015 * max(0.0, age_years - 50)
             for ep in episodes:
@@ -182,16 +194,15 @@ def _one_patient(rng: random.Random, index: int, end: date, rows: dict[str, list
                     else:
                         months_after = (scan - resolved).days / 30.4
                         bmd *= 1 - 0.16 * max(0.0, 1 - months_after / 18)
+            if is_last and side in late_loss:
+                bmd *= 0.93
             bmd = bmd * MAKE_FACTOR[make] + rng.gauss(0, 0.008)
             bmd = min(max(bmd, 0.35), 1.6)
             mean, sd = REFERENCE[site]
             t = (bmd / MAKE_FACTOR[make] - mean) / sd
             z = t + 0.025 * max(0.0, age_years - 30)  # age-matched reference is lower
-            rows["scans"].append((mrn, _d(scan), make, site, side, f"{bmd:.3f}", f"{round(t, 1) + 0.0:.1f}", f"{round(z, 1) + 0.0:.1f}"))
-        scans_done += 1
-        if lost_after and scans_done >= rng.randint(1, 3):
-            break
-        scan = scan + timedelta(days=interval + rng.randint(-20, 45))
+            rows["scans"].append((mrn, _d(scan), make, site, side, f"{bmd:.3f}", f"{round(t, 1) + 0.0:.1f}",
+                                  f"{round(z, 1) + 0.0:.1f}"))
 
     # A lifestyle assessment at enrolment; some later.
     when = enrolled + timedelta(days=rng.randint(0, 30))
@@ -225,7 +236,7 @@ def _episode(rng: random.Random, joint: str, side: str, onset: date, end: date, 
     resolved = (diagnosed or onset) + timedelta(days=rng.randint(120, 360))
     if resolved > end:
         resolved = None
-    fracture = pregnancy and rng.random() < 0.12
+    fracture = pregnancy and rng.random() < 0.15
     return (joint, side, onset, diagnosed, resolved, _yn(pregnancy), _yn(fracture))
 
 

@@ -12,9 +12,9 @@ import pandas as pd
 
 from monitor.cohort import Cohort
 from monitor.config import Config
-from monitor.flagging import FLAG_COLUMNS, make_flags
+from monitor.flagging import FLAG_COLUMNS, lookup, make_flags
 from monitor.schedule import HIP_SITES, risk_factor_table
-from monitor.trends import describe_change, lsc_note
+from monitor.trends import SITE_ORDER, describe_change, lsc_note
 
 BISPHOSPHONATE_RE = r"(?i)alendron|risedron|ibandron|zoledron|pamidron|etidron|clodron|bisphosphonate|fosamax|actonel|boniva|reclast|aclasta"
 
@@ -27,6 +27,9 @@ def _join_evidence(rows: pd.DataFrame, key) -> pd.Series:
     """One evidence text per key from the rows' change descriptions and LSC notes."""
     if not len(rows):
         return pd.Series(dtype="str")
+    rows = rows.sort_values(["side", "site"], key=lambda s: s.map(SITE_ORDER) if s.name == "site" else s,
+                            kind="stable")
+    key = key.loc[rows.index] if isinstance(key, pd.Series) else key
     tag = np.where(rows["significant_prev"], "prev", "base")
     text = [describe_change(r, t) for (_, r), t in zip(rows.iterrows(), tag)]
     notes = [lsc_note(l, m) for l, m in zip(rows["lsc_g_cm2"], rows["lsc_measured"])]
@@ -142,13 +145,15 @@ def latest_scores(cohort: Cohort, config: Config) -> pd.DataFrame:
     female = p["sex"] == "F"
     premenopausal = female & post.map(lambda v: (not v) if isinstance(v, (bool, np.bool_)) else None).fillna(under).astype(bool)
     out["prefers_z"] = (~female & under) | premenopausal
+    out["z_group"] = np.where(female, "premenopausal", np.where(p["sex"] == "M", "man under 50", "under 50"))
     return out.reset_index()
 
 
 def _z_note(rows: pd.DataFrame) -> pd.Series:
+    """The ISCD caveat on T-score flags for men under 50 and premenopausal women."""
     z = rows["min_z"].map(lambda v: "not recorded" if pd.isna(v) else f"{v:+.1f}")
-    note = ("; note: patient aged " + rows["age"].astype(str)
-            + " (men under 50 and premenopausal women): ISCD prefers Z-scores; lowest Z " + z)
+    note = ("; note: aged " + rows["age"].astype(str) + ", " + rows["z_group"]
+            + ": ISCD prefers Z-scores here (lowest Z " + z + ")")
     return note.where(rows["prefers_z"], "")
 
 
@@ -182,7 +187,7 @@ def threshold_flags(cohort: Cohort, *, as_of: date, config: Config) -> pd.DataFr
         tr = cohort.treatments
         current = tr.loc[tr["drug"].str.contains(BISPHOSPHONATE_RE, regex=True) & tr["stopped_on"].isna(), "patient_id"]
         s = scores.assign(all_resolved=scores["patient_id"].map(all_resolved).fillna(False).astype(bool),
-                          resolved_on=scores["patient_id"].map(resolved_on))
+                          resolved_on=lookup(scores["patient_id"], resolved_on))
         hit = s.loc[s["all_resolved"] & (s["scan_date"] > s["resolved_on"])
                     & (s["min_hip_t"] <= th.persistent_osteopenia_t + 1e-9) & ~s["patient_id"].isin(current)]
         if len(hit):

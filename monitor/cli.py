@@ -232,6 +232,51 @@ def export_overdue_cmd(app, output, as_of, by):
     click.echo(f"Wrote {count} patient(s) due or overdue on {evaluation.as_of.isoformat()} to {output}")
 
 
+SEVERITIES = ("info", "warn", "urgent")
+
+
+@main.command()
+@click.argument("mrn", required=False)
+@as_of_option
+@click.option("--severity", type=click.Choice(SEVERITIES), default="info", show_default=True,
+              help="Only flags of at least this severity.")
+@click.option("--code", "codes", multiple=True, help="Only flags with this code (repeatable).")
+@format_option(("table", "json"))
+@pass_app
+def flags(app, mrn, as_of, severity, codes, fmt):
+    """Clinical flags of every active patient (or one), each with evidence, action and sources.
+
+    Severity is info, warn or urgent; --severity warn shows warn and urgent.
+
+    \b
+    Example:
+      monitor flags --severity urgent
+      monitor flags TOH-000042 --format json
+    """
+    from monitor.services import evaluate, evaluate_db, flag_rows, patient_history, sources_list
+
+    as_of = app.as_of(as_of)
+    if mrn:
+        evaluation = evaluate(patient_history(app.engine, mrn), as_of=as_of, config=app.config)
+    else:
+        evaluation = evaluate_db(app.engine, as_of=as_of, config=app.config)
+    rows = flag_rows(evaluation, min_severity=severity, codes=tuple(codes))
+    if fmt == "json":
+        import json
+
+        records = rows.to_dict("records")
+        for r in records:
+            r["sources"] = sources_list(r["sources"])
+        click.echo(json.dumps(records, indent=2, ensure_ascii=False))
+        return
+    for r in rows.itertuples(index=False):
+        click.echo(f"{r.mrn}  {r.severity:<6}  {r.code}: {r.title}")
+        click.echo(f"    evidence: {r.evidence}")
+        click.echo(f"    action:   {r.action} [sources: {r.sources}]")
+    patients = rows["mrn"].nunique()
+    click.echo(f"{len(rows)} flag(s) on {patients} patient(s), as of {as_of.isoformat()}")
+
+
 @main.command()
 @click.argument("mrn")
 @as_of_option

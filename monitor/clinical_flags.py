@@ -11,7 +11,7 @@ import pandas as pd
 
 from monitor.cohort import Cohort
 from monitor.config import Config
-from monitor.flagging import FLAG_COLUMNS, make_flags
+from monitor.flagging import FLAG_COLUMNS, lookup, make_flags
 from monitor.schedule import add_months
 
 HIP_PAIN = ("hip_pain", "groin_pain", "low_back_pain_to_groin")
@@ -104,7 +104,7 @@ def pregnancy_flags(cohort: Cohort, *, as_of: date, config: Config) -> pd.DataFr
         mri = cohort.mri.loc[cohort.mri["joint"] == "hip"]
         if len(hits):
             last_mri = mri.groupby("patient_id")["study_date"].max()
-            mri_after = hits["patient_id"].map(last_mri)
+            mri_after = lookup(hits["patient_id"], last_mri)
             hits = hits.loc[mri_after.isna() | (mri_after < hits["reported_on"])]
         if len(hits):
             phase = np.where(hits["reported_on"] < hits["delivery"], "third trimester", "postpartum")
@@ -134,7 +134,7 @@ def pregnancy_flags(cohort: Cohort, *, as_of: date, config: Config) -> pd.DataFr
         from monitor.bmd_flags import BISPHOSPHONATE_RE
 
         first_bp = tr.loc[tr["drug"].str.contains(BISPHOSPHONATE_RE, regex=True)].groupby("patient_id")["started_on"].max()
-        after = fractured["patient_id"].map(first_bp)
+        after = lookup(fractured["patient_id"], first_bp)
         open_ = fractured.loc[after.isna() | (after < fractured["onset_date"])]
         if len(open_):
             ev = ("fracture with pregnancy-associated " + _label(open_) + "; no bisphosphonate recorded since").groupby(
@@ -187,7 +187,7 @@ def pitfall_flags(cohort: Cohort) -> pd.DataFrame:
     sym = cohort.symptoms
     pain = sym.loc[sym["complaint"].isin(("hip_pain", "groin_pain")) & sym["progressive"].fillna(False).astype(bool)
                    & sym["weight_bearing"].fillna(False).astype(bool)]
-    pain = pain.loc[pain["reported_on"] >= pain["patient_id"].map(first_onset)]
+    pain = pain.loc[pain["reported_on"] >= lookup(pain["patient_id"], first_onset)]
     if len(pain):
         text = ("progressive " + pain["complaint"].str.replace("_", " ") + " reported " + _fmt(pain["reported_on"])
                 + ", still weight-bearing, with an unresolved episode")

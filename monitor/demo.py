@@ -72,8 +72,17 @@ def run_demo(output: Path, *, as_of: date | None, config: Config, echo=print) ->
     echo(f"Overdue-surveillance export ({n} due or overdue): {overdue_path}")
     flags = evaluation.flags
     if len(flags):
-        by_code = flags.groupby(["severity", "code"]).size().sort_index()
-        echo(f"Flags ({len(flags)} on {flags['patient_id'].nunique()} patients):")
-        for (severity, code), count in by_code.items():
-            echo(f"  {severity:6} {code:36} {count}")
+        from monitor.flagging import SEVERITY_RANK
+
+        by_code = flags.groupby(["severity", "code"])["patient_id"].nunique().reset_index(name="patients")
+        by_code = by_code.assign(rank=-by_code["severity"].map(SEVERITY_RANK)).sort_values(["rank", "code"])
+        echo(f"Flags: {len(flags)} on {flags['patient_id'].nunique()} patients (code: patients)")
+        for row in by_code.itertuples():
+            echo(f"  {row.severity:6} {row.code:36} {row.patients}")
+        urgent = services.flag_rows(evaluation, min_severity="urgent")
+        if len(urgent):
+            echo("Patients with urgent flags:")
+            for mrn, group in urgent.groupby("mrn", sort=True):
+                echo(f"  {mrn}: {', '.join(sorted(set(group['code'])))}")
+        echo(f"Details: monitor --db {url} flags --severity warn --as-of {as_of.isoformat()}")
     echo(f"Try: monitor --db {url} due --status overdue --as-of {as_of.isoformat()}")

@@ -26,6 +26,14 @@ def make_flags(patient_ids: pd.Series, *, code: str, severity: str, title: str, 
     }, columns=FLAG_COLUMNS)
 
 
+def lookup(keys: pd.Series, values: pd.Series) -> pd.Series:
+    """values[key] for each key, keeping the values' dtype (NaT/NaN where absent).
+
+    `Series.map(other_series)` fails on an empty datetime Series in pandas 3; reindex does not.
+    """
+    return pd.Series(values.reindex(keys.to_numpy()).to_numpy(), index=keys.index, dtype=values.dtype)
+
+
 def sort_flags(flags: pd.DataFrame) -> pd.DataFrame:
     """A stable order: most severe first, then code and patient, so output never depends on input order."""
     if not len(flags):

@@ -15,6 +15,19 @@ from monitor.schedule import bilateral_scan_flags
 from monitor.trends import trend_table
 
 
+# Every code the rules can raise, with its severity (README lists them with their sources).
+FLAG_CODES = {
+    "incomplete_bilateral_scan": "warn", "contralateral_decline": "warn",
+    "affected_decline_after_resolution": "warn", "bilateral_decline": "warn", "affected_recovery": "info",
+    "scanner_changed": "info", "recurrence_same_site": "warn", "recurrence_contralateral": "warn",
+    "migratory_pattern": "warn", "persistent_osteopenia": "warn", "therapy_indicated": "urgent",
+    "low_for_age": "warn", "recovery_options": "info", "conservative_management": "info",
+    "fracture_surgical_referral": "warn", "pregnancy_hip_pain_mri": "urgent",
+    "pregnancy_toh_fracture_risk": "urgent", "post_fracture_treatment": "info", "mri_misread_risk": "warn",
+    "weight_bearing_despite_pain": "urgent", "prevention_gap": "info",
+}
+
+
 def evaluate_flags(cohort: Cohort, *, as_of: date, config: Config) -> pd.DataFrame:
     """All flags of active patients: patient_id, code, severity, title, evidence, action, sources."""
     cohort = cohort.known_on(as_of)

@@ -95,6 +95,30 @@ def describe_patient(engine: Engine, mrn: str, *, as_of: date, config: Config) -
             lines.append(f"{title} ({len(frame)}):")
             lines += _table(frame.sort_values(list(columns)[0] if kind != "treatments" else "started_on"), columns)
 
+    from monitor.trends import trend_table
+
+    trend = trend_table(known.scans, settings=config.trend)
+    latest = trend.loc[trend["is_latest"]].sort_values(["site", "side"], key=lambda s: s.map(
+        {"total_hip": 0, "femoral_neck": 1, "lumbar_spine": 2, "left": 0, "right": 1, "": 2}))
+    if len(latest):
+        lines.append(f"BMD change at the latest scan ({_d(latest['scan_date'].iloc[0])}); * = at least the LSC:")
+
+        def change(r, tag):
+            if pd.isna(r[f"delta_{tag}"]):
+                return "-"
+            rate = "" if pd.isna(r[f"pct_year_{tag}"]) else f" {r[f'pct_year_{tag}']:+.1f}%/yr"
+            star = "*" if r[f"significant_{tag}"] else " "
+            return (f"{r[f'delta_{tag}']:+.3f} ({r[f'pct_{tag}']:+.1f}%{rate}){star} since "
+                    f"{_d(r[f'{tag}_date'])}")
+
+        rows = [{"site": f"{r['side']} {r['site'].replace('_', ' ')}".strip(), "BMD": f"{r['bmd_g_cm2']:.3f}",
+                 "vs previous": change(r, "prev"), "vs baseline": change(r, "base"),
+                 "LSC": f"{r['lsc_g_cm2']:.3f}" + ("" if r["lsc_measured"] else " (default, not measured here)")}
+                for _, r in latest.iterrows()]
+        lines += _table(pd.DataFrame(rows), {k: str for k in rows[0]})
+        if trend["series"].gt(0).any():
+            lines.append("  (scanner make changed: changes are computed within one make only)")
+
     flags = evaluation.flags
     lines.append(f"Flags ({len(flags)}):" if len(flags) else "Flags: none")
     for _, f in flags.iterrows():

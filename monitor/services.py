@@ -86,6 +86,28 @@ def due_rows(evaluation: Evaluation, statuses: tuple[str, ...] = ()) -> pd.DataF
     return out.reset_index(drop=True)
 
 
+FLAG_FIELDS = ["mrn", "code", "severity", "title", "evidence", "action", "sources"]
+
+
+def flag_rows(evaluation: Evaluation, *, min_severity: str = "info", codes: tuple[str, ...] = ()) -> pd.DataFrame:
+    """The flags with the patient's MRN, most severe first, then by MRN and code."""
+    from monitor.flagging import SEVERITY_RANK
+
+    flags = evaluation.flags
+    flags = flags.loc[flags["severity"].map(SEVERITY_RANK) >= SEVERITY_RANK[min_severity]]
+    if codes:
+        flags = flags.loc[flags["code"].isin(codes)]
+    mrns = evaluation.cohort.patients.set_index("patient_id")["mrn"]
+    out = flags.assign(mrn=flags["patient_id"].map(mrns), _rank=-flags["severity"].map(SEVERITY_RANK))
+    out = out.sort_values(["_rank", "mrn", "code", "evidence"], kind="stable")
+    return out[FLAG_FIELDS].reset_index(drop=True)
+
+
+def sources_list(sources: str) -> list:
+    """'2, 4' -> [2, 4]; a named source stays text."""
+    return [int(s) if s.strip().isdigit() else s.strip() for s in sources.split(",") if s.strip()]
+
+
 def record_event(conn, *, actor: str, action: str, subject: str, rows: int = 0, detail: dict | None = None) -> None:
     conn.execute(AuditEvent.__table__.insert(), {
         "at": datetime.now(timezone.utc), "actor": actor, "action": action, "subject": subject,

@@ -40,7 +40,7 @@ def trend_table(scans: pd.DataFrame, *, settings: TrendSettings) -> pd.DataFrame
     t["scanner"] = make.astype("str")
     new_group = ~(t[["patient_id", "site", "side"]].eq(t[["patient_id", "site", "side"]].shift())).all(axis=1)
     changed = new_group | (t["scanner"] != t["scanner"].shift())
-    t["series"] = changed.groupby(group).cumsum().astype("int64")
+    t["series"] = (changed.groupby(group).cumsum() - 1).astype("int64")  # 0 = the first make
 
     lsc = {site: settings.lsc(site) for site in SITE_ORDER}
     t["lsc_g_cm2"] = t["site"].map({s: v[0] for s, v in lsc.items()}).astype("float64")
@@ -58,8 +58,9 @@ def trend_table(scans: pd.DataFrame, *, settings: TrendSettings) -> pd.DataFrame
         delta = (t["bmd_g_cm2"] - t[ref_bmd]).round(4)
         years = (t["scan_date"] - t[ref_date]).dt.days / 365.25
         t[f"delta_{tag}"] = delta
-        t[f"pct_{tag}"] = (100 * delta / t[ref_bmd]).round(2)
-        t[f"pct_year_{tag}"] = (t[f"pct_{tag}"] / years.where(years > 0)).round(2)
+        pct = 100 * delta / t[ref_bmd]
+        t[f"pct_{tag}"] = pct.round(2)
+        t[f"pct_year_{tag}"] = (pct / years.where(years > 0)).round(2)
         t[f"significant_{tag}"] = (delta.abs() >= t["lsc_g_cm2"] - EPS).fillna(False).astype(bool)
 
     latest = t.groupby("patient_id")["scan_date"].transform("max")
@@ -78,4 +79,4 @@ def describe_change(row, tag: str) -> str:
 
 
 def lsc_note(lsc: float, measured: bool) -> str:
-    return f"LSC {lsc:.3f} g/cm² ({'measured here' if measured else 'default, not measured here'})"
+    return f"LSC {lsc:.3f} g/cm², {'measured here' if measured else 'default, not measured here'}"

@@ -128,3 +128,21 @@ def test_bad_as_of(cohort_db):
     """A bad date on the command line is a usage error, not a crash."""
     result = cli(cohort_db, "due", "--as-of", "2026-13-01")
     assert result.exit_code == 2 and "expected a date YYYY-MM-DD, got '2026-13-01'" in result.output
+
+
+def test_flags_cli_table_and_json(cohort_db):
+    """`monitor flags` lists each flag with evidence, action and sources; JSON has the contract's keys."""
+    result = cli(cohort_db, "flags", "--as-of", AS_OF)
+    assert result.exit_code == 0
+    assert result.output.splitlines()[0] == ("LATER  warn    incomplete_bilateral_scan: Latest DXA scan does not "
+                                             "cover both hips")
+    assert result.output.splitlines()[-1] == "1 flag(s) on 1 patient(s), as of 2026-06-01"
+    data = json.loads(cli(cohort_db, "flags", "LATER", "--as-of", AS_OF, "--format", "json").output)
+    assert data == [{"mrn": "LATER", "code": "incomplete_bilateral_scan", "severity": "warn",
+                     "title": "Latest DXA scan does not cover both hips",
+                     "evidence": "scan of 2025-06-01: no total hip or femoral neck value for the right hip",
+                     "action": "Measure both hips (total hip and femoral neck) at the next scan; TOH can recur "
+                               "on the other side",
+                     "sources": [1]}]
+    assert cli(cohort_db, "flags", "--as-of", AS_OF, "--severity", "urgent").output == \
+        "0 flag(s) on 0 patient(s), as of 2026-06-01\n"

@@ -51,3 +51,18 @@ def test_demo_runs_every_job(tmp_path):
     # Running it again starts from a fresh database, not a doubled one.
     again = CliRunner().invoke(main, ["demo", "-o", str(out)], catch_exceptions=False)
     assert again.output.splitlines()[0] == result.output.splitlines()[0]
+
+
+def test_demo_cohort_exercises_every_flag():
+    """Every flag the software knows is raised at least once in the demo, so staff can see each one."""
+    from monitor.flags import FLAG_CODES
+    from monitor.services import evaluate
+    from tests.unit.test_flags import _to_cohort
+
+    m = demo_manifest()
+    end = date.fromisoformat(m["end_on"])
+    frames = generate(m["patients"], seed=m["seed"], end_on=end)
+    evaluation = evaluate(_to_cohort(frames), as_of=end, config=load_config(None))
+    raised = dict(zip(evaluation.flags["code"], evaluation.flags["severity"]))
+    assert set(raised) == set(FLAG_CODES)
+    assert all(FLAG_CODES[c] == s for c, s in raised.items())

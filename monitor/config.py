@@ -92,6 +92,7 @@ class JobSettings:
     report_day: str = "mon"
     report_time: str = "05:00"
     outbox: str = "outbox"
+    remind_statuses: tuple[str, ...] = ("due", "overdue")
     smtp_host: str | None = None
     smtp_port: int = 25
     smtp_from: str | None = None
@@ -184,6 +185,9 @@ def _check(config: Config, source: str) -> None:
             raise ConfigError(f"{source} [jobs]: '{name}' must be HH:MM, got {value!r}")
     if jobs.report_day not in ("mon", "tue", "wed", "thu", "fri", "sat", "sun"):
         raise ConfigError(f"{source} [jobs]: 'report_day' must be mon..sun, got {jobs.report_day!r}")
+    bad = set(jobs.remind_statuses) - {"due_soon", "due", "overdue"}
+    if bad or not jobs.remind_statuses:
+        raise ConfigError(f"{source} [jobs]: 'remind_statuses' takes due_soon, due, overdue; got {sorted(bad)}")
     if config.schedule.interval_months < 1 or config.schedule.risk_interval_months < 1:
         raise ConfigError(f"{source} [schedule]: intervals must be at least 1 month")
 

@@ -85,4 +85,15 @@ def run_demo(output: Path, *, as_of: date | None, config: Config, echo=print) ->
             for mrn, group in urgent.groupby("mrn", sort=True):
                 echo(f"  {mrn}: {', '.join(sorted(set(group['code'])))}")
         echo(f"Details: monitor --db {url} flags --severity warn --as-of {as_of.isoformat()}")
+
+    from dataclasses import replace
+    from datetime import datetime, timezone
+
+    from monitor.jobs.nightly import NIGHTLY, run_job
+
+    demo_config = replace(config, jobs=replace(config.jobs, outbox=str(output / "outbox"), smtp_host=None))
+    result = run_job(engine, NIGHTLY, slot_on=as_of, as_of=as_of, config=demo_config,
+                     now_utc=datetime.now(timezone.utc), trigger="manual", actor="demo")
+    echo(f"Nightly run: {result.counts.get('new', 0)} reminders to work; outbox: "
+         + ", ".join(str(f) for f in result.files))
     echo(f"Try: monitor --db {url} due --status overdue --as-of {as_of.isoformat()}")

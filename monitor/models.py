@@ -142,3 +142,58 @@ class SchemaInfo(SQLModel, table=True):
     __tablename__ = "schema_info"
     id: int | None = Field(default=None, primary_key=True)
     version: int
+
+
+class JobRun(SQLModel, table=True):
+    """One finished attempt of a scheduled job (written with its results, or after its failure)."""
+
+    __tablename__ = "job_run"
+    id: int | None = Field(default=None, primary_key=True)
+    job: str = Field(max_length=32, index=True)
+    slot_on: date  # the scheduled day this run served
+    as_of: date
+    started_at: datetime
+    finished_at: datetime
+    outcome: str = Field(max_length=16)  # ok, skipped, failed
+    trigger: str = Field(max_length=16)  # schedule, catch-up, manual
+    counts: str = Field(default="")  # JSON
+    error: str = Field(default="")
+    actor: str = Field(default="", max_length=64)
+
+
+class JobCompletion(SQLModel, table=True):
+    """A scheduled slot that has been served: at most one per job and day, whatever fires."""
+
+    __tablename__ = "job_completion"
+    __table_args__ = (UniqueConstraint("job", "slot_on"),)
+    id: int | None = Field(default=None, primary_key=True)
+    job: str = Field(max_length=32)
+    slot_on: date
+    run_id: int = Field(foreign_key="job_run.id")
+
+
+class Reminder(SQLModel, table=True):
+    """A surveillance item to work: immutable once created; its state lives in its events."""
+
+    __tablename__ = "reminder"
+    __table_args__ = (UniqueConstraint("patient_id", "item", "due_date"),)
+    id: int | None = Field(default=None, primary_key=True)
+    patient_id: int = Field(foreign_key="patient.id", index=True)
+    item: str = Field(max_length=32)  # "dxa"
+    due_date: date
+    created_at: datetime
+    run_id: int | None = Field(default=None, foreign_key="job_run.id")
+
+
+class ReminderEvent(SQLModel, table=True):
+    """Append-only history of a reminder: created, sent, outreach, deferred, reopened, closed."""
+
+    __tablename__ = "reminder_event"
+    id: int | None = Field(default=None, primary_key=True)
+    reminder_id: int = Field(foreign_key="reminder.id", index=True)
+    at: datetime
+    actor: str = Field(max_length=64)
+    kind: str = Field(max_length=16)
+    outcome: str | None = Field(default=None, max_length=32)
+    reason: str | None = None
+    until: date | None = None

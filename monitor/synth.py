@@ -143,8 +143,10 @@ def _one_patient(rng: random.Random, index: int, end: date, rows: dict[str, list
         joint, side, ep_onset = ep[0], ep[1], ep[2]
         complaint = {"hip": "hip_pain", "knee": "knee_pain", "ankle": "ankle_pain", "foot": "ankle_pain"}[joint]
         progressive = rng.random() < 0.25
-        rows["symptoms"].append((mrn, _d(ep_onset + timedelta(days=rng.randint(0, 20))), complaint, side,
-                                 _yn(progressive), _yn(progressive and rng.random() < 0.5)))
+        reported = ep_onset + timedelta(days=rng.randint(0, 20))
+        if reported <= end:
+            rows["symptoms"].append((mrn, _d(reported), complaint, side, _yn(progressive),
+                                     _yn(progressive and rng.random() < 0.5)))
 
     # MRI at diagnosis: TOH pattern; a few reported as osteonecrosis (the misread of [7]).
     for ep in episodes:

@@ -1,0 +1,127 @@
+"""Where the nightly worklist goes: the outbox folder (CSV + digest, owner-only), and by mail.
+
+Only staff are written to: no patient is ever contacted automatically. The mailed digest holds
+counts and MRNs, never names.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import smtplib
+from datetime import date
+from email.message import EmailMessage
+from pathlib import Path
+
+import pandas as pd
+
+from monitor.config import Config
+from monitor.safe_files import write_private_bytes, write_private_csv
+
+log = logging.getLogger("monitor.jobs")
+
+WORKLIST_COLUMNS = ["reminder_id", "mrn", "name", "item", "due_date", "status", "days_overdue", "state",
+                    "last_outreach", "interval_months", "risk_factors", "flags"]
+
+
+def outbox_dir(config: Config) -> Path:
+    path = Path(config.jobs.outbox).expanduser()
+    path.mkdir(parents=True, exist_ok=True)
+    os.chmod(path, 0o700)
+    return path
+
+
+def _by_patient(ids: pd.Series, values: pd.Series, fill):
+    """values (indexed by patient_id) for each id; `fill` where the patient has none."""
+    return ids.map(values.to_dict()).astype("object").fillna(fill)
+
+
+def reminder_table(states: pd.DataFrame, evaluation) -> pd.DataFrame:
+    """Reminders with what staff need to act, most overdue first.
+
+    Status and days overdue are today's for the reminder's due date; a reminder whose due date
+    is no longer the patient's current one shows neither.
+    """
+    sched = evaluation.schedule.set_index("patient_id")
+    patients = evaluation.cohort.patients.set_index("patient_id")
+    ids = states["patient_id"]
+    current = pd.to_datetime(_by_patient(ids, sched["due_date"], pd.NaT)) == states["due_date"]
+    out = pd.DataFrame({
+        "reminder_id": states["reminder_id"].astype("int64"),
+        "mrn": _by_patient(ids, patients["mrn"], ""),
+        "name": _by_patient(ids, patients["name"], ""),
+        "item": states["item"],
+        "due_date": states["due_date"].dt.strftime("%Y-%m-%d"),
+        "status": _by_patient(ids, sched["status"], "").where(current, ""),
+        "days_overdue": _by_patient(ids, sched["days_overdue"], 0).where(current, 0).astype("int64"),
+        "state": states["state"],
+        "deferred_until": states["deferred_until"].dt.strftime("%Y-%m-%d").fillna(""),
+        "last_outreach": states["last_outreach"],
+        "interval_months": _by_patient(ids, sched["interval_months"], 0).astype("int64"),
+        "risk_factors": _by_patient(ids, sched["risk_factors"], ""),
+        "flags": _by_patient(ids, sched["flags"], ""),
+        "was_sent": states["was_sent"],
+    })
+    return out.sort_values(["days_overdue", "due_date", "mrn"], ascending=[False, True, True]).reset_index(drop=True)
+
+
+def worklist(states: pd.DataFrame, evaluation) -> pd.DataFrame:
+    """The open reminders: tonight's worklist."""
+    return reminder_table(states.loc[states["state"] == "open"], evaluation)
+
+
+def digest_text(work: pd.DataFrame, evaluation, *, counts: dict, as_of: date) -> str:
+    """A short plain-text summary for staff: counts and MRNs, no names."""
+    urgent = evaluation.flags.loc[evaluation.flags["severity"] == "urgent"]
+    mrns = evaluation.cohort.patients.set_index("patient_id")["mrn"]
+    lines = [
+        f"toh-monitor nightly worklist for {as_of.isoformat()}",
+        "",
+        f"Open DXA reminders: {len(work)} ({int((work['status'] == 'overdue').sum())} overdue)",
+        f"New tonight: {counts.get('new', 0)}; closed: {counts.get('closed', 0)}; "
+        f"reopened after deferral: {counts.get('reopened', 0)}",
+        f"Active patients evaluated: {counts.get('patients', 0)}",
+    ]
+    if len(urgent):
+        lines += ["", f"Urgent flags ({len(urgent)}):"]
+        for code, group in urgent.groupby("code"):
+            ids = sorted(group["patient_id"].map(mrns.to_dict()))
+            lines.append(f"  {code}: {', '.join(ids)}")
+    lines += ["", "The worklist CSV beside this file has one row per open reminder.",
+              "Record outreach with `monitor reminders outreach ID --outcome ...`."]
+    return "\n".join(lines) + "\n"
+
+
+def deliver(work: pd.DataFrame, evaluation, *, counts: dict, as_of: date, config: Config) -> list[Path]:
+    """Write tonight's worklist CSV and digest into the outbox; returns the files written."""
+    folder = outbox_dir(config)
+    csv_path = folder / f"worklist-{as_of.isoformat()}.csv"
+    digest_path = folder / f"digest-{as_of.isoformat()}.txt"
+    written = []
+    write_private_csv(csv_path, WORKLIST_COLUMNS, work[WORKLIST_COLUMNS].itertuples(index=False, name=None))
+    written.append(csv_path)
+    write_private_bytes(digest_path, digest_text(work, evaluation, counts=counts, as_of=as_of).encode("utf-8"))
+    written.append(digest_path)
+    return written
+
+
+def mail_digest(files: list[Path], *, config: Config, as_of: date) -> str:
+    """Mail the digest to the clinic's staff address when SMTP is configured; never raises."""
+    jobs = config.jobs
+    if not (jobs.smtp_host and jobs.smtp_to):
+        return ""
+    digest = next((f for f in files if f.name.startswith("digest-")), None)
+    if digest is None:
+        return ""
+    msg = EmailMessage()
+    msg["Subject"] = f"toh-monitor worklist {as_of.isoformat()}"
+    msg["From"] = jobs.smtp_from or "toh-monitor@localhost"
+    msg["To"] = jobs.smtp_to
+    msg.set_content(digest.read_text(encoding="utf-8"))
+    try:
+        with smtplib.SMTP(jobs.smtp_host, jobs.smtp_port, timeout=30) as smtp:
+            smtp.send_message(msg)
+    except (OSError, smtplib.SMTPException) as exc:
+        log.error("mailing the digest to %s failed: %s", jobs.smtp_to, exc)
+        return f"mail failed: {exc}"
+    return f"digest mailed to {jobs.smtp_to}"

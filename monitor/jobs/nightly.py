@@ -1,0 +1,212 @@
+"""The nightly surveillance run: evaluate the cohort, write reminders in one transaction.
+
+`run_job` is what both the daemon and `monitor run nightly` call. The clock is read by the
+caller and passed in; the slot (the scheduled day) is recorded in `job_completion` in the same
+transaction as the reminders, so a slot is served once whatever fires, and a crash leaves the
+database as it was.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import traceback
+from dataclasses import dataclass, field
+from datetime import date, datetime, timezone
+from pathlib import Path
+
+import pandas as pd
+from sqlalchemy import Engine, text
+from sqlalchemy.exc import IntegrityError
+
+from monitor import store
+from monitor.config import Config
+from monitor.models import JobCompletion, JobRun, Reminder, ReminderEvent
+
+log = logging.getLogger("monitor.jobs")
+
+NIGHTLY = "nightly"
+CLINIC_REPORT = "clinic_report"
+JOBS = (NIGHTLY, CLINIC_REPORT)
+
+
+@dataclass
+class JobResult:
+    job: str
+    slot_on: date
+    as_of: date
+    outcome: str  # ok, skipped, failed
+    run_id: int | None = None
+    counts: dict = field(default_factory=dict)
+    files: list[str] = field(default_factory=list)
+    message: str = ""
+
+
+def load_reminders(conn) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Every reminder and every reminder event, one query each."""
+    reminders = pd.read_sql_query(text("SELECT id AS reminder_id, patient_id, item, due_date FROM reminder"), conn)
+    reminders["due_date"] = pd.to_datetime(reminders["due_date"]).astype("datetime64[us]")
+    reminders["patient_id"] = reminders["patient_id"].astype("int64")
+    events = pd.read_sql_query(text(
+        "SELECT id AS event_id, reminder_id, at, actor, kind, outcome, reason, until FROM reminder_event"), conn)
+    events["at"] = pd.to_datetime(events["at"], utc=True, format="ISO8601")
+    events["until"] = pd.to_datetime(events["until"]).astype("datetime64[us]")
+    return reminders, events
+
+
+def completed(conn, job: str, slot_on: date) -> int | None:
+    row = conn.execute(text("SELECT run_id FROM job_completion WHERE job = :job AND slot_on = :slot"),
+                       {"job": job, "slot": slot_on}).first()
+    return None if row is None else int(row[0])
+
+
+def run_job(engine: Engine, job: str, *, slot_on: date, as_of: date, config: Config, now_utc: datetime,
+            trigger: str, actor: str, again: bool = False, progress=None) -> JobResult:
+    """Serve one slot of a job unless it was already served; record the attempt either way it ends."""
+    store.require_initialised(engine)
+    with store.reading(engine) as conn:
+        done = completed(conn, job, slot_on)
+    if done is not None and not again:
+        return JobResult(job, slot_on, as_of, "skipped", done, message=f"{job} for {slot_on} already done (run {done})")
+    try:
+        if job == NIGHTLY:
+            return _nightly(engine, slot_on=slot_on, as_of=as_of, config=config, now_utc=now_utc, trigger=trigger,
+                            actor=actor, record_completion=done is None, progress=progress)
+        if job == CLINIC_REPORT:
+            return _clinic_report(engine, slot_on=slot_on, as_of=as_of, config=config, now_utc=now_utc,
+                                  trigger=trigger, actor=actor, record_completion=done is None)
+        raise ValueError(f"unknown job {job!r}")
+    except _AlreadyDone as exc:
+        return JobResult(job, slot_on, as_of, "skipped", exc.run_id, message=f"{job} for {slot_on} already done")
+    except IntegrityError:
+        # Another process recorded the same slot between our check and our commit.
+        return JobResult(job, slot_on, as_of, "skipped", None, message=f"{job} for {slot_on} done by another process")
+    except Exception as exc:
+        log.error("job %s for %s failed: %s", job, slot_on, exc)
+        with store.transaction(engine) as conn:
+            run_id = conn.execute(JobRun.__table__.insert().returning(JobRun.__table__.c.id), {
+                "job": job, "slot_on": slot_on, "as_of": as_of, "started_at": now_utc,
+                "finished_at": datetime.now(timezone.utc), "outcome": "failed", "trigger": trigger,
+                "counts": "{}", "error": "".join(traceback.format_exception_only(exc)).strip()[:2000],
+                "actor": actor}).scalar_one()
+        raise
+
+
+class _AlreadyDone(Exception):
+    def __init__(self, run_id: int):
+        self.run_id = run_id
+
+
+def _record_run(conn, *, job, slot_on, as_of, now_utc, trigger, actor, counts, record_completion) -> int:
+    run_id = conn.execute(JobRun.__table__.insert().returning(JobRun.__table__.c.id), {
+        "job": job, "slot_on": slot_on, "as_of": as_of, "started_at": now_utc,
+        "finished_at": datetime.now(timezone.utc), "outcome": "ok", "trigger": trigger,
+        "counts": json.dumps(counts), "error": "", "actor": actor}).scalar_one()
+    if record_completion:
+        # Checked again inside the write transaction: a second process that got here first wins.
+        done = completed(conn, job, slot_on)
+        if done is not None:
+            raise _AlreadyDone(done)
+        conn.execute(JobCompletion.__table__.insert(), {"job": job, "slot_on": slot_on, "run_id": run_id})
+    return run_id
+
+
+def _nightly(engine: Engine, *, slot_on, as_of, config: Config, now_utc, trigger, actor, record_completion,
+             progress=None) -> JobResult:
+    from monitor.jobs.delivery import deliver, worklist
+    from monitor.reminders import plan_nightly, reminder_states
+    from monitor.services import evaluate
+
+    step = progress or (lambda _msg: None)
+    step("loading the cohort")
+    cohort = store.load_cohort(engine)
+    step("evaluating")
+    evaluation = evaluate(cohort, as_of=as_of, config=config)
+    written: list[Path] = []
+    try:
+        with store.transaction(engine) as conn:
+            step("planning reminders")
+            reminders, events = load_reminders(conn)
+            states = reminder_states(reminders, events)
+            plan = plan_nightly(evaluation.schedule, states, cohort.patients, as_of=as_of,
+                                remind_statuses=config.jobs.remind_statuses)
+            counts = {"patients": len(evaluation.schedule), "new": len(plan.new), "closed": len(plan.close),
+                      "reopened": len(plan.reopen), "flags": len(evaluation.flags)}
+            run_id = _record_run(conn, job=NIGHTLY, slot_on=slot_on, as_of=as_of, now_utc=now_utc, trigger=trigger,
+                                 actor=actor, counts=counts, record_completion=record_completion)
+            step(f"writing {len(plan.new)} new reminder(s)")
+            if len(plan.new):
+                conn.execute(Reminder.__table__.insert(), [
+                    {"patient_id": int(p), "item": i, "due_date": d.date(), "created_at": now_utc, "run_id": run_id}
+                    for p, i, d in plan.new[["patient_id", "item", "due_date"]].itertuples(index=False)])
+            reminders, _ = load_reminders(conn)
+            keyed = plan.new.merge(reminders, on=["patient_id", "item", "due_date"])
+            new_events = [{"reminder_id": int(r), "at": now_utc, "actor": actor, "kind": "created",
+                           "reason": f"due {d.date()}"} for r, d in keyed[["reminder_id", "due_date"]].itertuples(index=False)]
+            new_events += [{"reminder_id": int(r), "at": now_utc, "actor": actor, "kind": "closed", "reason": why}
+                           for r, why in plan.close.itertuples(index=False)]
+            new_events += [{"reminder_id": int(r), "at": now_utc, "actor": actor, "kind": "reopened", "reason": why}
+                           for r, why in plan.reopen.itertuples(index=False)]
+            _insert_events(conn, new_events)
+            reminders, events = load_reminders(conn)
+            states = reminder_states(reminders, events)
+            work = worklist(states, evaluation)
+            unsent = work.loc[~work["was_sent"], "reminder_id"]
+            _insert_events(conn, [{"reminder_id": int(r), "at": now_utc, "actor": actor, "kind": "sent",
+                                   "reason": f"worklist {as_of}"} for r in unsent])
+            counts.update(open=len(work), sent_first_time=len(unsent))
+            conn.execute(JobRun.__table__.update().where(JobRun.__table__.c.id == run_id).values(
+                counts=json.dumps(counts)))
+            step("delivering the worklist")
+            written = deliver(work, evaluation, counts=counts, as_of=as_of, config=config)
+    except BaseException:
+        for path in written:
+            path.unlink(missing_ok=True)
+        raise
+    result = JobResult(NIGHTLY, slot_on, as_of, "ok", run_id, counts, [str(p) for p in written])
+    from monitor.jobs.delivery import mail_digest
+
+    result.message = mail_digest(written, config=config, as_of=as_of)
+    return result
+
+
+def _insert_events(conn, rows: list[dict]) -> None:
+    if rows:
+        for r in rows:
+            r.setdefault("outcome", None)
+            r.setdefault("until", None)
+        conn.execute(ReminderEvent.__table__.insert(), rows)
+
+
+def _clinic_report(engine: Engine, *, slot_on, as_of, config: Config, now_utc, trigger, actor,
+                   record_completion) -> JobResult:
+    from monitor.jobs.delivery import outbox_dir
+    from monitor.services import evaluate_db
+
+    evaluation = evaluate_db(engine, as_of=as_of, config=config)
+    files = []
+    try:
+        from monitor.reports.clinic import write_clinic_report
+    except ImportError:  # the reports package is not built yet
+        write_clinic_report = None
+    if write_clinic_report is not None:
+        target = outbox_dir(config) / f"clinic-report-{as_of.isoformat()}.pdf"
+        write_clinic_report(evaluation, target, config=config)
+        files.append(str(target))
+    counts = {"patients": len(evaluation.schedule), "files": len(files)}
+    try:
+        with store.transaction(engine) as conn:
+            run_id = _record_run(conn, job=CLINIC_REPORT, slot_on=slot_on, as_of=as_of, now_utc=now_utc,
+                                 trigger=trigger, actor=actor, counts=counts, record_completion=record_completion)
+    except BaseException:
+        for f in files:
+            Path(f).unlink(missing_ok=True)
+        raise
+    return JobResult(CLINIC_REPORT, slot_on, as_of, "ok", run_id, counts, files)
+
+
+def recent_runs(engine: Engine, limit: int = 20) -> pd.DataFrame:
+    with store.reading(engine) as conn:
+        return pd.read_sql_query(text(
+            "SELECT id, job, slot_on, as_of, started_at, finished_at, outcome, trigger, counts, error, actor "
+            "FROM job_run ORDER BY id DESC LIMIT :n"), conn, params={"n": limit})

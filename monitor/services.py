@@ -154,3 +154,12 @@ def check_mrn(mrn: str) -> str:
     if not mrn or len(mrn) > 64:
         raise MonitorError("an MRN is 1 to 64 characters")
     return mrn
+
+
+def patient_report(engine: Engine, mrn: str, *, as_of: date, config: Config):
+    """The data of one patient's report (a few queries for that patient only)."""
+    from monitor.reports.data import patient_reports
+
+    evaluation = evaluate(patient_history(engine, mrn), as_of=as_of, config=config)
+    pid = int(evaluation.cohort.patients["patient_id"].iloc[0])
+    return next(patient_reports(evaluation, config, [pid]))

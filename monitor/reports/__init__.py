@@ -1,0 +1,1 @@
+"""Charts, PDF reports and CSV writers: they take data and a path, and never query."""

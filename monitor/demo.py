@@ -34,6 +34,20 @@ def demo_files(folder: Path, output: Path) -> tuple[list[Path], date]:
     return [target / f"{k}.csv" for k in DEMO_KINDS], end
 
 
+def showcase_patients(evaluation) -> list[int]:
+    """The demo's most instructive patients: the flag-richest with a migratory pattern, with an
+    urgent pregnancy flag, and with a scanner change."""
+    flags = evaluation.flags
+    richness = flags.groupby("patient_id").size()
+    chosen: list[int] = []
+    for code in ("migratory_pattern", "pregnancy_toh_fracture_risk", "scanner_changed"):
+        ids = flags.loc[flags["code"] == code, "patient_id"].unique()
+        ranked = sorted((pid for pid in ids if pid not in chosen), key=lambda pid: (-richness[pid], pid))
+        if ranked:
+            chosen.append(int(ranked[0]))
+    return chosen
+
+
 def run_demo(output: Path, *, as_of: date | None, config: Config, echo=print) -> None:
     from monitor import services, store
     from monitor.importing import import_files
@@ -96,4 +110,15 @@ def run_demo(output: Path, *, as_of: date | None, config: Config, echo=print) ->
                      now_utc=datetime.now(timezone.utc), trigger="manual", actor="demo")
     echo(f"Nightly run: {result.counts.get('new', 0)} reminders to work; outbox: "
          + ", ".join(str(f) for f in result.files))
+
+    from monitor.reports.clinic import write_clinic_report
+
+    reports = output / "reports"
+    reports.mkdir(exist_ok=True)
+    os.chmod(reports, 0o700)
+    ids = showcase_patients(evaluation)
+    written = services.write_patient_reports(evaluation, ids, reports, fmt="pdf", config=config)
+    written += services.write_patient_reports(evaluation, ids, reports, fmt="png", config=config)
+    clinic = write_clinic_report(evaluation, reports / f"clinic-report-{as_of.isoformat()}.pdf", config=config)
+    echo(f"Reports: {clinic} and {len(written)} patient files in {reports} (migratory, pregnancy, scanner change)")
     echo(f"Try: monitor --db {url} due --status overdue --as-of {as_of.isoformat()}")

@@ -12,7 +12,7 @@ from pathlib import Path
 from monitor.errors import MonitorError
 
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-SAFE_NAME_RE = re.compile(r"[^A-Za-z0-9._-]+")
+SAFE_NAME_RE = re.compile(r"[^A-Za-z0-9_-]+")
 
 
 def neutralise(cell) -> str:
@@ -24,8 +24,8 @@ def neutralise(cell) -> str:
 
 
 def safe_name(part: str, *, max_len: int = 64) -> str:
-    """A file-name part made only of letters, digits, dot, dash and underscore."""
-    cleaned = SAFE_NAME_RE.sub("_", part).strip("._")[:max_len]
+    """A file-name part made only of letters, digits, dash and underscore (no dots, no slashes)."""
+    cleaned = SAFE_NAME_RE.sub("_", part).strip("_-")[:max_len]
     return cleaned or "x"
 
 

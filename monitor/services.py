@@ -156,6 +156,48 @@ def check_mrn(mrn: str) -> str:
     return mrn
 
 
+def select_patients(evaluation: Evaluation, *, mrns=(), statuses=(), min_severity=None, everyone=False) -> list[int]:
+    """Patient ids by MRN, DXA status, flag severity, or all active ones (in MRN order)."""
+    from monitor.flagging import SEVERITY_RANK
+
+    patients = evaluation.cohort.patients
+    by_mrn = dict(zip(patients["mrn"], patients["patient_id"]))
+    unknown = [m for m in mrns if m not in by_mrn]
+    if unknown:
+        raise UnknownPatient(f"no patient with MRN {', '.join(repr(m) for m in unknown)}")
+    ids = {int(by_mrn[m]) for m in mrns}
+    sched = evaluation.schedule
+    if everyone:
+        ids |= set(sched["patient_id"].astype(int))
+    if statuses:
+        ids |= set(sched.loc[sched["status"].isin(statuses), "patient_id"].astype(int))
+    if min_severity:
+        flags = evaluation.flags
+        ids |= set(flags.loc[flags["severity"].map(SEVERITY_RANK) >= SEVERITY_RANK[min_severity], "patient_id"].astype(int))
+    mrn_of = dict(zip(patients["patient_id"], patients["mrn"]))
+    return sorted(ids, key=lambda pid: mrn_of[pid])
+
+
+def write_patient_reports(evaluation: Evaluation, patient_ids: list[int], folder: Path, *, fmt: str, config: Config,
+                          progress=None) -> list[Path]:
+    """One file per patient, named from safe parts; two MRNs that clean to the same name stay apart."""
+    from monitor.reports.data import patient_reports
+    from monitor.reports.patient import write_patient_pdf, write_patient_png
+    from monitor.safe_files import safe_name
+
+    writer = write_patient_pdf if fmt == "pdf" else write_patient_png
+    written, used = [], set()
+    for report in patient_reports(evaluation, config, patient_ids):
+        stem = f"patient-{safe_name(report.mrn)}-{evaluation.as_of.isoformat()}"
+        if stem in used:
+            stem += f"-id{int(report.patient['patient_id'])}"
+        used.add(stem)
+        written.append(writer(report, Path(folder) / f"{stem}.{fmt}"))
+        if progress:
+            progress()
+    return written
+
+
 def patient_report(engine: Engine, mrn: str, *, as_of: date, config: Config):
     """The data of one patient's report (a few queries for that patient only)."""
     from monitor.reports.data import patient_reports

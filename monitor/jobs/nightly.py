@@ -183,17 +183,14 @@ def _clinic_report(engine: Engine, *, slot_on, as_of, config: Config, now_utc, t
     from monitor.jobs.delivery import outbox_dir
     from monitor.services import evaluate_db
 
+    from monitor.reports.clinic import write_clinic_report
+
     evaluation = evaluate_db(engine, as_of=as_of, config=config)
-    files = []
-    try:
-        from monitor.reports.clinic import write_clinic_report
-    except ImportError:  # the reports package is not built yet
-        write_clinic_report = None
-    if write_clinic_report is not None:
-        target = outbox_dir(config) / f"clinic-report-{as_of.isoformat()}.pdf"
-        write_clinic_report(evaluation, target, config=config)
-        files.append(str(target))
-    counts = {"patients": len(evaluation.schedule), "files": len(files)}
+    target = outbox_dir(config) / f"clinic-report-{as_of.isoformat()}.pdf"
+    write_clinic_report(evaluation, target, config=config)
+    files = [str(target)]
+    counts = {"patients": len(evaluation.schedule), "overdue": int((evaluation.schedule["status"] == "overdue").sum()),
+              "files": len(files)}
     try:
         with store.transaction(engine) as conn:
             run_id = _record_run(conn, job=CLINIC_REPORT, slot_on=slot_on, as_of=as_of, now_utc=now_utc,

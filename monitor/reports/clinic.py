@@ -1,0 +1,113 @@
+"""The clinic report: counts by status, the overdue list, urgent and warning flags, cohort views.
+
+Takes an evaluated cohort and a path; never queries. PNG = the overview page; PDF = all pages.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from monitor.config import Config
+from monitor.flagging import SEVERITY_RANK
+from monitor.reports.chart import A4_LANDSCAPE
+from monitor.reports.pages import text_figures, wrap
+from monitor.reports.patient import pdf_bytes, png_bytes, settings_lines
+from monitor.safe_files import write_private_bytes
+
+STATUS_ORDER = ("not_due", "due_soon", "due", "overdue")
+STATUS_FILL = {"not_due": ("white", ""), "due_soon": ("#e6e6e6", ".."), "due": ("#bdbdbd", "//"),
+               "overdue": ("#636363", "xx")}
+
+
+def overview_figure(evaluation, config: Config):
+    """Page 1: status counts, days overdue, scans per year, flags by code."""
+    from matplotlib.figure import Figure
+
+    sched, flags = evaluation.schedule, evaluation.flags
+    fig = Figure(figsize=A4_LANDSCAPE, dpi=100)
+    fig.text(0.06, 0.95, f"TOH surveillance: clinic report as of {evaluation.as_of.isoformat()}", fontsize=15,
+             weight="bold")
+    counts = sched["status"].value_counts().reindex(STATUS_ORDER, fill_value=0)
+    fig.text(0.06, 0.915, f"{len(sched)} active patients; " + ", ".join(
+        f"{s.replace('_', ' ')} {int(n)}" for s, n in counts.items())
+        + f"; {len(flags)} flags on {flags['patient_id'].nunique()} patients", fontsize=10)
+    grid = fig.add_gridspec(2, 2, hspace=0.45, wspace=0.55, left=0.07, right=0.97, top=0.86, bottom=0.08)
+
+    ax = fig.add_subplot(grid[0, 0])
+    bars = ax.barh([s.replace("_", " ") for s in STATUS_ORDER], counts.to_numpy(), edgecolor="black")
+    for bar, status in zip(bars, STATUS_ORDER):
+        bar.set_facecolor(STATUS_FILL[status][0])
+        bar.set_hatch(STATUS_FILL[status][1])
+    ax.bar_label(bars, padding=3, fontsize=8)
+    ax.invert_yaxis()
+    ax.set_title("Active patients by DXA status", fontsize=10, loc="left")
+    ax.set_xlabel("patients")
+
+    ax = fig.add_subplot(grid[0, 1])
+    overdue = sched.loc[sched["status"] == "overdue", "days_overdue"]
+    edges = [31, 91, 182, 365, 730, 1095, np.inf]
+    labels = ["1-3 mo", "3-6 mo", "6-12 mo", "1-2 y", "2-3 y", "> 3 y"]
+    binned = pd.cut(overdue, bins=edges, labels=labels, right=False).value_counts().reindex(labels, fill_value=0)
+    bars = ax.bar(labels, binned.to_numpy(), color="#636363", edgecolor="black")
+    ax.bar_label(bars, padding=2, fontsize=8)
+    ax.set_title(f"Overdue patients by time past due ({len(overdue)})", fontsize=10, loc="left")
+    ax.set_ylabel("patients")
+    ax.tick_params(axis="x", labelsize=8)
+
+    ax = fig.add_subplot(grid[1, 0])
+    scans = evaluation.cohort.known_on(evaluation.as_of).scans.drop_duplicates(["patient_id", "scan_date"])
+    per_year = scans["scan_date"].dt.year.value_counts().sort_index()
+    bars = ax.bar(per_year.index.astype(str), per_year.to_numpy(), color="#9dc3e6", edgecolor="black")
+    ax.bar_label(bars, padding=2, fontsize=7)
+    ax.set_title("DXA scans per year (all patients)", fontsize=10, loc="left")
+    ax.tick_params(axis="x", labelsize=8, rotation=45)
+
+    ax = fig.add_subplot(grid[1, 1])
+    serious = flags.loc[flags["severity"].isin(("urgent", "warn"))]
+    by_code = serious.groupby(["severity", "code"])["patient_id"].nunique().reset_index(name="n")
+    by_code = by_code.assign(rank=by_code["severity"].map(SEVERITY_RANK)).sort_values(["rank", "n"])
+    bars = ax.barh(by_code["code"], by_code["n"], edgecolor="black",
+                   color=["#636363" if s == "urgent" else "#d9d9d9" for s in by_code["severity"]],
+                   hatch=None)
+    ax.bar_label(bars, padding=2, fontsize=7)
+    ax.set_title("Patients with urgent (dark) and warning flags", fontsize=10, loc="left")
+    ax.tick_params(axis="y", labelsize=7)
+    fig.text(0.06, 0.02, "toh-monitor | confidential patient data", fontsize=7, color="dimgrey")
+    return fig
+
+
+def list_lines(evaluation, config: Config) -> list[str]:
+    """The overdue list, then urgent and warning flags, then the settings."""
+    from monitor.services import due_rows, flag_rows
+
+    from monitor.flags import FLAG_CODES
+
+    rows = due_rows(evaluation, ("due", "overdue"))
+    lines = [f"DUE AND OVERDUE ({len(rows)}), most overdue first",
+             f"  {'mrn':12} {'name':20} {'status':8} {'due':10} {'days':>5} {'last scan':10} {'mo':>3}  warning flags"]
+    for r in rows.itertuples(index=False):
+        serious = [c for c in r.flags.split(";") if FLAG_CODES.get(c) in ("warn", "urgent")]
+        lines.append(f"  {r.mrn[:12]:12} {str(r.name or '')[:20]:20} {r.status:8} {r.due_date:10} {r.days_overdue:>5} "
+                     f"{r.last_scan_date or '-':10} {r.interval_months:>3}  {', '.join(serious)[:48]}")
+    lines.append("")
+    flagged = flag_rows(evaluation, min_severity="warn")
+    lines.append(f"URGENT AND WARNING FLAGS ({len(flagged)})")
+    for r in flagged.itertuples(index=False):
+        lines += wrap(f"[{r.severity.upper()}] {r.mrn} {r.code}: {r.evidence} -> {r.action} [sources: {r.sources}]",
+                      "  ")
+    lines.append("")
+    return lines + settings_lines(config, evaluation.as_of)
+
+
+def write_clinic_report(evaluation, target: Path, *, config: Config, fmt: str = "pdf") -> Path:
+    overview = overview_figure(evaluation, config)
+    if fmt == "png":
+        write_private_bytes(target, png_bytes(overview))
+        return target
+    footer = f"toh-monitor clinic report | as of {evaluation.as_of.isoformat()} | confidential patient data"
+    figures = [overview] + text_figures("Clinic report: lists", list_lines(evaluation, config), footer=footer)
+    write_private_bytes(target, pdf_bytes(figures, f"TOH clinic report {evaluation.as_of.isoformat()}"))
+    return target

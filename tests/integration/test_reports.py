@@ -1,0 +1,150 @@
+"""Report files, opened and read back: valid PNG/PDF, the right patient, the expected text, stable bytes."""
+
+import io
+from dataclasses import replace
+from datetime import date, datetime, timezone
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+from pypdf import PdfReader
+
+from monitor.cli import main
+from monitor.config import Config, STAFF_RISK_FACTORS
+from monitor.importing import import_files
+from monitor.reports.chart import patient_figure
+from monitor.reports.clinic import write_clinic_report
+from monitor.reports.patient import write_patient_pdf, write_patient_png
+from monitor.services import evaluate_db, patient_report
+from monitor.store import init_db, make_engine
+from tests.conftest import DEMO, write_csv
+
+AS_OF = date(2026, 11, 20)
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.fixture(scope="module")
+def demo_engine(tmp_path_factory):
+    path = tmp_path_factory.mktemp("reports") / "demo.db"
+    engine = make_engine(f"sqlite:///{path}")
+    init_db(engine)
+    import_files(engine, sorted(DEMO.glob("*.csv")), today=date(2026, 11, 25), actor="t", risk_codes=STAFF_RISK_FACTORS)
+    return engine
+
+
+def pdf_text(path: Path) -> tuple[int, str]:
+    reader = PdfReader(str(path))
+    return len(reader.pages), "\n".join(page.extract_text() for page in reader.pages)
+
+
+def test_patient_png_and_pdf_are_valid_and_about_the_right_patient(demo_engine, tmp_path):
+    """A clinician opens the files: the chart, then tables, flags and settings of that patient."""
+    report = patient_report(demo_engine, "TOH-000041", as_of=AS_OF, config=Config())
+    png = write_patient_png(report, tmp_path / "p.png")
+    assert png.read_bytes().startswith(PNG_MAGIC)
+    assert png.stat().st_mode & 0o777 == 0o600
+    pdf = write_patient_pdf(report, tmp_path / "p.pdf")
+    pages, text = pdf_text(pdf)
+    from monitor.reports.pages import LINES_PER_PAGE
+    from monitor.reports.patient import detail_lines
+
+    assert pages == 1 + -(-len(detail_lines(report)) // LINES_PER_PAGE)  # the chart, then the text pages
+    assert "TOH-000041" in text and "Tom Weber" in text
+    assert "DXA SCANS AND CHANGES" in text and "recurrence_same_site" in text
+    assert "(default, not measured here)" in text
+    assert "evaluated as of 2026-11-20" in text
+
+
+def test_same_data_gives_identical_bytes(demo_engine, tmp_path):
+    """Deterministic files: no creation date, no software stamp."""
+    report = patient_report(demo_engine, "TOH-000009", as_of=AS_OF, config=Config())
+    a = write_patient_pdf(report, tmp_path / "a.pdf").read_bytes()
+    b = write_patient_pdf(report, tmp_path / "b.pdf").read_bytes()
+    assert a == b and b"CreationDate" not in a
+    assert write_patient_png(report, tmp_path / "a.png").read_bytes() == \
+        write_patient_png(report, tmp_path / "b.png").read_bytes()
+
+
+def test_chart_draws_the_trend_and_breaks_at_a_scanner_change(demo_engine):
+    """The drawn points are the recorded BMD; a make change splits the series into two lines."""
+    report = patient_report(demo_engine, "TOH-000041", as_of=AS_OF, config=Config())
+    fig = patient_figure(report)
+    ax = fig.axes[0]
+    trend = report.trend
+    left_th = trend.loc[(trend["site"] == "total_hip") & (trend["side"] == "left")].sort_values("scan_date")
+    assert left_th["series"].nunique() == 2
+    drawn = [line for line in ax.lines if len(line.get_xydata()) and line.get_color() == "#1f4e79"
+             and line.get_marker() == "o"]
+    assert len(drawn) == 2  # two segments, not one line across the break
+    ys = sorted(round(y, 3) for line in drawn for y in line.get_ydata())
+    assert ys == sorted(round(v, 3) for v in left_th["bmd_g_cm2"])
+    legend = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert "left total hip (affected)" in legend and "right total hip" in legend
+
+
+def test_t_panel_shows_who_bands_and_thresholds(demo_engine):
+    """The T-score panel draws the clinic's two thresholds."""
+    report = patient_report(demo_engine, "TOH-000009", as_of=AS_OF, config=Config())
+    ax = patient_figure(report).axes[1]
+    levels = sorted({round(line.get_ydata()[0], 2) for line in ax.lines if len(set(line.get_ydata())) == 1})
+    assert -2.0 in levels and -1.5 in levels
+    texts = {t.get_text() for t in ax.texts}
+    assert {"normal", "osteopenia", "osteoporosis"} <= texts
+
+
+def test_clinic_report(demo_engine, tmp_path):
+    """The clinic report: overview page, the overdue list, urgent and warning flags, the settings."""
+    evaluation = evaluate_db(demo_engine, as_of=AS_OF, config=Config())
+    path = write_clinic_report(evaluation, tmp_path / "clinic.pdf", config=Config())
+    pages, text = pdf_text(path)
+    assert pages >= 3
+    assert "clinic report as of 2026-11-20" in text
+    overdue = int((evaluation.schedule["status"].isin(("due", "overdue"))).sum())
+    assert f"DUE AND OVERDUE ({overdue})" in text
+    assert "URGENT AND WARNING FLAGS" in text and "PROTOCOL SETTINGS USED" in text
+    png = write_clinic_report(evaluation, tmp_path / "clinic.png", config=Config(), fmt="png")
+    assert png.read_bytes().startswith(PNG_MAGIC)
+
+
+def test_report_cli_names_files_from_safe_parts(tmp_path, monkeypatch):
+    """A hostile MRN never becomes a path: only letters, digits, dot, dash and underscore."""
+    db = f"sqlite:///{tmp_path / 'm.db'}"
+    CliRunner().invoke(main, ["--db", db, "init"])
+    write_csv(tmp_path / "patients.csv", "mrn,sex,birth_date\n../../etc/passwd,F,1980-01-01\nA/1,M,1970-01-01\n"
+                                         "A_1,M,1970-01-01\n")
+    assert CliRunner().invoke(main, ["--db", db, "import", str(tmp_path / "patients.csv")]).exit_code == 0
+    work = tmp_path / "work"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    result = CliRunner().invoke(main, ["--db", db, "report", "patient", "../../etc/passwd", "--as-of", "2026-01-01",
+                                       "--format", "png"], catch_exceptions=False)
+    assert result.output == "Wrote patient-etc_passwd-2026-01-01.png\n"
+    assert (work / "patient-etc_passwd-2026-01-01.png").is_file()
+    out = tmp_path / "many"
+    result = CliRunner().invoke(main, ["--db", db, "report", "patients", "--all", "--as-of", "2026-01-01",
+                                       "--format", "png", "-o", str(out)], catch_exceptions=False)
+    assert result.output == f"Wrote 3 PNG report(s) to {out}\n"
+    assert sorted(p.name for p in out.iterdir()) == [
+        "patient-A_1-2026-01-01-id3.png", "patient-A_1-2026-01-01.png", "patient-etc_passwd-2026-01-01.png"]
+
+
+def test_report_patients_needs_a_selection_and_known_mrns(demo_engine, tmp_path):
+    """Asking for nothing, or for an unknown MRN, is a clear error."""
+    db = str(demo_engine.url)
+    r = CliRunner().invoke(main, ["--db", db, "report", "patients", "-o", str(tmp_path / "x")])
+    assert r.exit_code == 1 and "name MRNs, or choose --status, --severity or --all" in r.stderr
+    r = CliRunner().invoke(main, ["--db", db, "report", "patients", "NOPE", "-o", str(tmp_path / "x")])
+    assert r.exit_code == 1 and "no patient with MRN 'NOPE'" in r.stderr
+
+
+def test_weekly_job_writes_the_clinic_report_to_the_outbox(demo_engine, tmp_path):
+    """The daemon's clinic-report slot lands a PDF in the outbox."""
+    from monitor.jobs.nightly import CLINIC_REPORT, run_job
+
+    config = replace(Config(), jobs=replace(Config().jobs, outbox=str(tmp_path / "outbox")))
+    result = run_job(demo_engine, CLINIC_REPORT, slot_on=date(2026, 11, 16), as_of=AS_OF, config=config,
+                     now_utc=datetime(2026, 11, 20, 5, tzinfo=timezone.utc), trigger="manual", actor="t")
+    assert result.outcome == "ok"
+    assert result.files == [str(tmp_path / "outbox" / "clinic-report-2026-11-20.pdf")]
+    assert PdfReader(result.files[0]).pages

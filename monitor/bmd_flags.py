@@ -12,9 +12,9 @@ import pandas as pd
 
 from monitor.cohort import Cohort
 from monitor.config import Config
-from monitor.flagging import FLAG_COLUMNS, lookup, make_flags
+from monitor.flagging import FLAG_COLUMNS, join_by, lookup, make_flags
 from monitor.schedule import HIP_SITES, risk_factor_table
-from monitor.trends import SITE_ORDER, describe_change, lsc_note
+from monitor.trends import SITE_ORDER, describe_changes, lsc_note
 
 BISPHOSPHONATE_RE = r"(?i)alendron|risedron|ibandron|zoledron|pamidron|etidron|clodron|bisphosphonate|fosamax|actonel|boniva|reclast|aclasta"
 
@@ -30,11 +30,11 @@ def _join_evidence(rows: pd.DataFrame, key) -> pd.Series:
     rows = rows.sort_values(["side", "site"], key=lambda s: s.map(SITE_ORDER) if s.name == "site" else s,
                             kind="stable")
     key = key.loc[rows.index] if isinstance(key, pd.Series) else key
-    tag = np.where(rows["significant_prev"], "prev", "base")
-    text = [describe_change(r, t) for (_, r), t in zip(rows.iterrows(), tag)]
-    notes = [lsc_note(l, m) for l, m in zip(rows["lsc_g_cm2"], rows["lsc_measured"])]
-    parts = pd.Series([f"{a} ({b})" for a, b in zip(text, notes)], index=rows.index)
-    return parts.groupby(key).agg("; ".join)
+    tags = pd.Series(np.where(rows["significant_prev"], "prev", "base"), index=rows.index)
+    notes = {(l, m): lsc_note(l, m) for l, m in set(zip(rows["lsc_g_cm2"], rows["lsc_measured"]))}
+    note = pd.Series([notes[(l, m)] for l, m in zip(rows["lsc_g_cm2"], rows["lsc_measured"])], index=rows.index)
+    parts = describe_changes(rows, tags) + " (" + note + ")"
+    return join_by(key, parts)
 
 
 def hip_roles(cohort: Cohort) -> pd.DataFrame:
@@ -42,11 +42,11 @@ def hip_roles(cohort: Cohort) -> pd.DataFrame:
     ep = cohort.episodes.loc[cohort.episodes["joint"] == "hip"]
     if not len(ep):
         return pd.DataFrame(columns=["patient_id", "side", "all_resolved", "resolved_on"])
-    g = ep.groupby(["patient_id", "side"])
+    keys = [ep["patient_id"], ep["side"]]
     return pd.DataFrame({
-        "all_resolved": g["resolved_on"].apply(lambda s: bool(s.notna().all())),
-        "resolved_on": g["resolved_on"].max(),
-    }).reset_index()
+        "all_resolved": ep["resolved_on"].notna().groupby(keys).all(),
+        "resolved_on": ep["resolved_on"].groupby(keys).max(),
+    }).rename_axis(["patient_id", "side"]).reset_index()
 
 
 def trend_flags(cohort: Cohort, trend: pd.DataFrame) -> pd.DataFrame:
@@ -112,7 +112,7 @@ def scanner_flags(trend: pd.DataFrame) -> pd.DataFrame:
     if not len(change):
         return _empty()
     text = (prev.loc[change.index] + " → " + change["scanner"] + " on " + change["scan_date"].dt.strftime("%Y-%m-%d"))
-    ev = text.groupby(change["patient_id"]).agg("; ".join)
+    ev = join_by(change["patient_id"], text)
     return make_flags(ev.index.to_series(), code="scanner_changed", severity="info",
                       title="Scanner make changed: BMD before and after is not comparable",
                       evidence=("scanner " + ev + "; changes are computed within one make only").to_numpy(),
@@ -181,9 +181,8 @@ def threshold_flags(cohort: Cohort, *, as_of: date, config: Config) -> pd.DataFr
 
     hip_eps = cohort.episodes.loc[cohort.episodes["joint"] == "hip"]
     if len(hip_eps):
-        g = hip_eps.groupby("patient_id")["resolved_on"]
-        all_resolved = g.apply(lambda s: bool(s.notna().all()))
-        resolved_on = g.max()
+        all_resolved = hip_eps["resolved_on"].notna().groupby(hip_eps["patient_id"]).all()
+        resolved_on = hip_eps.groupby("patient_id")["resolved_on"].max()
         tr = cohort.treatments
         current = tr.loc[tr["drug"].str.contains(BISPHOSPHONATE_RE, regex=True) & tr["stopped_on"].isna(), "patient_id"]
         s = scores.assign(all_resolved=scores["patient_id"].map(all_resolved).fillna(False).astype(bool),

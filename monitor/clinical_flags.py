@@ -11,7 +11,7 @@ import pandas as pd
 
 from monitor.cohort import Cohort
 from monitor.config import Config
-from monitor.flagging import FLAG_COLUMNS, lookup, make_flags
+from monitor.flagging import FLAG_COLUMNS, join_by, lookup, make_flags
 from monitor.schedule import add_months
 
 HIP_PAIN = ("hip_pain", "groin_pain", "low_back_pain_to_groin")
@@ -50,7 +50,7 @@ def recurrence_flags(cohort: Cohort, *, config: Config) -> pd.DataFrame:
     if len(rec):
         text = (_label(rec, "_2") + " after the episode of " + _fmt(rec["onset_date"]) + " resolved on "
                 + _fmt(rec["resolved_on"]))
-        ev = text.groupby(rec["patient_id"]).agg("; ".join)
+        ev = join_by(rec["patient_id"], text)
         parts.append(make_flags(ev.index.to_series(), code="recurrence_same_site", severity="warn",
                                 title="TOH recurred at the same site", evidence=ev.to_numpy(),
                                 action="Conservative management; MRI without IV contrast to confirm; yearly DXA",
@@ -58,7 +58,7 @@ def recurrence_flags(cohort: Cohort, *, config: Config) -> pd.DataFrame:
     contra = pairs.loc[(pairs["joint"] == "hip") & (pairs["joint_2"] == "hip") & (pairs["side"] != pairs["side_2"])]
     if len(contra):
         text = "new " + _label(contra, "_2") + " after the " + _label(contra)
-        ev = text.groupby(contra["patient_id"]).agg("; ".join)
+        ev = join_by(contra["patient_id"], text)
         parts.append(make_flags(ev.index.to_series(), code="recurrence_contralateral", severity="warn",
                                 title="TOH at the other hip", evidence=ev.to_numpy(),
                                 action="Monitor both hips; MRI without IV contrast to confirm; yearly DXA",
@@ -70,7 +70,7 @@ def recurrence_flags(cohort: Cohort, *, config: Config) -> pd.DataFrame:
         why = np.where(mig["onset_date_2"] <= window_end.loc[mig.index],
                        f"within {config.thresholds.migratory_window_months} months", "while the first was unresolved")
         text = _label(mig) + " → " + _label(mig, "_2") + " " + why
-        ev = text.groupby(mig["patient_id"]).agg("; ".join)
+        ev = join_by(mig["patient_id"], text)
         parts.append(make_flags(ev.index.to_series(), code="migratory_pattern", severity="warn",
                                 title="Migratory pattern: TOH moving between joints or sides",
                                 evidence=ev.to_numpy(),
@@ -110,7 +110,7 @@ def pregnancy_flags(cohort: Cohort, *, as_of: date, config: Config) -> pd.DataFr
             phase = np.where(hits["reported_on"] < hits["delivery"], "third trimester", "postpartum")
             text = (hits["complaint"].str.replace("_", " ") + " reported " + _fmt(hits["reported_on"]) + " ("
                     + phase + ", delivery " + _fmt(hits["delivery"]) + "); no hip MRI since")
-            ev = text.groupby(hits["patient_id"]).agg("; ".join)
+            ev = join_by(hits["patient_id"], text)
             parts.append(make_flags(ev.index.to_series(), code="pregnancy_hip_pain_mri", severity="urgent",
                                     title="Hip or groin pain in late pregnancy or postpartum without MRI",
                                     evidence=ev.to_numpy(),
@@ -121,7 +121,7 @@ def pregnancy_flags(cohort: Cohort, *, as_of: date, config: Config) -> pd.DataFr
     preg_ep = ep.loc[ep["pregnancy_associated"].fillna(False).astype(bool)]
     active = preg_ep.loc[preg_ep["resolved_on"].isna()]
     if len(active):
-        ev = ("unresolved pregnancy-associated " + _label(active)).groupby(active["patient_id"]).agg("; ".join)
+        ev = join_by(active["patient_id"], "unresolved pregnancy-associated " + _label(active))
         parts.append(make_flags(ev.index.to_series(), code="pregnancy_toh_fracture_risk", severity="urgent",
                                 title="Pregnancy-associated TOH: highest risk of displaced femoral neck fracture",
                                 evidence=ev.to_numpy(),
@@ -137,8 +137,8 @@ def pregnancy_flags(cohort: Cohort, *, as_of: date, config: Config) -> pd.DataFr
         after = lookup(fractured["patient_id"], first_bp)
         open_ = fractured.loc[after.isna() | (after < fractured["onset_date"])]
         if len(open_):
-            ev = ("fracture with pregnancy-associated " + _label(open_) + "; no bisphosphonate recorded since").groupby(
-                open_["patient_id"]).agg("; ".join)
+            ev = join_by(open_["patient_id"], "fracture with pregnancy-associated " + _label(open_)
+                         + "; no bisphosphonate recorded since")
             parts.append(make_flags(ev.index.to_series(), code="post_fracture_treatment", severity="info",
                                     title="After a pregnancy-associated fracture: treatment used in reported cases",
                                     evidence=ev.to_numpy(),
@@ -167,7 +167,7 @@ def mri_flags(cohort: Cohort) -> pd.DataFrame:
     text = ("MRI " + _fmt(hit["study_date"]) + " " + hit["side"] + " " + hit["joint"]
             + ": reported as osteonecrosis, but T1 low, T2 high, homogeneous edema, normal subchondral area, no rim "
               "(the TOH pattern)")
-    ev = text.groupby(hit["patient_id"]).agg("; ".join)
+    ev = join_by(hit["patient_id"], text)
     return make_flags(ev.index.to_series(), code="mri_misread_risk", severity="warn",
                       title="MRI read as osteonecrosis but the findings fit TOH",
                       evidence=ev.to_numpy(),
@@ -191,14 +191,14 @@ def pitfall_flags(cohort: Cohort) -> pd.DataFrame:
     if len(pain):
         text = ("progressive " + pain["complaint"].str.replace("_", " ") + " reported " + _fmt(pain["reported_on"])
                 + ", still weight-bearing, with an unresolved episode")
-        ev = text.groupby(pain["patient_id"]).agg("; ".join)
+        ev = join_by(pain["patient_id"], text)
         parts.append(make_flags(ev.index.to_series(), code="weight_bearing_despite_pain", severity="urgent",
                                 title="Weight-bearing continues despite progressive hip pain",
                                 evidence=ev.to_numpy(),
                                 action="Restrict weight-bearing now and use assistive devices; image to exclude a "
                                        "fracture",
                                 sources="5, 6"))
-    labels = _label(active).groupby(active["patient_id"]).agg("; ".join)
+    labels = join_by(active["patient_id"], _label(active))
     ids = labels.index.to_series()
     parts.append(make_flags(ids, code="conservative_management", severity="info",
                             title="Active episode: conservative management",
@@ -213,7 +213,7 @@ def pitfall_flags(cohort: Cohort) -> pd.DataFrame:
                             sources="4"))
     frac = active.loc[active["fracture"].fillna(False).astype(bool)]
     if len(frac):
-        ev = ("fracture with " + _label(frac)).groupby(frac["patient_id"]).agg("; ".join)
+        ev = join_by(frac["patient_id"], "fracture with " + _label(frac))
         parts.append(make_flags(ev.index.to_series(), code="fracture_surgical_referral", severity="warn",
                                 title="Fracture: surgical referral",
                                 evidence=ev.to_numpy(),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 FLAG_COLUMNS = ["patient_id", "code", "severity", "title", "evidence", "action", "sources"]
@@ -32,6 +33,24 @@ def lookup(keys: pd.Series, values: pd.Series) -> pd.Series:
     `Series.map(other_series)` fails on an empty datetime Series in pandas 3; reindex does not.
     """
     return pd.Series(values.reindex(keys.to_numpy()).to_numpy(), index=keys.index, dtype=values.dtype)
+
+
+def join_by(keys: pd.Series, texts: pd.Series, sep: str = "; ") -> pd.Series:
+    """Texts joined per key, in their order, indexed by key in ascending order.
+
+    The same as `texts.groupby(keys).agg(sep.join)`, without a pandas object per group: one
+    stable sort, then a plain join over slices of a list.
+    """
+    key_arr = np.asarray(keys)
+    if not len(key_arr):
+        return pd.Series(dtype="str")
+    order = np.argsort(key_arr, kind="stable")
+    sorted_keys = key_arr[order]
+    text_list = np.asarray(pd.Series(texts).astype("str"), dtype=object)[order].tolist()
+    starts = np.flatnonzero(np.r_[True, sorted_keys[1:] != sorted_keys[:-1]])
+    ends = np.r_[starts[1:], len(sorted_keys)]
+    joined = [text_list[s] if e - s == 1 else sep.join(text_list[s:e]) for s, e in zip(starts, ends)]
+    return pd.Series(joined, index=sorted_keys[starts], dtype="str")
 
 
 def sort_flags(flags: pd.DataFrame) -> pd.DataFrame:

@@ -14,7 +14,7 @@ import pandas as pd
 
 from monitor.cohort import Cohort
 from monitor.config import ScheduleSettings
-from monitor.flagging import FLAG_COLUMNS, make_flags
+from monitor.flagging import FLAG_COLUMNS, join_by, make_flags
 
 STATUSES = ("not_due", "due_soon", "due", "overdue")
 HIP_SITES = ("total_hip", "femoral_neck")
@@ -65,16 +65,17 @@ def risk_factor_table(cohort: Cohort) -> pd.DataFrame:
         label = ep["side"] + " " + ep["joint"] + " onset " + ep["onset_date"].dt.strftime("%Y-%m-%d")
         ep = ep.assign(label=label).sort_values(["patient_id", "onset_date", "joint", "side"])
         preg = ep.loc[ep["pregnancy_associated"].fillna(False).astype(bool)]
-        preg = preg.groupby("patient_id", as_index=False)["label"].agg("; ".join)
+        preg = join_by(preg["patient_id"], preg["label"]).rename("label").rename_axis("patient_id").reset_index()
         parts.append(preg.assign(code="pregnancy_associated_toh",
                                  reason="pregnancy-associated episode: " + preg["label"]))
-        counts = ep.groupby("patient_id", as_index=False).agg(n=("label", "size"),
-                                                              label=("label", "; ".join))
-        counts = counts.loc[counts["n"] >= 2]
+        n = ep.groupby("patient_id").size()
+        many = ep.loc[ep["patient_id"].map(n) >= 2]
+        counts = join_by(many["patient_id"], many["label"]).rename("label").rename_axis("patient_id").reset_index()
+        counts["n"] = counts["patient_id"].map(n)
         parts.append(counts.assign(code="recurrent_or_migratory_toh",
                                    reason=counts["n"].astype(str) + " episodes: " + counts["label"]))
         frac = ep.loc[ep["fracture"].fillna(False).astype(bool)]
-        frac = frac.groupby("patient_id", as_index=False)["label"].agg("; ".join)
+        frac = join_by(frac["patient_id"], frac["label"]).rename("label").rename_axis("patient_id").reset_index()
         parts.append(frac.assign(code="fracture", reason="fracture with episode: " + frac["label"]))
     table = pd.concat([p.assign(is_derived=p.get("is_derived", True))[["patient_id", "code", "reason", "is_derived"]]
                        for p in parts], ignore_index=True)
@@ -117,9 +118,8 @@ def schedule(cohort: Cohort, *, as_of: date, settings: ScheduleSettings) -> pd.D
     risks = risk_factor_table(cohort)
     risks = risks.loc[risks["patient_id"].isin(frame.index)]
     risks = risks.drop_duplicates(["patient_id", "code"]).sort_values(["patient_id", "code"])
-    grouped = risks.assign(text=risks["code"] + ": " + risks["reason"]).groupby("patient_id")
-    frame["risk_factors"] = grouped["code"].agg(";".join).reindex(frame.index)
-    frame["risk_reasons"] = grouped["text"].agg("; ".join).reindex(frame.index)
+    frame["risk_factors"] = join_by(risks["patient_id"], risks["code"], ";").reindex(frame.index)
+    frame["risk_reasons"] = join_by(risks["patient_id"], risks["code"] + ": " + risks["reason"]).reindex(frame.index)
     frame["risk_factors"] = frame["risk_factors"].fillna("").astype("str")
     frame["risk_reasons"] = frame["risk_reasons"].fillna("").astype("str")
 

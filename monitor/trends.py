@@ -33,20 +33,20 @@ def trend_table(scans: pd.DataFrame, *, settings: TrendSettings) -> pd.DataFrame
     if not len(scans):
         return pd.DataFrame(columns=TREND_COLUMNS)
     t = scans.sort_values(["patient_id", "site", "side", "scan_date"], kind="stable").reset_index(drop=True)
-    group = [t["patient_id"], t["site"], t["side"]]
+    same = t[["patient_id", "site", "side"]].eq(t[["patient_id", "site", "side"]].shift()).all(axis=1)
+    group = (~same).cumsum().to_numpy()  # one integer per patient, site and side
     make = t["scanner"].replace("", np.nan).astype("object")
     make = make.groupby(group).ffill()
     make = make.groupby(group).bfill().fillna("unknown")
     t["scanner"] = make.astype("str")
-    new_group = ~(t[["patient_id", "site", "side"]].eq(t[["patient_id", "site", "side"]].shift())).all(axis=1)
-    changed = new_group | (t["scanner"] != t["scanner"].shift())
+    changed = ~same | (t["scanner"] != t["scanner"].shift())
     t["series"] = (changed.groupby(group).cumsum() - 1).astype("int64")  # 0 = the first make
 
     lsc = {site: settings.lsc(site) for site in SITE_ORDER}
     t["lsc_g_cm2"] = t["site"].map({s: v[0] for s, v in lsc.items()}).astype("float64")
     t["lsc_measured"] = t["site"].map({s: v[1] for s, v in lsc.items()}).astype("bool")
 
-    series = [t["patient_id"], t["site"], t["side"], t["series"]]
+    series = (changed.cumsum()).to_numpy()  # one integer per patient, site, side and make
     t["prev_date"] = t.groupby(series)["scan_date"].shift()
     t["prev_bmd"] = t.groupby(series)["bmd_g_cm2"].shift()
     t["base_date"] = t.groupby(series)["scan_date"].transform("first")
@@ -68,14 +68,27 @@ def trend_table(scans: pd.DataFrame, *, settings: TrendSettings) -> pd.DataFrame
     return t[TREND_COLUMNS]
 
 
-def describe_change(row, tag: str) -> str:
-    """'right total hip 0.950 → 0.910 g/cm² (−0.040; −4.2 %; −4.1 %/yr) 2024-01-10 → 2025-01-12'."""
-    ref_date, ref_bmd = row[f"{tag}_date"], row[f"{tag}_bmd"]
-    where = f"{row['side']} {row['site'].replace('_', ' ')}".strip()
-    rate = "" if pd.isna(row[f"pct_year_{tag}"]) else f"; {row[f'pct_year_{tag}']:+.1f} %/yr"
-    return (f"{where} {ref_bmd:.3f} → {row['bmd_g_cm2']:.3f} g/cm² ({row[f'delta_{tag}']:+.3f}; "
-            f"{row[f'pct_{tag}']:+.1f} %{rate}) {pd.Timestamp(ref_date).date()} → "
-            f"{pd.Timestamp(row['scan_date']).date()} vs {'previous' if tag == 'prev' else 'baseline'}")
+def _signed(values: pd.Series, spec: str) -> pd.Series:
+    return values.map(lambda v: "" if pd.isna(v) else format(v, spec))
+
+
+def describe_changes(rows: pd.DataFrame, tags: pd.Series) -> pd.Series:
+    """One text per row: 'right total hip 0.950 → 0.910 g/cm² (-0.040; -4.2 %; -4.1 %/yr) 2024-01-10 →
+    2025-01-12 vs previous'; `tags` says per row whether to compare with 'prev' or 'base'."""
+    out = pd.Series("", index=rows.index, dtype="str")
+    for tag in ("prev", "base"):
+        sel = rows.loc[tags == tag]
+        if not len(sel):
+            continue
+        where = (sel["side"] + " " + sel["site"].str.replace("_", " ")).str.strip()
+        rate = _signed(sel[f"pct_year_{tag}"], "+.1f")
+        rate = rate.where(rate == "", "; " + rate + " %/yr")
+        out.loc[sel.index] = (
+            where + " " + _signed(sel[f"{tag}_bmd"], ".3f") + " → " + _signed(sel["bmd_g_cm2"], ".3f") + " g/cm² ("
+            + _signed(sel[f"delta_{tag}"], "+.3f") + "; " + _signed(sel[f"pct_{tag}"], "+.1f") + " %" + rate + ") "
+            + sel[f"{tag}_date"].dt.strftime("%Y-%m-%d") + " → " + sel["scan_date"].dt.strftime("%Y-%m-%d")
+            + (" vs previous" if tag == "prev" else " vs baseline"))
+    return out
 
 
 def lsc_note(lsc: float, measured: bool) -> str:

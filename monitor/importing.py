@@ -7,6 +7,7 @@ shell that resolves MRNs against the database and writes everything in one trans
 from __future__ import annotations
 
 import csv
+import io
 import json
 import re
 from dataclasses import dataclass, field
@@ -59,45 +60,90 @@ def kind_of(path: Path, kind: str | None) -> str:
     )
 
 
-def read_rows(path: Path) -> tuple[list[str], list[int], list[list[str]]]:
-    """Header, line numbers and cells of a CSV file; blank lines are skipped but counted."""
+def read_table_text(path: Path) -> str:
     try:
-        handle = path.open(newline="", encoding="utf-8-sig")
+        data = path.read_bytes()
     except FileNotFoundError:
         raise MonitorError(f"{path}: file not found") from None
     except IsADirectoryError:
         raise MonitorError(f"{path}: is a folder, expected a CSV file") from None
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise MonitorError(f"{path.name}: not UTF-8 text ({exc.reason} at byte {exc.start}); "
+                           "save it as CSV UTF-8") from None
+
+
+def read_cells(path: Path) -> tuple[list[str], np.ndarray, pd.DataFrame]:
+    """Header, line numbers and cells (text, stripped) of a CSV file; blank lines are skipped.
+
+    The csv module counts each record's values; pandas' C parser reads the cells. When a quoted
+    cell spans lines (so records and lines part) or a line holds only blanks, the csv module reads
+    the file record by record instead, to name every line exactly.
+    """
+    text = read_table_text(path)
+    if not text.strip():
+        raise MonitorError(f"{path.name}, line 1: the file is empty; expected a header row")
+    try:
+        lengths = np.fromiter((len(r) for r in csv.reader(io.StringIO(text, newline=""))), dtype=np.int64)
+    except csv.Error:
+        return _read_cells_slowly(path, text)
+    physical = text.count("\n") + (0 if text.endswith("\n") else 1)
+    width = int(lengths[0])
+    if len(lengths) != physical or (width > 1 and (lengths == 1).any()):
+        return _read_cells_slowly(path, text)
+    wrong = np.flatnonzero((lengths != 0) & (lengths != width))
+    if len(wrong):
+        i = int(wrong[0])
+        raise MonitorError(f"{path.name}, line {i + 1}: expected {width} values as in the header, "
+                           f"found {int(lengths[i])}")
+    frame = pd.read_csv(io.StringIO(text), dtype="str", keep_default_na=False, na_filter=False,
+                        skip_blank_lines=True, engine="c", index_col=False)
+    lines = (np.flatnonzero(lengths != 0)[1:] + 1).astype("int64")
+    if len(frame) != len(lines):
+        return _read_cells_slowly(path, text)
+    header = [str(h).strip() for h in frame.columns]
+    frame.columns = header
+    return header, lines, _strip(frame, text)
+
+
+def _strip(frame: pd.DataFrame, text: str) -> pd.DataFrame:
+    """Cells without surrounding blanks; skipped when the text has no blank beside a separator."""
+    if not (" ," in text or ", " in text or " \n" in text or "\t" in text or " \r" in text
+            or text.startswith(" ") or "\n " in text):
+        return frame
+    return frame.apply(lambda s: s.str.strip()) if len(frame) else frame
+
+
+def _read_cells_slowly(path: Path, text: str) -> tuple[list[str], np.ndarray, pd.DataFrame]:
+    """The csv module, line by line: exact line numbers for cells that span lines."""
+    reader = csv.reader(io.StringIO(text, newline=""))
     lines: list[int] = []
     rows: list[list[str]] = []
-    with handle:
-        reader = csv.reader(handle)
-        try:
-            header = next(reader, None)
-            if header is None:
-                raise MonitorError(f"{path.name}, line 1: the file is empty; expected a header row")
-            width = len(header)
-            for row in reader:
-                if not row or (len(row) == 1 and not row[0].strip()):
-                    continue
-                if len(row) != width:
-                    raise MonitorError(
-                        f"{path.name}, line {reader.line_num}: expected {width} values as in the "
-                        f"header, found {len(row)}"
-                    )
-                lines.append(reader.line_num)
-                rows.append(row)
-        except UnicodeDecodeError as exc:
-            raise MonitorError(f"{path.name}: not UTF-8 text ({exc.reason} at byte {exc.start}); "
-                               "save it as CSV UTF-8") from None
-        except csv.Error as exc:
-            raise MonitorError(f"{path.name}, line {reader.line_num}: not valid CSV: {exc}") from None
-    return [h.strip() for h in header], lines, rows
+    try:
+        header = next(reader)
+        width = len(header)
+        start = reader.line_num + 1
+        for row in reader:
+            line, start = start, reader.line_num + 1  # a record is named by the line it starts on
+            if not row or (len(row) == 1 and not row[0].strip()):
+                continue
+            if len(row) != width:
+                raise MonitorError(f"{path.name}, line {line}: expected {width} values as in the "
+                                   f"header, found {len(row)}")
+            lines.append(line)
+            rows.append(row)
+    except csv.Error as exc:
+        raise MonitorError(f"{path.name}, line {reader.line_num}: not valid CSV: {exc}") from None
+    header = [h.strip() for h in header]
+    frame = pd.DataFrame(rows, columns=header, dtype="str") if rows else pd.DataFrame(columns=header, dtype="str")
+    return header, np.array(lines, dtype="int64"), (frame.apply(lambda s: s.str.strip()) if len(frame) else frame)
 
 
 def parse_file(path: Path, kind: str, *, today: date, risk_codes: tuple[str, ...]) -> ParsedFile:
     """Read and validate one file on its own (no database): types, codes, ranges, dates."""
     spec = SPECS[kind]
-    header, lines, rows = read_rows(path)
+    header, lines, raw = read_cells(path)
     seen = set()
     for name in header:
         if name in seen:
@@ -113,9 +159,7 @@ def parse_file(path: Path, kind: str, *, today: date, risk_codes: tuple[str, ...
     if missing:
         raise MonitorError(f"{path.name}, line 1: missing required column(s): {', '.join(missing)}")
 
-    raw = pd.DataFrame(rows, columns=header, dtype="str") if rows else pd.DataFrame(columns=header, dtype="str")
-    raw = raw.apply(lambda s: s.str.strip()) if len(raw) else raw
-    parsed = ParsedFile(path, kind, tuple(header), pd.DataFrame({"line": np.array(lines, dtype="int64")}), raw)
+    parsed = ParsedFile(path, kind, tuple(header), pd.DataFrame({"line": lines}), raw)
     line_of = parsed.frame["line"].to_numpy()
     today_ts = pd.Timestamp(today)
 
@@ -356,25 +400,39 @@ def _differs(old: pd.Series, new: pd.Series) -> pd.Series:
     return pd.Series(~both_na & (one_na | ~equal), index=old.index)
 
 
+def _column_values(s: pd.Series, *, iso_dates: bool = False) -> list:
+    """One column as plain Python values (missing as None); dates as `date`, or ISO text."""
+    if pd.api.types.is_datetime64_any_dtype(s):
+        if iso_dates:
+            return s.dt.strftime("%Y-%m-%d").astype("object").where(s.notna(), None).tolist()
+        return s.dt.date.astype("object").where(s.notna(), None).tolist()
+    if isinstance(s.dtype, pd.BooleanDtype) or pd.api.types.is_bool_dtype(s):
+        return [None if v is pd.NA else bool(v) for v in s.astype("object")]
+    if pd.api.types.is_float_dtype(s):
+        return s.astype("object").where(s.notna(), None).tolist()
+    if pd.api.types.is_integer_dtype(s):
+        return [None if v is pd.NA else int(v) for v in s.astype("object")]
+    return s.astype("object").where(s.notna(), None).tolist()
+
+
 def _records(frame: pd.DataFrame) -> list[dict]:
     """Rows as dicts of plain Python values (dates as `date`, missing as None)."""
-    columns = {}
-    for c in frame.columns:
-        s = frame[c]
-        if pd.api.types.is_datetime64_any_dtype(s):
-            values = [None if v is None else v for v in s.dt.date.astype("object").where(s.notna(), None)]
-        elif isinstance(s.dtype, pd.BooleanDtype) or pd.api.types.is_bool_dtype(s):
-            values = [None if v is pd.NA else bool(v) for v in s.astype("object")]
-        elif pd.api.types.is_float_dtype(s):
-            values = [None if v != v else float(v) for v in s.tolist()]
-        elif pd.api.types.is_integer_dtype(s):
-            values = [None if v is pd.NA else int(v) for v in s.astype("object")]
-        else:
-            values = [None if (v is None or v is pd.NA or (isinstance(v, float) and v != v)) else v
-                      for v in s.tolist()]
-        columns[c] = values
-    keys = list(columns)
-    return [dict(zip(keys, vals)) for vals in zip(*columns.values())] if keys else []
+    keys = list(frame.columns)
+    columns = [_column_values(frame[c]) for c in keys]
+    return [dict(zip(keys, vals)) for vals in zip(*columns)] if keys else []
+
+
+def _bulk_insert(conn, table, frame: pd.DataFrame) -> None:
+    """Insert many rows through the driver's executemany: the ORM layer costs more than the write.
+
+    On SQLite a date is stored as ISO text, exactly as SQLAlchemy's Date type stores it.
+    """
+    sqlite = conn.dialect.name == "sqlite"
+    columns = list(frame.columns)
+    values = [_column_values(frame[c], iso_dates=sqlite) for c in columns]
+    mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+    sql = f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({', '.join([mark] * len(columns))})"
+    conn.exec_driver_sql(sql, list(zip(*values)))
 
 
 def _write(conn, parsed: ParsedFile, spec: KindSpec, *, actor: str) -> FileResult:
@@ -452,7 +510,7 @@ def _write(conn, parsed: ParsedFile, spec: KindSpec, *, actor: str) -> FileResul
         changes.append(log)
 
     if len(inserts):
-        conn.execute(table.insert(), _records(inserts))
+        _bulk_insert(conn, table, inserts)
     for row_id, upd in updates:
         conn.execute(table.update().where(table.c.id == row_id).values(**upd))
     result.inserted, result.updated = len(inserts), len(updates)

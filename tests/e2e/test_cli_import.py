@@ -162,3 +162,32 @@ def test_init_creates_owner_only_sqlite_file(tmp_path):
     assert os.stat(db).st_mode & 0o777 == 0o600
     again = CliRunner().invoke(main, ["--db", f"sqlite:///{db}", "init"])
     assert again.output == "Database is up to date.\n"
+
+
+@pytest.mark.parametrize("content, message", [
+    ('mrn,name,sex,birth_date\nA1,"Ann\nMulti",F,1990-01-01\n\nB2, Bob ,M,1980-13-01\n',
+     ["patients.csv, line 2, column 'name': text must not hold control characters",
+      "patients.csv, line 5, column 'birth_date': expected a date YYYY-MM-DD, got '1980-13-01'"]),
+    ("mrn,name,sex,birth_date\n\n\nA1,Ann,F,1990-01-01\nB2,Bob,M\n",
+     ["patients.csv, line 5: expected 4 values as in the header, found 3"]),
+    ("mrn,name,sex,birth_date\r\nA1,Ann,F,1990-01-01\r\nB2,Bob,Q,1980-01-01\r\n",
+     ["patients.csv, line 3, column 'sex': expected one of F, M, X, got 'Q'"]),
+])
+def test_line_numbers_survive_blank_lines_crlf_and_multiline_cells(loaded, tmp_path, content, message):
+    """The line in the error is the line staff see in their editor."""
+    path = tmp_path / "patients.csv"
+    path.write_bytes(content.encode("utf-8"))
+    result = cli(loaded, "import", str(path))
+    assert result.exit_code != 0
+    for m in message:
+        assert m in result.stderr
+
+
+def test_blanks_around_cells_are_ignored(loaded, tmp_path):
+    """' M ' is M: spreadsheets pad cells; the padding is not data."""
+    path = write_csv(tmp_path / "patients.csv", "mrn , sex,birth_date\n A2 , m ,1980-01-01\n")
+    assert cli(loaded, "import", str(path)).exit_code == 0
+    from monitor.store import load_cohort, make_engine
+
+    p = load_cohort(make_engine(loaded)).patients.set_index("mrn")
+    assert p.loc["A2", "sex"] == "M"

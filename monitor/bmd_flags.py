@@ -62,8 +62,8 @@ def trend_flags(cohort: Cohort, trend: pd.DataFrame) -> pd.DataFrame:
     gain = ((latest["significant_prev"] & (latest["delta_prev"] > 0))
             | (latest["significant_base"] & (latest["delta_base"] > 0)))
     declined = latest.loc[decline]
-    sides = declined.groupby("patient_id")["side"].agg(lambda s: set(s))
-    bilateral_ids = sides.index[sides.map(lambda s: {"left", "right"} <= s)]
+    sides = declined.groupby("patient_id")["side"].nunique()
+    bilateral_ids = sides.index[sides >= 2]  # both hip sides (the only sides a hip site has)
     parts = []
     if len(bilateral_ids):
         rows = declined.loc[declined["patient_id"].isin(bilateral_ids)]
@@ -167,7 +167,8 @@ def threshold_flags(cohort: Cohort, *, as_of: date, config: Config) -> pd.DataFr
     scan_txt = "latest scan " + scores["scan_date"].dt.strftime("%Y-%m-%d") + ": lowest hip T-score " + scores["min_hip_t"].map(
         lambda v: f"{v:+.1f}")
 
-    risks = risk_factor_table(cohort).groupby("patient_id")["code"].agg(lambda s: ";".join(sorted(set(s))))
+    table = risk_factor_table(cohort).drop_duplicates(["patient_id", "code"]).sort_values(["patient_id", "code"])
+    risks = join_by(table["patient_id"], table["code"], ";")
     has_risk = scores["patient_id"].map(risks).notna()
     therapy = scores.loc[(scores["min_hip_t"] < th.therapy_t) & has_risk]
     if len(therapy):

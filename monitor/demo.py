@@ -86,10 +86,10 @@ def run_demo(output: Path, *, as_of: date | None, config: Config, echo=print) ->
     echo(f"Overdue-surveillance export ({n} due or overdue): {overdue_path}")
     flags = evaluation.flags
     if len(flags):
-        from monitor.flagging import SEVERITY_RANK
+        from monitor.flagging import severity_rank
 
         by_code = flags.groupby(["severity", "code"])["patient_id"].nunique().reset_index(name="patients")
-        by_code = by_code.assign(rank=-by_code["severity"].map(SEVERITY_RANK)).sort_values(["rank", "code"])
+        by_code = by_code.assign(rank=-severity_rank(by_code["severity"])).sort_values(["rank", "code"])
         echo(f"Flags: {len(flags)} on {flags['patient_id'].nunique()} patients (code: patients)")
         for row in by_code.itertuples():
             echo(f"  {row.severity:6} {row.code:36} {row.patients}")

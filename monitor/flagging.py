@@ -53,10 +53,15 @@ def join_by(keys: pd.Series, texts: pd.Series, sep: str = "; ") -> pd.Series:
     return pd.Series(joined, index=sorted_keys[starts], dtype="str")
 
 
+def severity_rank(severity: pd.Series) -> pd.Series:
+    """0 info, 1 warn, 2 urgent (an integer Series, even when empty)."""
+    return severity.map(SEVERITY_RANK).astype("int64")
+
+
 def sort_flags(flags: pd.DataFrame) -> pd.DataFrame:
     """A stable order: most severe first, then code and patient, so output never depends on input order."""
     if not len(flags):
         return flags.reset_index(drop=True)
-    rank = flags["severity"].map(SEVERITY_RANK)
+    rank = severity_rank(flags["severity"])
     return (flags.assign(_rank=-rank).sort_values(["patient_id", "_rank", "code", "evidence"], kind="stable")
             .drop(columns="_rank").reset_index(drop=True))

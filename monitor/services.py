@@ -91,14 +91,14 @@ FLAG_FIELDS = ["mrn", "code", "severity", "title", "evidence", "action", "source
 
 def flag_rows(evaluation: Evaluation, *, min_severity: str = "info", codes: tuple[str, ...] = ()) -> pd.DataFrame:
     """The flags with the patient's MRN, most severe first, then by MRN and code."""
-    from monitor.flagging import SEVERITY_RANK
+    from monitor.flagging import SEVERITY_RANK, severity_rank
 
     flags = evaluation.flags
-    flags = flags.loc[flags["severity"].map(SEVERITY_RANK) >= SEVERITY_RANK[min_severity]]
+    flags = flags.loc[severity_rank(flags["severity"]) >= SEVERITY_RANK[min_severity]]
     if codes:
         flags = flags.loc[flags["code"].isin(codes)]
     mrns = evaluation.cohort.patients.set_index("patient_id")["mrn"]
-    out = flags.assign(mrn=flags["patient_id"].map(mrns), _rank=-flags["severity"].map(SEVERITY_RANK))
+    out = flags.assign(mrn=flags["patient_id"].map(mrns), _rank=-severity_rank(flags["severity"]))
     out = out.sort_values(["_rank", "mrn", "code", "evidence"], kind="stable")
     return out[FLAG_FIELDS].reset_index(drop=True)
 
@@ -158,7 +158,7 @@ def check_mrn(mrn: str) -> str:
 
 def select_patients(evaluation: Evaluation, *, mrns=(), statuses=(), min_severity=None, everyone=False) -> list[int]:
     """Patient ids by MRN, DXA status, flag severity, or all active ones (in MRN order)."""
-    from monitor.flagging import SEVERITY_RANK
+    from monitor.flagging import SEVERITY_RANK, severity_rank
 
     patients = evaluation.cohort.patients
     by_mrn = dict(zip(patients["mrn"], patients["patient_id"]))
@@ -173,7 +173,7 @@ def select_patients(evaluation: Evaluation, *, mrns=(), statuses=(), min_severit
         ids |= set(sched.loc[sched["status"].isin(statuses), "patient_id"].astype(int))
     if min_severity:
         flags = evaluation.flags
-        ids |= set(flags.loc[flags["severity"].map(SEVERITY_RANK) >= SEVERITY_RANK[min_severity], "patient_id"].astype(int))
+        ids |= set(flags.loc[severity_rank(flags["severity"]) >= SEVERITY_RANK[min_severity], "patient_id"].astype(int))
     mrn_of = dict(zip(patients["patient_id"], patients["mrn"]))
     return sorted(ids, key=lambda pid: mrn_of[pid])
 

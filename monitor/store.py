@@ -154,11 +154,15 @@ def read_table(conn: Connection, kind: str, *, patient_id: int | None = None) ->
         f"{renames[c]} AS {c}" if c in renames else c for c in columns
     )
     query = f"SELECT {select_list} FROM {table}"
-    params = {}
+    params: tuple = ()
     if patient_id is not None:
-        query += f" WHERE {'id' if kind == 'patients' else 'patient_id'} = :pid"
-        params["pid"] = patient_id
-    frame = pd.read_sql_query(text(query), conn, params=params)
+        mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+        query += f" WHERE {'id' if kind == 'patients' else 'patient_id'} = {mark}"
+        params = (patient_id,)
+    # The driver's own rows: SQLAlchemy's row objects would double the cost of the read.
+    rows = conn.exec_driver_sql(query, params).cursor.fetchall()
+    frame = pd.DataFrame.from_records(rows, columns=columns) if rows else pd.DataFrame(columns=columns)
+    del rows
     if len(frame):
         for column, ctype in COLUMNS[kind].items():
             if ctype == "date":

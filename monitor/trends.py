@@ -33,26 +33,35 @@ def trend_table(scans: pd.DataFrame, *, settings: TrendSettings) -> pd.DataFrame
     if not len(scans):
         return pd.DataFrame(columns=TREND_COLUMNS)
     t = scans.sort_values(["patient_id", "site", "side", "scan_date"], kind="stable").reset_index(drop=True)
-    same = t[["patient_id", "site", "side"]].eq(t[["patient_id", "site", "side"]].shift()).all(axis=1)
-    group = (~same).cumsum().to_numpy()  # one integer per patient, site and side
-    make = t["scanner"].replace("", np.nan).astype("object")
-    make = make.groupby(group).ffill()
-    make = make.groupby(group).bfill().fillna("unknown")
-    t["scanner"] = make.astype("str")
-    changed = ~same | (t["scanner"] != t["scanner"].shift())
-    t["series"] = (changed.groupby(group).cumsum() - 1).astype("int64")  # 0 = the first make
+    keys = t[["patient_id", "site", "side"]]
+    same = keys.eq(keys.shift()).all(axis=1).to_numpy()  # same patient, site and side as the row above
+    group = np.cumsum(~same)  # one integer per patient, site and side
+    make = t["scanner"].astype("object").where(t["scanner"] != "", None)
+    if make.isna().any():
+        make = make.groupby(group).ffill().groupby(group).bfill()
+    t["scanner"] = make.fillna("unknown").astype("str")
+    scanner = t["scanner"].to_numpy()
+    changed = ~same | np.r_[True, scanner[1:] != scanner[:-1]]
+    series = np.cumsum(changed)  # one integer per patient, site, side and make
+    starts = np.flatnonzero(changed)
+    t["series"] = (series - series[starts[group - 1]]).astype("int64")  # 0 = the group's first make
 
     lsc = {site: settings.lsc(site) for site in SITE_ORDER}
     t["lsc_g_cm2"] = t["site"].map({s: v[0] for s, v in lsc.items()}).astype("float64")
     t["lsc_measured"] = t["site"].map({s: v[1] for s, v in lsc.items()}).astype("bool")
 
-    series = (changed.cumsum()).to_numpy()  # one integer per patient, site, side and make
-    t["prev_date"] = t.groupby(series)["scan_date"].shift()
-    t["prev_bmd"] = t.groupby(series)["bmd_g_cm2"].shift()
-    t["base_date"] = t.groupby(series)["scan_date"].transform("first")
-    t["base_bmd"] = t.groupby(series)["bmd_g_cm2"].transform("first")
-    is_base = t["scan_date"] == t["base_date"]
-    t.loc[is_base, ["base_date", "base_bmd"]] = [pd.NaT, np.nan]
+    # Rows are sorted, so "previous in the series" is the row above unless a series starts here,
+    # and the baseline is the series' first row.
+    has_prev = ~changed
+    above = np.r_[0, np.arange(len(t) - 1)]
+    dates, bmd = t["scan_date"].to_numpy(), t["bmd_g_cm2"].to_numpy()
+    t["prev_date"] = np.where(has_prev, dates[above], np.datetime64("NaT"))
+    t["prev_bmd"] = np.where(has_prev, bmd[above], np.nan)
+    first = starts[series - 1]
+    t["base_date"] = np.where(has_prev, dates[first], np.datetime64("NaT"))
+    t["base_bmd"] = np.where(has_prev, bmd[first], np.nan)
+    t["prev_date"] = t["prev_date"].astype("datetime64[us]")
+    t["base_date"] = t["base_date"].astype("datetime64[us]")
 
     for tag, ref_date, ref_bmd in (("prev", "prev_date", "prev_bmd"), ("base", "base_date", "base_bmd")):
         delta = (t["bmd_g_cm2"] - t[ref_bmd]).round(4)
@@ -63,32 +72,34 @@ def trend_table(scans: pd.DataFrame, *, settings: TrendSettings) -> pd.DataFrame
         t[f"pct_year_{tag}"] = (pct / years.where(years > 0)).round(2)
         t[f"significant_{tag}"] = (delta.abs() >= t["lsc_g_cm2"] - EPS).fillna(False).astype(bool)
 
-    latest = t.groupby("patient_id")["scan_date"].transform("max")
-    t["is_latest"] = t["scan_date"] == latest
+    t["is_latest"] = t["scan_date"] == t.groupby("patient_id")["scan_date"].transform("max")
     return t[TREND_COLUMNS]
 
 
-def _signed(values: pd.Series, spec: str) -> pd.Series:
-    return values.map(lambda v: "" if pd.isna(v) else format(v, spec))
+def _fmt(values, spec: str) -> list[str]:
+    return ["" if v != v else format(v, spec) for v in values]  # v != v: NaN
 
 
 def describe_changes(rows: pd.DataFrame, tags: pd.Series) -> pd.Series:
     """One text per row: 'right total hip 0.950 → 0.910 g/cm² (-0.040; -4.2 %; -4.1 %/yr) 2024-01-10 →
     2025-01-12 vs previous'; `tags` says per row whether to compare with 'prev' or 'base'."""
-    out = pd.Series("", index=rows.index, dtype="str")
+    out = pd.Series("", index=rows.index, dtype="object")
     for tag in ("prev", "base"):
         sel = rows.loc[tags == tag]
         if not len(sel):
             continue
-        where = (sel["side"] + " " + sel["site"].str.replace("_", " ")).str.strip()
-        rate = _signed(sel[f"pct_year_{tag}"], "+.1f")
-        rate = rate.where(rate == "", "; " + rate + " %/yr")
-        out.loc[sel.index] = (
-            where + " " + _signed(sel[f"{tag}_bmd"], ".3f") + " → " + _signed(sel["bmd_g_cm2"], ".3f") + " g/cm² ("
-            + _signed(sel[f"delta_{tag}"], "+.3f") + "; " + _signed(sel[f"pct_{tag}"], "+.1f") + " %" + rate + ") "
-            + sel[f"{tag}_date"].dt.strftime("%Y-%m-%d") + " → " + sel["scan_date"].dt.strftime("%Y-%m-%d")
-            + (" vs previous" if tag == "prev" else " vs baseline"))
-    return out
+        texts = []
+        for side, site, ref, now, delta, pct, rate, ref_on, on in zip(
+                sel["side"].tolist(), sel["site"].tolist(), _fmt(sel[f"{tag}_bmd"].tolist(), ".3f"),
+                _fmt(sel["bmd_g_cm2"].tolist(), ".3f"), _fmt(sel[f"delta_{tag}"].tolist(), "+.3f"),
+                _fmt(sel[f"pct_{tag}"].tolist(), "+.1f"), _fmt(sel[f"pct_year_{tag}"].tolist(), "+.1f"),
+                sel[f"{tag}_date"].dt.strftime("%Y-%m-%d").tolist(), sel["scan_date"].dt.strftime("%Y-%m-%d").tolist()):
+            where = f"{side} {site.replace('_', ' ')}".strip()
+            per_year = f"; {rate} %/yr" if rate else ""
+            texts.append(f"{where} {ref} → {now} g/cm² ({delta}; {pct} %{per_year}) {ref_on} → {on} "
+                         f"{'vs previous' if tag == 'prev' else 'vs baseline'}")
+        out.loc[sel.index] = texts
+    return out.astype("str")
 
 
 def lsc_note(lsc: float, measured: bool) -> str:

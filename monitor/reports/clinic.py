@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from monitor.config import Config
-from monitor.flagging import SEVERITY_RANK
+from monitor.flagging import severity_rank
 from monitor.reports.chart import A4_LANDSCAPE
 from monitor.reports.pages import text_figures, wrap
 from monitor.reports.patient import pdf_bytes, png_bytes, settings_lines
@@ -68,7 +68,7 @@ def overview_figure(evaluation, config: Config):
     ax = fig.add_subplot(grid[1, 1])
     serious = flags.loc[flags["severity"].isin(("urgent", "warn"))]
     by_code = serious.groupby(["severity", "code"])["patient_id"].nunique().reset_index(name="n")
-    by_code = by_code.assign(rank=by_code["severity"].map(SEVERITY_RANK)).sort_values(["rank", "n"])
+    by_code = by_code.assign(rank=severity_rank(by_code["severity"])).sort_values(["rank", "n"])
     bars = ax.barh(by_code["code"], by_code["n"], edgecolor="black",
                    color=["#636363" if s == "urgent" else "#d9d9d9" for s in by_code["severity"]],
                    hatch=None)

@@ -85,18 +85,21 @@ def format_option(choices=FORMATS):
                         help="Output format.")
 
 
-def render(rows: list[dict], columns: list[str], fmt: str) -> str:
-    """Rows as an aligned text table, CSV or JSON."""
+def render(rows, columns: list[str], fmt: str) -> str:
+    """Rows (a DataFrame, or a list of dicts) as an aligned text table, CSV or JSON."""
+    if isinstance(rows, list):
+        import pandas as pd
+
+        rows = pd.DataFrame(rows, columns=columns)
+    rows = rows[columns]
     if fmt == "json":
-        import json
-
-        return json.dumps(rows, indent=2, ensure_ascii=False, default=str)
+        # pandas writes the JSON in C; json.dumps of 100,000 dicts takes seconds.
+        return rows.to_json(orient="records", force_ascii=False, indent=2) if len(rows) else "[]"
     if fmt == "csv":
-        from monitor.safe_files import csv_bytes
+        from monitor.safe_files import frame_csv_bytes
 
-        data, _ = csv_bytes(columns, ([r.get(c, "") for c in columns] for r in rows))
-        return data.decode("utf-8").replace("\r\n", "\n").rstrip("\n")
-    cells = [[("" if r.get(c) is None else str(r.get(c))) for c in columns] for r in rows]
+        return frame_csv_bytes(rows).decode("utf-8").replace("\r\n", "\n").rstrip("\n")
+    cells = [["" if v is None or v != v else str(v) for v in row] for row in rows.itertuples(index=False, name=None)]
     widths = [max([len(c)] + [len(row[i]) for row in cells]) for i, c in enumerate(columns)]
     lines = ["  ".join(c.ljust(w) for c, w in zip(columns, widths)).rstrip()]
     lines.append("  ".join("-" * w for w in widths))
@@ -200,7 +203,7 @@ def due(app, as_of, statuses, fmt):
     from monitor.services import due_rows, evaluate_db, EXPORT_COLUMNS
 
     evaluation = evaluate_db(app.engine, as_of=app.as_of(as_of), config=app.config)
-    rows = due_rows(evaluation, tuple(statuses)).to_dict("records")
+    rows = due_rows(evaluation, tuple(statuses))
     columns = EXPORT_COLUMNS if fmt != "table" else [c for c in EXPORT_COLUMNS if c != "as_of"]
     click.echo(render(rows, columns, fmt))
     if fmt == "table":
@@ -262,12 +265,8 @@ def flags(app, mrn, as_of, severity, codes, fmt):
         evaluation = evaluate_db(app.engine, as_of=as_of, config=app.config)
     rows = flag_rows(evaluation, min_severity=severity, codes=tuple(codes))
     if fmt == "json":
-        import json
-
-        records = rows.to_dict("records")
-        for r in records:
-            r["sources"] = sources_list(r["sources"])
-        click.echo(json.dumps(records, indent=2, ensure_ascii=False))
+        lists = {s: sources_list(s) for s in rows["sources"].unique()}
+        click.echo(render(rows.assign(sources=rows["sources"].map(lists).astype("object")), list(rows.columns), "json"))
         return
     for r in rows.itertuples(index=False):
         click.echo(f"{r.mrn}  {r.severity:<6}  {r.code}: {r.title}")
@@ -472,7 +471,7 @@ def reminders(ctx, states, show_all, as_of, fmt):
     app = ctx.find_object(AppContext)
     wanted = () if show_all else (tuple(states) or ("open",))
     table = list_reminders(app.engine, as_of=app.as_of(as_of), config=app.config, states=wanted)
-    click.echo(render(table.to_dict("records"), LIST_COLUMNS, fmt))
+    click.echo(render(table, LIST_COLUMNS, fmt))
     if fmt == "table":
         click.echo(f"{len(table)} reminder(s)")
 

@@ -77,9 +77,9 @@ def run_demo(output: Path, *, as_of: date | None, config: Config, echo=print) ->
          + ", ".join(f"{s} {int(counts.get(s, 0))}" for s in ("not_due", "due_soon", "due", "overdue")))
     due_path = output / "due.csv"
     rows = services.due_rows(evaluation)
-    from monitor.safe_files import write_private_csv
+    from monitor.safe_files import write_private_frame
 
-    write_private_csv(due_path, services.EXPORT_COLUMNS, rows[services.EXPORT_COLUMNS].itertuples(index=False, name=None))
+    write_private_frame(due_path, rows[services.EXPORT_COLUMNS])
     echo(f"Due list (every active patient): {due_path}")
     overdue_path = output / "overdue.csv"
     n = services.export_overdue(engine, overdue_path, evaluation=evaluation, actor="demo")

@@ -21,7 +21,7 @@ from sqlalchemy import Engine, text
 from monitor.errors import ImportRejected, MonitorError, Problem
 from monitor.importspec import IMPORT_ORDER, SPECS, Col, KindSpec
 from monitor import store
-from monitor.safe_files import write_private_csv
+from monitor.safe_files import write_private_frame
 
 TRUE_WORDS = {"yes": True, "true": True, "1": True, "no": False, "false": False, "0": False}
 DATE_RE = r"^\d{4}-\d{2}-\d{2}$"
@@ -538,4 +538,4 @@ def _write_rejects(parsed: ParsedFile, target: Path) -> None:
     raw = parsed.raw.reset_index(drop=True).loc[keep]
     out = pd.DataFrame({"line": lines[keep], "reason": ["; ".join(reasons[int(l)]) for l in lines[keep]]})
     out = pd.concat([out, raw.reset_index(drop=True)], axis=1)
-    write_private_csv(target, list(out.columns), out.astype(str).itertuples(index=False, name=None))
+    write_private_frame(target, out)

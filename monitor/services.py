@@ -21,7 +21,7 @@ from monitor.config import Config
 from monitor.errors import MonitorError, UnknownPatient
 from monitor.flags import evaluate_flags
 from monitor.models import AuditEvent
-from monitor.safe_files import write_private_csv
+from monitor.safe_files import write_private_frame
 from monitor.schedule import schedule
 
 EXPORT_COLUMNS = ["mrn", "name", "status", "due_date", "days_overdue", "last_scan_date",
@@ -55,9 +55,11 @@ class Evaluation:
 def evaluate(cohort: Cohort, *, as_of: date, config: Config) -> Evaluation:
     sched = schedule(cohort, as_of=as_of, settings=config.schedule)
     flags = evaluate_flags(cohort, as_of=as_of, config=config)
-    codes = flags.drop_duplicates(["patient_id", "code"]).groupby("patient_id")["code"].agg(
-        lambda s: ";".join(sorted(s)))
-    sched = sched.assign(flags=sched["patient_id"].map(codes.to_dict()).astype("object").fillna("").astype("str"))
+    from monitor.flagging import join_by
+
+    distinct = flags.drop_duplicates(["patient_id", "code"]).sort_values(["patient_id", "code"])
+    codes = join_by(distinct["patient_id"], distinct["code"], ";")
+    sched = sched.assign(flags=codes.reindex(sched["patient_id"].to_numpy()).fillna("").to_numpy())
     return Evaluation(as_of, cohort, sched, flags)
 
 
@@ -121,7 +123,7 @@ def export_overdue(engine: Engine, target: Path, *, evaluation: Evaluation, acto
     rows = rows.assign(name=rows["name"].fillna(""))
     target = Path(target)
     with store.transaction(engine) as conn:
-        count = write_private_csv(target, EXPORT_COLUMNS, rows[EXPORT_COLUMNS].itertuples(index=False, name=None))
+        count = write_private_frame(target, rows[EXPORT_COLUMNS])
         record_event(conn, actor=actor, action="export_overdue", subject=str(target.resolve()), rows=count,
                      detail={"as_of": evaluation.as_of.isoformat()})
     return count

@@ -46,9 +46,10 @@ def trend_table(scans: pd.DataFrame, *, settings: TrendSettings) -> pd.DataFrame
     starts = np.flatnonzero(changed)
     t["series"] = (series - series[starts[group - 1]]).astype("int64")  # 0 = the group's first make
 
-    lsc = {site: settings.lsc(site) for site in SITE_ORDER}
-    t["lsc_g_cm2"] = t["site"].map({s: v[0] for s, v in lsc.items()}).astype("float64")
-    t["lsc_measured"] = t["site"].map({s: v[1] for s, v in lsc.items()}).astype("bool")
+    masks = [(t["site"] == site).to_numpy() for site in SITE_ORDER]
+    lsc = [settings.lsc(site) for site in SITE_ORDER]
+    t["lsc_g_cm2"] = np.select(masks, [v for v, _ in lsc], np.nan)
+    t["lsc_measured"] = np.select(masks, [m for _, m in lsc], False).astype(bool)
 
     # Rows are sorted, so "previous in the series" is the row above unless a series starts here,
     # and the baseline is the series' first row.

@@ -16,7 +16,7 @@ from pathlib import Path
 import pandas as pd
 
 from monitor.config import Config
-from monitor.safe_files import write_private_bytes, write_private_csv
+from monitor.safe_files import write_private_bytes, write_private_frame
 
 log = logging.getLogger("monitor.jobs")
 
@@ -98,7 +98,7 @@ def deliver(work: pd.DataFrame, evaluation, *, counts: dict, as_of: date, config
     csv_path = folder / f"worklist-{as_of.isoformat()}.csv"
     digest_path = folder / f"digest-{as_of.isoformat()}.txt"
     written = []
-    write_private_csv(csv_path, WORKLIST_COLUMNS, work[WORKLIST_COLUMNS].itertuples(index=False, name=None))
+    write_private_frame(csv_path, work[WORKLIST_COLUMNS])
     written.append(csv_path)
     write_private_bytes(digest_path, digest_text(work, evaluation, counts=counts, as_of=as_of).encode("utf-8"))
     written.append(digest_path)

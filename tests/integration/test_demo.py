@@ -66,3 +66,27 @@ def test_demo_cohort_exercises_every_flag():
     raised = dict(zip(evaluation.flags["code"], evaluation.flags["severity"]))
     assert set(raised) == set(FLAG_CODES)
     assert all(FLAG_CODES[c] == s for c, s in raised.items())
+
+
+def test_fast_sqlite_read_equals_the_plain_read(tmp_path):
+    """Reading codes and dates as numbers is an optimisation only: the frames are identical."""
+    import pandas as pd
+    from sqlalchemy import text
+
+    from monitor.config import STAFF_RISK_FACTORS
+    from monitor.importing import import_files
+    from monitor.store import TABLES, init_db, make_engine, read_table, reading
+
+    engine = make_engine(f"sqlite:///{tmp_path / 'd.db'}")
+    init_db(engine)
+    import_files(engine, sorted(DEMO.glob("*.csv")), today=date(2026, 11, 25), actor="t",
+                 risk_codes=STAFF_RISK_FACTORS)
+    with reading(engine) as conn:
+        for kind in TABLES:
+            pd.testing.assert_frame_equal(read_table(conn, kind), read_table(conn, kind, numeric=False))
+    # A value outside the vocabulary (written by hand, not by an import) still reads as it is.
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE dxa_measurement SET scanner = 'norland' WHERE id = 1"))
+    with reading(engine) as conn:
+        scans = read_table(conn, "scans")
+    assert "norland" in set(scans["scanner"])

@@ -34,9 +34,14 @@ def _concat(parts: list[pd.DataFrame]) -> pd.DataFrame:
     return pd.concat(parts, ignore_index=True) if parts else _empty()
 
 
+def _episodes_in_order(cohort: Cohort) -> pd.DataFrame:
+    """Episodes by patient and onset, so evidence lists them in time order whatever the input order."""
+    return cohort.episodes.sort_values(["patient_id", "onset_date", "joint", "side"], kind="stable").reset_index(drop=True)
+
+
 def recurrence_flags(cohort: Cohort, *, config: Config) -> pd.DataFrame:
     """recurrence_same_site, recurrence_contralateral and migratory_pattern [1]."""
-    ep = cohort.episodes.sort_values(["patient_id", "onset_date", "joint", "side"]).reset_index(drop=True)
+    ep = _episodes_in_order(cohort)
     if len(ep) < 2:
         return _empty()
     ep["n"] = ep.groupby("patient_id").cumcount()
@@ -97,7 +102,8 @@ def pregnancy_flags(cohort: Cohort, *, as_of: date, config: Config) -> pd.DataFr
         preg["tri_start"] = (preg["expected_delivery"].fillna(preg["delivery"])
                              - pd.Timedelta(weeks=th.third_trimester_weeks))
         preg["pp_end"] = add_months(preg["delivery"], th.postpartum_months)
-        hits = sym.merge(preg, on="patient_id")
+        hits = sym.merge(preg, on="patient_id").sort_values(
+            ["patient_id", "reported_on", "complaint", "side", "delivery"], kind="stable")
         in_window = (hits["reported_on"] >= hits["tri_start"]) & (hits["reported_on"] <= hits["pp_end"])
         # Urgent while it can still prevent a fracture: up to the end of the postpartum window.
         hits = hits.loc[in_window & (as_of_ts <= hits["pp_end"])]
@@ -117,7 +123,7 @@ def pregnancy_flags(cohort: Cohort, *, as_of: date, config: Config) -> pd.DataFr
                                     action="Obtain MRI (without IV contrast) promptly to diagnose TOH early and prevent "
                                            "a femoral neck fracture; do not dismiss as pregnancy discomfort",
                                     sources="6"))
-    ep = cohort.episodes
+    ep = _episodes_in_order(cohort)
     preg_ep = ep.loc[ep["pregnancy_associated"].fillna(False).astype(bool)]
     active = preg_ep.loc[preg_ep["resolved_on"].isna()]
     if len(active):
@@ -161,7 +167,8 @@ def mri_flags(cohort: Cohort) -> pd.DataFrame:
         return (~latest[c].fillna(True)).astype(bool)
 
     compatible = yes("t1_low") & yes("t2_high") & yes("edema_homogeneous") & yes("subchondral_normal") & no("subchondral_rim")
-    hit = latest.loc[compatible & (latest["reported_as"] == "osteonecrosis")]
+    hit = latest.loc[compatible & (latest["reported_as"] == "osteonecrosis")].sort_values(
+        ["patient_id", "study_date", "joint", "side"], kind="stable")
     if not len(hit):
         return _empty()
     text = ("MRI " + _fmt(hit["study_date"]) + " " + hit["side"] + " " + hit["joint"]
@@ -178,7 +185,7 @@ def mri_flags(cohort: Cohort) -> pd.DataFrame:
 
 def pitfall_flags(cohort: Cohort) -> pd.DataFrame:
     """weight_bearing_despite_pain (urgent) and the management cards of an active episode [4, 5, 6]."""
-    ep = cohort.episodes
+    ep = _episodes_in_order(cohort)
     active = ep.loc[ep["resolved_on"].isna()]
     if not len(active):
         return _empty()
@@ -187,7 +194,8 @@ def pitfall_flags(cohort: Cohort) -> pd.DataFrame:
     sym = cohort.symptoms
     pain = sym.loc[sym["complaint"].isin(("hip_pain", "groin_pain")) & sym["progressive"].fillna(False).astype(bool)
                    & sym["weight_bearing"].fillna(False).astype(bool)]
-    pain = pain.loc[pain["reported_on"] >= lookup(pain["patient_id"], first_onset)]
+    pain = pain.loc[pain["reported_on"] >= lookup(pain["patient_id"], first_onset)].sort_values(
+        ["patient_id", "reported_on", "complaint", "side"], kind="stable")
     if len(pain):
         text = ("progressive " + pain["complaint"].str.replace("_", " ") + " reported " + _fmt(pain["reported_on"])
                 + ", still weight-bearing, with an unresolved episode")

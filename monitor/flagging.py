@@ -59,9 +59,11 @@ def severity_rank(severity: pd.Series) -> pd.Series:
 
 
 def sort_flags(flags: pd.DataFrame) -> pd.DataFrame:
-    """A stable order: most severe first, then code and patient, so output never depends on input order."""
+    """Per patient, most severe first, then by code; flags of one code keep the order the rules
+    made them in (fixed, and built from date-sorted records), so the output never depends on the
+    order of the input. Integer keys only: sorting 300,000 evidence texts took half a second."""
     if not len(flags):
         return flags.reset_index(drop=True)
-    rank = severity_rank(flags["severity"])
-    return (flags.assign(_rank=-rank).sort_values(["patient_id", "_rank", "code", "evidence"], kind="stable")
-            .drop(columns="_rank").reset_index(drop=True))
+    code_index, _ = pd.factorize(flags["code"], sort=True)
+    order = np.lexsort((code_index, -severity_rank(flags["severity"]).to_numpy(), flags["patient_id"].to_numpy()))
+    return flags.iloc[order].reset_index(drop=True)

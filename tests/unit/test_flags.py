@@ -351,7 +351,7 @@ def test_same_history_any_order_same_flags():
     from monitor.synth import generate
     from monitor.services import evaluate
 
-    frames = generate(60, seed=11, end_on=D("2026-06-01"))
+    frames = generate(400, seed=11, end_on=D("2026-06-01"))
     base = _to_cohort(frames)
     first = evaluate_flags(base, as_of=D("2026-06-01"), config=CFG)
     shuffled = Cohort(**{k: getattr(base, k).sample(frac=1, random_state=5).reset_index(drop=True)

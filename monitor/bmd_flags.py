@@ -23,10 +23,15 @@ def _empty() -> pd.DataFrame:
     return pd.DataFrame(columns=FLAG_COLUMNS)
 
 
-def _join_evidence(rows: pd.DataFrame, key) -> pd.Series:
-    """One evidence text per key from the rows' change descriptions and LSC notes."""
+def _join_evidence(rows: pd.DataFrame, key, detail: bool = True) -> pd.Series:
+    """One evidence text per key from the rows' change descriptions and LSC notes.
+
+    Without `detail` only the keys are wanted (a caller that shows codes, not evidence)."""
     if not len(rows):
         return pd.Series(dtype="str")
+    if not detail:
+        keys = np.unique(np.asarray(key))
+        return pd.Series([""] * len(keys), index=keys, dtype="str")
     rows = rows.sort_values(["side", "site"], key=lambda s: s.map(SITE_ORDER) if s.name == "site" else s,
                             kind="stable")
     key = key.loc[rows.index] if isinstance(key, pd.Series) else key
@@ -49,7 +54,7 @@ def hip_roles(cohort: Cohort) -> pd.DataFrame:
     }).rename_axis(["patient_id", "side"]).reset_index()
 
 
-def trend_flags(cohort: Cohort, trend: pd.DataFrame) -> pd.DataFrame:
+def trend_flags(cohort: Cohort, trend: pd.DataFrame, *, evidence: bool = True) -> pd.DataFrame:
     """contralateral_decline, affected_decline_after_resolution, bilateral_decline, affected_recovery."""
     latest = trend.loc[trend["is_latest"] & trend["site"].isin(HIP_SITES)]
     if not len(latest):
@@ -67,7 +72,7 @@ def trend_flags(cohort: Cohort, trend: pd.DataFrame) -> pd.DataFrame:
     parts = []
     if len(bilateral_ids):
         rows = declined.loc[declined["patient_id"].isin(bilateral_ids)]
-        ev = _join_evidence(rows, rows["patient_id"])
+        ev = _join_evidence(rows, rows["patient_id"], evidence)
         parts.append(make_flags(ev.index.to_series(), code="bilateral_decline", severity="warn",
                                 title="Significant BMD loss at both hips (generalized loss)",
                                 evidence=ev.to_numpy(),
@@ -77,7 +82,7 @@ def trend_flags(cohort: Cohort, trend: pd.DataFrame) -> pd.DataFrame:
     one_side = declined.loc[~declined["patient_id"].isin(bilateral_ids)]
     contra = one_side.loc[~one_side["affected"]]
     if len(contra):
-        ev = _join_evidence(contra, contra["patient_id"])
+        ev = _join_evidence(contra, contra["patient_id"], evidence)
         parts.append(make_flags(ev.index.to_series(), code="contralateral_decline", severity="warn",
                                 title="Significant BMD loss at the hip without a TOH episode",
                                 evidence=ev.to_numpy(),
@@ -87,7 +92,7 @@ def trend_flags(cohort: Cohort, trend: pd.DataFrame) -> pd.DataFrame:
     after = one_side.loc[one_side["affected"] & one_side["all_resolved"].fillna(False).astype(bool)
                          & (one_side["scan_date"] > one_side["resolved_on"])]
     if len(after):
-        ev = _join_evidence(after, after["patient_id"])
+        ev = _join_evidence(after, after["patient_id"], evidence)
         parts.append(make_flags(ev.index.to_series(), code="affected_decline_after_resolution", severity="warn",
                                 title="Significant BMD loss at the affected hip after resolution",
                                 evidence=ev.to_numpy(),
@@ -96,7 +101,7 @@ def trend_flags(cohort: Cohort, trend: pd.DataFrame) -> pd.DataFrame:
                                 sources="1, 2, 4"))
     rec = latest.loc[gain & latest["affected"]]
     if len(rec):
-        ev = _join_evidence(rec, rec["patient_id"])
+        ev = _join_evidence(rec, rec["patient_id"], evidence)
         parts.append(make_flags(ev.index.to_series(), code="affected_recovery", severity="info",
                                 title="Significant BMD gain at the affected hip (the expected course)",
                                 evidence=ev.to_numpy(), action="None needed: TOH resolves spontaneously; continue surveillance",

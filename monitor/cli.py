@@ -202,7 +202,7 @@ def due(app, as_of, statuses, fmt):
     """
     from monitor.services import due_rows, evaluate_db, EXPORT_COLUMNS
 
-    evaluation = evaluate_db(app.engine, as_of=app.as_of(as_of), config=app.config)
+    evaluation = evaluate_db(app.engine, as_of=app.as_of(as_of), config=app.config, evidence=False)
     rows = due_rows(evaluation, tuple(statuses))
     columns = EXPORT_COLUMNS if fmt != "table" else [c for c in EXPORT_COLUMNS if c != "as_of"]
     click.echo(render(rows, columns, fmt))
@@ -230,7 +230,7 @@ def export_overdue_cmd(app, output, as_of, by):
     """
     from monitor.services import current_actor, evaluate_db, export_overdue
 
-    evaluation = evaluate_db(app.engine, as_of=app.as_of(as_of), config=app.config)
+    evaluation = evaluate_db(app.engine, as_of=app.as_of(as_of), config=app.config, evidence=False)
     count = export_overdue(app.engine, output, evaluation=evaluation, actor=current_actor(by))
     click.echo(f"Wrote {count} patient(s) due or overdue on {evaluation.as_of.isoformat()} to {output}")
 

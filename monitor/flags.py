@@ -28,8 +28,11 @@ FLAG_CODES = {
 }
 
 
-def evaluate_flags(cohort: Cohort, *, as_of: date, config: Config) -> pd.DataFrame:
-    """All flags of active patients: patient_id, code, severity, title, evidence, action, sources."""
+def evaluate_flags(cohort: Cohort, *, as_of: date, config: Config, evidence: bool = True) -> pd.DataFrame:
+    """All flags of active patients: patient_id, code, severity, title, evidence, action, sources.
+
+    `evidence=False` leaves the BMD-change evidence blank (the costliest text to build) for
+    callers that show only codes; which flags are raised is the same."""
     cohort = cohort.known_on(as_of)
     active = cohort.patients.loc[cohort.patients["status"] == "active", "patient_id"]
     if not len(active):
@@ -38,7 +41,7 @@ def evaluate_flags(cohort: Cohort, *, as_of: date, config: Config) -> pd.DataFra
     trend = trend_table(cohort.scans, settings=config.trend)
     parts = [
         bilateral_scan_flags(cohort, as_of=as_of),
-        trend_flags(cohort, trend),
+        trend_flags(cohort, trend, evidence=evidence),
         scanner_flags(trend),
         threshold_flags(cohort, as_of=as_of, config=config),
         recurrence_flags(cohort, config=config),

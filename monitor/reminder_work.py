@@ -25,7 +25,7 @@ LIST_COLUMNS = ["reminder_id", "mrn", "name", "item", "due_date", "status", "day
 def list_reminders(engine: Engine, *, as_of: date, config: Config, states: tuple[str, ...]) -> pd.DataFrame:
     from monitor.services import evaluate_db
 
-    evaluation = evaluate_db(engine, as_of=as_of, config=config)
+    evaluation = evaluate_db(engine, as_of=as_of, config=config, evidence=False)
     with store.reading(engine) as conn:
         reminders, events = load_reminders(conn)
     table = reminder_states(reminders, events)

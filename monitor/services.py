@@ -20,7 +20,6 @@ from monitor.cohort import Cohort
 from monitor.config import Config
 from monitor.errors import MonitorError, UnknownPatient
 from monitor.flags import evaluate_flags
-from monitor.models import AuditEvent
 from monitor.safe_files import write_private_frame
 from monitor.schedule import schedule
 
@@ -52,9 +51,10 @@ class Evaluation:
     flags: pd.DataFrame
 
 
-def evaluate(cohort: Cohort, *, as_of: date, config: Config) -> Evaluation:
+def evaluate(cohort: Cohort, *, as_of: date, config: Config, evidence: bool = True) -> Evaluation:
+    """The schedule and the flags; `evidence=False` for callers that show flag codes only."""
     sched = schedule(cohort, as_of=as_of, settings=config.schedule)
-    flags = evaluate_flags(cohort, as_of=as_of, config=config)
+    flags = evaluate_flags(cohort, as_of=as_of, config=config, evidence=evidence)
     from monitor.flagging import join_by
 
     distinct = flags.drop_duplicates(["patient_id", "code"]).sort_values(["patient_id", "code"])
@@ -63,8 +63,8 @@ def evaluate(cohort: Cohort, *, as_of: date, config: Config) -> Evaluation:
     return Evaluation(as_of, cohort, sched, flags)
 
 
-def evaluate_db(engine: Engine, *, as_of: date, config: Config) -> Evaluation:
-    return evaluate(store.load_cohort(engine), as_of=as_of, config=config)
+def evaluate_db(engine: Engine, *, as_of: date, config: Config, evidence: bool = True) -> Evaluation:
+    return evaluate(store.load_cohort(engine), as_of=as_of, config=config, evidence=evidence)
 
 
 def due_rows(evaluation: Evaluation, statuses: tuple[str, ...] = ()) -> pd.DataFrame:
@@ -99,10 +99,15 @@ def flag_rows(evaluation: Evaluation, *, min_severity: str = "info", codes: tupl
     flags = flags.loc[severity_rank(flags["severity"]) >= SEVERITY_RANK[min_severity]]
     if codes:
         flags = flags.loc[flags["code"].isin(codes)]
+    import numpy as np
+
     mrns = evaluation.cohort.patients.set_index("patient_id")["mrn"]
-    out = flags.assign(mrn=flags["patient_id"].map(mrns), _rank=-severity_rank(flags["severity"]))
-    out = out.sort_values(["_rank", "mrn", "code", "evidence"], kind="stable")
-    return out[FLAG_FIELDS].reset_index(drop=True)
+    out = flags.assign(mrn=flags["patient_id"].map(mrns))
+    # Integer keys; flags of one patient and code keep the rules' (deterministic) order.
+    mrn_index = pd.factorize(out["mrn"], sort=True)[0]
+    code_index = pd.factorize(out["code"], sort=True)[0]
+    order = np.lexsort((code_index, mrn_index, -severity_rank(out["severity"]).to_numpy()))
+    return out.iloc[order][FLAG_FIELDS].reset_index(drop=True)
 
 
 def sources_list(sources: str) -> list:
@@ -111,6 +116,8 @@ def sources_list(sources: str) -> list:
 
 
 def record_event(conn, *, actor: str, action: str, subject: str, rows: int = 0, detail: dict | None = None) -> None:
+    from monitor.models import AuditEvent
+
     conn.execute(AuditEvent.__table__.insert(), {
         "at": datetime.now(timezone.utc), "actor": actor, "action": action, "subject": subject,
         "rows": rows, "detail": json.dumps(detail or {}),

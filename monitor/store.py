@@ -18,9 +18,7 @@ from sqlalchemy import Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.exc import ArgumentError, OperationalError
 from sqlalchemy.pool import NullPool
-from sqlmodel import Session, SQLModel
 
-from monitor import models
 from monitor.cohort import COLUMNS, Cohort, coerce_frame
 from monitor.errors import DatabaseError
 
@@ -87,6 +85,10 @@ def make_engine(url: str | None = None) -> Engine:
 
 def init_db(engine: Engine) -> bool:
     """Create the missing tables; True when the database was new."""
+    from sqlmodel import SQLModel
+
+    from monitor import models
+
     try:
         with engine.begin() as conn:
             is_new = not inspect(conn).has_table("patient")
@@ -134,17 +136,6 @@ def reading(engine: Engine) -> Iterator[Connection]:
     with engine.connect() as conn:
         conn = conn.execution_options(monitor_read_only=True)
         yield conn
-
-
-@contextmanager
-def session_scope(engine: Engine) -> Iterator[Session]:
-    with Session(engine) as session:
-        try:
-            yield session
-            session.commit()
-        except BaseException:
-            session.rollback()
-            raise
 
 
 def _code_vocabularies() -> dict[str, dict[str, tuple[str, ...]]]:

@@ -32,15 +32,20 @@ def trend_table(scans: pd.DataFrame, *, settings: TrendSettings) -> pd.DataFrame
     """
     if not len(scans):
         return pd.DataFrame(columns=TREND_COLUMNS)
-    t = scans.sort_values(["patient_id", "site", "side", "scan_date"], kind="stable").reset_index(drop=True)
-    keys = t[["patient_id", "site", "side"]]
-    same = keys.eq(keys.shift()).all(axis=1).to_numpy()  # same patient, site and side as the row above
+    # Integer codes for the text keys: sorting and comparing numbers beats comparing strings.
+    site_code = pd.factorize(scans["site"], sort=True)[0]
+    side_code = pd.factorize(scans["side"], sort=True)[0]
+    order = np.lexsort((scans["scan_date"].to_numpy(), side_code, site_code, scans["patient_id"].to_numpy()))
+    t = scans.iloc[order].reset_index(drop=True)
+    pid, site_code, side_code = t["patient_id"].to_numpy(), site_code[order], side_code[order]
+    same = np.r_[False, (pid[1:] == pid[:-1]) & (site_code[1:] == site_code[:-1]) & (side_code[1:] == side_code[:-1])]
     group = np.cumsum(~same)  # one integer per patient, site and side
-    make = t["scanner"].astype("object").where(t["scanner"] != "", None)
-    if make.isna().any():
+    blank = (t["scanner"].fillna("") == "").to_numpy()
+    if blank.any():
+        make = t["scanner"].astype("object").where(~blank, None)
         make = make.groupby(group).ffill().groupby(group).bfill()
-    t["scanner"] = make.fillna("unknown").astype("str")
-    scanner = t["scanner"].to_numpy()
+        t["scanner"] = make.fillna("unknown").astype("str")
+    scanner = pd.factorize(t["scanner"])[0]
     changed = ~same | np.r_[True, scanner[1:] != scanner[:-1]]
     series = np.cumsum(changed)  # one integer per patient, site, side and make
     starts = np.flatnonzero(changed)

@@ -121,7 +121,7 @@ def _nightly(engine: Engine, *, slot_on, as_of, config: Config, now_utc, trigger
     step("loading the cohort")
     cohort = store.load_cohort(engine)
     step("evaluating")
-    evaluation = evaluate(cohort, as_of=as_of, config=config)
+    evaluation = evaluate(cohort, as_of=as_of, config=config, evidence=False)  # codes only
     written: list[Path] = []
     try:
         with store.transaction(engine) as conn:

@@ -383,3 +383,17 @@ def _to_cohort(frames):
         patient_id=range(1, len(frames["patients"]) + 1), risk_factors=frames["patients"]["risk_factors"],
         postmenopausal=frames["patients"]["postmenopausal"].map({"yes": True, "no": False}))
     return Cohort.from_frames(**out)
+
+
+def test_codes_only_evaluation_raises_the_same_flags():
+    """Skipping the evidence text (for lists that show codes) never changes which flags are raised."""
+    base = _to_cohort(generate_cohort())
+    full = evaluate_flags(base, as_of=D("2026-06-01"), config=CFG)
+    codes_only = evaluate_flags(base, as_of=D("2026-06-01"), config=CFG, evidence=False)
+    pd.testing.assert_frame_equal(full.drop(columns="evidence"), codes_only.drop(columns="evidence"))
+
+
+def generate_cohort():
+    from monitor.synth import generate
+
+    return generate(300, seed=13, end_on=D("2026-06-01"))

@@ -266,7 +266,8 @@ def flags(app, mrn, as_of, severity, codes, fmt):
     rows = flag_rows(evaluation, min_severity=severity, codes=tuple(codes))
     if fmt == "json":
         lists = {s: sources_list(s) for s in rows["sources"].unique()}
-        click.echo(render(rows.assign(sources=rows["sources"].map(lists).astype("object")), list(rows.columns), "json"))
+        sources = rows["sources"].astype("object").map(lists)
+        click.echo(render(rows.assign(sources=sources), list(rows.columns), "json"))
         return
     for r in rows.itertuples(index=False):
         click.echo(f"{r.mrn}  {r.severity:<6}  {r.code}: {r.title}")

@@ -16,15 +16,30 @@ def make_flags(patient_ids: pd.Series, *, code: str, severity: str, title: str, 
     if severity not in SEVERITIES:
         raise ValueError(f"unknown severity {severity!r}")
     ids = pd.Series(patient_ids).reset_index(drop=True).astype("int64")
+    n = len(ids)
+
+    def constant(value: str) -> pd.Categorical:
+        # One category, n codes: no per-row copy of a text that is the same on every row.
+        return pd.Categorical.from_codes(np.zeros(n, dtype=np.int8), categories=[value])
+
     return pd.DataFrame({
         "patient_id": ids,
-        "code": code,
-        "severity": severity,
-        "title": title,
+        "code": constant(code),
+        "severity": constant(severity),
+        "title": constant(title),
         "evidence": pd.Series(evidence, dtype="str") if not isinstance(evidence, str) else evidence,
-        "action": action,
-        "sources": sources,
+        "action": constant(action),
+        "sources": constant(sources),
     }, columns=FLAG_COLUMNS)
+
+
+CONSTANT_COLUMNS = ("code", "severity", "title", "action", "sources")
+
+
+def as_categories(flags: pd.DataFrame) -> pd.DataFrame:
+    """The per-code texts as categoricals: sorting and selecting 300,000 flags then moves small
+    integers, not strings (`pd.concat` of differing categoricals falls back to plain objects)."""
+    return flags.astype({c: "category" for c in CONSTANT_COLUMNS})
 
 
 def lookup(keys: pd.Series, values: pd.Series) -> pd.Series:

@@ -8,7 +8,7 @@ import pandas as pd
 
 from monitor.cohort import Cohort
 from monitor.config import Config
-from monitor.flagging import FLAG_COLUMNS, sort_flags
+from monitor.flagging import FLAG_COLUMNS, as_categories, sort_flags
 from monitor.bmd_flags import scanner_flags, threshold_flags, trend_flags
 from monitor.clinical_flags import mri_flags, pitfall_flags, pregnancy_flags, prevention_flags, recurrence_flags
 from monitor.schedule import bilateral_scan_flags
@@ -53,5 +53,4 @@ def evaluate_flags(cohort: Cohort, *, as_of: date, config: Config, evidence: boo
     parts = [p for p in parts if len(p)]
     if not parts:
         return pd.DataFrame(columns=FLAG_COLUMNS)
-    flags = pd.concat(parts, ignore_index=True)
-    return sort_flags(flags)
+    return sort_flags(as_categories(pd.concat(parts, ignore_index=True)))

@@ -18,6 +18,8 @@ from monitor.reports.patient import pdf_bytes, png_bytes, settings_lines
 from monitor.safe_files import write_private_bytes
 
 STATUS_ORDER = ("not_due", "due_soon", "due", "overdue")
+# A printed list longer than this helps nobody: the rest is in `monitor export overdue` / `monitor flags`.
+LIST_LIMIT = 500
 STATUS_FILL = {"not_due": ("white", ""), "due_soon": ("#e6e6e6", ".."), "due": ("#bdbdbd", "//"),
                "overdue": ("#636363", "xx")}
 
@@ -88,16 +90,20 @@ def list_lines(evaluation, config: Config) -> list[str]:
     rows = due_rows(evaluation, ("due", "overdue"))
     lines = [f"DUE AND OVERDUE ({len(rows)}), most overdue first",
              f"  {'mrn':12} {'name':20} {'status':8} {'due':10} {'days':>5} {'last scan':10} {'mo':>3}  warning flags"]
-    for r in rows.itertuples(index=False):
+    for r in rows.head(LIST_LIMIT).itertuples(index=False):
         serious = [c for c in r.flags.split(";") if FLAG_CODES.get(c) in ("warn", "urgent")]
         lines.append(f"  {r.mrn[:12]:12} {str(r.name or '')[:20]:20} {r.status:8} {r.due_date:10} {r.days_overdue:>5} "
                      f"{r.last_scan_date or '-':10} {r.interval_months:>3}  {', '.join(serious)[:48]}")
+    if len(rows) > LIST_LIMIT:
+        lines.append(f"  ... and {len(rows) - LIST_LIMIT} more: the full list is `monitor export overdue -o FILE`")
     lines.append("")
     flagged = flag_rows(evaluation, min_severity="warn")
-    lines.append(f"URGENT AND WARNING FLAGS ({len(flagged)})")
-    for r in flagged.itertuples(index=False):
+    lines.append(f"URGENT AND WARNING FLAGS ({len(flagged)}), most severe first")
+    for r in flagged.head(LIST_LIMIT).itertuples(index=False):
         lines += wrap(f"[{r.severity.upper()}] {r.mrn} {r.code}: {r.evidence} -> {r.action} [sources: {r.sources}]",
                       "  ")
+    if len(flagged) > LIST_LIMIT:
+        lines.append(f"  ... and {len(flagged) - LIST_LIMIT} more: `monitor flags --severity warn` lists them all")
     lines.append("")
     return lines + settings_lines(config, evaluation.as_of)
 

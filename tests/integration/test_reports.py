@@ -148,3 +148,30 @@ def test_weekly_job_writes_the_clinic_report_to_the_outbox(demo_engine, tmp_path
     assert result.outcome == "ok"
     assert result.files == [str(tmp_path / "outbox" / "clinic-report-2026-11-20.pdf")]
     assert PdfReader(result.files[0]).pages
+
+
+def test_flags_json_on_a_whole_cohort(demo_engine):
+    """`monitor flags --format json` over many patients and codes: one document, the contract's keys."""
+    import json
+
+    result = CliRunner().invoke(main, ["--db", str(demo_engine.url), "flags", "--format", "json", "--as-of", "2026-11-20"],
+                                catch_exceptions=False)
+    data = json.loads(result.output)
+    assert len(data) > 100
+    assert {tuple(sorted(d)) for d in data} == {("action", "code", "evidence", "mrn", "severity", "sources", "title")}
+    assert all(isinstance(d["sources"], list) and d["sources"] for d in data)
+    assert {s for d in data for s in d["sources"]} >= {1, 2, 4, 5, 6, 7, "ISCD"}
+    ranks = [("info", "warn", "urgent").index(d["severity"]) for d in data]
+    assert ranks == sorted(ranks, reverse=True)  # most severe first
+
+
+def test_clinic_report_lists_are_capped(demo_engine, tmp_path, monkeypatch):
+    """A network-sized list is cut with a pointer to the full export, not printed as 1,000 pages."""
+    from monitor.reports import clinic
+
+    monkeypatch.setattr(clinic, "LIST_LIMIT", 5)
+    evaluation = evaluate_db(demo_engine, as_of=AS_OF, config=Config())
+    lines = clinic.list_lines(evaluation, Config())
+    due = int((evaluation.schedule["status"].isin(("due", "overdue"))).sum())
+    assert f"  ... and {due - 5} more: the full list is `monitor export overdue -o FILE`" in lines
+    assert any(line.startswith("  ... and ") and "monitor flags --severity warn" in line for line in lines)

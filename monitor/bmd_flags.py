@@ -12,7 +12,7 @@ import pandas as pd
 
 from monitor.cohort import Cohort
 from monitor.config import Config
-from monitor.flagging import FLAG_COLUMNS, join_by, lookup, make_flags
+from monitor.flagging import FLAG_COLUMNS, join_by, lookup, make_flags, per_patient_flags
 from monitor.schedule import HIP_SITES, risk_factor_table
 from monitor.trends import SITE_ORDER, describe_changes, lsc_note
 
@@ -73,39 +73,36 @@ def trend_flags(cohort: Cohort, trend: pd.DataFrame, *, evidence: bool = True) -
     if len(bilateral_ids):
         rows = declined.loc[declined["patient_id"].isin(bilateral_ids)]
         ev = _join_evidence(rows, rows["patient_id"], evidence)
-        parts.append(make_flags(ev.index.to_series(), code="bilateral_decline", severity="warn",
-                                title="Significant BMD loss at both hips (generalized loss)",
-                                evidence=ev.to_numpy(),
-                                action="Look for causes of generalized bone loss (glucocorticoids, hypogonadism, "
-                                       "malabsorption); review treatment thresholds",
-                                sources="1, 2"))
+        parts.append(per_patient_flags(ev, code="bilateral_decline", severity="warn",
+                                       title="Significant BMD loss at both hips (generalized loss)",
+                                       action="Look for causes of generalized bone loss (glucocorticoids, hypogonadism, "
+                                              "malabsorption); review treatment thresholds",
+                                       sources="1, 2"))
     one_side = declined.loc[~declined["patient_id"].isin(bilateral_ids)]
     contra = one_side.loc[~one_side["affected"]]
     if len(contra):
         ev = _join_evidence(contra, contra["patient_id"], evidence)
-        parts.append(make_flags(ev.index.to_series(), code="contralateral_decline", severity="warn",
-                                title="Significant BMD loss at the hip without a TOH episode",
-                                evidence=ev.to_numpy(),
-                                action="Possible recurrence or migration to the other hip: ask about hip or groin pain; "
-                                       "MRI without IV contrast is the method of choice to look",
-                                sources="1, 2, 4"))
+        parts.append(per_patient_flags(ev, code="contralateral_decline", severity="warn",
+                                       title="Significant BMD loss at the hip without a TOH episode",
+                                       action="Possible recurrence or migration to the other hip: ask about hip or groin pain; "
+                                              "MRI without IV contrast is the method of choice to look",
+                                       sources="1, 2, 4"))
     after = one_side.loc[one_side["affected"] & one_side["all_resolved"].fillna(False).astype(bool)
                          & (one_side["scan_date"] > one_side["resolved_on"])]
     if len(after):
         ev = _join_evidence(after, after["patient_id"], evidence)
-        parts.append(make_flags(ev.index.to_series(), code="affected_decline_after_resolution", severity="warn",
-                                title="Significant BMD loss at the affected hip after resolution",
-                                evidence=ev.to_numpy(),
-                                action="Possible recurrence at the same hip: ask about pain; MRI without IV contrast "
-                                       "if symptomatic",
-                                sources="1, 2, 4"))
+        parts.append(per_patient_flags(ev, code="affected_decline_after_resolution", severity="warn",
+                                       title="Significant BMD loss at the affected hip after resolution",
+                                       action="Possible recurrence at the same hip: ask about pain; MRI without IV contrast "
+                                              "if symptomatic",
+                                       sources="1, 2, 4"))
     rec = latest.loc[gain & latest["affected"]]
     if len(rec):
         ev = _join_evidence(rec, rec["patient_id"], evidence)
-        parts.append(make_flags(ev.index.to_series(), code="affected_recovery", severity="info",
-                                title="Significant BMD gain at the affected hip (the expected course)",
-                                evidence=ev.to_numpy(), action="None needed: TOH resolves spontaneously; continue surveillance",
-                                sources="1"))
+        parts.append(per_patient_flags(ev, code="affected_recovery", severity="info",
+                                       title="Significant BMD gain at the affected hip (the expected course)",
+                                       action="None needed: TOH resolves spontaneously; continue surveillance",
+                                       sources="1"))
     return pd.concat(parts, ignore_index=True) if parts else _empty()
 
 

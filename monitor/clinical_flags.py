@@ -11,7 +11,7 @@ import pandas as pd
 
 from monitor.cohort import Cohort
 from monitor.config import Config
-from monitor.flagging import FLAG_COLUMNS, join_by, lookup, make_flags
+from monitor.flagging import FLAG_COLUMNS, join_by, lookup, make_flags, per_patient_flags
 from monitor.schedule import add_months
 
 HIP_PAIN = ("hip_pain", "groin_pain", "low_back_pain_to_groin")
@@ -56,18 +56,18 @@ def recurrence_flags(cohort: Cohort, *, config: Config) -> pd.DataFrame:
         text = (_label(rec, "_2") + " after the episode of " + _fmt(rec["onset_date"]) + " resolved on "
                 + _fmt(rec["resolved_on"]))
         ev = join_by(rec["patient_id"], text)
-        parts.append(make_flags(ev.index.to_series(), code="recurrence_same_site", severity="warn",
-                                title="TOH recurred at the same site", evidence=ev.to_numpy(),
-                                action="Conservative management; MRI without IV contrast to confirm; yearly DXA",
-                                sources="1, 4"))
+        parts.append(per_patient_flags(ev, code="recurrence_same_site", severity="warn",
+                                       title="TOH recurred at the same site",
+                                       action="Conservative management; MRI without IV contrast to confirm; yearly DXA",
+                                       sources="1, 4"))
     contra = pairs.loc[(pairs["joint"] == "hip") & (pairs["joint_2"] == "hip") & (pairs["side"] != pairs["side_2"])]
     if len(contra):
         text = "new " + _label(contra, "_2") + " after the " + _label(contra)
         ev = join_by(contra["patient_id"], text)
-        parts.append(make_flags(ev.index.to_series(), code="recurrence_contralateral", severity="warn",
-                                title="TOH at the other hip", evidence=ev.to_numpy(),
-                                action="Monitor both hips; MRI without IV contrast to confirm; yearly DXA",
-                                sources="1, 2"))
+        parts.append(per_patient_flags(ev, code="recurrence_contralateral", severity="warn",
+                                       title="TOH at the other hip",
+                                       action="Monitor both hips; MRI without IV contrast to confirm; yearly DXA",
+                                       sources="1, 2"))
     window_end = add_months(pairs["onset_date"], config.thresholds.migratory_window_months)
     unresolved = pairs["resolved_on"].isna() | (pairs["resolved_on"] >= pairs["onset_date_2"])
     mig = pairs.loc[~same & ((pairs["onset_date_2"] <= window_end) | unresolved)]
@@ -76,12 +76,11 @@ def recurrence_flags(cohort: Cohort, *, config: Config) -> pd.DataFrame:
                        f"within {config.thresholds.migratory_window_months} months", "while the first was unresolved")
         text = _label(mig) + " → " + _label(mig, "_2") + " " + why
         ev = join_by(mig["patient_id"], text)
-        parts.append(make_flags(ev.index.to_series(), code="migratory_pattern", severity="warn",
-                                title="Migratory pattern: TOH moving between joints or sides",
-                                evidence=ev.to_numpy(),
-                                action="Ask about knee, ankle and hip pain at each visit; migration is reported mostly "
-                                       "within 6 months, sometimes up to 4 years, in 10-40 % of patients",
-                                sources="1"))
+        parts.append(per_patient_flags(ev, code="migratory_pattern", severity="warn",
+                                       title="Migratory pattern: TOH moving between joints or sides",
+                                       action="Ask about knee, ankle and hip pain at each visit; migration is reported mostly "
+                                              "within 6 months, sometimes up to 4 years, in 10-40 % of patients",
+                                       sources="1"))
     return _concat(parts)
 
 
@@ -117,23 +116,21 @@ def pregnancy_flags(cohort: Cohort, *, as_of: date, config: Config) -> pd.DataFr
             text = (hits["complaint"].str.replace("_", " ") + " reported " + _fmt(hits["reported_on"]) + " ("
                     + phase + ", delivery " + _fmt(hits["delivery"]) + "); no hip MRI since")
             ev = join_by(hits["patient_id"], text)
-            parts.append(make_flags(ev.index.to_series(), code="pregnancy_hip_pain_mri", severity="urgent",
-                                    title="Hip or groin pain in late pregnancy or postpartum without MRI",
-                                    evidence=ev.to_numpy(),
-                                    action="Obtain MRI (without IV contrast) promptly to diagnose TOH early and prevent "
-                                           "a femoral neck fracture; do not dismiss as pregnancy discomfort",
-                                    sources="6"))
+            parts.append(per_patient_flags(ev, code="pregnancy_hip_pain_mri", severity="urgent",
+                                           title="Hip or groin pain in late pregnancy or postpartum without MRI",
+                                           action="Obtain MRI (without IV contrast) promptly to diagnose TOH early and prevent "
+                                                  "a femoral neck fracture; do not dismiss as pregnancy discomfort",
+                                           sources="6"))
     ep = _episodes_in_order(cohort)
     preg_ep = ep.loc[ep["pregnancy_associated"].fillna(False).astype(bool)]
     active = preg_ep.loc[preg_ep["resolved_on"].isna()]
     if len(active):
         ev = join_by(active["patient_id"], "unresolved pregnancy-associated " + _label(active))
-        parts.append(make_flags(ev.index.to_series(), code="pregnancy_toh_fracture_risk", severity="urgent",
-                                title="Pregnancy-associated TOH: highest risk of displaced femoral neck fracture",
-                                evidence=ev.to_numpy(),
-                                action="Restrict weight-bearing and use assistive devices until symptoms improve; "
-                                       "urgent imaging for any increase in pain",
-                                sources="5, 6"))
+        parts.append(per_patient_flags(ev, code="pregnancy_toh_fracture_risk", severity="urgent",
+                                       title="Pregnancy-associated TOH: highest risk of displaced femoral neck fracture",
+                                       action="Restrict weight-bearing and use assistive devices until symptoms improve; "
+                                              "urgent imaging for any increase in pain",
+                                       sources="5, 6"))
     fractured = preg_ep.loc[preg_ep["fracture"].fillna(False).astype(bool)]
     if len(fractured):
         tr = cohort.treatments
@@ -145,12 +142,11 @@ def pregnancy_flags(cohort: Cohort, *, as_of: date, config: Config) -> pd.DataFr
         if len(open_):
             ev = join_by(open_["patient_id"], "fracture with pregnancy-associated " + _label(open_)
                          + "; no bisphosphonate recorded since")
-            parts.append(make_flags(ev.index.to_series(), code="post_fracture_treatment", severity="info",
-                                    title="After a pregnancy-associated fracture: treatment used in reported cases",
-                                    evidence=ev.to_numpy(),
-                                    action="After delivery, alendronic acid 70 mg weekly plus vitamin D for 3 months "
-                                           "has been used",
-                                    sources="5"))
+            parts.append(per_patient_flags(ev, code="post_fracture_treatment", severity="info",
+                                           title="After a pregnancy-associated fracture: treatment used in reported cases",
+                                           action="After delivery, alendronic acid 70 mg weekly plus vitamin D for 3 months "
+                                                  "has been used",
+                                           sources="5"))
     return _concat(parts)
 
 
@@ -175,12 +171,11 @@ def mri_flags(cohort: Cohort) -> pd.DataFrame:
             + ": reported as osteonecrosis, but T1 low, T2 high, homogeneous edema, normal subchondral area, no rim "
               "(the TOH pattern)")
     ev = join_by(hit["patient_id"], text)
-    return make_flags(ev.index.to_series(), code="mri_misread_risk", severity="warn",
-                      title="MRI read as osteonecrosis but the findings fit TOH",
-                      evidence=ev.to_numpy(),
-                      action="Ask the radiologist to review: osteonecrosis shows a subchondral rim; misreading delays "
-                             "the diagnosis",
-                      sources="2, 7")
+    return per_patient_flags(ev, code="mri_misread_risk", severity="warn",
+                             title="MRI read as osteonecrosis but the findings fit TOH",
+                             action="Ask the radiologist to review: osteonecrosis shows a subchondral rim; misreading delays "
+                                    "the diagnosis",
+                             sources="2, 7")
 
 
 def pitfall_flags(cohort: Cohort) -> pd.DataFrame:
@@ -200,12 +195,11 @@ def pitfall_flags(cohort: Cohort) -> pd.DataFrame:
         text = ("progressive " + pain["complaint"].str.replace("_", " ") + " reported " + _fmt(pain["reported_on"])
                 + ", still weight-bearing, with an unresolved episode")
         ev = join_by(pain["patient_id"], text)
-        parts.append(make_flags(ev.index.to_series(), code="weight_bearing_despite_pain", severity="urgent",
-                                title="Weight-bearing continues despite progressive hip pain",
-                                evidence=ev.to_numpy(),
-                                action="Restrict weight-bearing now and use assistive devices; image to exclude a "
-                                       "fracture",
-                                sources="5, 6"))
+        parts.append(per_patient_flags(ev, code="weight_bearing_despite_pain", severity="urgent",
+                                       title="Weight-bearing continues despite progressive hip pain",
+                                       action="Restrict weight-bearing now and use assistive devices; image to exclude a "
+                                              "fracture",
+                                       sources="5, 6"))
     labels = join_by(active["patient_id"], _label(active))
     ids = labels.index.to_series()
     parts.append(make_flags(ids, code="conservative_management", severity="info",
@@ -222,11 +216,10 @@ def pitfall_flags(cohort: Cohort) -> pd.DataFrame:
     frac = active.loc[active["fracture"].fillna(False).astype(bool)]
     if len(frac):
         ev = join_by(frac["patient_id"], "fracture with " + _label(frac))
-        parts.append(make_flags(ev.index.to_series(), code="fracture_surgical_referral", severity="warn",
-                                title="Fracture: surgical referral",
-                                evidence=ev.to_numpy(),
-                                action="Refer for surgery (total hip arthroplasty or internal fixation) if not done",
-                                sources="5, 6"))
+        parts.append(per_patient_flags(ev, code="fracture_surgical_referral", severity="warn",
+                                       title="Fracture: surgical referral",
+                                       action="Refer for surgery (total hip arthroplasty or internal fixation) if not done",
+                                       sources="5, 6"))
     return _concat(parts)
 
 

@@ -33,6 +33,11 @@ def make_flags(patient_ids: pd.Series, *, code: str, severity: str, title: str, 
     }, columns=FLAG_COLUMNS)
 
 
+def per_patient_flags(evidence: pd.Series, **info) -> pd.DataFrame:
+    """Flags of one code from evidence texts indexed by patient id (as `join_by` returns them)."""
+    return make_flags(evidence.index.to_series(), evidence=evidence.to_numpy(), **info)
+
+
 CONSTANT_COLUMNS = ("code", "severity", "title", "action", "sources")
 
 

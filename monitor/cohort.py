@@ -17,6 +17,7 @@ COLUMNS: dict[str, dict[str, str]] = {
     "patients": {
         "patient_id": "id", "mrn": "text", "name": "text", "sex": "text", "birth_date": "date",
         "enrolled_on": "date", "status": "text", "risk_factors": "text", "postmenopausal": "bool",
+        "recorded_on": "date",
     },
     "episodes": {
         "patient_id": "id", "joint": "text", "side": "text", "onset_date": "date",

@@ -343,7 +343,7 @@ def import_files(engine: Engine, paths: list[Path], *, today: date, actor: str, 
 
         results = []
         for p in parsed:
-            result = _write(conn, p, SPECS[p.kind], actor=actor)
+            result = _write(conn, p, SPECS[p.kind], actor=actor, today=today)
             results.append(result)
         if dry_run:
             conn.rollback()
@@ -435,7 +435,7 @@ def _bulk_insert(conn, table, frame: pd.DataFrame) -> None:
     conn.exec_driver_sql(sql, list(zip(*values)))
 
 
-def _write(conn, parsed: ParsedFile, spec: KindSpec, *, actor: str) -> FileResult:
+def _write(conn, parsed: ParsedFile, spec: KindSpec, *, actor: str, today: date) -> FileResult:
     """Insert new records and update changed ones; every replaced value goes to the audit log."""
     from sqlmodel import SQLModel
 
@@ -481,6 +481,8 @@ def _write(conn, parsed: ParsedFile, spec: KindSpec, *, actor: str) -> FileResul
     if spec.kind == "patients":
         inserts["status"] = inserts.get("status", pd.Series(index=inserts.index, dtype="object")).where(
             lambda s: s.notna(), "active")
+        # When the record reached us: the baseline anchor of a patient with no other date.
+        inserts["recorded_on"] = pd.Timestamp(today)
 
     old = merged.loc[~is_new]
     changed = pd.Series(False, index=old.index)

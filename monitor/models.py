@@ -25,6 +25,8 @@ class Patient(SQLModel, table=True):
     status: str = Field(default="active", max_length=16)
     # Recorded menopausal status; unknown means "premenopausal if a woman under 50".
     postmenopausal: bool | None = None
+    # The day the record was first imported (set by the system, not by a file).
+    recorded_on: date | None = None
     # `;`-separated staff-recorded risk factor codes, sorted.
     risk_factors: str = Field(default="")
 

@@ -103,7 +103,7 @@ def schedule(cohort: Cohort, *, as_of: date, settings: ScheduleSettings) -> pd.D
     """
     cohort = cohort.known_on(as_of)
     patients = cohort.patients.loc[cohort.patients["status"] == "active"]
-    frame = patients[["patient_id", "mrn", "name", "enrolled_on"]].set_index("patient_id")
+    frame = patients[["patient_id", "mrn", "name", "enrolled_on", "recorded_on"]].set_index("patient_id")
 
     ep = cohort.episodes
     if len(ep):
@@ -133,7 +133,10 @@ def schedule(cohort: Cohort, *, as_of: date, settings: ScheduleSettings) -> pd.D
     follow_up = add_months(last, frame["interval_months"])
     as_of_ts = pd.Timestamp(as_of)
     due = follow_up.where(~needs_baseline, diag)
-    due = due.where(~no_anchor, frame["enrolled_on"].fillna(as_of_ts))
+    # No episode and no scan: a baseline is due at enrolment, else from when the record reached us.
+    # Never "today": a due date that moves every day would make a new reminder every night.
+    anchor = frame["enrolled_on"].fillna(frame["recorded_on"]).fillna(as_of_ts)
+    due = due.where(~no_anchor, anchor)
     frame["due_date"] = due.astype("datetime64[us]")
     frame["is_baseline"] = needs_baseline | no_anchor
 
@@ -149,7 +152,8 @@ def schedule(cohort: Cohort, *, as_of: date, settings: ScheduleSettings) -> pd.D
     reason_none = np.where(
         frame["enrolled_on"].notna(),
         "baseline DXA: no episode or scan recorded (enrolled " + frame["enrolled_on"].dt.strftime("%Y-%m-%d").fillna("") + ")",
-        "baseline DXA: no episode, scan or enrolment date recorded",
+        "baseline DXA: no episode, scan or enrolment date recorded (record received "
+        + frame["recorded_on"].dt.strftime("%Y-%m-%d").fillna("?") + ")",
     )
     frame["due_reason"] = np.where(no_anchor, reason_none, np.where(needs_baseline, reason_base, reason_follow))
     frame["due_reason"] = frame["due_reason"].astype("str")

@@ -84,7 +84,7 @@ def make_engine(url: str | None = None) -> Engine:
 
 
 def init_db(engine: Engine) -> bool:
-    """Create the missing tables; True when the database was new."""
+    """Create the missing tables and add missing (nullable) columns; True when the database was new."""
     from sqlmodel import SQLModel
 
     from monitor import models
@@ -95,10 +95,26 @@ def init_db(engine: Engine) -> bool:
             SQLModel.metadata.create_all(conn)
             if is_new:
                 conn.execute(models.SchemaInfo.__table__.insert(), {"version": models.SCHEMA_VERSION})
+            else:
+                _add_missing_columns(conn, SQLModel.metadata)
     except OperationalError as exc:
         raise DatabaseError(f"cannot open the database: {exc.orig}") from None
     _restrict_sqlite_file(engine)
     return is_new
+
+
+def _add_missing_columns(conn: Connection, metadata) -> list[str]:
+    """The upgrade path for a column a newer version added: nullable, so no row is touched."""
+    inspector = inspect(conn)
+    added = []
+    for table in metadata.sorted_tables:
+        present = {c["name"] for c in inspector.get_columns(table.name)}
+        for column in table.columns:
+            if column.name not in present and column.nullable:
+                kind = column.type.compile(dialect=conn.dialect)
+                conn.exec_driver_sql(f"ALTER TABLE {table.name} ADD COLUMN {column.name} {kind}")
+                added.append(f"{table.name}.{column.name}")
+    return added
 
 
 def _restrict_sqlite_file(engine: Engine) -> None:

@@ -168,3 +168,31 @@ def test_every_kind_imports(engine, tmp_path):
     assert (c["mri"], c["pregnancies"], c["symptoms"], c["assessments"], c["treatments"]) == (1, 2, 1, 1, 1)
     run(engine, files)
     assert counts(engine) == c
+
+
+def test_init_adds_a_column_a_newer_version_needs(engine):
+    """`monitor init` upgrades an older database in place: the new nullable column appears, rows stay."""
+    from monitor.store import init_db
+
+    with engine.begin() as conn:
+        conn.execute(text("INSERT INTO patient (mrn, sex, birth_date, status, risk_factors) "
+                          "VALUES ('OLD1', 'F', '1980-01-01', 'active', '')"))
+        conn.execute(text("ALTER TABLE patient DROP COLUMN recorded_on"))
+    assert init_db(engine) is False
+    with engine.connect() as conn:
+        cols = {c["name"] for c in __import__("sqlalchemy").inspect(conn).get_columns("patient")}
+        assert "recorded_on" in cols
+        assert conn.execute(text("SELECT mrn FROM patient")).scalar() == "OLD1"
+
+
+def test_patient_without_any_date_keeps_one_due_date(engine, tmp_path):
+    """No episode, scan or enrolment date: the baseline is anchored on the import day, so the due
+    date does not move with the calendar (a moving due date would remind every night)."""
+    from monitor.config import Config
+    from monitor.services import evaluate_db
+
+    write_csv(tmp_path / "patients.csv", "mrn,sex,birth_date\nNODATE,M,1970-01-01\n")
+    run(engine, [tmp_path / "patients.csv"], today=date(2026, 3, 1))
+    due = [evaluate_db(engine, as_of=d, config=Config()).schedule["due_date"].iloc[0]
+           for d in (date(2026, 3, 1), date(2026, 3, 2), date(2026, 9, 1))]
+    assert {str(d.date()) for d in due} == {"2026-03-01"}

@@ -144,8 +144,8 @@ def main() -> None:
     verdicts(rows)
     info = machine()
     print(f"\nMachine: {info['cpu']}, {info['cores']} cores, Python {info['python']}, pandas {info['pandas']}")
-    print(f"| patients | step | seconds | x floor | peak MB | target (100k) | note |")
-    print(f"|---:|---|---:|---:|---:|---|---|")
+    print("| patients | step | seconds | x floor | peak MB | target (100k) | note |")
+    print("|---:|---|---:|---:|---:|---|---|")
     for r in rows:
         print(f"| {r['patients']:,} | {r['step']} | {r['seconds']:.2f} | {r['x_floor']:.2f} | {r['peak_mb']:.0f} | "
               f"{r['target']} | {r['note']} |")

@@ -6,7 +6,6 @@ instant; pandas, SQLAlchemy and matplotlib are imported inside the commands that
 
 from __future__ import annotations
 
-import functools
 import os
 import sys
 from datetime import date

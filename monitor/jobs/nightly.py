@@ -84,11 +84,11 @@ def run_job(engine: Engine, job: str, *, slot_on: date, as_of: date, config: Con
     except Exception as exc:
         log.error("job %s for %s failed: %s", job, slot_on, exc)
         with store.transaction(engine) as conn:
-            run_id = conn.execute(JobRun.__table__.insert().returning(JobRun.__table__.c.id), {
+            conn.execute(JobRun.__table__.insert(), {
                 "job": job, "slot_on": slot_on, "as_of": as_of, "started_at": now_utc,
                 "finished_at": datetime.now(timezone.utc), "outcome": "failed", "trigger": trigger,
                 "counts": "{}", "error": "".join(traceback.format_exception_only(exc)).strip()[:2000],
-                "actor": actor}).scalar_one()
+                "actor": actor})
         raise
 
 

@@ -129,7 +129,7 @@ def settings_lines(config, as_of) -> list[str]:
              f" due soon {sc.due_soon_days} days ahead, overdue {sc.grace_days} days after the due date"]
     for site in ("total_hip", "femoral_neck", "lumbar_spine"):
         value, measured = tr.lsc(site)
-        origin = f"measured here (2.77 x precision)" if measured else "default, not measured here"
+        origin = "measured here (2.77 x precision)" if measured else "default, not measured here"
         lines.append(f"  LSC {SITE_LABEL[site]}: {value:.3f} g/cm² ({origin})")
     lines.append(f"  persistent osteopenia T <= {th.persistent_osteopenia_t:+.1f} [5]; therapy T < {th.therapy_t:+.1f} "
                  f"with a risk factor [2]; low for age Z <= {th.low_for_age_z:+.1f} under {th.z_score_age} (ISCD)")

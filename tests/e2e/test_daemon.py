@@ -7,7 +7,6 @@ import subprocess
 import sys
 import time
 from datetime import date
-from pathlib import Path
 
 import pytest
 from click.testing import CliRunner

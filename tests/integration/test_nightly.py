@@ -230,3 +230,31 @@ def test_digest_is_mailed_to_staff(clinic):
     msg = server.messages[0]
     assert "Subject: toh-monitor worklist 2026-06-01" in msg and "Open DXA reminders: 2" in msg
     assert "Pat One" not in msg
+
+
+def test_a_failed_run_is_recorded_and_the_next_fire_retries(clinic, tmp_path):
+    """A failing job leaves no half-written reminders, is recorded as failed, and is retried."""
+    engine, config = clinic
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("x")
+    broken = replace(config, jobs=replace(config.jobs, outbox=str(blocker / "outbox")))
+    with pytest.raises(OSError):
+        nightly(engine, broken, "2026-06-01")
+    assert count(engine, "reminder") == 0 and count(engine, "job_completion") == 0
+    with engine.connect() as conn:
+        outcome, error = conn.execute(text("SELECT outcome, error FROM job_run")).one()
+    assert outcome == "failed" and "not-a-folder" in error
+    assert nightly(engine, config, "2026-06-01").outcome == "ok"
+    assert count(engine, "job_completion") == 1
+
+
+def test_daemon_job_entry_survives_a_failure(clinic, tmp_path, caplog):
+    """The scheduler's job function logs a failure and returns: the daemon keeps running."""
+    from monitor.jobs.daemon import _job_entry
+
+    engine, config = clinic
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    broken = replace(config, jobs=replace(config.jobs, outbox=str(blocker / "outbox")))
+    _job_entry(engine, NIGHTLY, broken, "daemon", {})  # must not raise
+    assert "nightly failed; the next fire will try again" in caplog.text

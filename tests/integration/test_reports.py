@@ -1,11 +1,9 @@
 """Report files, opened and read back: valid PNG/PDF, the right patient, the expected text, stable bytes."""
 
-import io
 from dataclasses import replace
 from datetime import date, datetime, timezone
 from pathlib import Path
 
-import pandas as pd
 import pytest
 from click.testing import CliRunner
 from pypdf import PdfReader

@@ -12,7 +12,13 @@ import pandas as pd
 
 from monitor.cohort import Cohort
 from monitor.config import Config
-from monitor.flagging import FLAG_COLUMNS, join_by, lookup, make_flags, per_patient_flags
+from monitor.flagging import (
+    FLAG_COLUMNS,
+    join_by,
+    lookup,
+    make_flags,
+    per_patient_flags,
+)
 from monitor.schedule import HIP_SITES, risk_factor_table
 from monitor.trends import SITE_ORDER, describe_changes, lsc_note
 

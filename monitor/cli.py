@@ -2,108 +2,29 @@
 
 Only click and the standard library are imported at module level so `monitor --help` is
 instant; pandas, SQLAlchemy and matplotlib are imported inside the commands that need them.
+The job and report commands live in `cli_jobs` and `cli_reports`.
 """
 
 from __future__ import annotations
 
-import os
-import sys
-from datetime import date
 from pathlib import Path
 
 import click
 
+from monitor import cli_jobs, cli_reports
+from monitor.cli_common import (
+    SEVERITIES,
+    STATUS_CHOICES,
+    AppContext,
+    MonitorGroup,
+    as_of_option,
+    format_option,
+    parse_date,
+    pass_app,
+    progress_factory,
+    render,
+)
 from monitor.errors import MonitorError
-
-FORMATS = ("table", "csv", "json")
-STATUS_CHOICES = ("not_due", "due_soon", "due", "overdue")
-
-
-class AppContext:
-    """What every command shares: the database URL and the clinic configuration, opened lazily."""
-
-    def __init__(self, db: str | None, config_path: str | None):
-        self.db = db
-        self.config_path = config_path
-        self._config = None
-        self._engine = None
-
-    @property
-    def config(self):
-        if self._config is None:
-            from monitor.config import load_config
-
-            self._config = load_config(self.config_path)
-        return self._config
-
-    @property
-    def engine(self):
-        if self._engine is None:
-            from monitor.store import make_engine
-
-            self._engine = make_engine(self.db)
-        return self._engine
-
-    def as_of(self, value: date | None) -> date:
-        if value is not None:
-            return value
-        from monitor.services import today_in
-
-        return today_in(self.config)
-
-
-pass_app = click.make_pass_decorator(AppContext)
-
-
-class MonitorGroup(click.Group):
-    """A group that turns a MonitorError into `Error: ...` and its exit code, never a traceback."""
-
-    def invoke(self, ctx):
-        try:
-            return super().invoke(ctx)
-        except MonitorError as exc:
-            click.echo(f"Error: {exc}", err=True)
-            ctx.exit(exc.exit_code)
-
-
-def as_of_option(f):
-    def parse(_ctx, _param, value):
-        if value is None:
-            return None
-        try:
-            return date.fromisoformat(value)
-        except ValueError:
-            raise click.BadParameter(f"expected a date YYYY-MM-DD, got '{value}'") from None
-
-    return click.option("--as-of", callback=parse, metavar="YYYY-MM-DD",
-                        help="Evaluate on this date (default: today in the clinic's time zone).")(f)
-
-
-def format_option(choices=FORMATS):
-    return click.option("--format", "fmt", type=click.Choice(choices), default="table", show_default=True,
-                        help="Output format.")
-
-
-def render(rows, columns: list[str], fmt: str) -> str:
-    """Rows (a DataFrame, or a list of dicts) as an aligned text table, CSV or JSON."""
-    if isinstance(rows, list):
-        import pandas as pd
-
-        rows = pd.DataFrame(rows, columns=columns)
-    rows = rows[columns]
-    if fmt == "json":
-        # pandas writes the JSON in C; json.dumps of 100,000 dicts takes seconds.
-        return rows.to_json(orient="records", force_ascii=False, indent=2) if len(rows) else "[]"
-    if fmt == "csv":
-        from monitor.safe_files import frame_csv_bytes
-
-        return frame_csv_bytes(rows).decode("utf-8").replace("\r\n", "\n").rstrip("\n")
-    cells = [["" if v is None or v != v else str(v) for v in row] for row in rows.itertuples(index=False, name=None)]
-    widths = [max([len(c)] + [len(row[i]) for row in cells]) for i, c in enumerate(columns)]
-    lines = ["  ".join(c.ljust(w) for c, w in zip(columns, widths)).rstrip()]
-    lines.append("  ".join("-" * w for w in widths))
-    lines += ["  ".join(v.ljust(w) for v, w in zip(row, widths)).rstrip() for row in cells]
-    return "\n".join(lines)
 
 
 @click.group(cls=MonitorGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -199,7 +120,7 @@ def due(app, as_of, statuses, fmt):
       monitor due --status due --status overdue
       monitor due --as-of 2026-01-31 --format csv > due.csv
     """
-    from monitor.services import due_rows, evaluate_db, EXPORT_COLUMNS
+    from monitor.services import EXPORT_COLUMNS, due_rows, evaluate_db
 
     evaluation = evaluate_db(app.engine, as_of=app.as_of(as_of), config=app.config, evidence=False)
     rows = due_rows(evaluation, tuple(statuses))
@@ -234,9 +155,6 @@ def export_overdue_cmd(app, output, as_of, by):
     click.echo(f"Wrote {count} patient(s) due or overdue on {evaluation.as_of.isoformat()} to {output}")
 
 
-SEVERITIES = ("info", "warn", "urgent")
-
-
 @main.command()
 @click.argument("mrn", required=False)
 @as_of_option
@@ -255,7 +173,13 @@ def flags(app, mrn, as_of, severity, codes, fmt):
       monitor flags --severity urgent
       monitor flags TOH-000042 --format json
     """
-    from monitor.services import evaluate, evaluate_db, flag_rows, patient_history, sources_list
+    from monitor.services import (
+        evaluate,
+        evaluate_db,
+        flag_rows,
+        patient_history,
+        sources_list,
+    )
 
     as_of = app.as_of(as_of)
     if mrn:
@@ -308,9 +232,9 @@ def synth(app, n_patients, seed, end_on, output):
     """
     from monitor.synth import generate, write_cohort
 
-    end = _parse_date(end_on, "--end") if end_on else app.as_of(None)
+    end = parse_date(end_on, "--end") if end_on else app.as_of(None)
     output.mkdir(parents=True, exist_ok=True)
-    frames = generate(n_patients, seed=seed, end_on=end, progress=_progress_factory("Generating"))
+    frames = generate(n_patients, seed=seed, end_on=end, progress=progress_factory("Generating"))
     counts = write_cohort(frames, output)
     click.echo(f"Wrote {output}: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
 
@@ -336,361 +260,8 @@ def demo(app, output, as_of):
     run_demo(output, as_of=as_of, config=app.config, echo=click.echo)
 
 
-@main.group()
-def run():
-    """Run a scheduled job once, now (the same code the daemon runs)."""
-
-
-def _run_job(app, job, as_of, again, by):
-    from datetime import datetime, timezone
-
-    from monitor.jobs.nightly import run_job
-    from monitor.services import current_actor
-
-    as_of = app.as_of(as_of)
-    result = run_job(app.engine, job, slot_on=as_of, as_of=as_of, config=app.config,
-                     now_utc=datetime.now(timezone.utc), trigger="manual", actor=current_actor(by), again=again,
-                     progress=_step_printer())
-    if result.outcome == "skipped":
-        click.echo(f"{result.message}; nothing to do (use --again to run it again)")
-        return
-    click.echo(f"{job} for {as_of.isoformat()}: ok (run {result.run_id}); "
-               + ", ".join(f"{k} {v}" for k, v in result.counts.items()))
-    for f in result.files:
-        click.echo(f"  wrote {f}")
-    if result.message:
-        click.echo(f"  {result.message}")
-
-
-@run.command("nightly")
-@as_of_option
-@click.option("--again", is_flag=True, help="Run even if tonight's run is already done (reminders never double).")
-@click.option("--by", help="Who runs it (default: the OS user).")
-@pass_app
-def run_nightly(app, as_of, again, by):
-    """Evaluate the cohort and write reminders and the outbox worklist, once.
-
-    \b
-    Example:
-      monitor run nightly
-      monitor run nightly --as-of 2026-11-20
-    """
-    _run_job(app, "nightly", as_of, again, by)
-
-
-@run.command("clinic-report")
-@as_of_option
-@click.option("--again", is_flag=True, help="Run even if this slot is already done.")
-@click.option("--by", help="Who runs it (default: the OS user).")
-@pass_app
-def run_clinic_report(app, as_of, again, by):
-    """Write the clinic report into the outbox, once (the daemon does it weekly).
-
-    \b
-    Example:
-      monitor run clinic-report
-    """
-    _run_job(app, "clinic_report", as_of, again, by)
-
-
-@main.command()
-@pass_app
-def daemon(app):
-    """Run the scheduler in the foreground (for systemd or a terminal); stop with Ctrl-C or SIGTERM.
-
-    One daemon per database: a second one refuses to start. At start-up it serves any run missed
-    while it was down (once, as of today), then runs the nightly job and the weekly clinic report
-    at the times of the configuration, in the clinic's time zone.
-
-    \b
-    Example:
-      monitor --config clinic.toml --db sqlite:///clinic.db daemon
-    """
-    import logging
-
-    from monitor.jobs.daemon import run_daemon
-    from monitor.store import require_initialised
-
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
-    logging.getLogger("apscheduler").setLevel(logging.WARNING)
-    require_initialised(app.engine)
-    sys.exit(run_daemon(app.engine, config=app.config))
-
-
-@main.command()
-@click.option("--limit", type=click.IntRange(1, 1000), default=10, show_default=True, help="How many past runs.")
-@pass_app
-def jobs(app, limit):
-    """Scheduled jobs with their next run, whether a daemon is running, and the last runs.
-
-    \b
-    Example:
-      monitor jobs --limit 20
-    """
-    from datetime import datetime, timezone
-
-    from monitor.jobs.daemon import next_fire_times
-    from monitor.jobs.locks import DaemonLock
-    from monitor.jobs.nightly import recent_runs
-    from monitor.store import require_initialised
-
-    require_initialised(app.engine)
-    running = DaemonLock(app.engine).is_held_elsewhere()
-    click.echo(f"Daemon: {'running' if running else 'not running'} (zone {app.config.timezone})")
-    for job, when in next_fire_times(app.config, datetime.now(timezone.utc)).items():
-        click.echo(f"  {job:14} next {when.isoformat(timespec='minutes')}")
-    runs = recent_runs(app.engine, limit)
-    click.echo(f"Last {len(runs)} run(s):")
-    rows = [{"id": r.id, "job": r.job, "slot": str(r.slot_on)[:10], "as_of": str(r.as_of)[:10],
-             "finished (UTC)": str(r.finished_at)[:19], "trigger": r.trigger, "outcome": r.outcome,
-             "counts / error": r.error or r.counts} for r in runs.itertuples()]
-    if rows:
-        click.echo(render(rows, list(rows[0]), "table"))
-
-
-@main.group(invoke_without_command=True)
-@click.option("--state", "states", multiple=True, type=click.Choice(("open", "deferred", "closed")),
-              help="Only reminders in this state (repeatable; default open).")
-@click.option("--all", "show_all", is_flag=True, help="Every reminder, whatever its state.")
-@as_of_option
-@format_option()
-@click.pass_context
-def reminders(ctx, states, show_all, as_of, fmt):
-    """The reminder worklist; subcommands record outreach, defer, close, reopen, show history.
-
-    \b
-    Example:
-      monitor reminders
-      monitor reminders --state deferred --format csv
-      monitor reminders outreach 12 --outcome booked --note "DXA on 3 Dec"
-    """
-    if ctx.invoked_subcommand is not None:
-        return
-    from monitor.reminder_work import LIST_COLUMNS, list_reminders
-
-    app = ctx.find_object(AppContext)
-    wanted = () if show_all else (tuple(states) or ("open",))
-    table = list_reminders(app.engine, as_of=app.as_of(as_of), config=app.config, states=wanted)
-    click.echo(render(table, LIST_COLUMNS, fmt))
-    if fmt == "table":
-        click.echo(f"{len(table)} reminder(s)")
-
-
-def _reminder_action(app, reminder_id, kind, by, **kw):
-    from monitor.reminder_work import record
-    from monitor.services import current_actor, today_in
-
-    state = record(app.engine, reminder_id, kind=kind, actor=current_actor(by), today=today_in(app.config), **kw)
-    click.echo(f"Reminder {reminder_id}: {kind}; now {state}.")
-
-
-@reminders.command("outreach")
-@click.argument("reminder_id", type=int)
-@click.option("--outcome", required=True,
-              type=click.Choice(("contacted", "booked", "scan_done_elsewhere", "declined", "unreachable")))
-@click.option("--note", help="Free text kept with the attempt (no need to repeat the patient's name).")
-@click.option("--by", help="Who made the attempt (default: the OS user).")
-@pass_app
-def reminders_outreach(app, reminder_id, outcome, note, by):
-    """Record an outreach attempt or its outcome; the reminder stays open until the scan is recorded.
-
-    \b
-    Example:
-      monitor reminders outreach 12 --outcome unreachable --note "no answer, left voicemail"
-    """
-    _reminder_action(app, reminder_id, "outreach", by, outcome=outcome, reason=note)
-
-
-@reminders.command("defer")
-@click.argument("reminder_id", type=int)
-@click.option("--until", "until_on", required=True, metavar="YYYY-MM-DD", help="The reminder reopens on this date.")
-@click.option("--reason", required=True, help="Why it waits.")
-@click.option("--by", help="Who defers it (default: the OS user).")
-@pass_app
-def reminders_defer(app, reminder_id, until_on, reason, by):
-    """Set a reminder aside until a date; the nightly run reopens it on that date by itself.
-
-    \b
-    Example:
-      monitor reminders defer 12 --until 2027-01-15 --reason "patient abroad until January"
-    """
-    _reminder_action(app, reminder_id, "deferred", by, reason=reason, until=_parse_date(until_on, "--until"))
-
-
-@reminders.command("close")
-@click.argument("reminder_id", type=int)
-@click.option("--reason", required=True, help="Why it is closed.")
-@click.option("--by", help="Who closes it (default: the OS user).")
-@pass_app
-def reminders_close(app, reminder_id, reason, by):
-    """Close a reminder; it stays closed across nights until a new due cycle starts.
-
-    \b
-    Example:
-      monitor reminders close 12 --reason "declined further scans"
-    """
-    _reminder_action(app, reminder_id, "closed", by, reason=reason)
-
-
-@reminders.command("reopen")
-@click.argument("reminder_id", type=int)
-@click.option("--reason", help="Why it is reopened.")
-@click.option("--by", help="Who reopens it (default: the OS user).")
-@pass_app
-def reminders_reopen(app, reminder_id, reason, by):
-    """Reopen a closed or deferred reminder.
-
-    \b
-    Example:
-      monitor reminders reopen 12 --reason "closed by mistake"
-    """
-    _reminder_action(app, reminder_id, "reopened", by, reason=reason)
-
-
-@reminders.command("history")
-@click.argument("reminder_id", type=int)
-@pass_app
-def reminders_history(app, reminder_id):
-    """Everything that happened to a reminder, oldest first.
-
-    \b
-    Example:
-      monitor reminders history 12
-    """
-    from monitor.reminder_work import history
-
-    events = history(app.engine, reminder_id)
-    click.echo(events.attrs["header"])
-    rows = [{"at (UTC)": str(e.at)[:19], "by": e.actor, "event": e.kind, "outcome": e.outcome or "",
-             "until": "" if e.until is None or e.until != e.until else str(e.until)[:10], "note": e.reason or ""}
-            for e in events.itertuples()]
-    click.echo(render(rows, ["at (UTC)", "by", "event", "outcome", "until", "note"], "table"))
-
-
-@main.group()
-def report():
-    """Per-patient BMD trend charts and clinic reports (PNG or PDF)."""
-
-
-def _report_path(output: Path | None, stem: str, fmt: str) -> Path:
-    return output if output is not None else Path(f"{stem}.{fmt}")
-
-
-@report.command("patient")
-@click.argument("mrn")
-@click.option("--format", "fmt", type=click.Choice(("pdf", "png")), default="pdf", show_default=True)
-@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
-              help="File to write (default: patient-MRN-DATE.pdf here, MRN reduced to safe characters).")
-@as_of_option
-@pass_app
-def report_patient(app, mrn, fmt, output, as_of):
-    """One patient's BMD trend chart (PNG), or the chart with its tables, flags and settings (PDF).
-
-    \b
-    Example:
-      monitor report patient TOH-000042
-      monitor report patient TOH-000042 --format png -o chart.png
-    """
-    from monitor.reports.patient import write_patient_pdf, write_patient_png
-    from monitor.services import patient_report
-
-    as_of = app.as_of(as_of)
-    data = patient_report(app.engine, mrn, as_of=as_of, config=app.config)
-    from monitor.safe_files import safe_name
-
-    target = _report_path(output, f"patient-{safe_name(mrn)}-{as_of.isoformat()}", fmt)
-    (write_patient_pdf if fmt == "pdf" else write_patient_png)(data, target)
-    click.echo(f"Wrote {target}")
-
-
-@report.command("clinic")
-@click.option("--format", "fmt", type=click.Choice(("pdf", "png")), default="pdf", show_default=True)
-@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
-              help="File to write (default: clinic-report-DATE.pdf here).")
-@as_of_option
-@pass_app
-def report_clinic(app, fmt, output, as_of):
-    """The clinic report: counts by status, overdue list, urgent and warning flags, cohort views.
-
-    \b
-    Example:
-      monitor report clinic -o clinic.pdf
-    """
-    from monitor.reports.clinic import write_clinic_report
-    from monitor.services import evaluate_db
-
-    evaluation = evaluate_db(app.engine, as_of=app.as_of(as_of), config=app.config)
-    target = _report_path(output, f"clinic-report-{evaluation.as_of.isoformat()}", fmt)
-    write_clinic_report(evaluation, target, config=app.config, fmt=fmt)
-    click.echo(f"Wrote {target}")
-
-
-@report.command("patients")
-@click.argument("mrns", nargs=-1)
-@click.option("--status", "statuses", multiple=True, type=click.Choice(STATUS_CHOICES),
-              help="Every active patient with this DXA status (repeatable).")
-@click.option("--severity", type=click.Choice(SEVERITIES), help="Every patient with a flag of at least this severity.")
-@click.option("--all", "everyone", is_flag=True, help="Every active patient.")
-@click.option("--format", "fmt", type=click.Choice(("pdf", "png")), default="pdf", show_default=True)
-@click.option("-o", "--output", required=True, type=click.Path(file_okay=False, path_type=Path),
-              help="Folder for the files (created if missing, owner-only).")
-@as_of_option
-@pass_app
-def report_patients(app, mrns, statuses, severity, everyone, fmt, output, as_of):
-    """Reports for many patients at once, with a progress bar on a terminal.
-
-    Files are named patient-MRN-DATE.pdf with the MRN reduced to letters, digits, - and _.
-
-    \b
-    Example:
-      monitor report patients --status overdue -o reports/
-      monitor report patients TOH-000009 TOH-000041 --format png -o charts/
-    """
-    from monitor.services import evaluate_db, select_patients, write_patient_reports
-
-    if not (mrns or statuses or severity or everyone):
-        raise MonitorError("name MRNs, or choose --status, --severity or --all")
-    evaluation = evaluate_db(app.engine, as_of=app.as_of(as_of), config=app.config)
-    ids = select_patients(evaluation, mrns=mrns, statuses=statuses, min_severity=severity, everyone=everyone)
-    output.mkdir(parents=True, exist_ok=True)
-    os.chmod(output, 0o700)
-    if sys.stderr.isatty() and ids:
-        with click.progressbar(length=len(ids), label="Rendering", file=sys.stderr) as bar:
-            written = write_patient_reports(evaluation, ids, output, fmt=fmt, config=app.config,
-                                            progress=lambda: bar.update(1))
-    else:
-        written = write_patient_reports(evaluation, ids, output, fmt=fmt, config=app.config)
-    click.echo(f"Wrote {len(written)} {fmt.upper()} report(s) to {output}")
-
-
-def _step_printer():
-    """Progress lines on a terminal; quiet otherwise."""
-    if not sys.stderr.isatty():
-        return None
-    return lambda message: click.echo(f"... {message}", err=True)
-
-
-def _parse_date(value: str, what: str) -> date:
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        raise MonitorError(f"{what}: expected a date YYYY-MM-DD, got '{value}'") from None
-
-
-def _progress_factory(label: str):
-    """A progress callback that draws a bar on a terminal and stays quiet otherwise."""
-    if not sys.stderr.isatty():
-        return None
-
-    def progress(done: int, total: int) -> None:
-        width = 30
-        filled = int(width * done / max(total, 1))
-        sys.stderr.write(f"\r{label} [{'#' * filled}{'.' * (width - filled)}] {done}/{total}")
-        if done >= total:
-            sys.stderr.write("\n")
-        sys.stderr.flush()
-
-    return progress
+for command in (cli_jobs.run, cli_jobs.daemon, cli_jobs.jobs, cli_jobs.reminders, cli_reports.report):
+    main.add_command(command)
 
 
 if __name__ == "__main__":  # pragma: no cover

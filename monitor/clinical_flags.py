@@ -11,7 +11,13 @@ import pandas as pd
 
 from monitor.cohort import Cohort
 from monitor.config import Config
-from monitor.flagging import FLAG_COLUMNS, join_by, lookup, make_flags, per_patient_flags
+from monitor.flagging import (
+    FLAG_COLUMNS,
+    join_by,
+    lookup,
+    make_flags,
+    per_patient_flags,
+)
 from monitor.schedule import add_months
 
 HIP_PAIN = ("hip_pain", "groin_pain", "low_back_pain_to_groin")

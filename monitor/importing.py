@@ -6,8 +6,6 @@ shell that resolves MRNs against the database and writes everything in one trans
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
@@ -17,9 +15,10 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import Engine, text
 
+from monitor import store
+from monitor.csv_cells import read_cells
 from monitor.errors import ImportRejected, MonitorError, Problem
 from monitor.importspec import IMPORT_ORDER, SPECS, Col, KindSpec
-from monitor import store
 from monitor.safe_files import write_private_frame
 
 TRUE_WORDS = {"yes": True, "true": True, "1": True, "no": False, "false": False, "0": False}
@@ -57,86 +56,6 @@ def kind_of(path: Path, kind: str | None) -> str:
         f"{path.name}: cannot tell what this file holds from its name; name it one of "
         f"{', '.join(s + '.csv' for s in SPECS)} or pass --kind"
     )
-
-
-def read_table_text(path: Path) -> str:
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        raise MonitorError(f"{path}: file not found") from None
-    except IsADirectoryError:
-        raise MonitorError(f"{path}: is a folder, expected a CSV file") from None
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise MonitorError(f"{path.name}: not UTF-8 text ({exc.reason} at byte {exc.start}); "
-                           "save it as CSV UTF-8") from None
-
-
-def read_cells(path: Path) -> tuple[list[str], np.ndarray, pd.DataFrame]:
-    """Header, line numbers and cells (text, stripped) of a CSV file; blank lines are skipped.
-
-    The csv module counts each record's values; pandas' C parser reads the cells. When a quoted
-    cell spans lines (so records and lines part) or a line holds only blanks, the csv module reads
-    the file record by record instead, to name every line exactly.
-    """
-    text = read_table_text(path)
-    if not text.strip():
-        raise MonitorError(f"{path.name}, line 1: the file is empty; expected a header row")
-    try:
-        lengths = np.fromiter((len(r) for r in csv.reader(io.StringIO(text, newline=""))), dtype=np.int64)
-    except csv.Error:
-        return _read_cells_slowly(path, text)
-    physical = text.count("\n") + (0 if text.endswith("\n") else 1)
-    width = int(lengths[0])
-    if len(lengths) != physical or (width > 1 and (lengths == 1).any()):
-        return _read_cells_slowly(path, text)
-    wrong = np.flatnonzero((lengths != 0) & (lengths != width))
-    if len(wrong):
-        i = int(wrong[0])
-        raise MonitorError(f"{path.name}, line {i + 1}: expected {width} values as in the header, "
-                           f"found {int(lengths[i])}")
-    frame = pd.read_csv(io.StringIO(text), dtype="str", keep_default_na=False, na_filter=False,
-                        skip_blank_lines=True, engine="c", index_col=False)
-    lines = (np.flatnonzero(lengths != 0)[1:] + 1).astype("int64")
-    if len(frame) != len(lines):
-        return _read_cells_slowly(path, text)
-    header = [str(h).strip() for h in frame.columns]
-    frame.columns = header
-    return header, lines, _strip(frame, text)
-
-
-def _strip(frame: pd.DataFrame, text: str) -> pd.DataFrame:
-    """Cells without surrounding blanks; skipped when the text has no blank beside a separator."""
-    if not (" ," in text or ", " in text or " \n" in text or "\t" in text or " \r" in text
-            or text.startswith(" ") or "\n " in text):
-        return frame
-    return frame.apply(lambda s: s.str.strip()) if len(frame) else frame
-
-
-def _read_cells_slowly(path: Path, text: str) -> tuple[list[str], np.ndarray, pd.DataFrame]:
-    """The csv module, line by line: exact line numbers for cells that span lines."""
-    reader = csv.reader(io.StringIO(text, newline=""))
-    lines: list[int] = []
-    rows: list[list[str]] = []
-    try:
-        header = next(reader)
-        width = len(header)
-        start = reader.line_num + 1
-        for row in reader:
-            line, start = start, reader.line_num + 1  # a record is named by the line it starts on
-            if not row or (len(row) == 1 and not row[0].strip()):
-                continue
-            if len(row) != width:
-                raise MonitorError(f"{path.name}, line {line}: expected {width} values as in the "
-                                   f"header, found {len(row)}")
-            lines.append(line)
-            rows.append(row)
-    except csv.Error as exc:
-        raise MonitorError(f"{path.name}, line {reader.line_num}: not valid CSV: {exc}") from None
-    header = [h.strip() for h in header]
-    frame = pd.DataFrame(rows, columns=header, dtype="str") if rows else pd.DataFrame(columns=header, dtype="str")
-    return header, np.array(lines, dtype="int64"), (frame.apply(lambda s: s.str.strip()) if len(frame) else frame)
 
 
 def parse_file(path: Path, kind: str, *, today: date, risk_codes: tuple[str, ...]) -> ParsedFile:

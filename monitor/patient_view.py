@@ -29,8 +29,8 @@ def _table(frame: pd.DataFrame, columns: dict[str, callable]) -> list[str]:
 
 
 def describe_patient(engine: Engine, mrn: str, *, as_of: date, config: Config) -> str:
-    from monitor.services import evaluate, patient_history
     from monitor.schedule import risk_factor_table
+    from monitor.services import evaluate, patient_history
 
     cohort = patient_history(engine, mrn)
     p = cohort.patients.iloc[0]

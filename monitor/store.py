@@ -156,7 +156,14 @@ def reading(engine: Engine) -> Iterator[Connection]:
 
 def _code_vocabularies() -> dict[str, dict[str, tuple[str, ...]]]:
     """Per frame kind, the text columns whose values come from a fixed vocabulary."""
-    from monitor.importspec import COMPLAINTS, JOINTS, REPORTED_AS, SCANNERS, SIDES, SITES
+    from monitor.importspec import (
+        COMPLAINTS,
+        JOINTS,
+        REPORTED_AS,
+        SCANNERS,
+        SIDES,
+        SITES,
+    )
 
     sides = (*SIDES, "")
     return {

@@ -181,9 +181,8 @@ def _insert_events(conn, rows: list[dict]) -> None:
 def _clinic_report(engine: Engine, *, slot_on, as_of, config: Config, now_utc, trigger, actor,
                    record_completion) -> JobResult:
     from monitor.jobs.delivery import outbox_dir
-    from monitor.services import evaluate_db
-
     from monitor.reports.clinic import write_clinic_report
+    from monitor.services import evaluate_db
 
     evaluation = evaluate_db(engine, as_of=as_of, config=config)
     target = outbox_dir(config) / f"clinic-report-{as_of.isoformat()}.pdf"

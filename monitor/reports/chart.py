@@ -43,8 +43,8 @@ def time_range(report: PatientReport) -> tuple[pd.Timestamp, pd.Timestamp]:
 
 def patient_figure(report: PatientReport):
     """The chart page: header, BMD panel, T-score panel and timeline, sharing one date axis."""
-    from matplotlib.figure import Figure
     import matplotlib.dates as mdates
+    from matplotlib.figure import Figure
 
     fig = Figure(figsize=A4_LANDSCAPE, dpi=100)
     grid = fig.add_gridspec(3, 1, height_ratios=[3.2, 2.0, 1.6], hspace=0.12, left=0.08, right=0.80, top=0.855,

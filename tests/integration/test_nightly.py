@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import text
 
-from monitor.config import Config, STAFF_RISK_FACTORS
+from monitor.config import STAFF_RISK_FACTORS, Config
 from monitor.importing import import_files
 from monitor.jobs.daemon import serve_due
 from monitor.jobs.nightly import NIGHTLY, run_job

@@ -9,7 +9,7 @@ from click.testing import CliRunner
 from pypdf import PdfReader
 
 from monitor.cli import main
-from monitor.config import Config, STAFF_RISK_FACTORS
+from monitor.config import STAFF_RISK_FACTORS, Config
 from monitor.importing import import_files
 from monitor.reports.chart import patient_figure
 from monitor.reports.clinic import write_clinic_report

@@ -6,7 +6,13 @@ import pandas as pd
 import pytest
 
 from monitor.config import ScheduleSettings
-from monitor.schedule import add_months, bilateral_scan_flags, risk_factor_table, schedule, surveillance_status
+from monitor.schedule import (
+    add_months,
+    bilateral_scan_flags,
+    risk_factor_table,
+    schedule,
+    surveillance_status,
+)
 from tests.unit.cohorts import cohort, episode, patient, scan
 
 S = ScheduleSettings()

@@ -1,0 +1,113 @@
+"""`monitor report`: per-patient charts and PDFs, and the clinic report."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import click
+
+from monitor.cli_common import (
+    SEVERITIES,
+    STATUS_CHOICES,
+    as_of_option,
+    pass_app,
+)
+from monitor.errors import MonitorError
+
+
+@click.group()
+def report():
+    """Per-patient BMD trend charts and clinic reports (PNG or PDF)."""
+
+
+def _report_path(output: Path | None, stem: str, fmt: str) -> Path:
+    return output if output is not None else Path(f"{stem}.{fmt}")
+
+
+@report.command("patient")
+@click.argument("mrn")
+@click.option("--format", "fmt", type=click.Choice(("pdf", "png")), default="pdf", show_default=True)
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
+              help="File to write (default: patient-MRN-DATE.pdf here, MRN reduced to safe characters).")
+@as_of_option
+@pass_app
+def report_patient(app, mrn, fmt, output, as_of):
+    """One patient's BMD trend chart (PNG), or the chart with its tables, flags and settings (PDF).
+
+    \b
+    Example:
+      monitor report patient TOH-000042
+      monitor report patient TOH-000042 --format png -o chart.png
+    """
+    from monitor.reports.patient import write_patient_pdf, write_patient_png
+    from monitor.services import patient_report
+
+    as_of = app.as_of(as_of)
+    data = patient_report(app.engine, mrn, as_of=as_of, config=app.config)
+    from monitor.safe_files import safe_name
+
+    target = _report_path(output, f"patient-{safe_name(mrn)}-{as_of.isoformat()}", fmt)
+    (write_patient_pdf if fmt == "pdf" else write_patient_png)(data, target)
+    click.echo(f"Wrote {target}")
+
+
+@report.command("clinic")
+@click.option("--format", "fmt", type=click.Choice(("pdf", "png")), default="pdf", show_default=True)
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
+              help="File to write (default: clinic-report-DATE.pdf here).")
+@as_of_option
+@pass_app
+def report_clinic(app, fmt, output, as_of):
+    """The clinic report: counts by status, overdue list, urgent and warning flags, cohort views.
+
+    \b
+    Example:
+      monitor report clinic -o clinic.pdf
+    """
+    from monitor.reports.clinic import write_clinic_report
+    from monitor.services import evaluate_db
+
+    evaluation = evaluate_db(app.engine, as_of=app.as_of(as_of), config=app.config)
+    target = _report_path(output, f"clinic-report-{evaluation.as_of.isoformat()}", fmt)
+    write_clinic_report(evaluation, target, config=app.config, fmt=fmt)
+    click.echo(f"Wrote {target}")
+
+
+@report.command("patients")
+@click.argument("mrns", nargs=-1)
+@click.option("--status", "statuses", multiple=True, type=click.Choice(STATUS_CHOICES),
+              help="Every active patient with this DXA status (repeatable).")
+@click.option("--severity", type=click.Choice(SEVERITIES), help="Every patient with a flag of at least this severity.")
+@click.option("--all", "everyone", is_flag=True, help="Every active patient.")
+@click.option("--format", "fmt", type=click.Choice(("pdf", "png")), default="pdf", show_default=True)
+@click.option("-o", "--output", required=True, type=click.Path(file_okay=False, path_type=Path),
+              help="Folder for the files (created if missing, owner-only).")
+@as_of_option
+@pass_app
+def report_patients(app, mrns, statuses, severity, everyone, fmt, output, as_of):
+    """Reports for many patients at once, with a progress bar on a terminal.
+
+    Files are named patient-MRN-DATE.pdf with the MRN reduced to letters, digits, - and _.
+
+    \b
+    Example:
+      monitor report patients --status overdue -o reports/
+      monitor report patients TOH-000009 TOH-000041 --format png -o charts/
+    """
+    from monitor.services import evaluate_db, select_patients, write_patient_reports
+
+    if not (mrns or statuses or severity or everyone):
+        raise MonitorError("name MRNs, or choose --status, --severity or --all")
+    evaluation = evaluate_db(app.engine, as_of=app.as_of(as_of), config=app.config)
+    ids = select_patients(evaluation, mrns=mrns, statuses=statuses, min_severity=severity, everyone=everyone)
+    output.mkdir(parents=True, exist_ok=True)
+    os.chmod(output, 0o700)
+    if sys.stderr.isatty() and ids:
+        with click.progressbar(length=len(ids), label="Rendering", file=sys.stderr) as bar:
+            written = write_patient_reports(evaluation, ids, output, fmt=fmt, config=app.config,
+                                            progress=lambda: bar.update(1))
+    else:
+        written = write_patient_reports(evaluation, ids, output, fmt=fmt, config=app.config)
+    click.echo(f"Wrote {len(written)} {fmt.upper()} report(s) to {output}")

@@ -15,8 +15,15 @@ from pathlib import Path
 
 import pandas as pd
 
-FIRST = ["Alex", "Sam", "Robin", "Kim", "Maria", "Jonas", "Lea", "Paul", "Nora", "Emil", "Ida", "Tom",
-         "Anna", "Lukas", "Sara", "Jan", "Eva", "Ben", "Mia", "Noah", "Lina", "Finn", "Zoe", "Omar"]
+# First names by recorded sex; the lists are the same length so the random stream does not depend on sex.
+FIRST = {
+    "F": ["Maria", "Lea", "Nora", "Ida", "Anna", "Sara", "Eva", "Mia", "Lina", "Zoe", "Clara", "Emma",
+          "Hanna", "Julia", "Laura", "Marta", "Nina", "Olga", "Paula", "Rosa", "Sofia", "Tara", "Vera", "Yara"],
+    "M": ["Jonas", "Paul", "Emil", "Tom", "Lukas", "Jan", "Ben", "Noah", "Finn", "Omar", "Adam", "Carl",
+          "David", "Erik", "Felix", "Hugo", "Ivan", "Karl", "Leon", "Max", "Nils", "Oskar", "Pedro", "Samir"],
+    "X": ["Alex", "Sam", "Robin", "Kim", "Charlie", "Jamie", "Kai", "Luca", "Noor", "Quinn", "Remy", "Sasha",
+          "Toni", "Yuki", "Ari", "Eden", "Jules", "Lou", "Mika", "Nico", "Ren", "Sky", "Val", "Wren"],
+}
 LAST = ["Berg", "Novak", "Costa", "Meyer", "Okafor", "Larsen", "Rossi", "Kowalski", "Nguyen", "Silva",
         "Fischer", "Horvat", "Jensen", "Moreau", "Schmidt", "Duarte", "Weber", "Ahmed", "Keller", "Popov"]
 STAFF_CODES = ["glucocorticoids", "smoking", "alcohol_excess", "prior_fragility_fracture",
@@ -118,7 +125,7 @@ def _one_patient(rng: random.Random, index: int, end: date, rows: dict[str, list
 
     diagnosed = episodes[0][3] or episodes[0][2]
     enrolled = diagnosed
-    name = f"{rng.choice(FIRST)} {rng.choice(LAST)}"
+    name = f"{rng.choice(FIRST[sex])} {rng.choice(LAST)}"
     postmenopausal = _yn(age >= 50) if sex == "F" and age >= 45 and rng.random() < 0.8 else ""
     rows["patients"].append((mrn, name, sex, _d(birth), _d(enrolled), status, ";".join(staff), postmenopausal))
 

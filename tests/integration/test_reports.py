@@ -48,7 +48,7 @@ def test_patient_png_and_pdf_are_valid_and_about_the_right_patient(demo_engine, 
     from monitor.reports.patient import detail_lines
 
     assert pages == 1 + -(-len(detail_lines(report)) // LINES_PER_PAGE)  # the chart, then the text pages
-    assert "TOH-000041" in text and "Tom Weber" in text
+    assert "TOH-000041" in text and "Emma Weber" in text
     assert "DXA SCANS AND CHANGES" in text and "recurrence_same_site" in text
     assert "(default, not measured here)" in text
     assert "evaluated as of 2026-11-20" in text

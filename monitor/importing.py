@@ -409,7 +409,10 @@ def _write(conn, parsed: ParsedFile, spec: KindSpec, *, actor: str, today: date)
         if c in key:
             continue
         new_values = old[c]
-        if c in spec.defaults:
+        if spec.kind == "patients" and c == "status":
+            # A blank status never re-activates (or discharges) anyone: it keeps the stored one.
+            new_values = _normalise(new_values.where(new_values.notna(), old[f"{c}__old"]), types[c])
+        elif c in spec.defaults:
             new_values = new_values.where(new_values.notna(), spec.defaults[c])
             new_values = _normalise(new_values, types[c])
         d = _differs(old[f"{c}__old"], new_values)

@@ -196,3 +196,13 @@ def test_patient_without_any_date_keeps_one_due_date(engine, tmp_path):
     due = [evaluate_db(engine, as_of=d, config=Config()).schedule["due_date"].iloc[0]
            for d in (date(2026, 3, 1), date(2026, 3, 2), date(2026, 9, 1))]
     assert {str(d.date()) for d in due} == {"2026-03-01"}
+
+
+def test_blank_status_keeps_the_stored_status(engine, tmp_path):
+    """A re-export with an empty status cell must not re-activate a discharged patient."""
+    write_csv(tmp_path / "patients.csv", "mrn,sex,birth_date,status\nD1,F,1970-01-01,discharged\n")
+    run(engine, [tmp_path / "patients.csv"])
+    write_csv(tmp_path / "patients.csv", "mrn,sex,birth_date,status\nD1,F,1970-01-01,\n")
+    report = run(engine, [tmp_path / "patients.csv"])
+    assert (report.files[0].updated, report.files[0].unchanged) == (0, 1)
+    assert load_cohort(engine).patients.set_index("mrn").loc["D1", "status"] == "discharged"

@@ -23,6 +23,7 @@ from monitor.cli_common import (
     pass_app,
     progress_factory,
     render,
+    step_printer,
 )
 from monitor.errors import MonitorError
 
@@ -92,7 +93,8 @@ def import_(app, files, kind, dry_run, keep_valid, rejects_dir, by):
         raise MonitorError(f"--rejects-dir: folder does not exist: {rejects_dir}")
     report = import_files(app.engine, list(files), today=today_in(app.config), actor=current_actor(by),
                           risk_codes=app.config.schedule.risk_factor_codes, kind=kind,
-                          keep_valid=keep_valid, dry_run=dry_run, rejects_dir=rejects_dir)
+                          keep_valid=keep_valid, dry_run=dry_run, rejects_dir=rejects_dir,
+                          progress=step_printer())
     verb = "would import" if report.dry_run else "imported"
     for r in report.files:
         line = (f"{r.file}: {verb} {r.rows - r.rejected} row(s): {r.inserted} new, {r.updated} updated, "
@@ -122,7 +124,8 @@ def due(app, as_of, statuses, fmt):
     """
     from monitor.services import EXPORT_COLUMNS, due_rows, evaluate_db
 
-    evaluation = evaluate_db(app.engine, as_of=app.as_of(as_of), config=app.config, evidence=False)
+    evaluation = evaluate_db(app.engine, as_of=app.as_of(as_of), config=app.config, evidence=False,
+                             progress=step_printer())
     rows = due_rows(evaluation, tuple(statuses))
     columns = EXPORT_COLUMNS if fmt != "table" else [c for c in EXPORT_COLUMNS if c != "as_of"]
     click.echo(render(rows, columns, fmt))
@@ -150,7 +153,8 @@ def export_overdue_cmd(app, output, as_of, by):
     """
     from monitor.services import current_actor, evaluate_db, export_overdue
 
-    evaluation = evaluate_db(app.engine, as_of=app.as_of(as_of), config=app.config, evidence=False)
+    evaluation = evaluate_db(app.engine, as_of=app.as_of(as_of), config=app.config, evidence=False,
+                             progress=step_printer())
     count = export_overdue(app.engine, output, evaluation=evaluation, actor=current_actor(by))
     click.echo(f"Wrote {count} patient(s) due or overdue on {evaluation.as_of.isoformat()} to {output}")
 
@@ -185,7 +189,7 @@ def flags(app, mrn, as_of, severity, codes, fmt):
     if mrn:
         evaluation = evaluate(patient_history(app.engine, mrn), as_of=as_of, config=app.config)
     else:
-        evaluation = evaluate_db(app.engine, as_of=as_of, config=app.config)
+        evaluation = evaluate_db(app.engine, as_of=as_of, config=app.config, progress=step_printer())
     rows = flag_rows(evaluation, min_severity=severity, codes=tuple(codes))
     if fmt == "json":
         lists = {s: sources_list(s) for s in rows["sources"].unique()}

@@ -234,10 +234,17 @@ class ImportReport:
 
 def import_files(engine: Engine, paths: list[Path], *, today: date, actor: str, risk_codes: tuple[str, ...],
                  kind: str | None = None, keep_valid: bool = False, dry_run: bool = False,
-                 rejects_dir: Path | None = None) -> ImportReport:
-    """Validate every file, then write them all in one transaction, or nothing at all."""
+                 rejects_dir: Path | None = None, progress=None) -> ImportReport:
+    """Validate every file, then write them all in one transaction, or nothing at all.
+
+    `progress`, when given, is called with a short message at each step (the CLI prints them
+    on a terminal)."""
+    step = progress or (lambda _message: None)
     store.require_initialised(engine)
-    parsed = [parse_file(p, kind_of(p, kind), today=today, risk_codes=risk_codes) for p in paths]
+    parsed = []
+    for path in paths:
+        step(f"reading and checking {path.name}")
+        parsed.append(parse_file(path, kind_of(path, kind), today=today, risk_codes=risk_codes))
     parsed.sort(key=lambda p: IMPORT_ORDER.index(p.kind))
     for p in parsed:
         _dedupe(p, SPECS[p.kind])
@@ -261,6 +268,7 @@ def import_files(engine: Engine, paths: list[Path], *, today: date, actor: str, 
 
         results = []
         for p in parsed:
+            step(f"writing {p.path.name}")
             result = _write(conn, p, SPECS[p.kind], actor=actor, today=today)
             results.append(result)
         if dry_run:

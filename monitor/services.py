@@ -63,8 +63,12 @@ def evaluate(cohort: Cohort, *, as_of: date, config: Config, evidence: bool = Tr
     return Evaluation(as_of, cohort, sched, flags)
 
 
-def evaluate_db(engine: Engine, *, as_of: date, config: Config, evidence: bool = True) -> Evaluation:
-    return evaluate(store.load_cohort(engine), as_of=as_of, config=config, evidence=evidence)
+def evaluate_db(engine: Engine, *, as_of: date, config: Config, evidence: bool = True, progress=None) -> Evaluation:
+    step = progress or (lambda _message: None)
+    step("loading the cohort")
+    cohort = store.load_cohort(engine)
+    step(f"evaluating {len(cohort.patients)} patients as of {as_of.isoformat()}")
+    return evaluate(cohort, as_of=as_of, config=config, evidence=evidence)
 
 
 def due_rows(evaluation: Evaluation, statuses: tuple[str, ...] = ()) -> pd.DataFrame:

@@ -30,6 +30,12 @@ def read_table_text(path: Path) -> str:
                            "save it as CSV UTF-8") from None
 
 
+def separator(text: str) -> str:
+    """',' — or ';' when the header line has semicolons and no comma (a European spreadsheet's CSV)."""
+    header = text.split("\n", 1)[0]
+    return ";" if ";" in header and "," not in header else ","
+
+
 def read_cells(path: Path) -> tuple[list[str], np.ndarray, pd.DataFrame]:
     """Header, line numbers and cells (text, stripped) of a CSV file; blank lines are skipped.
 
@@ -41,7 +47,9 @@ def read_cells(path: Path) -> tuple[list[str], np.ndarray, pd.DataFrame]:
     if not text.strip():
         raise MonitorError(f"{path.name}, line 1: the file is empty; expected a header row")
     try:
-        lengths = np.fromiter((len(r) for r in csv.reader(io.StringIO(text, newline=""))), dtype=np.int64)
+        sep = separator(text)
+        lengths = np.fromiter((len(r) for r in csv.reader(io.StringIO(text, newline=""), delimiter=sep)),
+                              dtype=np.int64)
     except csv.Error:
         return _read_cells_slowly(path, text)
     physical = text.count("\n") + (0 if text.endswith("\n") else 1)
@@ -53,7 +61,7 @@ def read_cells(path: Path) -> tuple[list[str], np.ndarray, pd.DataFrame]:
         i = int(wrong[0])
         raise MonitorError(f"{path.name}, line {i + 1}: expected {width} values as in the header, "
                            f"found {int(lengths[i])}")
-    frame = pd.read_csv(io.StringIO(text), dtype="str", keep_default_na=False, na_filter=False,
+    frame = pd.read_csv(io.StringIO(text), sep=sep, dtype="str", keep_default_na=False, na_filter=False,
                         skip_blank_lines=True, engine="c", index_col=False)
     lines = (np.flatnonzero(lengths != 0)[1:] + 1).astype("int64")
     if len(frame) != len(lines):
@@ -73,7 +81,7 @@ def _strip(frame: pd.DataFrame, text: str) -> pd.DataFrame:
 
 def _read_cells_slowly(path: Path, text: str) -> tuple[list[str], np.ndarray, pd.DataFrame]:
     """The csv module, line by line: exact line numbers for cells that span lines."""
-    reader = csv.reader(io.StringIO(text, newline=""))
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=separator(text))
     lines: list[int] = []
     rows: list[list[str]] = []
     try:

@@ -191,3 +191,11 @@ def test_blanks_around_cells_are_ignored(loaded, tmp_path):
 
     p = load_cohort(make_engine(loaded)).patients.set_index("mrn")
     assert p.loc["A2", "sex"] == "M"
+
+
+def test_semicolon_separated_file_from_a_european_spreadsheet(loaded, tmp_path):
+    """Excel in many European locales saves 'CSV' with semicolons: it imports the same way."""
+    path = tmp_path / "patients.csv"
+    path.write_bytes("\ufeffmrn;name;sex;birth_date\r\nEU1;Eva Example;F;1980-01-01\r\n".encode("utf-8"))
+    result = cli(loaded, "import", str(path))
+    assert result.output == "patients.csv: imported 1 row(s): 1 new, 0 updated, 0 unchanged\n"

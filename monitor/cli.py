@@ -177,20 +177,11 @@ def flags(app, mrn, as_of, severity, codes, fmt):
       monitor flags --severity urgent
       monitor flags TOH-000042 --format json
     """
-    from monitor.services import (
-        evaluate,
-        evaluate_db,
-        flag_rows,
-        patient_history,
-        sources_list,
-    )
+    from monitor.services import flag_rows, flags_db, sources_list
 
     as_of = app.as_of(as_of)
-    if mrn:
-        evaluation = evaluate(patient_history(app.engine, mrn), as_of=as_of, config=app.config)
-    else:
-        evaluation = evaluate_db(app.engine, as_of=as_of, config=app.config, progress=step_printer())
-    rows = flag_rows(evaluation, min_severity=severity, codes=tuple(codes))
+    found, patients = flags_db(app.engine, as_of=as_of, config=app.config, mrn=mrn, progress=step_printer())
+    rows = flag_rows(found, patients, min_severity=severity, codes=tuple(codes))
     if fmt == "json":
         lists = {s: sources_list(s) for s in rows["sources"].unique()}
         sources = rows["sources"].astype("object").map(lists)

@@ -93,7 +93,7 @@ def run_demo(output: Path, *, as_of: date | None, config: Config, echo=print) ->
         echo(f"Flags: {len(flags)} on {flags['patient_id'].nunique()} patients (code: patients)")
         for row in by_code.itertuples():
             echo(f"  {row.severity:6} {row.code:36} {row.patients}")
-        urgent = services.flag_rows(evaluation, min_severity="urgent")
+        urgent = services.flag_rows(evaluation.flags, evaluation.cohort.patients, min_severity="urgent")
         if len(urgent):
             echo("Patients with urgent flags:")
             for mrn, group in urgent.groupby("mrn", sort=True):

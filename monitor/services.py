@@ -63,6 +63,15 @@ def evaluate(cohort: Cohort, *, as_of: date, config: Config, evidence: bool = Tr
     return Evaluation(as_of, cohort, sched, flags)
 
 
+def flags_db(engine: Engine, *, as_of: date, config: Config, mrn: str | None = None, progress=None):
+    """The flags alone (no schedule), of one patient or of the cohort, with the patients they name."""
+    step = progress or (lambda _message: None)
+    step("loading the cohort")
+    cohort = patient_history(engine, mrn) if mrn else store.load_cohort(engine)
+    step(f"evaluating {len(cohort.patients)} patients as of {as_of.isoformat()}")
+    return evaluate_flags(cohort, as_of=as_of, config=config), cohort.patients
+
+
 def evaluate_db(engine: Engine, *, as_of: date, config: Config, evidence: bool = True, progress=None) -> Evaluation:
     step = progress or (lambda _message: None)
     step("loading the cohort")
@@ -95,17 +104,17 @@ def due_rows(evaluation: Evaluation, statuses: tuple[str, ...] = ()) -> pd.DataF
 FLAG_FIELDS = ["mrn", "code", "severity", "title", "evidence", "action", "sources"]
 
 
-def flag_rows(evaluation: Evaluation, *, min_severity: str = "info", codes: tuple[str, ...] = ()) -> pd.DataFrame:
+def flag_rows(flags: pd.DataFrame, patients: pd.DataFrame, *, min_severity: str = "info",
+              codes: tuple[str, ...] = ()) -> pd.DataFrame:
     """The flags with the patient's MRN, most severe first, then by MRN and code."""
     from monitor.flagging import SEVERITY_RANK, severity_rank
 
-    flags = evaluation.flags
     flags = flags.loc[severity_rank(flags["severity"]) >= SEVERITY_RANK[min_severity]]
     if codes:
         flags = flags.loc[flags["code"].isin(codes)]
     import numpy as np
 
-    mrns = evaluation.cohort.patients.set_index("patient_id")["mrn"]
+    mrns = patients.set_index("patient_id")["mrn"]
     out = flags.assign(mrn=flags["patient_id"].map(mrns))
     # Integer keys; flags of one patient and code keep the rules' (deterministic) order.
     mrn_index = pd.factorize(out["mrn"], sort=True)[0]

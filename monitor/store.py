@@ -130,13 +130,21 @@ def _restrict_sqlite_file(engine: Engine) -> None:
 
 
 def require_initialised(engine: Engine) -> None:
+    """The database exists, and has every table and column this version reads."""
     try:
-        with engine.connect() as conn:
-            ready = inspect(conn).has_table("patient")
+        with reading(engine) as conn:
+            inspector = inspect(conn)
+            if not inspector.has_table("patient"):
+                raise DatabaseError("the database is not initialised: run `monitor init` first")
+            missing = []
+            for kind, (table, renames) in TABLES.items():
+                present = {c["name"] for c in inspector.get_columns(table)} if inspector.has_table(table) else set()
+                missing += [f"{table}.{renames.get(c, c)}" for c in COLUMNS[kind] if renames.get(c, c) not in present]
     except OperationalError as exc:
         raise DatabaseError(f"cannot open the database: {exc.orig}") from None
-    if not ready:
-        raise DatabaseError("the database is not initialised: run `monitor init` first")
+    if missing:
+        raise DatabaseError(f"the database was made by an older version (no {', '.join(missing)}): "
+                            "run `monitor init` to upgrade it")
 
 
 @contextmanager

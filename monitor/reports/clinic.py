@@ -96,7 +96,7 @@ def list_lines(evaluation, config: Config) -> list[str]:
     if len(rows) > LIST_LIMIT:
         lines.append(f"  ... and {len(rows) - LIST_LIMIT} more: the full list is `monitor export overdue -o FILE`")
     lines.append("")
-    flagged = flag_rows(evaluation, min_severity="warn")
+    flagged = flag_rows(evaluation.flags, evaluation.cohort.patients, min_severity="warn")
     lines.append(f"URGENT AND WARNING FLAGS ({len(flagged)}), most severe first")
     for r in flagged.head(LIST_LIMIT).itertuples(index=False):
         lines += wrap(f"[{r.severity.upper()}] {r.mrn} {r.code}: {r.evidence} -> {r.action} [sources: {r.sources}]",

@@ -206,3 +206,16 @@ def test_blank_status_keeps_the_stored_status(engine, tmp_path):
     report = run(engine, [tmp_path / "patients.csv"])
     assert (report.files[0].updated, report.files[0].unchanged) == (0, 1)
     assert load_cohort(engine).patients.set_index("mrn").loc["D1", "status"] == "discharged"
+
+
+def test_an_older_database_asks_for_monitor_init(engine):
+    """Using an older database with a newer version says what to do instead of a traceback."""
+    from monitor.errors import DatabaseError
+    from monitor.store import init_db, require_initialised
+
+    with engine.begin() as conn:
+        conn.execute(text("ALTER TABLE patient DROP COLUMN recorded_on"))
+    with pytest.raises(DatabaseError, match=r"older version \(no patient.recorded_on\): run `monitor init`"):
+        require_initialised(engine)
+    init_db(engine)
+    require_initialised(engine)

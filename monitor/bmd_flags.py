@@ -165,7 +165,7 @@ def _z_note(rows: pd.DataFrame) -> pd.Series:
     return note.where(rows["prefers_z"], "")
 
 
-def threshold_flags(cohort: Cohort, *, as_of: date, config: Config) -> pd.DataFrame:
+def threshold_flags(cohort: Cohort, *, as_of: date, config: Config, risks: pd.DataFrame | None = None) -> pd.DataFrame:
     """persistent_osteopenia (warn), therapy_indicated (urgent), low_for_age (warn)."""
     scores = latest_scores(cohort, config)
     if not len(scores):
@@ -175,7 +175,8 @@ def threshold_flags(cohort: Cohort, *, as_of: date, config: Config) -> pd.DataFr
     scan_txt = "latest scan " + scores["scan_date"].dt.strftime("%Y-%m-%d") + ": lowest hip T-score " + scores["min_hip_t"].map(
         lambda v: f"{v:+.1f}")
 
-    table = risk_factor_table(cohort).drop_duplicates(["patient_id", "code"]).sort_values(["patient_id", "code"])
+    table = risk_factor_table(cohort) if risks is None else risks
+    table = table.drop_duplicates(["patient_id", "code"]).sort_values(["patient_id", "code"])
     risks = join_by(table["patient_id"], table["code"], ";")
     has_risk = scores["patient_id"].map(risks).notna()
     therapy = scores.loc[(scores["min_hip_t"] < th.therapy_t) & has_risk]

@@ -33,7 +33,8 @@ FLAG_CODES = {
 }
 
 
-def evaluate_flags(cohort: Cohort, *, as_of: date, config: Config, evidence: bool = True) -> pd.DataFrame:
+def evaluate_flags(cohort: Cohort, *, as_of: date, config: Config, evidence: bool = True,
+                   risks: pd.DataFrame | None = None) -> pd.DataFrame:
     """All flags of active patients: patient_id, code, severity, title, evidence, action, sources.
 
     `evidence=False` leaves the BMD-change evidence blank (the costliest text to build) for
@@ -48,7 +49,7 @@ def evaluate_flags(cohort: Cohort, *, as_of: date, config: Config, evidence: boo
         bilateral_scan_flags(cohort, as_of=as_of),
         trend_flags(cohort, trend, evidence=evidence),
         scanner_flags(trend),
-        threshold_flags(cohort, as_of=as_of, config=config),
+        threshold_flags(cohort, as_of=as_of, config=config, risks=risks),
         recurrence_flags(cohort, config=config),
         pregnancy_flags(cohort, as_of=as_of, config=config),
         mri_flags(cohort),

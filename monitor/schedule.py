@@ -94,7 +94,8 @@ def surveillance_status(due: pd.Series, *, as_of: date, settings: ScheduleSettin
     return pd.Series(status, index=due.index, dtype="str"), days.clip(lower=0)
 
 
-def schedule(cohort: Cohort, *, as_of: date, settings: ScheduleSettings) -> pd.DataFrame:
+def schedule(cohort: Cohort, *, as_of: date, settings: ScheduleSettings,
+             risks: pd.DataFrame | None = None) -> pd.DataFrame:
     """The next DXA due date and status of every active patient on `as_of`.
 
     Baseline: if no scan is dated on or after the diagnosis date of the latest episode, the scan
@@ -115,7 +116,7 @@ def schedule(cohort: Cohort, *, as_of: date, settings: ScheduleSettings) -> pd.D
     # reindex: assigning a Series to an empty frame would adopt the Series' index.
     frame["last_scan_date"] = cohort.scans.groupby("patient_id")["scan_date"].max().reindex(frame.index)
 
-    risks = risk_factor_table(cohort)
+    risks = risk_factor_table(cohort) if risks is None else risks
     risks = risks.loc[risks["patient_id"].isin(frame.index)]
     risks = risks.drop_duplicates(["patient_id", "code"]).sort_values(["patient_id", "code"])
     frame["risk_factors"] = join_by(risks["patient_id"], risks["code"], ";").reindex(frame.index)

@@ -53,8 +53,12 @@ class Evaluation:
 
 def evaluate(cohort: Cohort, *, as_of: date, config: Config, evidence: bool = True) -> Evaluation:
     """The schedule and the flags; `evidence=False` for callers that show flag codes only."""
-    sched = schedule(cohort, as_of=as_of, settings=config.schedule)
-    flags = evaluate_flags(cohort, as_of=as_of, config=config, evidence=evidence)
+    from monitor.schedule import risk_factor_table
+
+    cohort = cohort.known_on(as_of)
+    risks = risk_factor_table(cohort)  # once, for the intervals and the therapy threshold
+    sched = schedule(cohort, as_of=as_of, settings=config.schedule, risks=risks)
+    flags = evaluate_flags(cohort, as_of=as_of, config=config, evidence=evidence, risks=risks)
     from monitor.flagging import join_by
 
     distinct = flags.drop_duplicates(["patient_id", "code"]).sort_values(["patient_id", "code"])

@@ -6,9 +6,8 @@ shell that resolves MRNs against the database and writes everything in one trans
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
-from datetime import date, datetime, timezone
+from datetime import date
 from pathlib import Path
 
 import numpy as np
@@ -365,8 +364,6 @@ def _write(conn, parsed: ParsedFile, spec: KindSpec, *, actor: str, today: date)
     """Insert new records and update changed ones; every replaced value goes to the audit log."""
     from sqlmodel import SQLModel
 
-    from monitor.models import AuditEvent
-
     table = SQLModel.metadata.tables[spec.table]
     types = {c.name: c.type.python_type for c in table.columns}
     frame = parsed.frame
@@ -446,13 +443,10 @@ def _write(conn, parsed: ParsedFile, spec: KindSpec, *, actor: str, today: date)
         conn.execute(table.update().where(table.c.id == row_id).values(**upd))
     result.inserted, result.updated = len(inserts), len(updates)
     result.unchanged = len(merged) - result.inserted - result.updated
-    conn.execute(AuditEvent.__table__.insert(), {
-        "at": datetime.now(timezone.utc), "actor": actor, "action": "import", "subject": parsed.path.name,
-        "rows": result.inserted + result.updated,
-        "detail": json.dumps({"kind": spec.kind, "inserted": result.inserted, "updated": result.updated,
-                              "unchanged": result.unchanged, "rejected": result.rejected,
-                              "changes": changes}),
-    })
+    store.record_event(conn, actor=actor, action="import", subject=parsed.path.name,
+                       rows=result.inserted + result.updated,
+                       detail={"kind": spec.kind, "inserted": result.inserted, "updated": result.updated,
+                               "unchanged": result.unchanged, "rejected": result.rejected, "changes": changes})
     return result
 
 

@@ -7,11 +7,11 @@ acts (writes a file, records an audit event). No click here: errors are MonitorE
 from __future__ import annotations
 
 import getpass
-import json
 from dataclasses import dataclass
-from datetime import date, datetime, timezone
+from datetime import date, datetime
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 from sqlalchemy import Engine, text
 
@@ -19,9 +19,10 @@ from monitor import store
 from monitor.cohort import Cohort
 from monitor.config import Config
 from monitor.errors import MonitorError, UnknownPatient
+from monitor.flagging import SEVERITY_RANK, join_by, severity_rank
 from monitor.flags import evaluate_flags
 from monitor.safe_files import write_private_frame
-from monitor.schedule import schedule
+from monitor.schedule import risk_factor_table, schedule
 
 EXPORT_COLUMNS = ["mrn", "name", "status", "due_date", "days_overdue", "last_scan_date",
                   "interval_months", "risk_factors", "flags", "as_of"]
@@ -53,34 +54,33 @@ class Evaluation:
 
 def evaluate(cohort: Cohort, *, as_of: date, config: Config, evidence: bool = True) -> Evaluation:
     """The schedule and the flags; `evidence=False` for callers that show flag codes only."""
-    from monitor.schedule import risk_factor_table
-
     cohort = cohort.known_on(as_of)
     risks = risk_factor_table(cohort)  # once, for the intervals and the therapy threshold
     sched = schedule(cohort, as_of=as_of, settings=config.schedule, risks=risks)
     flags = evaluate_flags(cohort, as_of=as_of, config=config, evidence=evidence, risks=risks)
-    from monitor.flagging import join_by
-
     distinct = flags.drop_duplicates(["patient_id", "code"]).sort_values(["patient_id", "code"])
     codes = join_by(distinct["patient_id"], distinct["code"], ";")
     sched = sched.assign(flags=codes.reindex(sched["patient_id"].to_numpy()).fillna("").to_numpy())
     return Evaluation(as_of, cohort, sched, flags)
 
 
-def flags_db(engine: Engine, *, as_of: date, config: Config, mrn: str | None = None, progress=None):
-    """The flags alone (no schedule), of one patient or of the cohort, with the patients they name."""
+def _load(engine: Engine, *, as_of: date, mrn: str | None, progress) -> Cohort:
+    """One patient's history, or the cohort's, telling `progress` (if any) what it is doing."""
     step = progress or (lambda _message: None)
     step("loading the cohort")
     cohort = patient_history(engine, mrn) if mrn else store.load_cohort(engine)
     step(f"evaluating {len(cohort.patients)} patients as of {as_of.isoformat()}")
+    return cohort
+
+
+def flags_db(engine: Engine, *, as_of: date, config: Config, mrn: str | None = None, progress=None):
+    """The flags alone (no schedule), of one patient or of the cohort, with the patients they name."""
+    cohort = _load(engine, as_of=as_of, mrn=mrn, progress=progress)
     return evaluate_flags(cohort, as_of=as_of, config=config), cohort.patients
 
 
 def evaluate_db(engine: Engine, *, as_of: date, config: Config, evidence: bool = True, progress=None) -> Evaluation:
-    step = progress or (lambda _message: None)
-    step("loading the cohort")
-    cohort = store.load_cohort(engine)
-    step(f"evaluating {len(cohort.patients)} patients as of {as_of.isoformat()}")
+    cohort = _load(engine, as_of=as_of, mrn=None, progress=progress)
     return evaluate(cohort, as_of=as_of, config=config, evidence=evidence)
 
 
@@ -111,13 +111,9 @@ FLAG_FIELDS = ["mrn", "code", "severity", "title", "evidence", "action", "source
 def flag_rows(flags: pd.DataFrame, patients: pd.DataFrame, *, min_severity: str = "info",
               codes: tuple[str, ...] = ()) -> pd.DataFrame:
     """The flags with the patient's MRN, most severe first, then by MRN and code."""
-    from monitor.flagging import SEVERITY_RANK, severity_rank
-
     flags = flags.loc[severity_rank(flags["severity"]) >= SEVERITY_RANK[min_severity]]
     if codes:
         flags = flags.loc[flags["code"].isin(codes)]
-    import numpy as np
-
     mrns = patients.set_index("patient_id")["mrn"]
     out = flags.assign(mrn=flags["patient_id"].map(mrns))
     # Integer keys; flags of one patient and code keep the rules' (deterministic) order.
@@ -132,15 +128,6 @@ def sources_list(sources: str) -> list:
     return [int(s) if s.strip().isdigit() else s.strip() for s in sources.split(",") if s.strip()]
 
 
-def record_event(conn, *, actor: str, action: str, subject: str, rows: int = 0, detail: dict | None = None) -> None:
-    from monitor.models import AuditEvent
-
-    conn.execute(AuditEvent.__table__.insert(), {
-        "at": datetime.now(timezone.utc), "actor": actor, "action": action, "subject": subject,
-        "rows": rows, "detail": json.dumps(detail or {}),
-    })
-
-
 def export_overdue(engine: Engine, target: Path, *, evaluation: Evaluation, actor: str) -> int:
     """Write the overdue-surveillance CSV (due and overdue), owner-only, and record who did it."""
     rows = due_rows(evaluation, ("due", "overdue"))
@@ -148,7 +135,7 @@ def export_overdue(engine: Engine, target: Path, *, evaluation: Evaluation, acto
     target = Path(target)
     with store.transaction(engine) as conn:
         count = write_private_frame(target, rows[EXPORT_COLUMNS])
-        record_event(conn, actor=actor, action="export_overdue", subject=str(target.resolve()), rows=count,
+        store.record_event(conn, actor=actor, action="export_overdue", subject=str(target.resolve()), rows=count,
                      detail={"as_of": evaluation.as_of.isoformat()})
     return count
 

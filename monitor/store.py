@@ -7,9 +7,11 @@ transaction, so two writers queue instead of losing updates. Any SQLAlchemy URL 
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
@@ -160,6 +162,17 @@ def reading(engine: Engine) -> Iterator[Connection]:
     with engine.connect() as conn:
         conn = conn.execution_options(monitor_read_only=True)
         yield conn
+
+
+def record_event(conn: Connection, *, actor: str, action: str, subject: str, rows: int = 0,
+                 detail: dict | None = None) -> None:
+    """Append who did what and when to the audit log (imports, exports)."""
+    from monitor.models import AuditEvent
+
+    conn.execute(AuditEvent.__table__.insert(), {
+        "at": datetime.now(timezone.utc), "actor": actor, "action": action, "subject": subject,
+        "rows": rows, "detail": json.dumps(detail or {}),
+    })
 
 
 def _code_vocabularies() -> dict[str, dict[str, tuple[str, ...]]]:

@@ -44,14 +44,22 @@ class JobResult:
 
 def load_reminders(conn) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Every reminder and every reminder event, one query each."""
+    return load_reminder_rows(conn), load_reminder_events(conn)
+
+
+def load_reminder_rows(conn) -> pd.DataFrame:
     reminders = pd.read_sql_query(text("SELECT id AS reminder_id, patient_id, item, due_date FROM reminder"), conn)
     reminders["due_date"] = pd.to_datetime(reminders["due_date"]).astype("datetime64[us]")
     reminders["patient_id"] = reminders["patient_id"].astype("int64")
+    return reminders
+
+
+def load_reminder_events(conn) -> pd.DataFrame:
     events = pd.read_sql_query(text(
         "SELECT id AS event_id, reminder_id, at, actor, kind, outcome, reason, until FROM reminder_event"), conn)
     events["at"] = pd.to_datetime(events["at"], utc=True, format="ISO8601")
     events["until"] = pd.to_datetime(events["until"]).astype("datetime64[us]")
-    return reminders, events
+    return events
 
 
 def completed(conn, job: str, slot_on: date) -> int | None:
@@ -84,11 +92,9 @@ def run_job(engine: Engine, job: str, *, slot_on: date, as_of: date, config: Con
     except Exception as exc:
         log.error("job %s for %s failed: %s", job, slot_on, exc)
         with store.transaction(engine) as conn:
-            conn.execute(JobRun.__table__.insert(), {
-                "job": job, "slot_on": slot_on, "as_of": as_of, "started_at": now_utc,
-                "finished_at": datetime.now(timezone.utc), "outcome": "failed", "trigger": trigger,
-                "counts": "{}", "error": "".join(traceback.format_exception_only(exc)).strip()[:2000],
-                "actor": actor})
+            _insert_run(conn, job=job, slot_on=slot_on, as_of=as_of, now_utc=now_utc, trigger=trigger, actor=actor,
+                        outcome="failed", counts={},
+                        error="".join(traceback.format_exception_only(exc)).strip()[:2000])
         raise
 
 
@@ -97,11 +103,17 @@ class _AlreadyDone(Exception):
         self.run_id = run_id
 
 
-def _record_run(conn, *, job, slot_on, as_of, now_utc, trigger, actor, counts, record_completion) -> int:
-    run_id = conn.execute(JobRun.__table__.insert().returning(JobRun.__table__.c.id), {
+def _insert_run(conn, *, job, slot_on, as_of, now_utc, trigger, actor, outcome, counts, error="") -> int:
+    """One row of the run log; returns its id."""
+    return conn.execute(JobRun.__table__.insert().returning(JobRun.__table__.c.id), {
         "job": job, "slot_on": slot_on, "as_of": as_of, "started_at": now_utc,
-        "finished_at": datetime.now(timezone.utc), "outcome": "ok", "trigger": trigger,
-        "counts": json.dumps(counts), "error": "", "actor": actor}).scalar_one()
+        "finished_at": datetime.now(timezone.utc), "outcome": outcome, "trigger": trigger,
+        "counts": json.dumps(counts), "error": error, "actor": actor}).scalar_one()
+
+
+def _record_run(conn, *, job, slot_on, as_of, now_utc, trigger, actor, counts, record_completion) -> int:
+    run_id = _insert_run(conn, job=job, slot_on=slot_on, as_of=as_of, now_utc=now_utc, trigger=trigger,
+                         actor=actor, outcome="ok", counts=counts)
     if record_completion:
         # Checked again inside the write transaction: a second process that got here first wins.
         done = completed(conn, job, slot_on)
@@ -139,7 +151,7 @@ def _nightly(engine: Engine, *, slot_on, as_of, config: Config, now_utc, trigger
                 conn.execute(Reminder.__table__.insert(), [
                     {"patient_id": int(p), "item": i, "due_date": d.date(), "created_at": now_utc, "run_id": run_id}
                     for p, i, d in plan.new[["patient_id", "item", "due_date"]].itertuples(index=False)])
-            reminders, _ = load_reminders(conn)
+            reminders = load_reminder_rows(conn)  # the new rows' ids
             keyed = plan.new.merge(reminders, on=["patient_id", "item", "due_date"])
             new_events = [{"reminder_id": int(r), "at": now_utc, "actor": actor, "kind": "created",
                            "reason": f"due {d.date()}"} for r, d in keyed[["reminder_id", "due_date"]].itertuples(index=False)]
@@ -148,8 +160,7 @@ def _nightly(engine: Engine, *, slot_on, as_of, config: Config, now_utc, trigger
             new_events += [{"reminder_id": int(r), "at": now_utc, "actor": actor, "kind": "reopened", "reason": why}
                            for r, why in plan.reopen.itertuples(index=False)]
             _insert_events(conn, new_events)
-            reminders, events = load_reminders(conn)
-            states = reminder_states(reminders, events)
+            states = reminder_states(reminders, load_reminder_events(conn))
             work = worklist(states, evaluation)
             unsent = work.loc[~work["was_sent"], "reminder_id"]
             _insert_events(conn, [{"reminder_id": int(r), "at": now_utc, "actor": actor, "kind": "sent",

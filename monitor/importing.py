@@ -362,7 +362,7 @@ def _bulk_insert(conn, table, frame: pd.DataFrame) -> None:
 
 def _write(conn, parsed: ParsedFile, spec: KindSpec, *, actor: str, today: date) -> FileResult:
     """Insert new records and update changed ones; every replaced value goes to the audit log."""
-    from sqlmodel import SQLModel
+    from monitor.models import SQLModel  # importing the models registers their tables
 
     table = SQLModel.metadata.tables[spec.table]
     types = {c.name: c.type.python_type for c in table.columns}

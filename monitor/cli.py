@@ -59,7 +59,7 @@ def init(app):
     """
     from monitor.store import init_db
 
-    created = init_db(app.engine)
+    created = init_db(app.new_engine())
     click.echo("Created a new database." if created else "Database is up to date.")
 
 

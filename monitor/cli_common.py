@@ -37,10 +37,19 @@ class AppContext:
 
     @property
     def engine(self):
+        """The database, which must exist (only `monitor init` creates one: see `new_engine`)."""
         if self._engine is None:
             from monitor.store import make_engine
 
-            self._engine = make_engine(self.db)
+            self._engine = make_engine(self.db, must_exist=True,
+                                       busy_timeout_s=self.config.database.busy_timeout_seconds)
+        return self._engine
+
+    def new_engine(self):
+        """The database for `monitor init`: created when missing."""
+        from monitor.store import make_engine
+
+        self._engine = make_engine(self.db, busy_timeout_s=self.config.database.busy_timeout_seconds)
         return self._engine
 
     def as_of(self, value: date | None) -> date:
@@ -63,6 +72,31 @@ class MonitorGroup(click.Group):
         except MonitorError as exc:
             click.echo(f"Error: {exc}", err=True)
             ctx.exit(exc.exit_code)
+        except OSError as exc:
+            # A file the user named: missing, not allowed, a full or read-only disk.
+            where = f": {exc.filename}" if exc.filename else ""
+            click.echo(f"Error: {exc.strerror or type(exc).__name__}{where}", err=True)
+            ctx.exit(1)
+        except Exception as exc:
+            error = _database_error(exc, ctx)
+            if error is None:
+                raise
+            click.echo(f"Error: {error}", err=True)
+            ctx.exit(error.exit_code)
+
+
+def _database_error(exc: Exception, ctx):
+    """A database failure (locked, read-only, not a database, ...) as a MonitorError, else None."""
+    if "sqlalchemy" not in sys.modules:
+        return None
+    from sqlalchemy.exc import DBAPIError
+
+    from monitor.store import explain
+
+    if not isinstance(exc, DBAPIError):
+        return None
+    app = ctx.find_object(AppContext)
+    return explain(exc, app._engine if app is not None else None)
 
 
 def as_of_option(f):

@@ -100,6 +100,13 @@ class JobSettings:
 
 
 @dataclass(frozen=True, kw_only=True)
+class DatabaseSettings:
+    """How long a command waits for another process's write before it says the database is busy."""
+
+    busy_timeout_seconds: float = 60
+
+
+@dataclass(frozen=True, kw_only=True)
 class Config:
     timezone: str = "UTC"
     schedule: ScheduleSettings = field(default_factory=ScheduleSettings)
@@ -107,6 +114,7 @@ class Config:
     thresholds: ThresholdSettings = field(default_factory=ThresholdSettings)
     prevention: PreventionSettings = field(default_factory=PreventionSettings)
     jobs: JobSettings = field(default_factory=JobSettings)
+    database: DatabaseSettings = field(default_factory=DatabaseSettings)
 
     @property
     def zone(self) -> ZoneInfo:
@@ -119,6 +127,7 @@ _SECTIONS = {
     "thresholds": ThresholdSettings,
     "prevention": PreventionSettings,
     "jobs": JobSettings,
+    "database": DatabaseSettings,
 }
 
 
@@ -188,6 +197,8 @@ def _check(config: Config, source: str) -> None:
     bad = set(jobs.remind_statuses) - {"due_soon", "due", "overdue"}
     if bad or not jobs.remind_statuses:
         raise ConfigError(f"{source} [jobs]: 'remind_statuses' takes due_soon, due, overdue; got {sorted(bad)}")
+    if not 0 <= config.database.busy_timeout_seconds <= 3600:
+        raise ConfigError(f"{source} [database]: 'busy_timeout_seconds' must be 0 to 3600")
     if config.schedule.interval_months < 1 or config.schedule.risk_interval_months < 1:
         raise ConfigError(f"{source} [schedule]: intervals must be at least 1 month")
 

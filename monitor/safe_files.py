@@ -27,26 +27,83 @@ def safe_name(part: str, *, max_len: int = 64) -> str:
     return cleaned or "x"
 
 
-def write_private_bytes(target: Path, data: bytes) -> None:
-    """Write a file readable by its owner only (0600), atomically: a reader sees all or nothing."""
+# Files no export may overwrite: the open SQLite database and its companions (store registers them).
+_PROTECTED: set[Path] = set()
+
+
+def protect(path: Path) -> None:
+    """Refuse, from now on in this process, to write a file that resolves to `path`."""
+    _PROTECTED.add(Path(path).resolve())
+
+
+def check_target(target: Path) -> Path:
+    """The target, refused when it is (through any symlink) the database or one of its files,
+    or an existing folder."""
     target = Path(target)
+    resolved = target.resolve()
+    if resolved in _PROTECTED:
+        raise MonitorError(f"{target} is the database (or one of its files): choose another file name")
+    if target.is_dir():
+        raise MonitorError(f"{target} is a folder: give a file name")
     if not target.parent.is_dir():
         raise MonitorError(f"folder does not exist: {target.parent}")
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".part")
-    try:
-        os.fchmod(fd, 0o600)
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, target)
-        os.chmod(target, 0o600)
-    except BaseException:
+    return target
+
+
+def private_folder(path: Path) -> Path:
+    """A folder for patient files: created owner-only (0700) when missing; an existing folder's
+    mode is never changed (it may be shared on purpose)."""
+    path = Path(path).expanduser()
+    if path.exists() and not path.is_dir():
+        raise MonitorError(f"{path} exists and is not a folder")
+    missing = [p for p in (path, *path.parents) if not p.exists()]
+    for p in reversed(missing):
+        p.mkdir(mode=0o700)
+        os.chmod(p, 0o700)  # mkdir's mode is filtered by the umask
+    return path
+
+
+class StagedFile:
+    """A file written whole beside its target under a temporary name; `publish` renames it into place.
+
+    Publishing after the audit record is committed means a file on disk always has its record,
+    and a killed process leaves at most a hidden `.part` file, never a half or unrecorded one."""
+
+    def __init__(self, target: Path, data: bytes):
+        self.target = check_target(target)
+        fd, tmp = tempfile.mkstemp(dir=self.target.parent, prefix=f".{self.target.name}.", suffix=".part")
+        self.tmp = Path(tmp)
         try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
+            os.fchmod(fd, 0o600)
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(data)
+                fh.flush()
+                os.fsync(fh.fileno())
+        except BaseException:
+            self.discard()
+            raise
+
+    def publish(self) -> Path:
+        os.replace(self.tmp, self.target)
+        return self.target
+
+    def discard(self) -> None:
+        self.tmp.unlink(missing_ok=True)
+
+
+def write_private_bytes(target: Path, data: bytes, *, record=None) -> Path:
+    """Write a file readable by its owner only (0600), atomically: a reader sees all or nothing.
+
+    `record`, when given, is called after the data is safely on disk and before it is renamed into
+    place (the audit record); if it fails, nothing is published."""
+    staged = StagedFile(target, data)
+    try:
+        if record is not None:
+            record()
+    except BaseException:
+        staged.discard()
         raise
+    return staged.publish()
 
 
 def frame_csv_bytes(frame) -> bytes:
@@ -65,7 +122,7 @@ def frame_csv_bytes(frame) -> bytes:
     return out.to_csv(index=False, lineterminator="\r\n").encode("utf-8")
 
 
-def write_private_frame(target: Path, frame) -> int:
+def write_private_frame(target: Path, frame, *, record=None) -> int:
     """Write a DataFrame as a CSV file, owner-only and atomically; returns the number of data rows."""
-    write_private_bytes(Path(target), frame_csv_bytes(frame))
+    write_private_bytes(Path(target), frame_csv_bytes(frame), record=record)
     return len(frame)

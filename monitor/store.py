@@ -18,9 +18,10 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import Engine, create_engine, event, inspect
 from sqlalchemy.engine import Connection, make_url
-from sqlalchemy.exc import ArgumentError, OperationalError
+from sqlalchemy.exc import ArgumentError, DBAPIError
 from sqlalchemy.pool import NullPool
 
+from monitor import safe_files
 from monitor.cohort import COLUMNS, Cohort, coerce_frame
 from monitor.errors import DatabaseError
 
@@ -48,27 +49,54 @@ def is_sqlite(engine: Engine) -> bool:
     return engine.dialect.name == "sqlite"
 
 
-def make_engine(url: str | None = None) -> Engine:
-    """An engine for the URL (default: `monitor.db` in the working directory)."""
+def sqlite_path(engine_or_url) -> Path | None:
+    """The file of a SQLite database (None for other databases and in-memory ones)."""
+    url = engine_or_url.url if isinstance(engine_or_url, Engine) else make_url(engine_or_url)
+    if url.get_backend_name() != "sqlite":
+        return None
+    database = url.database or ""
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return None
+    return Path(database).expanduser()
+
+
+def make_engine(url: str | None = None, *, must_exist: bool = False,
+                busy_timeout_s: float = BUSY_TIMEOUT_MS / 1000) -> Engine:
+    """An engine for the URL (default: `monitor.db` in the working directory).
+
+    A plain path is a SQLite file. `must_exist` refuses a SQLite file that is not there, so a
+    mistyped `--db` never leaves an empty database behind. SQL errors never show bound values
+    (`hide_parameters`): those are patient data."""
     url = resolve_url(url)
+    if "://" not in url:
+        url = f"sqlite:///{url}"
     try:
         parsed = make_url(url)
     except ArgumentError:
-        raise DatabaseError(f"not a database URL: {url!r}") from None
+        raise DatabaseError("not a database URL (expected a file path or sqlite:///FILE, "
+                            "postgresql+psycopg://user@host/db)") from None
     if parsed.get_backend_name() == "sqlite":
-        database = parsed.database or ""
-        if database and database != ":memory:" and not database.startswith("file:"):
-            parent = Path(database).expanduser().resolve().parent
-            if not parent.is_dir():
-                raise DatabaseError(f"folder for the database does not exist: {parent}")
-        engine = create_engine(url, poolclass=NullPool, connect_args={"timeout": BUSY_TIMEOUT_MS / 1000})
+        path = sqlite_path(url)
+        if path is not None:
+            if not path.parent.resolve().is_dir():
+                raise DatabaseError(f"folder for the database does not exist: {path.parent}")
+            if must_exist and not path.exists():
+                raise DatabaseError(f"no database at {path}: check --db, or create one with `monitor init`")
+            if path.is_dir():
+                raise DatabaseError(f"{path} is a folder, not a database file")
+            for base in {path, path.resolve()}:
+                for suffix in ("", "-wal", "-shm", "-journal", ".daemon.lock"):
+                    safe_files.protect(Path(f"{base}{suffix}"))
+        timeout_ms = int(busy_timeout_s * 1000)
+        engine = create_engine(url, poolclass=NullPool, hide_parameters=True,
+                               connect_args={"timeout": timeout_ms / 1000})
 
         @event.listens_for(engine, "connect")
         def _on_connect(dbapi_connection, _record):
             dbapi_connection.isolation_level = None  # we emit BEGIN ourselves
             cursor = dbapi_connection.cursor()
+            cursor.execute(f"PRAGMA busy_timeout={timeout_ms}")
             cursor.execute("PRAGMA journal_mode=WAL")
-            cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.close()
 
@@ -80,9 +108,72 @@ def make_engine(url: str | None = None) -> Engine:
 
         return engine
     try:
-        return create_engine(url, pool_pre_ping=True)
+        return create_engine(url, pool_pre_ping=True, hide_parameters=True)
     except Exception as exc:  # missing driver, bad URL parts
-        raise DatabaseError(f"cannot open database {parsed.render_as_string(hide_password=True)}: {exc}") from None
+        raise DatabaseError(f"cannot open database {parsed.render_as_string(hide_password=True)}: "
+                            f"{type(exc).__name__}") from None
+
+
+def lock_holders(path: Path) -> list[str]:
+    """Other processes that have the SQLite file open, as 'pid N (monitor COMMAND)'.
+
+    Only the program and its subcommand are shown, never its other arguments (file names)."""
+    wanted = {f"{Path(path).resolve()}{s}" for s in ("", "-wal", "-shm")}
+    me = os.getpid()
+    found = []
+    for proc in Path("/proc").glob("[0-9]*"):
+        if int(proc.name) == me:
+            continue
+        try:
+            fds = {os.readlink(fd) for fd in (proc / "fd").iterdir()}
+            argv = (proc / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if fds & wanted:
+            found.append(f"pid {proc.name} ({_command_name(argv)})")
+    return found
+
+
+def _command_name(argv: list[bytes]) -> str:
+    words = [Path(a.decode(errors="replace")).name for a in argv if a]
+    for i, w in enumerate(words):
+        if w == "monitor" or (w == "-m" and i + 1 < len(words) and words[i + 1] == "monitor"):
+            rest = [x for x in words[i + 1:] if x != "monitor" and not x.startswith("-")]
+            return "monitor " + rest[0] if rest else "monitor"
+    return words[0] if words else "?"
+
+
+def explain(exc: BaseException, engine: Engine | None = None) -> DatabaseError:
+    """A database failure as a user-facing error that says what to do (never a bound value)."""
+    orig = getattr(exc, "orig", None) or exc
+    text_ = str(orig).lower()
+    where = ""
+    path = sqlite_path(engine) if engine is not None else None
+    if path is not None:
+        where = f" ({path})"
+    if "locked" in text_ or "busy" in text_:
+        holders = lock_holders(path) if path is not None else []
+        who = f"; held by {', '.join(holders)}" if holders else ""
+        return DatabaseError(f"the database is busy{where}: another process is writing to it{who}. "
+                             "Try again in a moment (the wait is [database] busy_timeout_seconds).")
+    if "readonly" in text_ or "read-only" in text_ or "read only" in text_:
+        return DatabaseError(f"the database is read-only{where}: check the file's and folder's permissions")
+    if "not a database" in text_ or "malformed" in text_ or "disk image" in text_:
+        return DatabaseError(f"this is not a toh-monitor database, or it is damaged{where}: "
+                             "check --db (restore it from a backup if it is damaged)")
+    if "unable to open" in text_:
+        return DatabaseError(f"cannot open the database{where}: check the path and permissions")
+    if "no such table" in text_ or "no such column" in text_ or "does not exist" in text_ and "relation" in text_:
+        return DatabaseError(f"the database{where} is not initialised or was made by another version: "
+                             "run `monitor init` to create or upgrade it")
+    if "too long" in text_:
+        return DatabaseError("a value is longer than the database allows; nothing was written")
+    if "disk" in text_ and "full" in text_:
+        return DatabaseError(f"the disk is full{where}; nothing was written")
+    if "connection" in text_ or "could not connect" in text_ or "server" in text_:
+        return DatabaseError("cannot reach the database server: check --db and that the server runs")
+    # IntegrityError and the rest: the driver's message may quote patient values; name the kind only.
+    return DatabaseError(f"the database refused the operation ({type(orig).__name__}); nothing was written")
 
 
 def init_db(engine: Engine) -> bool:
@@ -99,8 +190,8 @@ def init_db(engine: Engine) -> bool:
                 conn.execute(models.SchemaInfo.__table__.insert(), {"version": models.SCHEMA_VERSION})
             else:
                 _add_missing_columns(conn, SQLModel.metadata)
-    except OperationalError as exc:
-        raise DatabaseError(f"cannot open the database: {exc.orig}") from None
+    except DBAPIError as exc:
+        raise explain(exc, engine) from None
     _restrict_sqlite_file(engine)
     return is_new
 
@@ -142,8 +233,8 @@ def require_initialised(engine: Engine) -> None:
             for kind, (table, renames) in TABLES.items():
                 present = {c["name"] for c in inspector.get_columns(table)} if inspector.has_table(table) else set()
                 missing += [f"{table}.{renames.get(c, c)}" for c in COLUMNS[kind] if renames.get(c, c) not in present]
-    except OperationalError as exc:
-        raise DatabaseError(f"cannot open the database: {exc.orig}") from None
+    except DBAPIError as exc:
+        raise explain(exc, engine) from None
     if missing:
         raise DatabaseError(f"the database was made by an older version (no {', '.join(missing)}): "
                             "run `monitor init` to upgrade it")

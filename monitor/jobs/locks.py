@@ -34,10 +34,13 @@ class DaemonLock:
         return f"PostgreSQL advisory lock {ADVISORY_KEY}"
 
     def _lock_path(self) -> Path:
-        database = self.engine.url.database or ""
-        if not database or database == ":memory:":
+        """Beside the database's real file: two paths to one file (a symlink, `..`) are one lock."""
+        from monitor.store import sqlite_path
+
+        database = sqlite_path(self.engine)
+        if database is None:
             raise MonitorError("the daemon needs a database file, not an in-memory database")
-        return Path(database + ".daemon.lock")
+        return Path(f"{database.resolve()}.daemon.lock")
 
     def acquire(self) -> "DaemonLock":
         name = self.engine.dialect.name

@@ -149,9 +149,19 @@ def test_missing_file(loaded, tmp_path):
 
 def test_uninitialised_database(tmp_path):
     """Using a database before `monitor init` says what to do."""
+    (tmp_path / "x.db").touch()
     result = CliRunner().invoke(main, ["--db", f"sqlite:///{tmp_path / 'x.db'}", "due"])
     assert result.exit_code == 1
     assert result.stderr == "Error: the database is not initialised: run `monitor init` first\n"
+
+
+def test_mistyped_database_path_creates_nothing(tmp_path):
+    """A typo in --db must not leave an empty database behind that later commands would use."""
+    result = CliRunner().invoke(main, ["--db", f"sqlite:///{tmp_path / 'clinc.db'}", "due"])
+    assert result.exit_code == 1
+    assert result.stderr == (f"Error: no database at {tmp_path / 'clinc.db'}: check --db, "
+                             "or create one with `monitor init`\n")
+    assert not (tmp_path / "clinc.db").exists()
 
 
 def test_init_creates_owner_only_sqlite_file(tmp_path):

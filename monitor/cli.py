@@ -33,9 +33,11 @@ from monitor.errors import MonitorError
               help="Database URL (env MONITOR_DATABASE_URL; default sqlite:///monitor.db here).")
 @click.option("--config", "config_path", envvar="MONITOR_CONFIG", metavar="FILE",
               type=click.Path(dir_okay=False), help="Clinic configuration, TOML (env MONITOR_CONFIG).")
+@click.option("--by", metavar="NAME", envvar="MONITOR_ON_BEHALF_OF",
+              help="On whose behalf you work (kept in the audit log beside your login).")
 @click.version_option(package_name="toh-monitor")
 @click.pass_context
-def main(ctx, db, config_path):
+def main(ctx, db, config_path, by):
     """Surveillance after transient osteoporosis of the hip: who is due a DXA scan, and why.
 
     \b
@@ -45,7 +47,7 @@ def main(ctx, db, config_path):
       monitor due --status overdue
       monitor export overdue -o overdue.csv
     """
-    ctx.obj = AppContext(db, config_path)
+    ctx.obj = AppContext(db, config_path, by)
 
 
 @main.command()
@@ -127,6 +129,7 @@ def due(app, as_of, statuses, fmt):
     evaluation = evaluate_db(app.engine, as_of=app.as_of(as_of), config=app.config, evidence=False,
                              progress=step_printer())
     rows = due_rows(evaluation, tuple(statuses))
+    app.audit("view_due", "due list", rows=len(rows), format=fmt, as_of=evaluation.as_of.isoformat())
     columns = EXPORT_COLUMNS if fmt != "table" else [c for c in EXPORT_COLUMNS if c != "as_of"]
     click.echo(render(rows, columns, fmt))
     if fmt == "table":
@@ -151,11 +154,13 @@ def export_overdue_cmd(app, output, as_of, by):
     Example:
       monitor export overdue -o overdue-2026-11.csv
     """
-    from monitor.services import current_actor, evaluate_db, export_overdue
+    from monitor.safe_files import check_target
+    from monitor.services import evaluate_db, export_overdue
 
+    check_target(output)  # before the work: the database, a folder, a missing folder
     evaluation = evaluate_db(app.engine, as_of=app.as_of(as_of), config=app.config, evidence=False,
                              progress=step_printer())
-    count = export_overdue(app.engine, output, evaluation=evaluation, actor=current_actor(by))
+    count = export_overdue(app.engine, output, evaluation=evaluation, by=by or app.by)
     click.echo(f"Wrote {count} patient(s) due or overdue on {evaluation.as_of.isoformat()} to {output}")
 
 
@@ -182,6 +187,8 @@ def flags(app, mrn, as_of, severity, codes, fmt):
     as_of = app.as_of(as_of)
     found, patients = flags_db(app.engine, as_of=as_of, config=app.config, mrn=mrn, progress=step_printer())
     rows = flag_rows(found, patients, min_severity=severity, codes=tuple(codes))
+    app.audit("view_flags", f"patient {mrn}" if mrn else "flags", rows=len(rows), format=fmt,
+              as_of=as_of.isoformat())
     if fmt == "json":
         lists = {s: sources_list(s) for s in rows["sources"].unique()}
         sources = rows["sources"].astype("object").map(lists)
@@ -208,7 +215,9 @@ def show(app, mrn, as_of):
     """
     from monitor.patient_view import describe_patient
 
-    click.echo(describe_patient(app.engine, mrn, as_of=app.as_of(as_of), config=app.config))
+    text = describe_patient(app.engine, mrn, as_of=app.as_of(as_of), config=app.config)
+    app.audit("view_patient", f"patient {mrn}")
+    click.echo(text)
 
 
 @main.command()

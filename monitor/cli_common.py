@@ -21,9 +21,10 @@ SEVERITIES = ("info", "warn", "urgent")
 class AppContext:
     """What every command shares: the database URL and the clinic configuration, opened lazily."""
 
-    def __init__(self, db: str | None, config_path: str | None):
+    def __init__(self, db: str | None, config_path: str | None, by: str | None = None):
         self.db = db
         self.config_path = config_path
+        self.by = by
         self._config = None
         self._engine = None
 
@@ -51,6 +52,12 @@ class AppContext:
 
         self._engine = make_engine(self.db, busy_timeout_s=self.config.database.busy_timeout_seconds)
         return self._engine
+
+    def audit(self, action: str, subject: str, *, rows: int = 0, by: str | None = None, **detail) -> None:
+        """Record who sees or writes patient data (before it is shown): the OS user, on behalf of --by."""
+        from monitor.services import record_access
+
+        record_access(self.engine, action=action, subject=subject, rows=rows, by=by or self.by, detail=detail)
 
     def as_of(self, value: date | None) -> date:
         if value is not None:

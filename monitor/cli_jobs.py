@@ -22,18 +22,27 @@ def run():
     """Run a scheduled job once, now (the same code the daemon runs)."""
 
 
-def _run_job(app, job, as_of, again, by):
+def _run_job(app, job, as_of, again, by, dry_run=False):
     from datetime import datetime, timezone
 
+    from monitor.errors import MonitorError
     from monitor.jobs.nightly import run_job
-    from monitor.services import current_actor
+    from monitor.services import current_actor, today_in
 
+    today = today_in(app.config)
     as_of = app.as_of(as_of)
+    if as_of > today and not dry_run:
+        raise MonitorError(f"--as-of {as_of.isoformat()} is in the future (today is {today.isoformat()}): a run "
+                           "writes reminders for that day; add --dry-run to see what it would do")
     result = run_job(app.engine, job, slot_on=as_of, as_of=as_of, config=app.config,
-                     now_utc=datetime.now(timezone.utc), trigger="manual", actor=current_actor(by), again=again,
-                     progress=step_printer())
+                     now_utc=datetime.now(timezone.utc), trigger="manual", actor=current_actor(by or app.by),
+                     again=again, dry_run=dry_run, progress=step_printer())
     if result.outcome == "skipped":
         click.echo(f"{result.message}; nothing to do (use --again to run it again)")
+        return
+    if result.outcome == "dry-run":
+        click.echo(f"{job} for {as_of.isoformat()}: dry run, nothing written; would make "
+                   + ", ".join(f"{k} {v}" for k, v in result.counts.items()))
         return
     click.echo(f"{job} for {as_of.isoformat()}: ok (run {result.run_id}); "
                + ", ".join(f"{k} {v}" for k, v in result.counts.items()))
@@ -46,32 +55,38 @@ def _run_job(app, job, as_of, again, by):
 @run.command("nightly")
 @as_of_option
 @click.option("--again", is_flag=True, help="Run even if tonight's run is already done (reminders never double).")
+@click.option("--dry-run", is_flag=True, help="Show what the run would do; write nothing (any --as-of).")
 @click.option("--by", help="Who runs it (default: the OS user).")
 @pass_app
-def run_nightly(app, as_of, again, by):
+def run_nightly(app, as_of, again, dry_run, by):
     """Evaluate the cohort and write reminders and the outbox worklist, once.
+
+    A date in the future is refused unless --dry-run; a run for a past day never closes
+    reminders that a run for a later day opened.
 
     \b
     Example:
       monitor run nightly
       monitor run nightly --as-of 2026-11-20
+      monitor run nightly --as-of 2027-06-01 --dry-run
     """
-    _run_job(app, "nightly", as_of, again, by)
+    _run_job(app, "nightly", as_of, again, by, dry_run)
 
 
 @run.command("clinic-report")
 @as_of_option
 @click.option("--again", is_flag=True, help="Run even if this slot is already done.")
+@click.option("--dry-run", is_flag=True, help="Check the date and the database; write nothing.")
 @click.option("--by", help="Who runs it (default: the OS user).")
 @pass_app
-def run_clinic_report(app, as_of, again, by):
+def run_clinic_report(app, as_of, again, dry_run, by):
     """Write the clinic report into the outbox, once (the daemon does it weekly).
 
     \b
     Example:
       monitor run clinic-report
     """
-    _run_job(app, "clinic_report", as_of, again, by)
+    _run_job(app, "clinic_report", as_of, again, by, dry_run)
 
 
 @click.command()
@@ -152,6 +167,7 @@ def reminders(ctx, states, show_all, as_of, fmt):
     app = ctx.find_object(AppContext)
     wanted = () if show_all else (tuple(states) or ("open",))
     table = list_reminders(app.engine, as_of=app.as_of(as_of), config=app.config, states=wanted)
+    app.audit("view_reminders", "reminder worklist", rows=len(table), format=fmt)
     click.echo(render(table, LIST_COLUMNS, fmt))
     if fmt == "table":
         click.echo(f"{len(table)} reminder(s)")
@@ -241,6 +257,7 @@ def reminders_history(app, reminder_id):
     from monitor.reminder_work import history
 
     events = history(app.engine, reminder_id)
+    app.audit("view_reminder", f"reminder {reminder_id}", rows=len(events))
     click.echo(events.attrs["header"])
     rows = [{"at (UTC)": str(e.at)[:19], "by": e.actor, "event": e.kind, "outcome": e.outcome or "",
              "until": "" if e.until is None or e.until != e.until else str(e.until)[:10], "note": e.reason or ""}

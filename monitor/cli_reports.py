@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 
@@ -42,14 +41,14 @@ def report_patient(app, mrn, fmt, output, as_of):
       monitor report patient TOH-000042 --format png -o chart.png
     """
     from monitor.reports.patient import write_patient_pdf, write_patient_png
+    from monitor.safe_files import check_target, safe_name
     from monitor.services import patient_report
 
     as_of = app.as_of(as_of)
+    target = check_target(_report_path(output, f"patient-{safe_name(mrn)}-{as_of.isoformat()}", fmt))
     data = patient_report(app.engine, mrn, as_of=as_of, config=app.config)
-    from monitor.safe_files import safe_name
-
-    target = _report_path(output, f"patient-{safe_name(mrn)}-{as_of.isoformat()}", fmt)
-    (write_patient_pdf if fmt == "pdf" else write_patient_png)(data, target)
+    (write_patient_pdf if fmt == "pdf" else write_patient_png)(data, target, record=lambda: app.audit(
+        "report_patient", str(target.resolve()), rows=1, mrn=mrn, as_of=as_of.isoformat(), format=fmt))
     click.echo(f"Wrote {target}")
 
 
@@ -67,11 +66,14 @@ def report_clinic(app, fmt, output, as_of):
       monitor report clinic -o clinic.pdf
     """
     from monitor.reports.clinic import write_clinic_report
+    from monitor.safe_files import check_target
     from monitor.services import evaluate_db
 
-    evaluation = evaluate_db(app.engine, as_of=app.as_of(as_of), config=app.config)
-    target = _report_path(output, f"clinic-report-{evaluation.as_of.isoformat()}", fmt)
-    write_clinic_report(evaluation, target, config=app.config, fmt=fmt)
+    as_of = app.as_of(as_of)
+    target = check_target(_report_path(output, f"clinic-report-{as_of.isoformat()}", fmt))
+    evaluation = evaluate_db(app.engine, as_of=as_of, config=app.config)
+    write_clinic_report(evaluation, target, config=app.config, fmt=fmt, record=lambda: app.audit(
+        "report_clinic", str(target.resolve()), rows=len(evaluation.schedule), as_of=as_of.isoformat(), format=fmt))
     click.echo(f"Wrote {target}")
 
 
@@ -102,12 +104,10 @@ def report_patients(app, mrns, statuses, severity, everyone, fmt, output, as_of)
         raise MonitorError("name MRNs, or choose --status, --severity or --all")
     evaluation = evaluate_db(app.engine, as_of=app.as_of(as_of), config=app.config)
     ids = select_patients(evaluation, mrns=mrns, statuses=statuses, min_severity=severity, everyone=everyone)
-    output.mkdir(parents=True, exist_ok=True)
-    os.chmod(output, 0o700)
     if sys.stderr.isatty() and ids:
         with click.progressbar(length=len(ids), label="Rendering", file=sys.stderr) as bar:
-            written = write_patient_reports(evaluation, ids, output, fmt=fmt, config=app.config,
-                                            progress=lambda: bar.update(1))
+            written = write_patient_reports(app.engine, evaluation, ids, output, fmt=fmt, config=app.config,
+                                            by=app.by, progress=lambda: bar.update(1))
     else:
-        written = write_patient_reports(evaluation, ids, output, fmt=fmt, config=app.config)
+        written = write_patient_reports(app.engine, evaluation, ids, output, fmt=fmt, config=app.config, by=app.by)
     click.echo(f"Wrote {len(written)} {fmt.upper()} report(s) to {output}")

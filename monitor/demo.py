@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 from datetime import date
 from pathlib import Path
 
@@ -52,9 +51,9 @@ def run_demo(output: Path, *, as_of: date | None, config: Config, echo=print) ->
     from monitor import services, store
     from monitor.importing import import_files
 
-    output = Path(output)
-    output.mkdir(parents=True, exist_ok=True)
-    os.chmod(output, 0o700)
+    from monitor.safe_files import private_folder
+
+    output = private_folder(Path(output))
     db_path = output / "monitor.db"
     for suffix in ("", "-wal", "-shm"):
         p = Path(f"{db_path}{suffix}")
@@ -82,7 +81,7 @@ def run_demo(output: Path, *, as_of: date | None, config: Config, echo=print) ->
     write_private_frame(due_path, rows[services.EXPORT_COLUMNS])
     echo(f"Due list (every active patient): {due_path}")
     overdue_path = output / "overdue.csv"
-    n = services.export_overdue(engine, overdue_path, evaluation=evaluation, actor="demo")
+    n = services.export_overdue(engine, overdue_path, evaluation=evaluation, by="demo")
     echo(f"Overdue-surveillance export ({n} due or overdue): {overdue_path}")
     flags = evaluation.flags
     if len(flags):
@@ -114,11 +113,9 @@ def run_demo(output: Path, *, as_of: date | None, config: Config, echo=print) ->
     from monitor.reports.clinic import write_clinic_report
 
     reports = output / "reports"
-    reports.mkdir(exist_ok=True)
-    os.chmod(reports, 0o700)
     ids = showcase_patients(evaluation)
-    written = services.write_patient_reports(evaluation, ids, reports, fmt="pdf", config=config)
-    written += services.write_patient_reports(evaluation, ids, reports, fmt="png", config=config)
+    written = services.write_patient_reports(engine, evaluation, ids, reports, fmt="pdf", config=config, by="demo")
+    written += services.write_patient_reports(engine, evaluation, ids, reports, fmt="png", config=config, by="demo")
     clinic = write_clinic_report(evaluation, reports / f"clinic-report-{as_of.isoformat()}.pdf", config=config)
     echo(f"Reports: {clinic} and {len(written)} patient files in {reports} (migratory, pregnancy, scanner change)")
     echo(f"Try: monitor --db {url} due --status overdue --as-of {as_of.isoformat()}")

@@ -24,6 +24,8 @@ ITEM_DXA = "dxa"
 def reminder_states(reminders: pd.DataFrame, events: pd.DataFrame) -> pd.DataFrame:
     """Each reminder with its state, deferral expiry, whether it was sent, and its last outreach."""
     out = reminders[REMINDER_COLUMNS].copy()
+    if "opened_as_of" in reminders:
+        out["opened_as_of"] = reminders["opened_as_of"]
     # Recording order, not clock time: two machines' clocks may disagree, ids never do.
     ev = events.sort_values("event_id", kind="stable")
     changes = ev.loc[ev["kind"].isin(tuple(STATE_EVENTS))].groupby("reminder_id").tail(1).set_index("reminder_id")
@@ -59,6 +61,10 @@ def plan_nightly(schedule: pd.DataFrame, states: pd.DataFrame, patients: pd.Data
 
     current = schedule.set_index("patient_id")
     live = states.loc[states["state"].isin(("open", "deferred")) & (states["item"] == ITEM_DXA)]
+    if "opened_as_of" in states:
+        # A run for an earlier day never closes what a run for a later day opened: it cannot
+        # know the scans and due dates that later day saw.
+        live = live.loc[~(live["opened_as_of"] > as_of_ts)]
     due_now = pd.to_datetime(live["patient_id"].map(current["due_date"].to_dict()))
     stale = live.loc[due_now.isna() | (due_now != live["due_date"])]
     if len(stale):

@@ -28,13 +28,27 @@ EXPORT_COLUMNS = ["mrn", "name", "status", "due_date", "days_overdue", "last_sca
                   "interval_months", "risk_factors", "flags", "as_of"]
 
 
-def current_actor(by: str | None = None) -> str:
-    if by:
-        return by
+def os_user() -> str:
+    """The login that runs this process: the audit log's `actor`, always."""
     try:
         return getpass.getuser()
     except Exception:  # no login name in some containers
         return "unknown"
+
+
+def current_actor(by: str | None = None) -> str:
+    """Who a reminder action or run is by: `--by`, else the OS user."""
+    return by or os_user()
+
+
+def record_access(engine: Engine, *, action: str, subject: str, rows: int = 0, by: str | None = None,
+                  detail: dict | None = None) -> None:
+    """Who saw or wrote patient data, when, and what: recorded before the data is shown.
+
+    The OS user is always the actor; `by` (staff working for someone) is kept as on-behalf-of."""
+    with store.transaction(engine) as conn:
+        store.record_event(conn, actor=os_user(), action=action, subject=subject, rows=rows,
+                           detail={**(detail or {}), **({"on_behalf_of": by} if by else {})})
 
 
 def today_in(config: Config) -> date:
@@ -128,16 +142,17 @@ def sources_list(sources: str) -> list:
     return [int(s) if s.strip().isdigit() else s.strip() for s in sources.split(",") if s.strip()]
 
 
-def export_overdue(engine: Engine, target: Path, *, evaluation: Evaluation, actor: str) -> int:
-    """Write the overdue-surveillance CSV (due and overdue), owner-only, and record who did it."""
+def export_overdue(engine: Engine, target: Path, *, evaluation: Evaluation, by: str | None = None) -> int:
+    """Write the overdue-surveillance CSV (due and overdue), owner-only, and record who did it.
+
+    The file is staged beside the target, the export recorded, then the file renamed into
+    place: a file on disk always has its audit record."""
     rows = due_rows(evaluation, ("due", "overdue"))
     rows = rows.assign(name=rows["name"].fillna(""))
     target = Path(target)
-    with store.transaction(engine) as conn:
-        count = write_private_frame(target, rows[EXPORT_COLUMNS])
-        store.record_event(conn, actor=actor, action="export_overdue", subject=str(target.resolve()), rows=count,
-                     detail={"as_of": evaluation.as_of.isoformat()})
-    return count
+    return write_private_frame(target, rows[EXPORT_COLUMNS], record=lambda: record_access(
+        engine, action="export_overdue", subject=str(target.resolve()), rows=len(rows), by=by,
+        detail={"as_of": evaluation.as_of.isoformat()}))
 
 
 def patient_history(engine: Engine, mrn: str) -> Cohort:
@@ -155,7 +170,7 @@ def patient_history(engine: Engine, mrn: str) -> Cohort:
 
 def audit_events(engine: Engine, action: str | None = None) -> pd.DataFrame:
     with store.reading(engine) as conn:
-        query = "SELECT at, actor, action, subject, rows FROM audit_event"
+        query = "SELECT at, actor, action, subject, rows, detail FROM audit_event"
         params = {}
         if action:
             query += " WHERE action = :action"
@@ -191,24 +206,34 @@ def select_patients(evaluation: Evaluation, *, mrns=(), statuses=(), min_severit
     return sorted(ids, key=lambda pid: mrn_of[pid])
 
 
-def write_patient_reports(evaluation: Evaluation, patient_ids: list[int], folder: Path, *, fmt: str, config: Config,
-                          progress=None) -> list[Path]:
-    """One file per patient, named from safe parts; two MRNs that clean to the same name stay apart."""
-    from monitor.reports.data import patient_reports
-    from monitor.reports.patient import write_patient_pdf, write_patient_png
-    from monitor.safe_files import safe_name
+def write_patient_reports(engine: Engine, evaluation: Evaluation, patient_ids: list[int], folder: Path, *,
+                          fmt: str, config: Config, by: str | None = None, progress=None) -> list[Path]:
+    """One file per patient, named from safe parts; two MRNs that clean to the same name stay apart.
 
-    writer = write_patient_pdf if fmt == "pdf" else write_patient_png
-    written, used = [], set()
-    for report in patient_reports(evaluation, config, patient_ids):
-        stem = f"patient-{safe_name(report.mrn)}-{evaluation.as_of.isoformat()}"
-        if stem in used:
-            stem += f"-id{int(report.patient['patient_id'])}"
-        used.add(stem)
-        written.append(writer(report, Path(folder) / f"{stem}.{fmt}"))
-        if progress:
-            progress()
-    return written
+    Every file is staged first; the batch is recorded (which patients, where), then published."""
+    from monitor.reports.data import patient_reports
+    from monitor.reports.patient import patient_file_bytes
+    from monitor.safe_files import StagedFile, private_folder, safe_name
+
+    folder = private_folder(folder)
+    staged, used, mrns = [], set(), []
+    try:
+        for report in patient_reports(evaluation, config, patient_ids):
+            stem = f"patient-{safe_name(report.mrn)}-{evaluation.as_of.isoformat()}"
+            if stem in used:
+                stem += f"-id{int(report.patient['patient_id'])}"
+            used.add(stem)
+            mrns.append(report.mrn)
+            staged.append(StagedFile(folder / f"{stem}.{fmt}", patient_file_bytes(report, fmt)))
+            if progress:
+                progress()
+        record_access(engine, action="report_patients", subject=str(folder.resolve()), rows=len(staged), by=by,
+                      detail={"as_of": evaluation.as_of.isoformat(), "format": fmt, "mrns": mrns})
+    except BaseException:
+        for f in staged:
+            f.discard()
+        raise
+    return [f.publish() for f in staged]
 
 
 def patient_report(engine: Engine, mrn: str, *, as_of: date, config: Config):

@@ -7,7 +7,6 @@ counts and MRNs, never names.
 from __future__ import annotations
 
 import logging
-import os
 import smtplib
 from datetime import date
 from email.message import EmailMessage
@@ -16,7 +15,7 @@ from pathlib import Path
 import pandas as pd
 
 from monitor.config import Config
-from monitor.safe_files import write_private_bytes, write_private_frame
+from monitor.safe_files import StagedFile, frame_csv_bytes, private_folder
 
 log = logging.getLogger("monitor.jobs")
 
@@ -25,10 +24,8 @@ WORKLIST_COLUMNS = ["reminder_id", "mrn", "name", "item", "due_date", "status", 
 
 
 def outbox_dir(config: Config) -> Path:
-    path = Path(config.jobs.outbox).expanduser()
-    path.mkdir(parents=True, exist_ok=True)
-    os.chmod(path, 0o700)
-    return path
+    """The outbox folder: created owner-only when missing; an existing folder keeps its mode."""
+    return private_folder(Path(config.jobs.outbox))
 
 
 def _by_patient(ids: pd.Series, values: pd.Series, fill):
@@ -92,17 +89,17 @@ def digest_text(work: pd.DataFrame, evaluation, *, counts: dict, as_of: date) ->
     return "\n".join(lines) + "\n"
 
 
-def deliver(work: pd.DataFrame, evaluation, *, counts: dict, as_of: date, config: Config) -> list[Path]:
-    """Write tonight's worklist CSV and digest into the outbox; returns the files written."""
+def stage_delivery(work: pd.DataFrame, evaluation, *, counts: dict, as_of: date, config: Config) -> list[StagedFile]:
+    """Tonight's worklist CSV and digest, staged in the outbox: the run publishes them after its commit."""
     folder = outbox_dir(config)
-    csv_path = folder / f"worklist-{as_of.isoformat()}.csv"
-    digest_path = folder / f"digest-{as_of.isoformat()}.txt"
-    written = []
-    write_private_frame(csv_path, work[WORKLIST_COLUMNS])
-    written.append(csv_path)
-    write_private_bytes(digest_path, digest_text(work, evaluation, counts=counts, as_of=as_of).encode("utf-8"))
-    written.append(digest_path)
-    return written
+    staged = [StagedFile(folder / f"worklist-{as_of.isoformat()}.csv", frame_csv_bytes(work[WORKLIST_COLUMNS]))]
+    try:
+        text = digest_text(work, evaluation, counts=counts, as_of=as_of)
+        staged.append(StagedFile(folder / f"digest-{as_of.isoformat()}.txt", text.encode("utf-8")))
+    except BaseException:
+        staged[0].discard()
+        raise
+    return staged
 
 
 def mail_digest(files: list[Path], *, config: Config, as_of: date) -> str:

@@ -13,7 +13,6 @@ import logging
 import traceback
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
-from pathlib import Path
 
 import pandas as pd
 from sqlalchemy import Engine, text
@@ -22,6 +21,7 @@ from sqlalchemy.exc import IntegrityError
 from monitor import store
 from monitor.config import Config
 from monitor.models import JobCompletion, JobRun, Reminder, ReminderEvent
+from monitor.services import os_user
 
 log = logging.getLogger("monitor.jobs")
 
@@ -48,8 +48,12 @@ def load_reminders(conn) -> tuple[pd.DataFrame, pd.DataFrame]:
 
 
 def load_reminder_rows(conn) -> pd.DataFrame:
-    reminders = pd.read_sql_query(text("SELECT id AS reminder_id, patient_id, item, due_date FROM reminder"), conn)
+    """Every reminder, with the evaluation date of the run that opened it (NaT when opened otherwise)."""
+    reminders = pd.read_sql_query(text(
+        "SELECT r.id AS reminder_id, r.patient_id, r.item, r.due_date, j.as_of AS opened_as_of "
+        "FROM reminder r LEFT JOIN job_run j ON j.id = r.run_id"), conn)
     reminders["due_date"] = pd.to_datetime(reminders["due_date"]).astype("datetime64[us]")
+    reminders["opened_as_of"] = pd.to_datetime(reminders["opened_as_of"]).astype("datetime64[us]")
     reminders["patient_id"] = reminders["patient_id"].astype("int64")
     return reminders
 
@@ -69,18 +73,20 @@ def completed(conn, job: str, slot_on: date) -> int | None:
 
 
 def run_job(engine: Engine, job: str, *, slot_on: date, as_of: date, config: Config, now_utc: datetime,
-            trigger: str, actor: str, again: bool = False, progress=None) -> JobResult:
+            trigger: str, actor: str, again: bool = False, dry_run: bool = False, progress=None) -> JobResult:
     """Serve one slot of a job unless it was already served; record the attempt either way it ends."""
     store.require_initialised(engine)
     with store.reading(engine) as conn:
         done = completed(conn, job, slot_on)
-    if done is not None and not again:
+    if done is not None and not again and not dry_run:
         return JobResult(job, slot_on, as_of, "skipped", done, message=f"{job} for {slot_on} already done (run {done})")
     try:
         if job == NIGHTLY:
             return _nightly(engine, slot_on=slot_on, as_of=as_of, config=config, now_utc=now_utc, trigger=trigger,
-                            actor=actor, record_completion=done is None, progress=progress)
+                            actor=actor, record_completion=done is None, dry_run=dry_run, progress=progress)
         if job == CLINIC_REPORT:
+            if dry_run:
+                return JobResult(job, slot_on, as_of, "dry-run", None, {}, message="dry run: nothing was written")
             return _clinic_report(engine, slot_on=slot_on, as_of=as_of, config=config, now_utc=now_utc,
                                   trigger=trigger, actor=actor, record_completion=done is None)
         raise ValueError(f"unknown job {job!r}")
@@ -124,9 +130,9 @@ def _record_run(conn, *, job, slot_on, as_of, now_utc, trigger, actor, counts, r
 
 
 def _nightly(engine: Engine, *, slot_on, as_of, config: Config, now_utc, trigger, actor, record_completion,
-             progress=None) -> JobResult:
-    from monitor.jobs.delivery import deliver, worklist
-    from monitor.reminders import plan_nightly, reminder_states
+             dry_run=False, progress=None) -> JobResult:
+    from monitor.jobs.delivery import stage_delivery, worklist
+    from monitor.reminders import reminder_states
     from monitor.services import evaluate
 
     step = progress or (lambda _msg: None)
@@ -134,16 +140,15 @@ def _nightly(engine: Engine, *, slot_on, as_of, config: Config, now_utc, trigger
     cohort = store.load_cohort(engine)
     step("evaluating")
     evaluation = evaluate(cohort, as_of=as_of, config=config, evidence=False)  # codes only
-    written: list[Path] = []
+    if dry_run:
+        with store.reading(engine) as conn:
+            plan, counts = _plan(conn, evaluation, as_of=as_of, config=config)
+        return JobResult(NIGHTLY, slot_on, as_of, "dry-run", None, counts, message="dry run: nothing was written")
+    staged = []
     try:
         with store.transaction(engine) as conn:
             step("planning reminders")
-            reminders, events = load_reminders(conn)
-            states = reminder_states(reminders, events)
-            plan = plan_nightly(evaluation.schedule, states, cohort.patients, as_of=as_of,
-                                remind_statuses=config.jobs.remind_statuses)
-            counts = {"patients": len(evaluation.schedule), "new": len(plan.new), "closed": len(plan.close),
-                      "reopened": len(plan.reopen), "flags": len(evaluation.flags)}
+            plan, counts = _plan(conn, evaluation, as_of=as_of, config=config)
             run_id = _record_run(conn, job=NIGHTLY, slot_on=slot_on, as_of=as_of, now_utc=now_utc, trigger=trigger,
                                  actor=actor, counts=counts, record_completion=record_completion)
             step(f"writing {len(plan.new)} new reminder(s)")
@@ -169,16 +174,32 @@ def _nightly(engine: Engine, *, slot_on, as_of, config: Config, now_utc, trigger
             conn.execute(JobRun.__table__.update().where(JobRun.__table__.c.id == run_id).values(
                 counts=json.dumps(counts)))
             step("delivering the worklist")
-            written = deliver(work, evaluation, counts=counts, as_of=as_of, config=config)
+            staged = stage_delivery(work, evaluation, counts=counts, as_of=as_of, config=config)
+            store.record_event(conn, actor=os_user(), action="nightly_worklist",
+                               subject=", ".join(str(f.target.resolve()) for f in staged), rows=len(work),
+                               detail={"as_of": as_of.isoformat(), "run_id": run_id, "on_behalf_of": actor})
     except BaseException:
-        for path in written:
-            path.unlink(missing_ok=True)
+        for f in staged:
+            f.discard()  # our own staged files only: never a file another run published
         raise
+    written = [f.publish() for f in staged]  # after the commit: a file on disk always has its record
     result = JobResult(NIGHTLY, slot_on, as_of, "ok", run_id, counts, [str(p) for p in written])
     from monitor.jobs.delivery import mail_digest
 
     result.message = mail_digest(written, config=config, as_of=as_of)
     return result
+
+
+def _plan(conn, evaluation, *, as_of: date, config: Config):
+    """Tonight's reminder changes from the reminders as they stand, and their counts."""
+    from monitor.reminders import plan_nightly, reminder_states
+
+    states = reminder_states(*load_reminders(conn))
+    plan = plan_nightly(evaluation.schedule, states, evaluation.cohort.patients, as_of=as_of,
+                        remind_statuses=config.jobs.remind_statuses)
+    counts = {"patients": len(evaluation.schedule), "new": len(plan.new), "closed": len(plan.close),
+              "reopened": len(plan.reopen), "flags": len(evaluation.flags)}
+    return plan, counts
 
 
 def _insert_events(conn, rows: list[dict]) -> None:
@@ -197,19 +218,22 @@ def _clinic_report(engine: Engine, *, slot_on, as_of, config: Config, now_utc, t
 
     evaluation = evaluate_db(engine, as_of=as_of, config=config)
     target = outbox_dir(config) / f"clinic-report-{as_of.isoformat()}.pdf"
-    write_clinic_report(evaluation, target, config=config)
-    files = [str(target)]
     counts = {"patients": len(evaluation.schedule), "overdue": int((evaluation.schedule["status"] == "overdue").sum()),
-              "files": len(files)}
-    try:
+              "files": 1}
+    run_ids = []
+
+    def record():
+        # The report is staged beside its target; it is renamed into place only after this commits,
+        # so a run that loses the race discards its own copy and never deletes the winner's file.
         with store.transaction(engine) as conn:
-            run_id = _record_run(conn, job=CLINIC_REPORT, slot_on=slot_on, as_of=as_of, now_utc=now_utc,
-                                 trigger=trigger, actor=actor, counts=counts, record_completion=record_completion)
-    except BaseException:
-        for f in files:
-            Path(f).unlink(missing_ok=True)
-        raise
-    return JobResult(CLINIC_REPORT, slot_on, as_of, "ok", run_id, counts, files)
+            run_ids.append(_record_run(conn, job=CLINIC_REPORT, slot_on=slot_on, as_of=as_of, now_utc=now_utc,
+                                       trigger=trigger, actor=actor, counts=counts,
+                                       record_completion=record_completion))
+            store.record_event(conn, actor=os_user(), action="report_clinic", subject=str(target.resolve()),
+                               rows=counts["patients"], detail={"as_of": as_of.isoformat(), "on_behalf_of": actor})
+
+    write_clinic_report(evaluation, target, config=config, record=record)
+    return JobResult(CLINIC_REPORT, slot_on, as_of, "ok", run_ids[0], counts, [str(target)])
 
 
 def recent_runs(engine: Engine, limit: int = 20) -> pd.DataFrame:

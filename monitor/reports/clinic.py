@@ -107,12 +107,12 @@ def list_lines(evaluation, config: Config) -> list[str]:
     return lines + settings_lines(config, evaluation.as_of)
 
 
-def write_clinic_report(evaluation, target: Path, *, config: Config, fmt: str = "pdf") -> Path:
+def write_clinic_report(evaluation, target: Path, *, config: Config, fmt: str = "pdf", record=None) -> Path:
     overview = overview_figure(evaluation, config)
     if fmt == "png":
-        write_private_bytes(target, png_bytes(overview))
+        write_private_bytes(target, png_bytes(overview), record=record)
         return target
     footer = f"toh-monitor clinic report | as of {evaluation.as_of.isoformat()} | confidential patient data"
     figures = [overview] + text_figures("Clinic report: lists", list_lines(evaluation, config), footer=footer)
-    write_private_bytes(target, pdf_bytes(figures, f"TOH clinic report {evaluation.as_of.isoformat()}"))
+    write_private_bytes(target, pdf_bytes(figures, f"TOH clinic report {evaluation.as_of.isoformat()}"), record=record)
     return target

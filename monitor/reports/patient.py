@@ -40,18 +40,24 @@ def pdf_bytes(figures, title: str) -> bytes:
     return buf.getvalue()
 
 
-def write_patient_png(report: PatientReport, target: Path) -> Path:
-    write_private_bytes(target, png_bytes(patient_figure(report)))
-    return target
-
-
-def write_patient_pdf(report: PatientReport, target: Path) -> Path:
+def patient_file_bytes(report: PatientReport, fmt: str) -> bytes:
+    """One patient's report as PNG (the chart) or PDF (the chart with its tables)."""
+    if fmt == "png":
+        return png_bytes(patient_figure(report))
     figures = [patient_figure(report)]
     footer = f"toh-monitor | {report.mrn} | as of {report.as_of.isoformat()} | confidential patient data"
     figures += text_figures(f"{report.mrn}: due status, DXA changes, flags, settings", detail_lines(report),
                             footer=footer)
-    write_private_bytes(target, pdf_bytes(figures, f"TOH surveillance report {report.mrn}"))
-    return target
+    return pdf_bytes(figures, f"TOH surveillance report {report.mrn}")
+
+
+def write_patient_png(report: PatientReport, target: Path, *, record=None) -> Path:
+    return write_private_bytes(target, patient_file_bytes(report, "png"), record=record)
+
+
+def write_patient_pdf(report: PatientReport, target: Path, *, record=None) -> Path:
+    return write_private_bytes(target, patient_file_bytes(report, "pdf"), record=record)
+
 
 
 def _change(row, tag: str) -> str:

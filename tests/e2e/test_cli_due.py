@@ -97,8 +97,12 @@ def test_export_is_recorded(cohort_db, tmp_path):
 
     out = tmp_path / "o.csv"
     cli(cohort_db, "export", "overdue", "-o", str(out), "--as-of", AS_OF, "--by", "nurse1")
+    import getpass
+    import json
+
     events = audit_events(make_engine(cohort_db), "export_overdue")
-    assert events[["actor", "subject", "rows"]].values.tolist() == [["nurse1", str(out.resolve()), 2]]
+    assert events[["actor", "subject", "rows"]].values.tolist() == [[getpass.getuser(), str(out.resolve()), 2]]
+    assert json.loads(events["detail"].iloc[0])["on_behalf_of"] == "nurse1"
 
 
 def test_export_to_missing_folder_fails_cleanly(cohort_db, tmp_path):

@@ -258,3 +258,50 @@ def test_daemon_job_entry_survives_a_failure(clinic, tmp_path, caplog):
     broken = replace(config, jobs=replace(config.jobs, outbox=str(blocker / "outbox")))
     _job_entry(engine, NIGHTLY, broken, "daemon", {})  # must not raise
     assert "nightly failed; the next fire will try again" in caplog.text
+
+
+def test_a_run_for_a_past_day_never_closes_what_a_later_run_opened(clinic):
+    """`run nightly --as-of` an old date once closed current reminders for good: a patient 987
+    days overdue vanished from the worklist."""
+    engine, config = clinic
+    nightly(engine, config, "2026-06-01")
+    rid = open_ids(engine, config, "2026-06-01")["P1"]
+    # On 2020-01-05 P1's scan of 2020-02-01 was not yet taken: that day's due date differs.
+    assert nightly(engine, config, "2020-01-05").counts["closed"] == 0
+    assert nightly(engine, config, "2026-06-02").counts["new"] == 0
+    assert open_ids(engine, config, "2026-06-02")["P1"] == rid
+    assert history(engine, rid)["kind"].tolist() == ["created", "sent"]
+
+
+def test_a_dry_run_writes_nothing(clinic, tmp_path):
+    """A dry run, for any date, shows what a run would do and leaves no trace."""
+    engine, config = clinic
+    before = {t: count(engine, t) for t in ("reminder", "reminder_event", "job_run", "job_completion")}
+    result = nightly(engine, config, "2030-01-01", dry_run=True)
+    assert result.outcome == "dry-run" and result.counts["new"] == 3
+    assert {t: count(engine, t) for t in before} == before
+    assert not (tmp_path / "outbox").exists() or not any((tmp_path / "outbox").iterdir())
+
+
+def test_a_run_that_loses_the_race_leaves_the_winners_files(clinic, tmp_path):
+    """Two runs of one slot at once: the loser discards its own staged files, never the
+    winner's worklist (which once vanished while both runs were recorded ok)."""
+    import monitor.jobs.nightly as nightly_module
+
+    engine, config = clinic
+    first = nightly(engine, config, "2026-06-01")
+    published = {p: open(p, "rb").read() for p in first.files}
+    real = nightly_module.completed
+    calls = []
+
+    def not_yet_then_done(conn, job, slot_on):
+        calls.append(job)
+        return None if len(calls) == 1 else real(conn, job, slot_on)  # the race: checked before the winner
+
+    nightly_module.completed = not_yet_then_done
+    try:
+        assert nightly(engine, config, "2026-06-01").outcome == "skipped"
+    finally:
+        nightly_module.completed = real
+    assert {p: open(p, "rb").read() for p in first.files} == published
+    assert not [p for p in (tmp_path / "outbox").iterdir() if p.name.endswith(".part")]

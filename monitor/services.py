@@ -31,14 +31,21 @@ EXPORT_COLUMNS = ["mrn", "name", "status", "due_date", "days_overdue", "last_sca
 def os_user() -> str:
     """The login that runs this process: the audit log's `actor`, always."""
     try:
-        return getpass.getuser()
+        return getpass.getuser()[:64]
     except Exception:  # no login name in some containers
         return "unknown"
 
 
+def check_by(by: str | None) -> str | None:
+    """A `--by` name as the audit log can keep it: 1 to 64 printable characters."""
+    if by is not None and (not by.strip() or len(by) > 64 or not by.isprintable()):
+        raise MonitorError("--by: give a name of 1 to 64 printable characters")
+    return by
+
+
 def current_actor(by: str | None = None) -> str:
     """Who a reminder action or run is by: `--by`, else the OS user."""
-    return by or os_user()
+    return check_by(by) or os_user()
 
 
 def record_access(engine: Engine, *, action: str, subject: str, rows: int = 0, by: str | None = None,
@@ -46,6 +53,7 @@ def record_access(engine: Engine, *, action: str, subject: str, rows: int = 0, b
     """Who saw or wrote patient data, when, and what: recorded before the data is shown.
 
     The OS user is always the actor; `by` (staff working for someone) is kept as on-behalf-of."""
+    check_by(by)
     with store.transaction(engine) as conn:
         store.record_event(conn, actor=os_user(), action=action, subject=subject, rows=rows,
                            detail={**(detail or {}), **({"on_behalf_of": by} if by else {})})

@@ -13,8 +13,10 @@ import signal
 from datetime import date, datetime, time, timedelta, timezone
 
 from sqlalchemy import Engine
+from sqlalchemy.exc import DBAPIError
 
 from monitor.config import Config
+from monitor.errors import MonitorError
 from monitor.jobs.locks import DaemonLock
 from monitor.jobs.nightly import CLINIC_REPORT, JOBS, NIGHTLY, run_job
 
@@ -78,7 +80,9 @@ def _job_entry(engine: Engine, job: str, config: Config, actor: str, state: dict
     state[job] = "running"
     try:
         serve_due(engine, job, config=config, now_utc=datetime.now(timezone.utc), trigger=trigger, actor=actor)
-    except Exception:  # recorded as a failed run by run_job; the daemon keeps going
+    except (MonitorError, DBAPIError):  # a situation (busy, read-only, a bad setting): run_job logged why
+        log.error("%s failed; the next fire will try again", job)
+    except Exception:  # a bug: loud, with its traceback (SQL parameters are never printed)
         log.exception("%s failed; the next fire will try again", job)
 
 

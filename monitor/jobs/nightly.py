@@ -16,10 +16,11 @@ from datetime import date, datetime, timezone
 
 import pandas as pd
 from sqlalchemy import Engine, text
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from monitor import store
 from monitor.config import Config
+from monitor.errors import MonitorError
 from monitor.models import JobCompletion, JobRun, Reminder, ReminderEvent
 from monitor.services import os_user
 
@@ -96,12 +97,25 @@ def run_job(engine: Engine, job: str, *, slot_on: date, as_of: date, config: Con
         # Another process recorded the same slot between our check and our commit.
         return JobResult(job, slot_on, as_of, "skipped", None, message=f"{job} for {slot_on} done by another process")
     except Exception as exc:
-        log.error("job %s for %s failed: %s", job, slot_on, exc)
-        with store.transaction(engine) as conn:
-            _insert_run(conn, job=job, slot_on=slot_on, as_of=as_of, now_utc=now_utc, trigger=trigger, actor=actor,
-                        outcome="failed", counts={},
-                        error="".join(traceback.format_exception_only(exc)).strip()[:2000])
+        error = describe_failure(exc)
+        log.error("job %s for %s failed: %s", job, slot_on, error)
+        try:
+            with store.transaction(engine) as conn:
+                _insert_run(conn, job=job, slot_on=slot_on, as_of=as_of, now_utc=now_utc, trigger=trigger,
+                            actor=actor, outcome="failed", counts={}, error=error)
+        except DBAPIError as again:  # the database itself is what failed (busy, read-only, gone)
+            log.error("job %s for %s: the failure could not be recorded: %s", job, slot_on, describe_failure(again))
         raise
+
+
+def describe_failure(exc: BaseException) -> str:
+    """A failed run's reason for the log and the run table: a database failure by its kind
+    (its driver message may quote patient values), anything else as it is (a bug to fix)."""
+    if isinstance(exc, DBAPIError):
+        return str(store.explain(exc))
+    if isinstance(exc, MonitorError):
+        return str(exc)
+    return "".join(traceback.format_exception_only(exc)).strip()[:2000]
 
 
 class _AlreadyDone(Exception):

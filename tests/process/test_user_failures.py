@@ -194,3 +194,20 @@ def test_one_daemon_even_through_a_symlink(clinic):
     finally:
         first.terminate()
         first.wait(timeout=60)
+
+
+@pytest.mark.slow
+def test_a_killed_export_never_leaves_an_unrecorded_file(clinic):
+    """Killed at any moment, an export leaves no file, or a whole file with its audit record
+    (4 of 14 kills once left a complete, unrecorded file of patient names)."""
+    for i, delay in enumerate((0.4, 0.8, 1.2, 1.6, 2.0, 2.4, 2.8, 3.2)):
+        target = clinic / f"overdue-{i}.csv"
+        proc = subprocess.Popen([MONITOR, "export", "overdue", "-o", target.name, "--as-of", AS_OF], cwd=clinic,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(delay)
+        proc.kill()
+        proc.wait()
+        recorded = [e for e in audit(clinic / "monitor.db") if e[1] == "export_overdue" and e[2] == str(target)]
+        if target.exists():
+            assert recorded, f"kill after {delay} s left an unrecorded file"
+            assert target.read_text(encoding="utf-8").startswith("mrn,name,status")

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import click
 
-from monitor import cli_jobs, cli_reports
+from monitor import cli_jobs, cli_records, cli_reports
 from monitor.cli_common import (
     SEVERITIES,
     STATUS_CHOICES,
@@ -264,7 +264,7 @@ def demo(app, output, as_of):
     run_demo(output, as_of=as_of, config=app.config, echo=click.echo)
 
 
-for command in (cli_jobs.run, cli_jobs.daemon, cli_jobs.jobs, cli_jobs.reminders, cli_reports.report):
+for command in (cli_jobs.run, cli_jobs.daemon, cli_jobs.jobs, cli_jobs.reminders, cli_reports.report, cli_records.records):
     main.add_command(command)
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import UniqueConstraint
+from sqlalchemy import Index, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 SCHEMA_VERSION = 1
@@ -138,6 +138,31 @@ class AuditEvent(SQLModel, table=True):
     subject: str = Field(default="")
     rows: int = 0
     detail: str = Field(default="")  # JSON
+
+
+class Retraction(SQLModel, table=True):
+    """A recorded record marked wrong: kept, shown in the history, ignored by every rule.
+
+    Append-only: a restore fills in the `restored_*` columns; a later retraction of the same
+    record is a new row. At most one retraction of a record is active (not restored).
+    """
+
+    __tablename__ = "retraction"
+    __table_args__ = (
+        Index("uq_retraction_active", "table_name", "record_id", unique=True,
+              sqlite_where=text("restored_at IS NULL"), postgresql_where=text("restored_at IS NULL")),
+    )
+    id: int | None = Field(default=None, primary_key=True)
+    table_name: str = Field(max_length=32)  # the record's table: episode, dxa_measurement, ...
+    record_id: int
+    retracted_at: datetime
+    retracted_by: str = Field(max_length=64)  # the OS user
+    on_behalf_of: str | None = Field(default=None, max_length=64)  # --by
+    reason: str
+    restored_at: datetime | None = None
+    restored_by: str | None = Field(default=None, max_length=64)
+    restored_on_behalf_of: str | None = Field(default=None, max_length=64)
+    restore_reason: str | None = None
 
 
 class SchemaInfo(SQLModel, table=True):

@@ -94,6 +94,7 @@ def describe_patient(engine: Engine, mrn: str, *, as_of: date, config: Config) -
         if len(frame):
             lines.append(f"{title} ({len(frame)}):")
             lines += _table(frame.sort_values(list(columns)[0] if kind != "treatments" else "started_on"), columns)
+    lines += _retracted(engine, p["mrn"])
 
     from monitor.trends import trend_table
 
@@ -126,3 +127,18 @@ def describe_patient(engine: Engine, mrn: str, *, as_of: date, config: Config) -
         lines.append(f"      evidence: {f['evidence']}")
         lines.append(f"      action:   {f['action']}  [sources: {f['sources']}]")
     return "\n".join(lines)
+
+
+def _retracted(engine: Engine, mrn: str) -> list[str]:
+    """The records retracted (and not restored): kept in the history, apart from what counts."""
+    from monitor.records import patient_retractions, stamp, who
+
+    rows = patient_retractions(engine, mrn, active_only=True)
+    if not rows:
+        return []
+    lines = [f"Retracted records ({len(rows)}), kept but ignored by every rule:"]
+    for r in rows:
+        values = f" ({r.values_text})" if r.values_text else ""
+        lines.append(f"  {r.kind} {r.key_text}{values}")
+        lines.append(f"      retracted {stamp(r.retracted_at)} by {who(r.retracted_by, r.on_behalf_of)}: {r.reason}")
+    return lines

@@ -39,6 +39,8 @@ TABLES: dict[str, tuple[str, dict[str, str]]] = {
     "assessments": ("assessment", {}),
     "treatments": ("treatment", {}),
 }
+# Records marked wrong (models.Retraction): kept, but no cohort frame holds them.
+RETRACTION_TABLE = "retraction"
 
 
 def resolve_url(url: str | None) -> str:
@@ -233,6 +235,8 @@ def require_initialised(engine: Engine) -> None:
             for kind, (table, renames) in TABLES.items():
                 present = {c["name"] for c in inspector.get_columns(table)} if inspector.has_table(table) else set()
                 missing += [f"{table}.{renames.get(c, c)}" for c in COLUMNS[kind] if renames.get(c, c) not in present]
+            if not inspector.has_table(RETRACTION_TABLE):
+                missing.append(f"table {RETRACTION_TABLE}")
     except DBAPIError as exc:
         raise explain(exc, engine) from None
     if missing:
@@ -335,7 +339,7 @@ def _read_numeric_sqlite(conn: Connection, kind: str, table: str, where: str, pa
 
 
 def read_table(conn: Connection, kind: str, *, patient_id: int | None = None, numeric: bool = True) -> pd.DataFrame:
-    """One cohort frame, read in one query (all patients, or one).
+    """One cohort frame, read in one query (all patients, or one), without retracted records.
 
     `numeric=False` skips SQLite's numbers-and-codes read (the tests compare the two)."""
     table, renames = TABLES[kind]
@@ -343,19 +347,23 @@ def read_table(conn: Connection, kind: str, *, patient_id: int | None = None, nu
     select_list = ", ".join(
         f"{renames[c]} AS {c}" if c in renames else c for c in columns
     )
-    query = f"SELECT {select_list} FROM {table}"
+    conditions = []
     params: tuple = ()
     if patient_id is not None:
         mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
-        query += f" WHERE {'id' if kind == 'patients' else 'patient_id'} = {mark}"
+        conditions.append(f"{'id' if kind == 'patients' else 'patient_id'} = {mark}")
         params = (patient_id,)
+    if kind != "patients":
+        # One uncorrelated subquery: the database builds the set of retracted ids once.
+        conditions.append(f"id NOT IN (SELECT record_id FROM {RETRACTION_TABLE} "
+                          f"WHERE table_name = '{table}' AND restored_at IS NULL)")
+    where = f" WHERE {' AND '.join(conditions)}" if conditions else ""
     if numeric and conn.dialect.name == "sqlite":
-        where = query[len(f"SELECT {select_list} FROM {table}"):]
         frame = _read_numeric_sqlite(conn, kind, table, where, params)
         if frame is not None:
             return coerce_frame(kind, frame)
     # The driver's own rows: SQLAlchemy's row objects would double the cost of the read.
-    rows = conn.exec_driver_sql(query, params).cursor.fetchall()
+    rows = conn.exec_driver_sql(f"SELECT {select_list} FROM {table}{where}", params).cursor.fetchall()
     frame = pd.DataFrame.from_records(rows, columns=columns) if rows else pd.DataFrame(columns=columns)
     del rows
     if len(frame):
@@ -368,7 +376,7 @@ def read_table(conn: Connection, kind: str, *, patient_id: int | None = None, nu
 
 
 def load_cohort(engine: Engine, kinds: tuple[str, ...] | None = None) -> Cohort:
-    """The whole recorded history, one query per table (never one per patient)."""
+    """The whole recorded history but retracted records, one query per table (never one per patient)."""
     require_initialised(engine)
     frames = {}
     with reading(engine) as conn:

@@ -19,7 +19,12 @@ from monitor.cli_common import (
 
 @click.group()
 def run():
-    """Run a scheduled job once, now (the same code the daemon runs)."""
+    """Run a scheduled job once, now (the same code the daemon runs).
+
+    \b
+    Example:
+      monitor run nightly
+    """
 
 
 def _run_job(app, job, as_of, again, by, dry_run=False):
@@ -100,7 +105,7 @@ def daemon(app):
 
     \b
     Example:
-      monitor --config clinic.toml --db sqlite:///clinic.db daemon
+      monitor --config data/clinic.example.toml --db sqlite:///demo-output/monitor.db daemon
     """
     import logging
 
@@ -239,6 +244,7 @@ def reminders_reopen(app, reminder_id, reason, by):
 
     \b
     Example:
+      monitor reminders close 12 --reason "moved away"
       monitor reminders reopen 12 --reason "closed by mistake"
     """
     _reminder_action(app, reminder_id, "reopened", by, reason=reason)

@@ -114,6 +114,7 @@ def daemon(app):
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
+    logging.getLogger("matplotlib").setLevel(logging.WARNING)
     require_initialised(app.engine)
     sys.exit(run_daemon(app.engine, config=app.config))
 

@@ -15,10 +15,6 @@ ATTEMPTS = 5
 STOP_WITHIN_S = 20
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "SIGTERM during the daemon's start-up deadlocks it: the handler (jobs/daemon.py stop) calls "
-    "scheduler.shutdown(wait=True) on the main thread while that thread is inside "
-    "ThreadPoolExecutor.submit holding the executor's _shutdown_lock; shutdown waits for the same lock"))
 def test_daemon_exits_on_sigterm_right_after_it_starts(pristine_demo_workspace, tmp_path):
     """systemd stops a service whenever it likes (a restart right after a start); a daemon that
     hangs is killed after the stop timeout, possibly mid-write of the nightly reminders."""

@@ -215,7 +215,7 @@ def reminders_defer(app, reminder_id, until_on, reason, by):
 
     \b
     Example:
-      monitor reminders defer 12 --until 2027-01-15 --reason "patient abroad until January"
+      monitor reminders defer 12 --until 2030-01-15 --reason "patient abroad until 2030"
     """
     _reminder_action(app, reminder_id, "deferred", by, reason=reason, until=parse_date(until_on, "--until"))
 

@@ -59,10 +59,15 @@ def init(app):
     Example:
       monitor --db sqlite:///clinic.db init
     """
-    from monitor.store import init_db
+    from monitor.store import upgrade_db
 
-    created = init_db(app.new_engine())
-    click.echo("Created a new database." if created else "Database is up to date.")
+    created, before, now = upgrade_db(app.new_engine())
+    if created:
+        click.echo("Created a new database.")
+    elif before != now:
+        click.echo(f"Upgraded the database from schema revision {before or '0.1.0'} to {now}; every row kept.")
+    else:
+        click.echo("Database is up to date.")
 
 
 @main.command("import")

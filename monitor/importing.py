@@ -315,14 +315,17 @@ def _normalise(series: pd.Series, python_type: type) -> pd.Series:
 
 
 def _differs(old: pd.Series, new: pd.Series) -> pd.Series:
-    both_na = old.isna().to_numpy() & new.isna().to_numpy()
-    one_na = old.isna().to_numpy() ^ new.isna().to_numpy()
-    with np.errstate(invalid="ignore"):
-        equal = (old.astype("object").to_numpy() == new.astype("object").to_numpy())
-    equal = np.asarray(equal, dtype=bool)
+    """True where a value changes: missing equals missing, never "ambiguous" (pandas' NA)."""
+    old_na, new_na = old.isna().to_numpy(), new.isna().to_numpy()
     if pd.api.types.is_float_dtype(old) and pd.api.types.is_float_dtype(new):
-        equal = np.isclose(old.to_numpy(), new.to_numpy(), rtol=0, atol=1e-12)
-    return pd.Series(~both_na & (one_na | ~equal), index=old.index)
+        equal = np.isclose(np.nan_to_num(old.to_numpy(dtype="float64")), np.nan_to_num(new.to_numpy(dtype="float64")),
+                           rtol=0, atol=1e-12)
+    else:
+        # Missing cells (None, NaN, NaT, pd.NA) become None first: `NA == x` is NA, not a bool.
+        o, n = old.astype("object").to_numpy().copy(), new.astype("object").to_numpy().copy()
+        o[old_na], n[new_na] = None, None
+        equal = np.asarray(o == n, dtype=bool) if len(o) else np.zeros(0, dtype=bool)
+    return pd.Series((old_na != new_na) | (~old_na & ~new_na & ~equal), index=old.index)
 
 
 def _column_values(s: pd.Series, *, iso_dates: bool = False) -> list:

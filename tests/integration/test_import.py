@@ -219,3 +219,22 @@ def test_an_older_database_asks_for_monitor_init(engine):
         require_initialised(engine)
     init_db(engine)
     require_initialised(engine)
+
+
+def demo_files():
+    from tests.conftest import DEMO
+
+    return sorted(DEMO.glob("*.csv"))
+
+
+def test_reimport_of_the_demo_cohort_changes_nothing(engine):
+    """Re-sending the clinic's unchanged export must not crash on blank yes/no cells (e.g. menopause unknown)."""
+    run(engine, demo_files(), today=date(2026, 11, 20))
+    before = counts(engine)
+    for path in demo_files():
+        report = run(engine, [path], today=date(2026, 11, 20))
+        assert (report.files[0].inserted, report.files[0].updated) == (0, 0), path.name
+        assert report.files[0].unchanged == report.files[0].rows
+    dry = run(engine, demo_files(), today=date(2026, 11, 20), dry_run=True)
+    assert all((r.inserted, r.updated) == (0, 0) for r in dry.files)
+    assert counts(engine) == before

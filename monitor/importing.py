@@ -130,7 +130,7 @@ def _parse_column(col: Col, cells: pd.Series, blank: pd.Series, risk_codes) -> t
         parts = cells.str.lower().str.split(";")
         normalised = parts.map(lambda ps: ";".join(sorted({p.strip() for p in ps if p.strip()})))
         bad = parts.map(lambda ps: any(p.strip() and p.strip() not in known for p in ps))
-        return normalised.astype("object"), bad.astype(bool)
+        return normalised.where(~blank, None).astype("object"), bad.astype(bool)
     # mrn / text
     bad = cells.str.contains(CONTROL_RE, regex=True)
     if col.kind == "mrn":
@@ -416,13 +416,9 @@ def _write(conn, parsed: ParsedFile, spec: KindSpec, *, actor: str, today: date)
     for c in value_cols:
         if c in key:
             continue
-        new_values = old[c]
-        if spec.kind == "patients" and c == "status":
-            # A blank status never re-activates (or discharges) anyone: it keeps the stored one.
-            new_values = _normalise(new_values.where(new_values.notna(), old[f"{c}__old"]), types[c])
-        elif c in spec.defaults:
-            new_values = new_values.where(new_values.notna(), spec.defaults[c])
-            new_values = _normalise(new_values, types[c])
+        # A blank cell says nothing about an existing record: it keeps the stored value
+        # (INTERFACE v2). Defaults are for new records only.
+        new_values = _normalise(old[c].where(old[c].notna(), old[f"{c}__old"]), types[c])
         d = _differs(old[f"{c}__old"], new_values)
         diffs[c] = (d, new_values)
         changed |= d

@@ -238,3 +238,39 @@ def test_reimport_of_the_demo_cohort_changes_nothing(engine):
     dry = run(engine, demo_files(), today=date(2026, 11, 20), dry_run=True)
     assert all((r.inserted, r.updated) == (0, 0) for r in dry.files)
     assert counts(engine) == before
+
+
+def test_blank_optional_cell_keeps_the_stored_value(engine, tmp_path):
+    """A blank pregnancy_associated on re-import must not drop the urgent pregnancy flag of a stored episode."""
+    run(engine, base_files(tmp_path))
+    write_csv(tmp_path / "episodes.csv", """
+        mrn,joint,side,onset_date,diagnosed_on,resolved_on,pregnancy_associated,fracture
+        A1,hip,left,2024-01-01,,,,
+        """)
+    write_csv(tmp_path / "patients.csv", """
+        mrn,name,sex,birth_date,enrolled_on,status,risk_factors,postmenopausal
+        A1,,F,1990-05-01,,,,
+        """)
+    write_csv(tmp_path / "scans.csv", """
+        mrn,scan_date,scanner,site,side,bmd,t_score,z_score
+        B2,2023-06-15,,total_hip,right,0.801,,
+        """)
+    report = run(engine, [tmp_path / "patients.csv", tmp_path / "episodes.csv", tmp_path / "scans.csv"])
+    assert [(r.inserted, r.updated, r.unchanged) for r in report.files] == [(0, 0, 1)] * 3
+    c = load_cohort(engine)
+    ep = c.episodes.set_index("side").loc["left"]
+    assert bool(ep["pregnancy_associated"]) is True and str(ep["diagnosed_on"].date()) == "2024-01-10"
+    a1 = c.patients.set_index("mrn").loc["A1"]
+    assert (a1["name"], a1["risk_factors"], str(a1["enrolled_on"].date())) == ("Ann Example", "smoking", "2024-01-10")
+    scan = c.scans.loc[(c.scans["side"] == "right")].iloc[0]
+    assert (scan["scanner"], scan["t_score"]) == ("hologic", pytest.approx(-1.2))
+
+
+def test_blank_optional_cell_of_a_new_record_gets_the_default(engine, tmp_path):
+    """A new episode with a blank pregnancy cell is recorded as not pregnancy-associated, as before."""
+    run(engine, base_files(tmp_path)[:1])
+    write_csv(tmp_path / "episodes.csv", "mrn,joint,side,onset_date,pregnancy_associated,fracture\n"
+                                         "A1,hip,right,2025-01-01,,\n")
+    run(engine, [tmp_path / "episodes.csv"])
+    ep = load_cohort(engine).episodes.iloc[0]
+    assert bool(ep["pregnancy_associated"]) is False and bool(ep["fracture"]) is False

@@ -17,7 +17,7 @@ from sqlalchemy import Engine, text
 from monitor import store
 from monitor.csv_cells import read_cells
 from monitor.errors import ImportRejected, MonitorError, Problem
-from monitor.importspec import IMPORT_ORDER, SPECS, Col, KindSpec
+from monitor.importspec import EVENT_LABELS, IMPORT_ORDER, SPECS, Col, KindSpec
 from monitor.safe_files import write_private_frame
 
 TRUE_WORDS = {"yes": True, "true": True, "1": True, "no": False, "false": False, "0": False}
@@ -249,11 +249,13 @@ def import_files(engine: Engine, paths: list[Path], *, today: date, actor: str, 
         _dedupe(p, SPECS[p.kind])
 
     with store.transaction(engine) as conn:
-        known = pd.read_sql_query(text("SELECT mrn, id AS patient_id, birth_date FROM patient"), conn)
-        known["birth_date"] = pd.to_datetime(known["birth_date"])
+        known = pd.read_sql_query(text("SELECT mrn, id AS patient_id, birth_date, enrolled_on FROM patient"), conn)
+        for column in ("birth_date", "enrolled_on"):
+            known[column] = pd.to_datetime(known[column]).astype("datetime64[us]")
         births = dict(zip(known["mrn"], known["birth_date"]))
         for p in parsed:
             if p.kind == "patients":
+                _check_birth_after_events(p, _earliest_events(conn, p, known))
                 good = p.frame.loc[~p.frame["line"].isin(p.bad_lines)]
                 births.update(zip(good["mrn"], good["birth_date"]))
         for p in parsed:
@@ -283,6 +285,47 @@ def import_files(engine: Engine, paths: list[Path], *, today: date, actor: str, 
             _write_rejects(p, target)
             result.rejects_file = str(target)
     return ImportReport(results, False, problems)
+
+
+def _earliest_events(conn, parsed: ParsedFile, known: pd.DataFrame) -> pd.DataFrame:
+    """Per stored patient whose birth date the file moves later: the earliest stored date of any
+    of their records (index mrn; columns `on`, `label`). Empty when no birth date moves."""
+    later = parsed.frame[["mrn", "birth_date"]].merge(known, on="mrn", how="inner", suffixes=("", "__old"))
+    later = later.loc[(later["birth_date"] > later["birth_date__old"]).fillna(False)]
+    if not len(later):
+        return pd.DataFrame({"on": pd.Series(dtype="datetime64[us]"), "label": pd.Series(dtype="object")})
+    parts = []
+    for kind in IMPORT_ORDER[1:]:
+        spec = SPECS[kind]
+        for column in spec.event_dates:
+            found = pd.read_sql_query(text(f"SELECT patient_id, MIN({column}) AS on_ FROM {spec.table} "
+                                           f"WHERE {column} IS NOT NULL GROUP BY patient_id"), conn)
+            parts.append(pd.DataFrame({"patient_id": found["patient_id"].astype("int64"),
+                                       "on": pd.to_datetime(found["on_"]).astype("datetime64[us]"),
+                                       "label": EVENT_LABELS[column]}))
+    if "enrolled_on" not in parsed.present:  # an absent column keeps the stored enrolment date
+        enrolled = known.loc[known["enrolled_on"].notna()]
+        parts.append(pd.DataFrame({"patient_id": enrolled["patient_id"].astype("int64"),
+                                   "on": enrolled["enrolled_on"].astype("datetime64[us]"), "label": "enrolment"}))
+    events = pd.concat(parts, ignore_index=True)
+    events = events.loc[events["patient_id"].isin(later["patient_id"])]
+    events = events.sort_values(["patient_id", "on"], kind="stable").drop_duplicates("patient_id")
+    mrn_of = dict(zip(known["patient_id"], known["mrn"]))
+    return events.assign(mrn=events["patient_id"].map(mrn_of)).set_index("mrn")[["on", "label"]]
+
+
+def _check_birth_after_events(parsed: ParsedFile, earliest: pd.DataFrame) -> None:
+    """A stored patient's new birth date must not fall after any of their recorded dates."""
+    if not len(earliest):
+        return
+    frame = parsed.frame
+    first = frame[["mrn"]].join(earliest, on="mrn")
+    late = (frame["birth_date"] > first["on"]).fillna(False).to_numpy()
+    lines = frame["line"].to_numpy()
+    for i in np.flatnonzero(late):
+        parsed.reject(int(lines[i]), "birth_date",
+                      f"birth_date {frame['birth_date'].iloc[i].date()} is after the patient's recorded "
+                      f"{first['label'].iloc[i]} of {first['on'].iloc[i].date()}")
 
 
 def _check_patients(parsed: ParsedFile, spec: KindSpec, births: dict) -> None:

@@ -122,5 +122,12 @@ SPECS: dict[str, KindSpec] = {
     ),
 }
 
+# What a stored date is called in an error about a later birth date.
+EVENT_LABELS = {
+    "onset_date": "episode onset", "scan_date": "scan", "study_date": "MRI study",
+    "expected_delivery": "expected delivery", "delivered_on": "delivery", "reported_on": "symptom report",
+    "assessed_on": "assessment", "started_on": "treatment start",
+}
+
 # Patients first: the other kinds refer to them.
 IMPORT_ORDER = tuple(SPECS)

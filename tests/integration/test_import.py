@@ -274,3 +274,16 @@ def test_blank_optional_cell_of_a_new_record_gets_the_default(engine, tmp_path):
     run(engine, [tmp_path / "episodes.csv"])
     ep = load_cohort(engine).episodes.iloc[0]
     assert bool(ep["pregnancy_associated"]) is False and bool(ep["fracture"]) is False
+
+
+def test_new_birth_date_after_a_recorded_event_is_rejected(engine, tmp_path):
+    """A corrected birth date later than a stored scan would make that scan impossible: refuse it."""
+    run(engine, base_files(tmp_path))
+    write_csv(tmp_path / "patients.csv", "mrn,sex,birth_date\nA1,F,1990-05-01\nB2,M,2023-07-01\n")
+    with pytest.raises(ImportRejected) as info:
+        run(engine, [tmp_path / "patients.csv"])
+    message = str(info.value)
+    assert ("patients.csv, line 3, column 'birth_date': birth_date 2023-07-01 is after the patient's "
+            "recorded episode onset of 2023-05-01") in message
+    assert "A1" not in message and "1990" not in message
+    assert str(load_cohort(engine).patients.set_index("mrn").loc["B2", "birth_date"].date()) == "1970-02-03"

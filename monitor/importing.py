@@ -212,6 +212,42 @@ def _dedupe(parsed: ParsedFile, spec: KindSpec) -> None:
             parsed.repeat_lines.add(line)  # an exact repeat is the same record: stored once
 
 
+def _dedupe_across(parsed: list[ParsedFile]) -> None:
+    """Within one import the files of one kind are one set of records: a row repeated exactly in a
+    later file is the same record (stored once); the same key with other values is an error that
+    names both places. Values are compared on the columns both files have."""
+    by_kind: dict[str, list[ParsedFile]] = {}
+    for p in parsed:
+        by_kind.setdefault(p.kind, []).append(p)
+    for kind, files in by_kind.items():
+        if len(files) < 2:
+            continue
+        key = _key_columns(SPECS[kind])
+        keyed, oks = [], [p.frame.loc[~p.frame["line"].isin(p.bad_lines | p.repeat_lines)] for p in files]
+        for n, ok in enumerate(oks):
+            parts = [ok[k].astype("object").where(ok[k].notna(), "").astype("str") if k in ok
+                     else pd.Series("", index=ok.index) for k in key]
+            text_key = parts[0].str.cat(parts[1:], sep="\x1f") if len(parts) > 1 else parts[0]
+            keyed.append(pd.DataFrame({"key": text_key.to_numpy(), "file": n, "row": np.arange(len(ok)),
+                                       "line": ok["line"].to_numpy()}))
+        every = pd.concat(keyed, ignore_index=True)
+        every = every.loc[every["key"].duplicated(keep=False)]
+        first: dict[str, tuple[int, int, int]] = {}
+        for k, n, row, line in every.itertuples(index=False):
+            if k not in first:
+                first[k] = (n, row, line)
+                continue
+            n0, row0, line0 = first[k]
+            p0, p = files[n0], files[n]
+            a, b = oks[n0].iloc[row0], oks[n].iloc[row]
+            shared = [c for c in p.present if c in p0.present and c not in key]
+            if [str(a[c]) for c in shared] == [str(b[c]) for c in shared]:
+                p.repeat_lines.add(int(line))
+            else:
+                p.reject(int(line), "", f"same record ({', '.join(key)}) as {p0.path.name} line {line0} but "
+                                        "with other values; keep one")
+
+
 @dataclass
 class FileResult:
     file: str
@@ -247,6 +283,7 @@ def import_files(engine: Engine, paths: list[Path], *, today: date, actor: str, 
     parsed.sort(key=lambda p: IMPORT_ORDER.index(p.kind))
     for p in parsed:
         _dedupe(p, SPECS[p.kind])
+    _dedupe_across(parsed)
 
     with store.transaction(engine) as conn:
         known = pd.read_sql_query(text("SELECT mrn, id AS patient_id, birth_date, enrolled_on FROM patient"), conn)
@@ -484,7 +521,7 @@ def _write(conn, parsed: ParsedFile, spec: KindSpec, *, actor: str, today: date)
     for row_id, upd in updates:
         conn.execute(table.update().where(table.c.id == row_id).values(**upd))
     result.inserted, result.updated = len(inserts), len(updates)
-    result.unchanged = len(merged) - result.inserted - result.updated
+    result.unchanged = len(merged) - result.inserted - result.updated + len(parsed.repeat_lines)
     store.record_event(conn, actor=actor, action="import", subject=parsed.path.name,
                        rows=result.inserted + result.updated,
                        detail={"kind": spec.kind, "inserted": result.inserted, "updated": result.updated,

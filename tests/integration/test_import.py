@@ -287,3 +287,21 @@ def test_new_birth_date_after_a_recorded_event_is_rejected(engine, tmp_path):
             "recorded episode onset of 2023-05-01") in message
     assert "A1" not in message and "1990" not in message
     assert str(load_cohort(engine).patients.set_index("mrn").loc["B2", "birth_date"].date()) == "1970-02-03"
+
+
+def test_same_record_in_two_files_of_one_import(engine, tmp_path):
+    """Two files giving one scan two different BMDs must not silently keep whichever came last."""
+    run(engine, base_files(tmp_path)[:1])
+    header = "mrn,scan_date,site,side,bmd\n"
+    write_csv(tmp_path / "scans.csv", header + "B2,2024-01-05,total_hip,left,0.9\nB2,2024-01-05,total_hip,right,0.8\n")
+    write_csv(tmp_path / "scans2.csv", header + "B2,2024-01-05,total_hip,right,0.8\nB2,2024-01-05,total_hip,left,0.7\n")
+    with pytest.raises(ImportRejected) as info:
+        run(engine, [tmp_path / "scans.csv", tmp_path / "scans2.csv"], kind="scans")
+    assert str(info.value).splitlines()[1:] == [
+        "  scans2.csv, line 3: same record (mrn, scan_date, site, side) as scans.csv line 2 but with other "
+        "values; keep one"]
+    assert counts(engine)["scans"] == 0
+    write_csv(tmp_path / "scans2.csv", header + "B2,2024-01-05,total_hip,right,0.8\n")
+    report = run(engine, [tmp_path / "scans.csv", tmp_path / "scans2.csv"], kind="scans")
+    assert [(r.inserted, r.unchanged) for r in report.files] == [(2, 0), (0, 1)]
+    assert counts(engine)["scans"] == 2

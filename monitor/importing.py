@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine, select, text
 
 from monitor import store
 from monitor.csv_cells import read_cells
@@ -267,13 +267,42 @@ class ImportReport:
     problems: list[Problem]
 
 
+MAX_PREPARE_ATTEMPTS = 3  # then the last attempt prepares under the write lock, so it always ends
+
+
+@dataclass
+class DbState:
+    """What an import needs to know of the database, read in one go (outside the write lock)."""
+
+    stamp: tuple  # cheap fingerprint of the tables read: changed under us -> prepare again
+    known: pd.DataFrame  # stored patients: mrn, patient_id, birth_date, enrolled_on
+    existing: dict[str, pd.DataFrame]  # table -> its rows, for the tables the import writes
+
+
+@dataclass
+class Plan:
+    """One file's writes, computed before the write transaction opens."""
+
+    parsed: ParsedFile
+    spec: KindSpec
+    result: FileResult
+    inserts: dict[str, list]  # table column -> the driver's values of the new rows, in order
+    insert_mrns: list[str]  # whose each new row is (a patient new in this import has no id yet)
+    updates: list[tuple[int, dict]]  # (row id, {column: new value})
+    before: list[tuple[int, dict]]  # (row id, {column: the stored value the update replaces})
+    changes: list[dict]  # for the audit log
+
+
 def import_files(engine: Engine, paths: list[Path], *, today: date, actor: str, risk_codes: tuple[str, ...],
                  kind: str | None = None, keep_valid: bool = False, dry_run: bool = False,
                  rejects_dir: Path | None = None, progress=None) -> ImportReport:
     """Validate every file, then write them all in one transaction, or nothing at all.
 
-    `progress`, when given, is called with a short message at each step (the CLI prints them
-    on a terminal)."""
+    Reading the files, reading what the database holds, checking and computing the inserts and
+    updates all happen before the write transaction opens (a read does not block other writers);
+    the write transaction only checks that nothing changed meanwhile (else everything is
+    prepared again) and writes. `progress`, when given, is called with a short message at each
+    step (the CLI prints them on a terminal)."""
     step = progress or (lambda _message: None)
     store.require_initialised(engine)
     parsed = []
@@ -284,44 +313,116 @@ def import_files(engine: Engine, paths: list[Path], *, today: date, actor: str, 
     for p in parsed:
         _dedupe(p, SPECS[p.kind])
     _dedupe_across(parsed)
+    checked_alone = [(list(p.problems), set(p.bad_lines)) for p in parsed]
 
-    with store.transaction(engine) as conn:
-        known = pd.read_sql_query(text("SELECT mrn, id AS patient_id, birth_date, enrolled_on FROM patient"), conn)
-        for column in ("birth_date", "enrolled_on"):
-            known[column] = pd.to_datetime(known[column]).astype("datetime64[us]")
-        births = dict(zip(known["mrn"], known["birth_date"]))
-        for p in parsed:
-            if p.kind == "patients":
-                _check_birth_after_events(p, _earliest_events(conn, p, known))
-                good = p.frame.loc[~p.frame["line"].isin(p.bad_lines)]
-                births.update(zip(good["mrn"], good["birth_date"]))
-        for p in parsed:
-            if p.kind != "patients":
-                _check_patients(p, SPECS[p.kind], births)
+    for attempt in range(MAX_PREPARE_ATTEMPTS + 1):
+        for p, (problems, bad_lines) in zip(parsed, checked_alone):  # a redo checks afresh
+            p.problems, p.bad_lines = list(problems), set(bad_lines)
+        under_lock = attempt == MAX_PREPARE_ATTEMPTS
+        if not under_lock:
+            step("checking against the database")
+            with store.reading(engine) as conn:
+                state = _read_state(conn, parsed)
+            plans, problems = _prepare(parsed, state, today=today, keep_valid=keep_valid,
+                                          sqlite=store.is_sqlite(engine))
+            if dry_run:
+                return ImportReport([pl.result for pl in plans], True, problems)
+        with store.transaction(engine) as conn:
+            if under_lock:  # the database kept changing: prepare while holding the lock
+                state = _read_state(conn, parsed)
+                plans, problems = _prepare(parsed, state, today=today, keep_valid=keep_valid,
+                                          sqlite=store.is_sqlite(engine))
+            elif not _still_as_read(conn, state, plans):
+                continue  # nothing was written; the transaction ends empty
+            step("writing")
+            _apply(conn, plans, state, actor=actor)
+            rejects = []
+            for pl in plans:
+                if pl.parsed.problems:
+                    target = (rejects_dir or Path.cwd()) / f"{pl.parsed.path.stem}.rejects.csv"
+                    rejects.append((pl, target))
+            # Rejects files are written last, before the commit, so a failed write writes nothing.
+            for pl, target in rejects:
+                _write_rejects(pl.parsed, target)
+                pl.result.rejects_file = str(target)
+        return ImportReport([pl.result for pl in plans], False, problems)
+    raise AssertionError("unreachable: the last attempt prepares under the write lock")
 
-        problems = [pr for p in parsed for pr in p.problems]
-        problems.sort(key=lambda pr: (pr.file, pr.line))
-        if problems and not keep_valid:
-            raise ImportRejected(problems)
 
-        results = []
-        for p in parsed:
-            step(f"writing {p.path.name}")
-            result = _write(conn, p, SPECS[p.kind], actor=actor, today=today)
-            results.append(result)
-        if dry_run:
-            conn.rollback()
-            return ImportReport(results, True, problems)
-        rejects = []
-        for p, result in zip(parsed, results):
-            if p.problems:
-                target = (rejects_dir or Path.cwd()) / f"{p.path.stem}.rejects.csv"
-                rejects.append((p, result, target))
-        # Rejects files are written last, before the commit, so a failed write writes nothing.
-        for p, result, target in rejects:
-            _write_rejects(p, target)
-            result.rejects_file = str(target)
-    return ImportReport(results, False, problems)
+CLINICAL_TABLES = tuple(SPECS[k].table for k in IMPORT_ORDER)
+
+
+def _stamp(conn) -> tuple:
+    """Row count and highest id of every clinical table, and the last import's audit id: any
+    insert, delete or import since the state was read changes it."""
+    parts = [tuple(conn.execute(text(f"SELECT count(*), max(id) FROM {t}")).one()) for t in CLINICAL_TABLES]
+    parts.append(conn.execute(text("SELECT max(id) FROM audit_event WHERE action = 'import'")).scalar())
+    return tuple(parts)
+
+
+def _read_state(conn, parsed: list[ParsedFile]) -> DbState:
+    stamp = _stamp(conn)  # first: a change after this point is seen as a change
+    known = pd.read_sql_query(text("SELECT mrn, id AS patient_id, birth_date, enrolled_on FROM patient"), conn)
+    for column in ("birth_date", "enrolled_on"):
+        known[column] = pd.to_datetime(known[column]).astype("datetime64[us]")
+    existing = {}
+    for table in dict.fromkeys(SPECS[p.kind].table for p in parsed):
+        existing[table] = pd.read_sql_query(text(f"SELECT * FROM {table}"), conn)
+    state = DbState(stamp, known, existing)
+    for p in parsed:
+        if p.kind == "patients":
+            _check_birth_after_events(p, _earliest_events(conn, p, known))
+    return state
+
+
+def _prepare(parsed: list[ParsedFile], state: DbState, *, today: date, keep_valid: bool, sqlite: bool):
+    """Check every row against the database as read, then plan each file's writes."""
+    births = dict(zip(state.known["mrn"], state.known["birth_date"]))
+    for p in parsed:
+        if p.kind == "patients":
+            good = p.frame.loc[~p.frame["line"].isin(p.bad_lines)]
+            births.update(zip(good["mrn"], good["birth_date"]))
+    for p in parsed:
+        if p.kind != "patients":
+            _check_patients(p, SPECS[p.kind], births)
+    problems = [pr for p in parsed for pr in p.problems]
+    problems.sort(key=lambda pr: (pr.file, pr.line))
+    if problems and not keep_valid:
+        raise ImportRejected(problems)
+    ids = dict(zip(state.known["mrn"], state.known["patient_id"]))
+    plans = [_plan(p, SPECS[p.kind], state.existing[SPECS[p.kind].table], ids, today=today, sqlite=sqlite)
+             for p in parsed]
+    return plans, problems
+
+
+def _still_as_read(conn, state: DbState, plans: list[Plan]) -> bool:
+    """Under the write lock: no row added, deleted or imported since the state was read, and every
+    row about to be updated still holds the values the plan replaces."""
+    if _stamp(conn) != state.stamp:
+        return False
+    from monitor.models import SQLModel
+
+    for pl in plans:
+        if not pl.before:
+            continue
+        table = SQLModel.metadata.tables[pl.spec.table]
+        columns = sorted({c for _, old in pl.before for c in old})
+        stored = {}
+        ids = [row_id for row_id, _ in pl.before]
+        for start in range(0, len(ids), 500):
+            query = select(table.c.id, *[table.c[c] for c in columns]).where(table.c.id.in_(ids[start:start + 500]))
+            stored.update({row[0]: dict(zip(columns, row[1:])) for row in conn.execute(query)})
+        for row_id, old in pl.before:
+            now = stored.get(row_id)
+            if now is None or any(not _same(now[c], v) for c, v in old.items()):
+                return False
+    return True
+
+
+def _same(a, b) -> bool:
+    if isinstance(a, float) and isinstance(b, float):
+        return abs(a - b) <= 1e-12
+    return a == b
 
 
 def _earliest_events(conn, parsed: ParsedFile, known: pd.DataFrame) -> pd.DataFrame:
@@ -430,21 +531,19 @@ def _records(frame: pd.DataFrame) -> list[dict]:
     return [dict(zip(keys, vals)) for vals in zip(*columns)] if keys else []
 
 
-def _bulk_insert(conn, table, frame: pd.DataFrame) -> None:
-    """Insert many rows through the driver's executemany: the ORM layer costs more than the write.
-
-    On SQLite a date is stored as ISO text, exactly as SQLAlchemy's Date type stores it.
-    """
-    sqlite = conn.dialect.name == "sqlite"
-    columns = list(frame.columns)
-    values = [_column_values(frame[c], iso_dates=sqlite) for c in columns]
+def _bulk_insert(conn, table, values: dict[str, list]) -> None:
+    """Insert many rows through the driver's executemany: the ORM layer costs more than the write."""
+    columns = list(values)
     mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
     sql = f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({', '.join([mark] * len(columns))})"
-    conn.exec_driver_sql(sql, list(zip(*values)))
+    conn.exec_driver_sql(sql, list(zip(*values.values())))
 
 
-def _write(conn, parsed: ParsedFile, spec: KindSpec, *, actor: str, today: date) -> FileResult:
-    """Insert new records and update changed ones; every replaced value goes to the audit log."""
+def _plan(parsed: ParsedFile, spec: KindSpec, existing: pd.DataFrame, patient_ids: dict, *, today: date,
+          sqlite: bool) -> Plan:
+    """The inserts of new records and the updates of changed ones (every replaced value is kept
+    for the audit log). A row of a patient new in this import has no patient id yet: all its
+    records are new, and `mrn` says whose they are."""
     from monitor.models import SQLModel  # importing the models registers their tables
 
     table = SQLModel.metadata.tables[spec.table]
@@ -461,15 +560,14 @@ def _write(conn, parsed: ParsedFile, spec: KindSpec, *, actor: str, today: date)
     if "side" in spec.key:
         good["side"] = good["side"].where(good["side"].notna(), "")
 
-    existing = pd.read_sql_query(text(f"SELECT * FROM {spec.table}"), conn)
+    existing = existing.copy()
     if spec.kind == "patients":
         key = ["mrn"]
     else:
-        ids = pd.read_sql_query(text("SELECT mrn, id FROM patient"), conn)
-        good["patient_id"] = good["mrn"].map(dict(zip(ids["mrn"], ids["id"]))).astype("int64")
+        good["patient_id"] = good["mrn"].map(patient_ids)
         key = ["patient_id", *spec.key]
     cols = list(dict.fromkeys(key + value_cols))
-    good = good[cols + ["line"]].copy()
+    good = good[list(dict.fromkeys(cols + ["mrn", "line"]))].copy()
     for c in cols:
         good[c] = _normalise(good[c], types[c])
         if c in existing:
@@ -478,7 +576,7 @@ def _write(conn, parsed: ParsedFile, spec: KindSpec, *, actor: str, today: date)
                         how="left", suffixes=("", "__old"))
     is_new = merged["id"].isna()
 
-    inserts = merged.loc[is_new, cols].copy()
+    inserts = merged.loc[is_new, list(dict.fromkeys(cols + ["mrn"]))].copy()
     for c, v in spec.defaults.items():
         if c in inserts:
             inserts[c] = inserts[c].where(inserts[c].notna(), v)
@@ -502,31 +600,52 @@ def _write(conn, parsed: ParsedFile, spec: KindSpec, *, actor: str, today: date)
         d = _differs(old[f"{c}__old"], new_values)
         diffs[c] = (d, new_values)
         changed |= d
-    updates, changes = [], []
+    updates, before, changes = [], [], []
     for i in np.flatnonzero(changed.to_numpy()):
         idx = old.index[i]
         row_id = int(old.at[idx, "id"])
-        upd, log = {}, {"line": int(old.at[idx, "line"]), "id": row_id}
+        upd, was, log = {}, {}, {"line": int(old.at[idx, "line"]), "id": row_id}
         for c, (d, new_values) in diffs.items():
             if d.iat[i]:
                 new_v = _records(new_values.iloc[[i]].to_frame(c))[0][c]
                 old_v = _records(old[[f"{c}__old"]].iloc[[i]])[0][f"{c}__old"]
-                upd[c] = new_v
+                upd[c], was[c] = new_v, old_v
                 log[c] = {"old": _json(old_v), "new": _json(new_v)}
         updates.append((row_id, upd))
+        before.append((row_id, was))
         changes.append(log)
-
-    if len(inserts):
-        _bulk_insert(conn, table, inserts)
-    for row_id, upd in updates:
-        conn.execute(table.update().where(table.c.id == row_id).values(**upd))
     result.inserted, result.updated = len(inserts), len(updates)
     result.unchanged = len(merged) - result.inserted - result.updated + len(parsed.repeat_lines)
-    store.record_event(conn, actor=actor, action="import", subject=parsed.path.name,
-                       rows=result.inserted + result.updated,
-                       detail={"kind": spec.kind, "inserted": result.inserted, "updated": result.updated,
-                               "unchanged": result.unchanged, "rejected": result.rejected, "changes": changes})
-    return result
+    # The driver's values are made here, outside the write lock (on SQLite a date is ISO text,
+    # exactly as SQLAlchemy's Date type stores it).
+    values = {c: _column_values(inserts[c], iso_dates=sqlite) for c in inserts.columns if c != "mrn" or c in key}
+    return Plan(parsed, spec, result, values, inserts["mrn"].tolist(), updates, before, changes)
+
+
+def _apply(conn, plans: list[Plan], state: DbState, *, actor: str) -> None:
+    """Write every plan (patients first); new patients' ids are read back for their records."""
+    from monitor.models import SQLModel
+
+    highest_known = int(state.known["patient_id"].max()) if len(state.known) else 0
+    new_ids: dict[str, int] = {}
+    for pl in plans:
+        table = SQLModel.metadata.tables[pl.spec.table]
+        values = pl.inserts
+        if pl.spec.kind != "patients" and pl.insert_mrns and None in values["patient_id"]:
+            values = {**values, "patient_id": [new_ids[mrn] if pid is None else pid
+                                               for pid, mrn in zip(values["patient_id"], pl.insert_mrns)]}
+        if pl.insert_mrns:
+            _bulk_insert(conn, table, values)
+        for row_id, upd in pl.updates:
+            conn.execute(table.update().where(table.c.id == row_id).values(**upd))
+        if pl.spec.kind == "patients" and pl.insert_mrns:
+            rows = conn.execute(text("SELECT mrn, id FROM patient WHERE id > :highest"), {"highest": highest_known})
+            new_ids.update({mrn: row_id for mrn, row_id in rows})
+        r = pl.result
+        store.record_event(conn, actor=actor, action="import", subject=pl.parsed.path.name,
+                           rows=r.inserted + r.updated,
+                           detail={"kind": pl.spec.kind, "inserted": r.inserted, "updated": r.updated,
+                                   "unchanged": r.unchanged, "rejected": r.rejected, "changes": pl.changes})
 
 
 def _json(v):

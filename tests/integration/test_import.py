@@ -305,3 +305,40 @@ def test_same_record_in_two_files_of_one_import(engine, tmp_path):
     report = run(engine, [tmp_path / "scans.csv", tmp_path / "scans2.csv"], kind="scans")
     assert [(r.inserted, r.unchanged) for r in report.files] == [(2, 0), (0, 1)]
     assert counts(engine)["scans"] == 2
+
+
+def test_import_prepares_outside_the_write_lock_and_redoes_after_a_concurrent_change(tmp_path, monkeypatch):
+    """A long import must not lock out the nightly run or staff for its whole duration (ENGINEERING.md),
+    and a change made meanwhile must not be overwritten with values computed before it."""
+    import sqlite3
+
+    import pandas as pd
+
+    from monitor.store import init_db, make_engine
+
+    db = tmp_path / "monitor.db"
+    engine = make_engine(f"sqlite:///{db}")
+    init_db(engine)
+    run(engine, base_files(tmp_path))
+    write_csv(tmp_path / "patients.csv", "mrn,name,sex,birth_date\nA1,Ann Mine,F,1990-05-01\n")
+    reads = []
+    real_read = pd.read_sql_query
+
+    def read_while_another_writes(*args, **kwargs):
+        if not reads:  # another writer (staff renaming the patient) must get the lock at once
+            other = sqlite3.connect(db, timeout=0.2, isolation_level=None)
+            other.execute("BEGIN IMMEDIATE")
+            other.execute("UPDATE patient SET name = 'Ann Other' WHERE mrn = 'A1'")
+            other.execute("INSERT INTO audit_event (at, actor, action, subject, rows, detail) "
+                          "VALUES ('2026-11-25 10:00:00', 'other', 'import', 'x', 1, '{}')")
+            other.execute("COMMIT")
+            other.close()
+        reads.append(args[0])
+        return real_read(*args, **kwargs)
+
+    monkeypatch.setattr(pd, "read_sql_query", read_while_another_writes)
+    report = run(engine, [tmp_path / "patients.csv"])
+    assert report.files[0].updated == 1
+    with engine.connect() as conn:
+        detail = conn.execute(text("SELECT detail FROM audit_event WHERE actor='tester' ORDER BY id DESC")).first()[0]
+    assert json.loads(detail)["changes"][0]["name"] == {"old": "Ann Other", "new": "Ann Mine"}

@@ -17,7 +17,7 @@ from sqlalchemy import Engine, select, text
 from monitor import store
 from monitor.csv_cells import read_cells
 from monitor.errors import ImportRejected, MonitorError, Problem
-from monitor.importspec import EVENT_LABELS, IMPORT_ORDER, SPECS, Col, KindSpec
+from monitor.importspec import EARLIEST_DATE, EVENT_LABELS, IMPORT_ORDER, SPECS, Col, KindSpec
 from monitor.safe_files import write_private_frame
 
 TRUE_WORDS = {"yes": True, "true": True, "1": True, "no": False, "false": False, "0": False}
@@ -80,6 +80,7 @@ def parse_file(path: Path, kind: str, *, today: date, risk_codes: tuple[str, ...
     line_of = parsed.frame["line"].to_numpy()
     today_ts = pd.Timestamp(today)
 
+    lengths = _max_lengths(spec)
     for col in spec.columns:
         if col.name not in header:
             continue
@@ -88,18 +89,58 @@ def parse_file(path: Path, kind: str, *, today: date, risk_codes: tuple[str, ...
         if col.required:
             for i in np.flatnonzero(blank.to_numpy()):
                 parsed.reject(int(line_of[i]), col.name, "a value is required here")
+        if col.kind == "date":  # a year before 1900 is a typing error; pandas would even take 0000
+            early = cells.str.match(DATE_RE) & (cells.str[:4] < EARLIEST_DATE[:4])
+            for i in np.flatnonzero(early.to_numpy()):
+                parsed.reject(int(line_of[i]), col.name, f"date {cells.iloc[i]} is before {EARLIEST_DATE}; "
+                                                         "check the year")
+            blank = blank | early
+            cells = cells.where(~early, "")
         value, bad = _parse_column(col, cells, blank, risk_codes)
         for i in np.flatnonzero(bad.to_numpy()):
             parsed.reject(int(line_of[i]), col.name, _expected(col, cells.iloc[i], risk_codes))
-        if col.kind == "date" and not col.may_be_future:
-            future = (value > today_ts).fillna(False)
-            for i in np.flatnonzero(future.to_numpy()):
+        if col.name in lengths:
+            long = ~bad & (cells.str.len() > lengths[col.name])
+            for i in np.flatnonzero(long.to_numpy()):
                 parsed.reject(int(line_of[i]), col.name,
-                              f"date {cells.iloc[i]} is in the future (today is {today.isoformat()})")
+                              f"at most {lengths[col.name]} characters, got {len(cells.iloc[i])}")
+        if col.kind == "date":
+            _check_future(parsed, col, value, cells, today=today)
         parsed.frame[col.name] = value.to_numpy() if col.kind != "bool" else value.array
 
     _check_rows(parsed, spec)
     return parsed
+
+
+def _check_future(parsed: ParsedFile, col: Col, value: pd.Series, cells: pd.Series, *, today: date) -> None:
+    """Dates are not after today, except those that may be planned: within their limit."""
+    line_of = parsed.frame["line"].to_numpy()
+    if col.future_limit is None:
+        limit, message = pd.Timestamp(today), f"is in the future (today is {today.isoformat()})"
+    else:
+        amount, unit = col.future_limit
+        offset = pd.Timedelta(weeks=amount) if unit == "weeks" else pd.DateOffset(years=amount)
+        limit = pd.Timestamp(today) + offset
+        message = f"is more than {amount} {unit} after today ({today.isoformat()})"
+    late = (value > limit).fillna(False)
+    for i in np.flatnonzero(late.to_numpy()):
+        what = "date" if col.future_limit is None else col.name
+        parsed.reject(int(line_of[i]), col.name, f"{what} {cells.iloc[i]} {message}")
+
+
+def _max_lengths(spec: KindSpec) -> dict[str, int]:
+    """The longest text each text or code column's table column holds (an MRN: the patient's)."""
+    from monitor.models import SQLModel  # importing the models registers their tables
+
+    out = {}
+    for col in spec.columns:
+        if col.kind not in ("mrn", "text", "code", "codes"):
+            continue
+        table = SQLModel.metadata.tables["patient" if col.kind == "mrn" else spec.table]
+        length = getattr(table.c[col.db].type, "length", None)
+        if length:
+            out[col.name] = int(length)
+    return out
 
 
 def _parse_column(col: Col, cells: pd.Series, blank: pd.Series, risk_codes) -> tuple[pd.Series, pd.Series]:
@@ -131,10 +172,8 @@ def _parse_column(col: Col, cells: pd.Series, blank: pd.Series, risk_codes) -> t
         normalised = parts.map(lambda ps: ";".join(sorted({p.strip() for p in ps if p.strip()})))
         bad = parts.map(lambda ps: any(p.strip() and p.strip() not in known for p in ps))
         return normalised.where(~blank, None).astype("object"), bad.astype(bool)
-    # mrn / text
+    # mrn / text (their length is checked against the table's column)
     bad = cells.str.contains(CONTROL_RE, regex=True)
-    if col.kind == "mrn":
-        bad |= cells.str.len() > 64
     return cells.where(~blank, None).astype("object"), bad & ~blank
 
 
@@ -152,8 +191,6 @@ def _expected(col: Col, got: str, risk_codes) -> str:
     if col.kind == "codes":
         unknown = [p.strip() for p in got.lower().split(";") if p.strip() and p.strip() not in risk_codes]
         return f"unknown risk factor code(s) {', '.join(unknown)}; known: {', '.join(risk_codes)}"
-    if col.kind == "mrn":
-        return "expected an MRN of at most 64 characters without control characters"
     return "text must not hold control characters"
 
 

@@ -342,3 +342,44 @@ def test_import_prepares_outside_the_write_lock_and_redoes_after_a_concurrent_ch
     with engine.connect() as conn:
         detail = conn.execute(text("SELECT detail FROM audit_event WHERE actor='tester' ORDER BY id DESC")).first()[0]
     assert json.loads(detail)["changes"][0]["name"] == {"old": "Ann Other", "new": "Ann Mine"}
+
+
+@pytest.mark.parametrize("kind, content, message", [
+    ("patients", "mrn,sex,birth_date\nY0,F,0000-01-01\n",
+     "patients.csv, line 2, column 'birth_date': date 0000-01-01 is before 1900-01-01; check the year"),
+    ("patients", "mrn,sex,birth_date\nY1,F,1899-12-31\n",
+     "patients.csv, line 2, column 'birth_date': date 1899-12-31 is before 1900-01-01; check the year"),
+    ("scans", "mrn,scan_date,site,side,bmd\nB2,0001-01-01,total_hip,left,0.9\n",
+     "scans.csv, line 2, column 'scan_date': date 0001-01-01 is before 1900-01-01; check the year"),
+    ("pregnancies", "mrn,expected_delivery\nA1,3000-01-01\n",
+     "pregnancies.csv, line 2, column 'expected_delivery': expected_delivery 3000-01-01 is more than 44 weeks "
+     "after today (2026-11-25)"),
+    ("pregnancies", "mrn,expected_delivery\nA1,2027-09-30\n",
+     "pregnancies.csv, line 2, column 'expected_delivery': expected_delivery 2027-09-30 is more than 44 weeks "
+     "after today (2026-11-25)"),
+    ("treatments", "mrn,drug,started_on,stopped_on\nA1,alendronate,2025-01-01,2036-11-26\n",
+     "treatments.csv, line 2, column 'stopped_on': stopped_on 2036-11-26 is more than 10 years after today "
+     "(2026-11-25)"),
+    ("treatments", "mrn,drug,started_on\nA1," + "x" * 65 + ",2025-01-01\n",
+     "treatments.csv, line 2, column 'drug': at most 64 characters, got 65"),
+    ("patients", "mrn,sex,birth_date\n" + "M" * 65 + ",F,1980-01-01\n",
+     "patients.csv, line 2, column 'mrn': at most 64 characters, got 65"),
+])
+def test_absurd_dates_and_too_long_text_are_rejected(engine, tmp_path, kind, content, message):
+    """A year 0000, a delivery in the year 3000 or an over-long MRN is a typing error: refuse it, never store it."""
+    run(engine, base_files(tmp_path)[:1])
+    before = counts(engine)
+    write_csv(tmp_path / f"{kind}.csv", content)
+    with pytest.raises(ImportRejected) as info:
+        run(engine, [tmp_path / f"{kind}.csv"])
+    assert message in str(info.value)
+    assert counts(engine) == before
+
+
+def test_future_dates_within_their_bounds_are_accepted(engine, tmp_path):
+    """A delivery expected in 44 weeks and a treatment planned to stop in 10 years are real plans."""
+    run(engine, base_files(tmp_path)[:1])
+    write_csv(tmp_path / "pregnancies.csv", "mrn,expected_delivery\nA1,2027-09-29\n")
+    write_csv(tmp_path / "treatments.csv", "mrn,drug,started_on,stopped_on\nA1,alendronate,2025-01-01,2036-11-25\n")
+    run(engine, [tmp_path / "pregnancies.csv", tmp_path / "treatments.csv"])
+    assert (counts(engine)["pregnancies"], counts(engine)["treatments"]) == (1, 1)

@@ -6,6 +6,10 @@ shell that resolves MRNs against the database and writes everything in one trans
 
 from __future__ import annotations
 
+import itertools
+import os
+import re
+import tempfile
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -18,7 +22,7 @@ from monitor import store
 from monitor.csv_cells import read_cells
 from monitor.errors import ImportRejected, MonitorError, Problem
 from monitor.importspec import EARLIEST_DATE, EVENT_LABELS, IMPORT_ORDER, SPECS, Col, KindSpec
-from monitor.safe_files import write_private_frame
+from monitor.safe_files import frame_csv_bytes
 
 TRUE_WORDS = {"yes": True, "true": True, "1": True, "no": False, "false": False, "0": False}
 DATE_RE = r"^\d{4}-\d{2}-\d{2}$"
@@ -373,15 +377,18 @@ def import_files(engine: Engine, paths: list[Path], *, today: date, actor: str, 
                 continue  # nothing was written; the transaction ends empty
             step("writing")
             _apply(conn, plans, state, actor=actor)
-            rejects = []
-            for pl in plans:
-                if pl.parsed.problems:
-                    target = (rejects_dir or Path.cwd()) / f"{pl.parsed.path.stem}.rejects.csv"
-                    rejects.append((pl, target))
             # Rejects files are written last, before the commit, so a failed write writes nothing.
-            for pl, target in rejects:
-                _write_rejects(pl.parsed, target)
-                pl.result.rejects_file = str(target)
+            written: list[Path] = []
+            try:
+                for pl in plans:
+                    if pl.parsed.problems:
+                        target = _write_rejects(pl.parsed, rejects_dir or Path.cwd())
+                        written.append(target)
+                        pl.result.rejects_file = str(target)
+            except BaseException:
+                for target in written:
+                    target.unlink(missing_ok=True)
+                raise
         return ImportReport([pl.result for pl in plans], False, problems)
     raise AssertionError("unreachable: the last attempt prepares under the write lock")
 
@@ -689,7 +696,12 @@ def _json(v):
     return v.isoformat() if isinstance(v, date) else v
 
 
-def _write_rejects(parsed: ParsedFile, target: Path) -> None:
+REJECTS_RE = re.compile(r"\.rejects(-\d+)?$", re.IGNORECASE)
+
+
+def _write_rejects(parsed: ParsedFile, folder: Path) -> Path:
+    """The rejected rows with their line and reason, in a new file named after the input
+    (`scans.rejects.csv`, else `scans.rejects-2.csv`, ...): an existing file is never replaced."""
     reasons: dict[int, list[str]] = {}
     for pr in parsed.problems:
         reasons.setdefault(pr.line, []).append(f"{pr.column}: {pr.message}" if pr.column else pr.message)
@@ -698,4 +710,29 @@ def _write_rejects(parsed: ParsedFile, target: Path) -> None:
     raw = parsed.raw.reset_index(drop=True).loc[keep]
     out = pd.DataFrame({"line": lines[keep], "reason": ["; ".join(reasons[int(l)]) for l in lines[keep]]})
     out = pd.concat([out, raw.reset_index(drop=True)], axis=1)
-    write_private_frame(target, out)
+    stem = REJECTS_RE.sub("", parsed.path.stem)  # a rejects file's own rejects: scans.rejects-2.csv
+    return _write_new_file(folder, stem, frame_csv_bytes(out))
+
+
+def _write_new_file(folder: Path, stem: str, data: bytes) -> Path:
+    """Write owner-only bytes under the first free name `STEM.rejects[-N].csv`, whole or not at all:
+    a temporary file is linked to the name, which fails rather than replace an existing file."""
+    if not folder.is_dir():
+        raise MonitorError(f"folder does not exist: {folder}")
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{stem}.rejects.", suffix=".part")
+    try:
+        os.fchmod(fd, 0o600)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        for n in itertools.count(1):
+            target = folder / (f"{stem}.rejects.csv" if n == 1 else f"{stem}.rejects-{n}.csv")
+            try:
+                os.link(tmp, target)
+                return target
+            except FileExistsError:
+                continue
+    finally:
+        os.unlink(tmp)
+    raise AssertionError("unreachable")

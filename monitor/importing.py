@@ -27,6 +27,7 @@ from monitor.safe_files import frame_csv_bytes
 TRUE_WORDS = {"yes": True, "true": True, "1": True, "no": False, "false": False, "0": False}
 DATE_RE = r"^\d{4}-\d{2}-\d{2}$"
 CONTROL_RE = r"[\x00-\x1f\x7f]"
+REJECTS_RE = re.compile(r"\.rejects(-\d+)?$", re.IGNORECASE)  # scans.rejects.csv, scans.rejects-2.csv
 
 
 @dataclass
@@ -52,7 +53,7 @@ def kind_of(path: Path, kind: str | None) -> str:
         if kind not in SPECS:
             raise MonitorError(f"unknown --kind '{kind}' (expected one of: {', '.join(SPECS)})")
         return kind
-    stem = path.stem.lower()
+    stem = REJECTS_RE.sub("", path.stem.lower())  # a rejects file, fixed, goes back as its kind
     if stem in SPECS:
         return stem
     raise MonitorError(
@@ -65,6 +66,8 @@ def parse_file(path: Path, kind: str, *, today: date, risk_codes: tuple[str, ...
     """Read and validate one file on its own (no database): types, codes, ranges, dates."""
     spec = SPECS[kind]
     header, lines, raw = read_cells(path)
+    if REJECTS_RE.search(path.stem):
+        header, raw = _from_rejects_file(header, raw)
     seen = set()
     for name in header:
         if name in seen:
@@ -114,6 +117,15 @@ def parse_file(path: Path, kind: str, *, today: date, risk_codes: tuple[str, ...
 
     _check_rows(parsed, spec)
     return parsed
+
+
+def _from_rejects_file(header: list[str], raw: pd.DataFrame) -> tuple[list[str], pd.DataFrame]:
+    """A rejects file we wrote, fixed by staff: without its leading `line` and `reason` columns,
+    and without the `'` we put before a cell a spreadsheet would run as a formula."""
+    if [h.lower() for h in header[:2]] == ["line", "reason"]:
+        header, raw = header[2:], raw.iloc[:, 2:]
+    ours = raw.apply(lambda s: s.str.match(r"'[=+\-@\t\r]")) if len(raw) else raw
+    return header, raw.where(~ours, raw.apply(lambda s: s.str[1:])) if len(raw) else raw
 
 
 def _check_future(parsed: ParsedFile, col: Col, value: pd.Series, cells: pd.Series, *, today: date) -> None:
@@ -694,9 +706,6 @@ def _apply(conn, plans: list[Plan], state: DbState, *, actor: str) -> None:
 
 def _json(v):
     return v.isoformat() if isinstance(v, date) else v
-
-
-REJECTS_RE = re.compile(r"\.rejects(-\d+)?$", re.IGNORECASE)
 
 
 def _write_rejects(parsed: ParsedFile, folder: Path) -> Path:

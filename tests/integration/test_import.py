@@ -400,3 +400,24 @@ def test_rejects_files_never_overwrite_each_other(engine, tmp_path):
     assert [r.rejects_file for r in report.files] == [str(out / "scans.rejects-2.csv"), str(out / "scans.rejects-3.csv")]
     assert (out / "scans.rejects.csv").read_text() == "yesterday's rejects\n"
     assert "'2.5'" in (out / "scans.rejects-2.csv").read_text() and "'3.5'" in (out / "scans.rejects-3.csv").read_text()
+
+
+def test_rejects_file_round_trip(engine, tmp_path):
+    """Staff fix the rejected rows in the rejects file and import it as it is: a T-score of -2.0 stays a number."""
+    run(engine, base_files(tmp_path)[:1])
+    write_csv(tmp_path / "scans.csv", "mrn,scan_date,site,side,bmd,t_score\n"
+                                      "B2,2024-01-05,total_hip,left,0.9,-2.0\nB2,2024-01-05,total_hip,right,9,+1.5\n")
+    write_csv(tmp_path / "patients.csv", "mrn,name,sex,birth_date\nC3,=HYPERLINK(\"x\"),Q,1980-01-01\n")
+    run(engine, [tmp_path / "patients.csv", tmp_path / "scans.csv"], keep_valid=True, rejects_dir=tmp_path)
+    scans_rejects = (tmp_path / "scans.rejects.csv").read_text()
+    assert scans_rejects.splitlines()[1].endswith(",B2,2024-01-05,total_hip,right,9,+1.5")
+    patients_rejects = (tmp_path / "patients.rejects.csv").read_text()
+    assert "'=HYPERLINK" in patients_rejects
+    (tmp_path / "scans.rejects.csv").write_text(scans_rejects.replace("right,9,", "right,0.95,"))
+    (tmp_path / "patients.rejects.csv").write_text(patients_rejects.replace(",Q,", ",F,"))
+    report = run(engine, [tmp_path / "patients.rejects.csv", tmp_path / "scans.rejects.csv"])
+    assert [(r.kind, r.inserted) for r in report.files] == [("patients", 1), ("scans", 1)]
+    c = load_cohort(engine)
+    assert c.patients.set_index("mrn").loc["C3", "name"] == '=HYPERLINK("x")'
+    assert c.scans.set_index("side").loc["right", "t_score"] == pytest.approx(1.5)
+    assert c.scans.set_index("side").loc["left", "t_score"] == pytest.approx(-2.0)

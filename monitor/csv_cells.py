@@ -37,7 +37,7 @@ def separator(text: str) -> str:
 
 
 def read_cells(path: Path) -> tuple[list[str], np.ndarray, pd.DataFrame]:
-    """Header, line numbers and cells (text, stripped) of a CSV file; blank lines are skipped.
+    """Header (lower case), line numbers and cells (text, stripped) of a CSV file; blank lines are skipped.
 
     The csv module counts each record's values; pandas' C parser reads the cells. When a quoted
     cell spans lines (so records and lines part) or a line holds only blanks, the csv module reads
@@ -66,7 +66,7 @@ def read_cells(path: Path) -> tuple[list[str], np.ndarray, pd.DataFrame]:
     lines = (np.flatnonzero(lengths != 0)[1:] + 1).astype("int64")
     if len(frame) != len(lines):
         return _read_cells_slowly(path, text)
-    header = [str(h).strip() for h in frame.columns]
+    header = [str(h).strip().lower() for h in frame.columns]  # header names ignore case and blanks
     frame.columns = header
     return header, lines, _strip(frame, text)
 
@@ -99,6 +99,6 @@ def _read_cells_slowly(path: Path, text: str) -> tuple[list[str], np.ndarray, pd
             rows.append(row)
     except csv.Error as exc:
         raise MonitorError(f"{path.name}, line {reader.line_num}: not valid CSV: {exc}") from None
-    header = [h.strip() for h in header]
+    header = [h.strip().lower() for h in header]
     frame = pd.DataFrame(rows, columns=header, dtype="str") if rows else pd.DataFrame(columns=header, dtype="str")
     return header, np.array(lines, dtype="int64"), (frame.apply(lambda s: s.str.strip()) if len(frame) else frame)

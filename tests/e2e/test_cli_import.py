@@ -199,3 +199,10 @@ def test_semicolon_separated_file_from_a_european_spreadsheet(loaded, tmp_path):
     path.write_bytes("\ufeffmrn;name;sex;birth_date\r\nEU1;Eva Example;F;1980-01-01\r\n".encode("utf-8"))
     result = cli(loaded, "import", str(path))
     assert result.output == "patients.csv: imported 1 row(s): 1 new, 0 updated, 0 unchanged\n"
+
+
+def test_header_names_ignore_letter_case(loaded, tmp_path):
+    """A spreadsheet that capitalises its headers (MRN, Birth_Date) holds the same patients (INTERFACE)."""
+    path = write_csv(tmp_path / "patients.csv", "MRN,Sex, Birth_Date \nA2,M,1980-01-01\n")
+    result = cli(loaded, "import", str(path))
+    assert result.output == "patients.csv: imported 1 row(s): 1 new, 0 updated, 0 unchanged\n"

@@ -16,6 +16,12 @@ import pandas as pd
 from monitor.errors import MonitorError
 
 
+class BadImportFile(MonitorError):
+    """A file that cannot be read as an import file (encoding, shape, header): a rejected import."""
+
+    exit_code = 2
+
+
 def read_table_text(path: Path) -> str:
     try:
         data = path.read_bytes()
@@ -23,11 +29,14 @@ def read_table_text(path: Path) -> str:
         raise MonitorError(f"{path}: file not found") from None
     except IsADirectoryError:
         raise MonitorError(f"{path}: is a folder, expected a CSV file") from None
+    except OSError as exc:  # no permission, a broken disk, ...
+        raise MonitorError(f"{path}: cannot read the file: {exc.strerror or exc}") from None
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        raise MonitorError(f"{path.name}: not UTF-8 text ({exc.reason} at byte {exc.start}); "
-                           "save it as CSV UTF-8") from None
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise BadImportFile(f"{path.name}, line {line}: not UTF-8 text ({exc.reason} at byte {exc.start}); "
+                            "save it as CSV UTF-8") from None
 
 
 def separator(text: str) -> str:
@@ -45,7 +54,7 @@ def read_cells(path: Path) -> tuple[list[str], np.ndarray, pd.DataFrame]:
     """
     text = read_table_text(path)
     if not text.strip():
-        raise MonitorError(f"{path.name}, line 1: the file is empty; expected a header row")
+        raise BadImportFile(f"{path.name}, line 1: the file is empty; expected a header row")
     try:
         sep = separator(text)
         lengths = np.fromiter((len(r) for r in csv.reader(io.StringIO(text, newline=""), delimiter=sep)),
@@ -59,7 +68,7 @@ def read_cells(path: Path) -> tuple[list[str], np.ndarray, pd.DataFrame]:
     wrong = np.flatnonzero((lengths != 0) & (lengths != width))
     if len(wrong):
         i = int(wrong[0])
-        raise MonitorError(f"{path.name}, line {i + 1}: expected {width} values as in the header, "
+        raise BadImportFile(f"{path.name}, line {i + 1}: expected {width} values as in the header, "
                            f"found {int(lengths[i])}")
     frame = pd.read_csv(io.StringIO(text), sep=sep, dtype="str", keep_default_na=False, na_filter=False,
                         skip_blank_lines=True, engine="c", index_col=False)
@@ -93,12 +102,12 @@ def _read_cells_slowly(path: Path, text: str) -> tuple[list[str], np.ndarray, pd
             if not row or (len(row) == 1 and not row[0].strip()):
                 continue
             if len(row) != width:
-                raise MonitorError(f"{path.name}, line {line}: expected {width} values as in the "
+                raise BadImportFile(f"{path.name}, line {line}: expected {width} values as in the "
                                    f"header, found {len(row)}")
             lines.append(line)
             rows.append(row)
     except csv.Error as exc:
-        raise MonitorError(f"{path.name}, line {reader.line_num}: not valid CSV: {exc}") from None
+        raise BadImportFile(f"{path.name}, line {reader.line_num}: not valid CSV: {exc}") from None
     header = [h.strip().lower() for h in header]
     frame = pd.DataFrame(rows, columns=header, dtype="str") if rows else pd.DataFrame(columns=header, dtype="str")
     return header, np.array(lines, dtype="int64"), (frame.apply(lambda s: s.str.strip()) if len(frame) else frame)

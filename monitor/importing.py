@@ -19,7 +19,7 @@ import pandas as pd
 from sqlalchemy import Engine, select, text
 
 from monitor import store
-from monitor.csv_cells import read_cells
+from monitor.csv_cells import BadImportFile, read_cells
 from monitor.errors import ImportRejected, MonitorError, Problem
 from monitor.importspec import EARLIEST_DATE, EVENT_LABELS, IMPORT_ORDER, SPECS, Col, KindSpec
 from monitor.safe_files import frame_csv_bytes
@@ -71,17 +71,17 @@ def parse_file(path: Path, kind: str, *, today: date, risk_codes: tuple[str, ...
     seen = set()
     for name in header:
         if name in seen:
-            raise MonitorError(f"{path.name}, line 1: column '{name}' appears twice")
+            raise BadImportFile(f"{path.name}, line 1: column '{name}' appears twice")
         seen.add(name)
     unknown = [h for h in header if h not in spec.names]
     if unknown:
-        raise MonitorError(
+        raise BadImportFile(
             f"{path.name}, line 1: unknown column(s) {', '.join(repr(u) for u in unknown)}; "
             f"{kind}.csv takes: {', '.join(spec.names)}"
         )
     missing = [c.name for c in spec.columns if c.required and c.name not in header]
     if missing:
-        raise MonitorError(f"{path.name}, line 1: missing required column(s): {', '.join(missing)}")
+        raise BadImportFile(f"{path.name}, line 1: missing required column(s): {', '.join(missing)}")
 
     parsed = ParsedFile(path, kind, tuple(header), pd.DataFrame({"line": lines}), raw)
     line_of = parsed.frame["line"].to_numpy()
@@ -357,6 +357,10 @@ def import_files(engine: Engine, paths: list[Path], *, today: date, actor: str, 
     prepared again) and writes. `progress`, when given, is called with a short message at each
     step (the CLI prints them on a terminal)."""
     step = progress or (lambda _message: None)
+    from monitor.models import AuditEvent
+
+    if len(actor) > AuditEvent.__table__.c.actor.type.length:
+        raise MonitorError(f"--by: at most {AuditEvent.__table__.c.actor.type.length} characters, got {len(actor)}")
     store.require_initialised(engine)
     parsed = []
     for path in paths:

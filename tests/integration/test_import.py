@@ -344,6 +344,23 @@ def test_import_prepares_outside_the_write_lock_and_redoes_after_a_concurrent_ch
     assert json.loads(detail)["changes"][0]["name"] == {"old": "Ann Other", "new": "Ann Mine"}
 
 
+def test_rejects_files_never_overwrite_each_other(engine, tmp_path):
+    """Two clinics' scans.csv in one import (or yesterday's rejects) must each keep their rejected rows for follow-up."""
+    run(engine, base_files(tmp_path)[:1])
+    header = "mrn,scan_date,site,side,bmd\n"
+    for folder, bmd in (("north", "2.5"), ("south", "3.5")):
+        (tmp_path / folder).mkdir()
+        write_csv(tmp_path / folder / "scans.csv", header + f"B2,2024-01-0{len(folder)},total_hip,left,{bmd}\n")
+    out = tmp_path / "rejects"
+    out.mkdir()
+    (out / "scans.rejects.csv").write_text("yesterday's rejects\n")
+    report = run(engine, [tmp_path / "north" / "scans.csv", tmp_path / "south" / "scans.csv"], keep_valid=True,
+                 rejects_dir=out)
+    assert [r.rejects_file for r in report.files] == [str(out / "scans.rejects-2.csv"), str(out / "scans.rejects-3.csv")]
+    assert (out / "scans.rejects.csv").read_text() == "yesterday's rejects\n"
+    assert "'2.5'" in (out / "scans.rejects-2.csv").read_text() and "'3.5'" in (out / "scans.rejects-3.csv").read_text()
+
+
 @pytest.mark.parametrize("kind, content, message", [
     ("patients", "mrn,sex,birth_date\nY0,F,0000-01-01\n",
      "patients.csv, line 2, column 'birth_date': date 0000-01-01 is before 1900-01-01; check the year"),
@@ -383,23 +400,6 @@ def test_future_dates_within_their_bounds_are_accepted(engine, tmp_path):
     write_csv(tmp_path / "treatments.csv", "mrn,drug,started_on,stopped_on\nA1,alendronate,2025-01-01,2036-11-25\n")
     run(engine, [tmp_path / "pregnancies.csv", tmp_path / "treatments.csv"])
     assert (counts(engine)["pregnancies"], counts(engine)["treatments"]) == (1, 1)
-
-
-def test_rejects_files_never_overwrite_each_other(engine, tmp_path):
-    """Two clinics' scans.csv in one import (or yesterday's rejects) must each keep their rejected rows for follow-up."""
-    run(engine, base_files(tmp_path)[:1])
-    header = "mrn,scan_date,site,side,bmd\n"
-    for folder, bmd in (("north", "2.5"), ("south", "3.5")):
-        (tmp_path / folder).mkdir()
-        write_csv(tmp_path / folder / "scans.csv", header + f"B2,2024-01-0{len(folder)},total_hip,left,{bmd}\n")
-    out = tmp_path / "rejects"
-    out.mkdir()
-    (out / "scans.rejects.csv").write_text("yesterday's rejects\n")
-    report = run(engine, [tmp_path / "north" / "scans.csv", tmp_path / "south" / "scans.csv"], keep_valid=True,
-                 rejects_dir=out)
-    assert [r.rejects_file for r in report.files] == [str(out / "scans.rejects-2.csv"), str(out / "scans.rejects-3.csv")]
-    assert (out / "scans.rejects.csv").read_text() == "yesterday's rejects\n"
-    assert "'2.5'" in (out / "scans.rejects-2.csv").read_text() and "'3.5'" in (out / "scans.rejects-3.csv").read_text()
 
 
 def test_rejects_file_round_trip(engine, tmp_path):

@@ -325,12 +325,11 @@ def test_import_prepares_outside_the_write_lock_and_redoes_after_a_concurrent_ch
     real_read = pd.read_sql_query
 
     def read_while_another_writes(*args, **kwargs):
-        if not reads:  # another writer (staff renaming the patient) must get the lock at once
+        if not reads:  # another writer (staff renaming the patient) must get the lock at once;
+            # the rows about to be updated are re-read under the lock and found changed
             other = sqlite3.connect(db, timeout=0.2, isolation_level=None)
             other.execute("BEGIN IMMEDIATE")
             other.execute("UPDATE patient SET name = 'Ann Other' WHERE mrn = 'A1'")
-            other.execute("INSERT INTO audit_event (at, actor, action, subject, rows, detail) "
-                          "VALUES ('2026-11-25 10:00:00', 'other', 'import', 'x', 1, '{}')")
             other.execute("COMMIT")
             other.close()
         reads.append(args[0])
@@ -421,3 +420,31 @@ def test_rejects_file_round_trip(engine, tmp_path):
     assert c.patients.set_index("mrn").loc["C3", "name"] == '=HYPERLINK("x")'
     assert c.scans.set_index("side").loc["right", "t_score"] == pytest.approx(1.5)
     assert c.scans.set_index("side").loc["left", "t_score"] == pytest.approx(-2.0)
+
+
+def test_a_patient_added_meanwhile_is_not_added_twice(tmp_path, monkeypatch):
+    """Two clerks importing the same new patient at once: one record, no database error."""
+    import sqlite3
+
+    import pandas as pd
+
+    from monitor.store import init_db, make_engine
+
+    db = tmp_path / "monitor.db"
+    engine = make_engine(f"sqlite:///{db}")
+    init_db(engine)
+    write_csv(tmp_path / "patients.csv", "mrn,sex,birth_date\nN1,F,1980-01-01\n")
+    real_read, reads = pd.read_sql_query, []
+
+    def read_while_another_imports(*args, **kwargs):
+        if not reads:
+            with sqlite3.connect(db, isolation_level=None) as other:
+                other.execute("INSERT INTO patient (mrn, sex, birth_date, status, risk_factors) "
+                              "VALUES ('N1', 'F', '1980-01-01', 'active', '')")
+        reads.append(args[0])
+        return real_read(*args, **kwargs)
+
+    monkeypatch.setattr(pd, "read_sql_query", read_while_another_imports)
+    report = run(engine, [tmp_path / "patients.csv"])
+    assert (report.files[0].inserted, report.files[0].unchanged) == (0, 1)
+    assert counts(engine)["patients"] == 1

@@ -179,7 +179,6 @@ def parse_file(path: Path, kind: str, *, today: date, risk_codes: tuple[str, ...
 
     parsed = ParsedFile(path, kind, tuple(header), pd.DataFrame({"line": lines}), raw)
     line_of = parsed.frame["line"].to_numpy()
-    today_ts = pd.Timestamp(today)
 
     lengths = _max_lengths(spec)
     for col in spec.columns:

@@ -109,6 +109,7 @@ def import_files(engine: Engine, paths: list[Path], *, today: date, actor: str, 
             if dry_run:
                 return ImportReport([pl.result for pl in plans], True, problems)
         with store.transaction(engine) as conn:
+            _lock_for_writing(conn)
             if under_lock:  # the database kept changing: prepare while holding the lock
                 state = _read_state(conn, parsed)
                 plans, problems = _prepare(parsed, state, today=today, keep_valid=keep_valid,
@@ -134,6 +135,13 @@ def import_files(engine: Engine, paths: list[Path], *, today: date, actor: str, 
 
 
 CLINICAL_TABLES = tuple(SPECS[k].table for k in IMPORT_ORDER)
+
+
+def _lock_for_writing(conn) -> None:
+    """Hold off other writers of the clinical tables until the commit. SQLite's `BEGIN IMMEDIATE`
+    already did; PostgreSQL lets other transactions write unless told (readers still read)."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(text(f"LOCK TABLE {', '.join(CLINICAL_TABLES)} IN SHARE ROW EXCLUSIVE MODE"))
 
 
 def _stamp(conn) -> tuple:

@@ -233,8 +233,11 @@ def _earliest_events(conn, parsed: ParsedFile, known: pd.DataFrame) -> pd.DataFr
             parts.append(pd.DataFrame({"patient_id": found["patient_id"].astype("int64"),
                                        "on": pd.to_datetime(found["on_"]).astype("datetime64[us]"),
                                        "label": EVENT_LABELS[column]}))
-    if "enrolled_on" not in parsed.present:  # an absent column keeps the stored enrolment date
-        enrolled = known.loc[known["enrolled_on"].notna()]
+    # A blank or absent enrolled_on keeps the stored enrolment date, which then counts too.
+    kept = parsed.frame["mrn"] if "enrolled_on" not in parsed.present else \
+        parsed.frame.loc[parsed.frame["enrolled_on"].isna(), "mrn"]
+    enrolled = known.loc[known["enrolled_on"].notna() & known["mrn"].isin(kept)]
+    if len(enrolled):
         parts.append(pd.DataFrame({"patient_id": enrolled["patient_id"].astype("int64"),
                                    "on": enrolled["enrolled_on"].astype("datetime64[us]"), "label": "enrolment"}))
     events = pd.concat(parts, ignore_index=True)

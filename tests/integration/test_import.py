@@ -448,3 +448,13 @@ def test_a_patient_added_meanwhile_is_not_added_twice(tmp_path, monkeypatch):
     report = run(engine, [tmp_path / "patients.csv"])
     assert (report.files[0].inserted, report.files[0].unchanged) == (0, 1)
     assert counts(engine)["patients"] == 1
+
+
+def test_new_birth_date_after_the_kept_enrolment_is_rejected(engine, tmp_path):
+    """A blank enrolment cell keeps the stored enrolment date, so a birth date after it is impossible."""
+    write_csv(tmp_path / "patients.csv", "mrn,sex,birth_date,enrolled_on\nE1,F,1990-01-01,2020-01-01\n")
+    run(engine, [tmp_path / "patients.csv"])
+    write_csv(tmp_path / "patients.csv", "mrn,sex,birth_date,enrolled_on\nE1,F,2021-01-01,\n")
+    with pytest.raises(ImportRejected, match="birth_date 2021-01-01 is after the patient's recorded enrolment "
+                                              "of 2020-01-01"):
+        run(engine, [tmp_path / "patients.csv"])

@@ -15,7 +15,7 @@ from pathlib import Path
 import pandas as pd
 
 from monitor.config import Config
-from monitor.safe_files import StagedFile, frame_csv_bytes, private_folder
+from monitor.formats.files import StagedFile, frame_csv_bytes, private_folder
 
 log = logging.getLogger("monitor.jobs")
 

@@ -18,11 +18,11 @@ import pandas as pd
 from sqlalchemy import Engine, text
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
-from monitor import store
+from monitor.store import engine as store
 from monitor.config import Config
 from monitor.errors import MonitorError
-from monitor.models import JobCompletion, JobRun, Reminder, ReminderEvent
-from monitor.services import os_user
+from monitor.store.tables import JobCompletion, JobRun, Reminder, ReminderEvent
+from monitor.services.core import os_user
 
 log = logging.getLogger("monitor.jobs")
 
@@ -146,8 +146,8 @@ def _record_run(conn, *, job, slot_on, as_of, now_utc, trigger, actor, counts, r
 def _nightly(engine: Engine, *, slot_on, as_of, config: Config, now_utc, trigger, actor, record_completion,
              dry_run=False, progress=None) -> JobResult:
     from monitor.jobs.delivery import stage_delivery, worklist
-    from monitor.reminders import reminder_states
-    from monitor.services import evaluate
+    from monitor.rules.reminders import reminder_states
+    from monitor.services.core import evaluate
 
     step = progress or (lambda _msg: None)
     step("loading the cohort")
@@ -206,7 +206,7 @@ def _nightly(engine: Engine, *, slot_on, as_of, config: Config, now_utc, trigger
 
 def _plan(conn, evaluation, *, as_of: date, config: Config):
     """Tonight's reminder changes from the reminders as they stand, and their counts."""
-    from monitor.reminders import plan_nightly, reminder_states
+    from monitor.rules.reminders import plan_nightly, reminder_states
 
     states = reminder_states(*load_reminders(conn))
     plan = plan_nightly(evaluation.schedule, states, evaluation.cohort.patients, as_of=as_of,
@@ -228,7 +228,7 @@ def _clinic_report(engine: Engine, *, slot_on, as_of, config: Config, now_utc, t
                    record_completion) -> JobResult:
     from monitor.jobs.delivery import outbox_dir
     from monitor.reports.clinic import write_clinic_report
-    from monitor.services import evaluate_db
+    from monitor.services.core import evaluate_db
 
     evaluation = evaluate_db(engine, as_of=as_of, config=config)
     target = outbox_dir(config) / f"clinic-report-{as_of.isoformat()}.pdf"

@@ -11,11 +11,11 @@ import numpy as np
 import pandas as pd
 
 from monitor.config import Config
-from monitor.flagging import severity_rank
+from monitor.rules.flag_frames import severity_rank
 from monitor.reports.chart import A4_LANDSCAPE
 from monitor.reports.pages import text_figures, wrap
 from monitor.reports.patient import pdf_bytes, png_bytes, settings_lines
-from monitor.safe_files import write_private_bytes
+from monitor.formats.files import write_private_bytes
 
 STATUS_ORDER = ("not_due", "due_soon", "due", "overdue")
 # A printed list longer than this helps nobody: the rest is in `monitor export overdue` / `monitor flags`.
@@ -83,8 +83,8 @@ def overview_figure(evaluation, config: Config):
 
 def list_lines(evaluation, config: Config) -> list[str]:
     """The overdue list, then urgent and warning flags, then the settings."""
-    from monitor.flags import FLAG_CODES
-    from monitor.services import due_rows, flag_rows
+    from monitor.rules.flags import FLAG_CODES
+    from monitor.services.core import due_rows, flag_rows
 
     rows = due_rows(evaluation, ("due", "overdue"))
     lines = [f"DUE AND OVERDUE ({len(rows)}), most overdue first",

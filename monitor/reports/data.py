@@ -7,9 +7,9 @@ from datetime import date
 
 import pandas as pd
 
-from monitor.cohort import Cohort
+from monitor.rules.cohort import Cohort
 from monitor.config import Config
-from monitor.trends import trend_table
+from monitor.rules.trends import trend_table
 
 
 @dataclass(frozen=True)

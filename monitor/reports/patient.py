@@ -14,7 +14,7 @@ import pandas as pd
 from monitor.reports.chart import SITE_LABEL, patient_figure
 from monitor.reports.data import PatientReport
 from monitor.reports.pages import text_figures, wrap
-from monitor.safe_files import write_private_bytes
+from monitor.formats.files import write_private_bytes
 
 PDF_METADATA = {"CreationDate": None, "Creator": "toh-monitor", "Producer": None}
 PNG_METADATA = {"Software": None}

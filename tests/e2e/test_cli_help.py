@@ -6,7 +6,7 @@ import sys
 import click
 import pytest
 
-from monitor.cli import main
+from monitor.cli.main import main
 
 
 def commands(group, prefix=()):
@@ -26,7 +26,7 @@ def test_every_command_has_help_with_an_example(path, cmd):
 
 def test_help_does_not_import_heavy_libraries():
     """`monitor --help` stays instant: pandas, SQLAlchemy, matplotlib load only when needed."""
-    code = ("import sys; from click.testing import CliRunner; from monitor.cli import main; "
+    code = ("import sys; from click.testing import CliRunner; from monitor.cli.main import main; "
             "CliRunner().invoke(main, ['--help']); "
             "print(sorted(m for m in ('pandas', 'sqlalchemy', 'matplotlib', 'apscheduler', 'numpy') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from monitor.cli import main
+from monitor.cli.main import main
 from tests.conftest import DEMO, write_csv
 
 MONITOR = str(Path(sys.executable).with_name("monitor"))

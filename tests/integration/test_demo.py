@@ -6,10 +6,10 @@ from datetime import date
 
 from click.testing import CliRunner
 
-from monitor.cli import main
+from monitor.cli.main import main
 from monitor.config import load_config
-from monitor.demo import DEMO_KINDS, demo_manifest
-from monitor.synth import generate, write_cohort
+from monitor.demo.run import DEMO_KINDS, demo_manifest
+from monitor.demo.synth import generate, write_cohort
 from tests.conftest import DEMO, REPO
 
 
@@ -55,8 +55,8 @@ def test_demo_runs_every_job(tmp_path):
 
 def test_demo_cohort_exercises_every_flag():
     """Every flag the software knows is raised at least once in the demo, so staff can see each one."""
-    from monitor.flags import FLAG_CODES
-    from monitor.services import evaluate
+    from monitor.rules.flags import FLAG_CODES
+    from monitor.services.core import evaluate
     from tests.unit.test_flags import _to_cohort
 
     m = demo_manifest()
@@ -74,8 +74,8 @@ def test_fast_sqlite_read_equals_the_plain_read(tmp_path):
     from sqlalchemy import text
 
     from monitor.config import STAFF_RISK_FACTORS
-    from monitor.importing import import_files
-    from monitor.store import TABLES, init_db, make_engine, read_table, reading
+    from monitor.services.importing import import_files
+    from monitor.store.engine import TABLES, init_db, make_engine, read_table, reading
 
     engine = make_engine(f"sqlite:///{tmp_path / 'd.db'}")
     init_db(engine)

@@ -17,9 +17,9 @@ from sqlalchemy.engine import make_url
 
 from monitor.config import Config
 from monitor.errors import DatabaseError
-from monitor.importing import import_files
-from monitor.services import evaluate_db, flag_rows, flags_db
-from monitor.store import REVISIONS, SCHEMA_REVISION, init_db, make_engine, require_initialised, upgrade_db
+from monitor.services.importing import import_files
+from monitor.services.core import evaluate_db, flag_rows, flags_db
+from monitor.store.engine import REVISIONS, SCHEMA_REVISION, init_db, make_engine, require_initialised, upgrade_db
 from tests.conftest import PG_ENV
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "v0_1_0"
@@ -117,7 +117,7 @@ def test_the_revision_list_matches_the_migration_scripts():
     from alembic.script import ScriptDirectory
 
     config = AlembicConfig()
-    config.set_main_option("script_location", str(Path(__file__).resolve().parents[2] / "monitor" / "migrations"))
+    config.set_main_option("script_location", str(Path(__file__).resolve().parents[2] / "monitor" / "store" / "migrations"))
     chain = [s.revision for s in ScriptDirectory.from_config(config).walk_revisions()]
     assert tuple(reversed(chain)) == REVISIONS
 

@@ -10,10 +10,10 @@ import pytest
 from sqlalchemy import text
 
 from monitor.config import STAFF_RISK_FACTORS, Config
-from monitor.importing import import_files
+from monitor.services.importing import import_files
 from monitor.jobs.daemon import serve_due
 from monitor.jobs.nightly import NIGHTLY, run_job
-from monitor.reminder_work import history, list_reminders, record
+from monitor.services.reminders import history, list_reminders, record
 from tests.conftest import write_csv
 
 PATIENTS = """mrn,name,sex,birth_date,status

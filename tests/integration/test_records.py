@@ -7,13 +7,13 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 
-from monitor import records
+from monitor.services import records
 from monitor.config import STAFF_RISK_FACTORS, load_config
 from monitor.errors import DatabaseError, MonitorError, UnknownPatient
-from monitor.importing import import_files
-from monitor.patient_view import describe_patient
-from monitor.services import evaluate, evaluate_db, patient_history
-from monitor.store import init_db, load_cohort, read_table, reading, require_initialised
+from monitor.services.importing import import_files
+from monitor.services.patient_view import describe_patient
+from monitor.services.core import evaluate, evaluate_db, patient_history
+from monitor.store.engine import init_db, load_cohort, read_table, reading, require_initialised
 from tests.conftest import write_csv
 
 TODAY = date(2026, 11, 25)

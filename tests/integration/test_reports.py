@@ -8,14 +8,14 @@ import pytest
 from click.testing import CliRunner
 from pypdf import PdfReader
 
-from monitor.cli import main
+from monitor.cli.main import main
 from monitor.config import STAFF_RISK_FACTORS, Config
-from monitor.importing import import_files
+from monitor.services.importing import import_files
 from monitor.reports.chart import patient_figure
 from monitor.reports.clinic import write_clinic_report
 from monitor.reports.patient import write_patient_pdf, write_patient_png
-from monitor.services import evaluate_db, patient_report
-from monitor.store import init_db, make_engine
+from monitor.services.core import evaluate_db, patient_report
+from monitor.store.engine import init_db, make_engine
 from tests.conftest import DEMO, write_csv
 
 AS_OF = date(2026, 11, 20)

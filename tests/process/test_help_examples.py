@@ -7,7 +7,7 @@ their README names (`patients.csv`, …) and at `data/demo/`, and `data/clinic.e
 Each line is one process; it must exit 0 without a traceback. `monitor daemon` is started, given
 until its start-up log line, stopped with SIGTERM and must exit 0.
 
-`monitor.cli.main` is imported here only to walk the command tree and read each help text.
+`monitor.cli.main.main` is imported here only to walk the command tree and read each help text.
 A command without an `Example:` block fails.
 """
 
@@ -16,7 +16,7 @@ from __future__ import annotations
 import click
 import pytest
 
-from monitor.cli import main
+from monitor.cli.main import main
 from tests.process.commands import run_block
 from tests.process.conftest import demo_workspace, in_background, selected
 

@@ -14,7 +14,7 @@ from pathlib import Path
 from hypothesis import strategies as st
 
 from monitor.config import STAFF_RISK_FACTORS
-from monitor.importspec import COMPLAINTS, JOINTS, REPORTED_AS, SCANNERS, SIDES, SITES, SPECS, STATUSES
+from monitor.formats.import_spec import COMPLAINTS, JOINTS, REPORTED_AS, SCANNERS, SIDES, SITES, SPECS, STATUSES
 
 EARLIEST = date(1900, 1, 1)
 BOOL_WORDS = {True: ("yes", "Yes", "true", "TRUE", "1"), False: ("no", "No", "false", "FALSE", "0")}

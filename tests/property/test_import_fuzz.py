@@ -24,11 +24,11 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from monitor.cli import main
+from monitor.cli.main import main
 from monitor.config import STAFF_RISK_FACTORS, Config
-from monitor.importing import CLINICAL_TABLES, import_files
-from monitor.services import today_in
-from monitor.store import init_db, make_engine
+from monitor.services.importing import CLINICAL_TABLES, import_files
+from monitor.services.core import today_in
+from monitor.store.engine import init_db, make_engine
 from tests.conftest import DEMO
 
 FILES = int(os.environ.get("MONITOR_FUZZ_FILES", "200"))

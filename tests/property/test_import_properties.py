@@ -17,12 +17,12 @@ from click.testing import CliRunner
 from hypothesis import given, note
 from hypothesis import strategies as st
 
-from monitor.cli import main
+from monitor.cli.main import main
 from monitor.config import STAFF_RISK_FACTORS, Config
-from monitor.importing import CLINICAL_TABLES, import_files
-from monitor.importspec import SPECS
-from monitor.services import today_in
-from monitor.store import init_db, make_engine
+from monitor.services.importing import CLINICAL_TABLES, import_files
+from monitor.formats.import_spec import SPECS
+from monitor.services.core import today_in
+from monitor.store.engine import init_db, make_engine
 from tests.property.cohorts import cohorts, csv_text, layouts, write_files
 
 TODAY = today_in(Config())  # what `monitor import` takes as today

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from monitor.cohort import Cohort
+from monitor.rules.cohort import Cohort
 
 
 def patient(pid=1, *, mrn=None, sex="M", birth="1970-01-01", enrolled=None, status="active", risks=""):

@@ -6,8 +6,8 @@ import pandas as pd
 import pytest
 
 from monitor.config import Config, parse_config
-from monitor.flags import evaluate_flags
-from monitor.trends import trend_table
+from monitor.rules.flags import evaluate_flags
+from monitor.rules.trends import trend_table
 from tests.unit.cohorts import cohort, episode, patient, scan
 
 CFG = Config()
@@ -347,9 +347,9 @@ def test_every_flag_has_the_full_shape():
 
 def test_same_history_any_order_same_flags():
     """The same history and as_of always give the same flags, whatever the input order."""
-    from monitor.cohort import Cohort
-    from monitor.services import evaluate
-    from monitor.synth import generate
+    from monitor.rules.cohort import Cohort
+    from monitor.services.core import evaluate
+    from monitor.demo.synth import generate
 
     frames = generate(400, seed=11, end_on=D("2026-06-01"))
     base = _to_cohort(frames)
@@ -365,7 +365,7 @@ def test_same_history_any_order_same_flags():
 
 def _to_cohort(frames):
     """Synthetic CSV frames -> a Cohort, the way the importer would type them."""
-    from monitor.cohort import Cohort
+    from monitor.rules.cohort import Cohort
 
     ids = {m: i for i, m in enumerate(frames["patients"]["mrn"], start=1)}
     out = {}
@@ -394,6 +394,6 @@ def test_codes_only_evaluation_raises_the_same_flags():
 
 
 def generate_cohort():
-    from monitor.synth import generate
+    from monitor.demo.synth import generate
 
     return generate(300, seed=13, end_on=D("2026-06-01"))

@@ -8,7 +8,7 @@ import pytest
 
 from monitor.config import Config, parse_config
 from monitor.jobs.daemon import latest_slot, triggers
-from monitor.reminders import plan_nightly, reminder_states
+from monitor.rules.reminders import plan_nightly, reminder_states
 
 D = date.fromisoformat
 T = pd.Timestamp

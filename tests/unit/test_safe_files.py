@@ -3,7 +3,7 @@
 import pandas as pd
 import pytest
 
-from monitor.safe_files import frame_csv_bytes, neutralise, safe_name
+from monitor.formats.files import frame_csv_bytes, neutralise, safe_name
 
 
 @pytest.mark.parametrize("cell, expected", [

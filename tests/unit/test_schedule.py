@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 
 from monitor.config import ScheduleSettings
-from monitor.schedule import (
+from monitor.rules.schedule import (
     add_months,
     bilateral_scan_flags,
     risk_factor_table,

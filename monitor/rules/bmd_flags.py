@@ -10,17 +10,17 @@ from datetime import date
 import numpy as np
 import pandas as pd
 
-from monitor.cohort import Cohort
+from monitor.rules.cohort import Cohort
 from monitor.config import Config
-from monitor.flagging import (
+from monitor.rules.flag_frames import (
     FLAG_COLUMNS,
     join_by,
     lookup,
     make_flags,
     per_patient_flags,
 )
-from monitor.schedule import HIP_SITES, risk_factor_table
-from monitor.trends import SITE_ORDER, describe_changes, lsc_note
+from monitor.rules.schedule import HIP_SITES, risk_factor_table
+from monitor.rules.trends import SITE_ORDER, describe_changes, lsc_note
 
 BISPHOSPHONATE_RE = r"(?i)alendron|risedron|ibandron|zoledron|pamidron|etidron|clodron|bisphosphonate|fosamax|actonel|boniva|reclast|aclasta"
 

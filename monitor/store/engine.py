@@ -21,8 +21,8 @@ from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError
 from sqlalchemy.pool import NullPool
 
-from monitor import safe_files
-from monitor.cohort import COLUMNS, Cohort, coerce_frame
+from monitor.formats import files as safe_files
+from monitor.rules.cohort import COLUMNS, Cohort, coerce_frame
 from monitor.errors import DatabaseError
 
 DEFAULT_URL = "sqlite:///monitor.db"
@@ -207,7 +207,7 @@ def upgrade_db(engine: Engine) -> tuple[bool, str | None, str]:
     from alembic import command
     from sqlmodel import SQLModel
 
-    from monitor import models
+    from monitor.store import tables as models
 
     try:
         with engine.begin() as conn:
@@ -311,7 +311,7 @@ def reading(engine: Engine) -> Iterator[Connection]:
 def record_event(conn: Connection, *, actor: str, action: str, subject: str, rows: int = 0,
                  detail: dict | None = None) -> None:
     """Append who did what and when to the audit log (imports, exports)."""
-    from monitor.models import AuditEvent
+    from monitor.store.tables import AuditEvent
 
     conn.execute(AuditEvent.__table__.insert(), {
         "at": datetime.now(timezone.utc), "actor": actor, "action": action, "subject": subject,
@@ -321,7 +321,7 @@ def record_event(conn: Connection, *, actor: str, action: str, subject: str, row
 
 def _code_vocabularies() -> dict[str, dict[str, tuple[str, ...]]]:
     """Per frame kind, the text columns whose values come from a fixed vocabulary."""
-    from monitor.importspec import (
+    from monitor.formats.import_spec import (
         COMPLAINTS,
         JOINTS,
         REPORTED_AS,

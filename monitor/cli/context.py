@@ -40,7 +40,7 @@ class AppContext:
     def engine(self):
         """The database, which must exist (only `monitor init` creates one: see `new_engine`)."""
         if self._engine is None:
-            from monitor.store import make_engine
+            from monitor.store.engine import make_engine
 
             self._engine = make_engine(self.db, must_exist=True,
                                        busy_timeout_s=self.config.database.busy_timeout_seconds)
@@ -48,21 +48,21 @@ class AppContext:
 
     def new_engine(self):
         """The database for `monitor init`: created when missing."""
-        from monitor.store import make_engine
+        from monitor.store.engine import make_engine
 
         self._engine = make_engine(self.db, busy_timeout_s=self.config.database.busy_timeout_seconds)
         return self._engine
 
     def audit(self, action: str, subject: str, *, rows: int = 0, by: str | None = None, **detail) -> None:
         """Record who sees or writes patient data (before it is shown): the OS user, on behalf of --by."""
-        from monitor.services import record_access
+        from monitor.services.core import record_access
 
         record_access(self.engine, action=action, subject=subject, rows=rows, by=by or self.by, detail=detail)
 
     def as_of(self, value: date | None) -> date:
         if value is not None:
             return value
-        from monitor.services import today_in
+        from monitor.services.core import today_in
 
         return today_in(self.config)
 
@@ -98,7 +98,7 @@ def _database_error(exc: Exception, ctx):
         return None
     from sqlalchemy.exc import DBAPIError
 
-    from monitor.store import explain
+    from monitor.store.engine import explain
 
     if not isinstance(exc, DBAPIError):
         return None
@@ -135,7 +135,7 @@ def render(rows, columns: list[str], fmt: str) -> str:
         # pandas writes the JSON in C; json.dumps of 100,000 dicts takes seconds.
         return rows.to_json(orient="records", force_ascii=False, indent=2) if len(rows) else "[]"
     if fmt == "csv":
-        from monitor.safe_files import frame_csv_bytes
+        from monitor.formats.files import frame_csv_bytes
 
         return frame_csv_bytes(rows).decode("utf-8").replace("\r\n", "\n").rstrip("\n")
     cells = [["" if v is None or v != v else str(v) for v in row] for row in rows.itertuples(index=False, name=None)]

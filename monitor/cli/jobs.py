@@ -6,7 +6,7 @@ import sys
 
 import click
 
-from monitor.cli_common import (
+from monitor.cli.context import (
     AppContext,
     as_of_option,
     format_option,
@@ -32,7 +32,7 @@ def _run_job(app, job, as_of, again, by, dry_run=False):
 
     from monitor.errors import MonitorError
     from monitor.jobs.nightly import run_job
-    from monitor.services import current_actor, today_in
+    from monitor.services.core import current_actor, today_in
 
     today = today_in(app.config)
     as_of = app.as_of(as_of)
@@ -110,7 +110,7 @@ def daemon(app):
     import logging
 
     from monitor.jobs.daemon import run_daemon
-    from monitor.store import require_initialised
+    from monitor.store.engine import require_initialised
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
@@ -134,7 +134,7 @@ def jobs(app, limit):
     from monitor.jobs.daemon import next_fire_times
     from monitor.jobs.locks import DaemonLock
     from monitor.jobs.nightly import recent_runs
-    from monitor.store import require_initialised
+    from monitor.store.engine import require_initialised
 
     require_initialised(app.engine)
     running = DaemonLock(app.engine).is_held_elsewhere()
@@ -168,7 +168,7 @@ def reminders(ctx, states, show_all, as_of, fmt):
     """
     if ctx.invoked_subcommand is not None:
         return
-    from monitor.reminder_work import LIST_COLUMNS, list_reminders
+    from monitor.services.reminders import LIST_COLUMNS, list_reminders
 
     app = ctx.find_object(AppContext)
     wanted = () if show_all else (tuple(states) or ("open",))
@@ -180,8 +180,8 @@ def reminders(ctx, states, show_all, as_of, fmt):
 
 
 def _reminder_action(app, reminder_id, kind, by, **kw):
-    from monitor.reminder_work import record
-    from monitor.services import current_actor, today_in
+    from monitor.services.reminders import record
+    from monitor.services.core import current_actor, today_in
 
     state = record(app.engine, reminder_id, kind=kind, actor=current_actor(by), today=today_in(app.config), **kw)
     click.echo(f"Reminder {reminder_id}: {kind}; now {state}.")
@@ -261,7 +261,7 @@ def reminders_history(app, reminder_id):
     Example:
       monitor reminders history 12
     """
-    from monitor.reminder_work import history
+    from monitor.services.reminders import history
 
     events = history(app.engine, reminder_id)
     app.audit("view_reminder", f"reminder {reminder_id}", rows=len(events))

@@ -6,19 +6,19 @@ from datetime import date
 
 import pandas as pd
 
-from monitor.bmd_flags import scanner_flags, threshold_flags, trend_flags
-from monitor.clinical_flags import (
+from monitor.rules.bmd_flags import scanner_flags, threshold_flags, trend_flags
+from monitor.rules.clinical_flags import (
     mri_flags,
     pitfall_flags,
     pregnancy_flags,
     prevention_flags,
     recurrence_flags,
 )
-from monitor.cohort import Cohort
+from monitor.rules.cohort import Cohort
 from monitor.config import Config
-from monitor.flagging import FLAG_COLUMNS, as_categories, sort_flags
-from monitor.schedule import bilateral_scan_flags
-from monitor.trends import trend_table
+from monitor.rules.flag_frames import FLAG_COLUMNS, as_categories, sort_flags
+from monitor.rules.schedule import bilateral_scan_flags
+from monitor.rules.trends import trend_table
 
 # Every code the rules can raise, with its severity (README lists them with their sources).
 FLAG_CODES = {

@@ -1,15 +1,15 @@
 """`monitor records retract|restore|list`: correcting the record without deleting it.
 
 Only click and the standard library (and the import spec's code lists) at module level, so
-`monitor --help` stays instant; the use case lives in `monitor.records`.
+`monitor --help` stays instant; the use case lives in `monitor.services.records`.
 """
 
 from __future__ import annotations
 
 import click
 
-from monitor.cli_common import format_option, pass_app
-from monitor.importspec import SPECS
+from monitor.cli.context import format_option, pass_app
+from monitor.formats.import_spec import SPECS
 
 KINDS = tuple(kind for kind in SPECS if kind != "patients")
 
@@ -88,8 +88,8 @@ def restore(app, kind, mrn, key, reason, by):
 def _change(app, action: str, kind: str, mrn: str, key, reason: str, by: str | None) -> None:
     from datetime import datetime, timezone
 
-    from monitor import records as use_case
-    from monitor.services import current_actor
+    from monitor.services import records as use_case
+    from monitor.services.core import current_actor
 
     do = use_case.retract if action == "retract" else use_case.restore
     changes = do(app.engine, kind.lower(), mrn, key, reason=reason, actor=current_actor(), on_behalf_of=by,
@@ -115,7 +115,7 @@ def list_(app, mrn, active, fmt):
     """
     import json
 
-    from monitor.records import patient_retractions, stamp, who
+    from monitor.services.records import patient_retractions, stamp, who
 
     rows = patient_retractions(app.engine, mrn, active_only=active)
     if fmt == "json":

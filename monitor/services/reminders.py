@@ -10,20 +10,20 @@ from datetime import date, datetime, timezone
 import pandas as pd
 from sqlalchemy import Engine, text
 
-from monitor import store
+from monitor.store import engine as store
 from monitor.config import Config
 from monitor.errors import MonitorError
 from monitor.jobs.delivery import reminder_table
 from monitor.jobs.nightly import load_reminders
-from monitor.models import ReminderEvent
-from monitor.reminders import OUTCOMES, reminder_states
+from monitor.store.tables import ReminderEvent
+from monitor.rules.reminders import OUTCOMES, reminder_states
 
 LIST_COLUMNS = ["reminder_id", "mrn", "name", "item", "due_date", "status", "days_overdue", "state",
                 "deferred_until", "last_outreach", "flags"]
 
 
 def list_reminders(engine: Engine, *, as_of: date, config: Config, states: tuple[str, ...]) -> pd.DataFrame:
-    from monitor.services import evaluate_db
+    from monitor.services.core import evaluate_db
 
     evaluation = evaluate_db(engine, as_of=as_of, config=config, evidence=False)
     with store.reading(engine) as conn:

@@ -15,14 +15,14 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import Engine, text
 
-from monitor import store
-from monitor.cohort import Cohort
+from monitor.store import engine as store
+from monitor.rules.cohort import Cohort
 from monitor.config import Config
 from monitor.errors import MonitorError, UnknownPatient
-from monitor.flagging import SEVERITY_RANK, join_by, severity_rank
-from monitor.flags import evaluate_flags
-from monitor.safe_files import write_private_frame
-from monitor.schedule import risk_factor_table, schedule
+from monitor.rules.flag_frames import SEVERITY_RANK, join_by, severity_rank
+from monitor.rules.flags import evaluate_flags
+from monitor.formats.files import write_private_frame
+from monitor.rules.schedule import risk_factor_table, schedule
 
 EXPORT_COLUMNS = ["mrn", "name", "status", "due_date", "days_overdue", "last_scan_date",
                   "interval_months", "risk_factors", "flags", "as_of"]
@@ -196,7 +196,7 @@ def check_mrn(mrn: str) -> str:
 
 def select_patients(evaluation: Evaluation, *, mrns=(), statuses=(), min_severity=None, everyone=False) -> list[int]:
     """Patient ids by MRN, DXA status, flag severity, or all active ones (in MRN order)."""
-    from monitor.flagging import SEVERITY_RANK, severity_rank
+    from monitor.rules.flag_frames import SEVERITY_RANK, severity_rank
 
     patients = evaluation.cohort.patients
     by_mrn = dict(zip(patients["mrn"], patients["patient_id"]))
@@ -223,7 +223,7 @@ def write_patient_reports(engine: Engine, evaluation: Evaluation, patient_ids: l
     Every file is staged first; the batch is recorded (which patients, where), then published."""
     from monitor.reports.data import patient_reports
     from monitor.reports.patient import patient_file_bytes
-    from monitor.safe_files import StagedFile, private_folder, safe_name
+    from monitor.formats.files import StagedFile, private_folder, safe_name
 
     folder = private_folder(folder)
     staged, used, mrns = [], set(), []

@@ -11,8 +11,10 @@ from pathlib import Path
 
 import click
 
-from monitor import cli_jobs, cli_records, cli_reports
-from monitor.cli_common import (
+from monitor.cli import jobs as cli_jobs
+from monitor.cli import records as cli_records
+from monitor.cli import reports as cli_reports
+from monitor.cli.context import (
     SEVERITIES,
     STATUS_CHOICES,
     AppContext,
@@ -59,7 +61,7 @@ def init(app):
     Example:
       monitor --db sqlite:///clinic.db init
     """
-    from monitor.store import upgrade_db
+    from monitor.store.engine import upgrade_db
 
     created, before, now = upgrade_db(app.new_engine())
     if created:
@@ -93,8 +95,8 @@ def import_(app, files, kind, dry_run, keep_valid, rejects_dir, by):
       monitor import --dry-run data/demo/scans.csv --kind scans
       monitor import data/demo/patients.csv data/demo/episodes.csv data/demo/scans.csv
     """
-    from monitor.importing import import_files
-    from monitor.services import check_by, os_user, today_in
+    from monitor.services.importing import import_files
+    from monitor.services.core import check_by, os_user, today_in
 
     if rejects_dir is not None and not rejects_dir.is_dir():
         raise MonitorError(f"--rejects-dir: folder does not exist: {rejects_dir}")
@@ -135,7 +137,7 @@ def due(app, as_of, statuses, fmt):
       monitor due --status due --status overdue
       monitor due --as-of 2026-01-31 --format csv > due.csv
     """
-    from monitor.services import EXPORT_COLUMNS, due_rows, evaluate_db
+    from monitor.services.core import EXPORT_COLUMNS, due_rows, evaluate_db
 
     evaluation = evaluate_db(app.engine, as_of=app.as_of(as_of), config=app.config, evidence=False,
                              progress=step_printer())
@@ -170,8 +172,8 @@ def export_overdue_cmd(app, output, as_of, by):
     Example:
       monitor export overdue -o overdue-2026-11.csv
     """
-    from monitor.safe_files import check_target
-    from monitor.services import evaluate_db, export_overdue
+    from monitor.formats.files import check_target
+    from monitor.services.core import evaluate_db, export_overdue
 
     check_target(output)  # before the work: the database, a folder, a missing folder
     evaluation = evaluate_db(app.engine, as_of=app.as_of(as_of), config=app.config, evidence=False,
@@ -198,7 +200,7 @@ def flags(app, mrn, as_of, severity, codes, fmt):
       monitor flags --severity urgent
       monitor flags TOH-000042 --format json
     """
-    from monitor.services import flag_rows, flags_db, sources_list
+    from monitor.services.core import flag_rows, flags_db, sources_list
 
     as_of = app.as_of(as_of)
     found, patients = flags_db(app.engine, as_of=as_of, config=app.config, mrn=mrn, progress=step_printer())
@@ -229,7 +231,7 @@ def show(app, mrn, as_of):
     Example:
       monitor show TOH-000042
     """
-    from monitor.patient_view import describe_patient
+    from monitor.services.patient_view import describe_patient
 
     text = describe_patient(app.engine, mrn, as_of=app.as_of(as_of), config=app.config)
     app.audit("view_patient", f"patient {mrn}")
@@ -250,7 +252,7 @@ def synth(app, n_patients, seed, end_on, output):
     Example:
       monitor synth --patients 10000 --seed 1 -o cohort
     """
-    from monitor.synth import generate, write_cohort
+    from monitor.demo.synth import generate, write_cohort
 
     end = parse_date(end_on, "--end") if end_on else app.as_of(None)
     output.mkdir(parents=True, exist_ok=True)
@@ -275,7 +277,7 @@ def demo(app, output, as_of):
       monitor demo
       monitor --db sqlite:///demo-output/monitor.db due --status overdue --as-of 2026-11-20
     """
-    from monitor.demo import run_demo
+    from monitor.demo.run import run_demo
 
     run_demo(output, as_of=as_of, config=app.config, echo=click.echo)
 

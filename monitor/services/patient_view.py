@@ -29,8 +29,8 @@ def _table(frame: pd.DataFrame, columns: dict[str, callable]) -> list[str]:
 
 
 def describe_patient(engine: Engine, mrn: str, *, as_of: date, config: Config) -> str:
-    from monitor.schedule import risk_factor_table
-    from monitor.services import evaluate, patient_history
+    from monitor.rules.schedule import risk_factor_table
+    from monitor.services.core import evaluate, patient_history
 
     cohort = patient_history(engine, mrn)
     p = cohort.patients.iloc[0]
@@ -96,7 +96,7 @@ def describe_patient(engine: Engine, mrn: str, *, as_of: date, config: Config) -
             lines += _table(frame.sort_values(list(columns)[0] if kind != "treatments" else "started_on"), columns)
     lines += _retracted(engine, p["mrn"])
 
-    from monitor.trends import trend_table
+    from monitor.rules.trends import trend_table
 
     trend = trend_table(known.scans, settings=config.trend)
     latest = trend.loc[trend["is_latest"]].sort_values(["site", "side"], key=lambda s: s.map(
@@ -131,7 +131,7 @@ def describe_patient(engine: Engine, mrn: str, *, as_of: date, config: Config) -
 
 def _retracted(engine: Engine, mrn: str) -> list[str]:
     """The records retracted (and not restored): kept in the history, apart from what counts."""
-    from monitor.records import patient_retractions, stamp, who
+    from monitor.services.records import patient_retractions, stamp, who
 
     rows = patient_retractions(engine, mrn, active_only=True)
     if not rows:

@@ -12,9 +12,9 @@ from datetime import date
 import numpy as np
 import pandas as pd
 
-from monitor.cohort import Cohort
+from monitor.rules.cohort import Cohort
 from monitor.config import ScheduleSettings
-from monitor.flagging import FLAG_COLUMNS, join_by, make_flags
+from monitor.rules.flag_frames import FLAG_COLUMNS, join_by, make_flags
 
 STATUSES = ("not_due", "due_soon", "due", "overdue")
 HIP_SITES = ("total_hip", "femoral_neck")

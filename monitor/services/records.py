@@ -17,9 +17,9 @@ from datetime import date, datetime, timezone
 from sqlalchemy import Engine, and_, func, or_, select
 from sqlalchemy.exc import IntegrityError
 
-from monitor import store
+from monitor.store import engine as store
 from monitor.errors import MonitorError, UnknownPatient
-from monitor.importspec import COMPLAINTS, JOINTS, SIDES, SITES, SPECS
+from monitor.formats.import_spec import COMPLAINTS, JOINTS, SIDES, SITES, SPECS
 
 KINDS = tuple(kind for kind in SPECS if kind != "patients")
 TABLE_OF = {kind: SPECS[kind].table for kind in KINDS}
@@ -175,7 +175,7 @@ class RetractionRow:
 
 
 def _tables():
-    from monitor.models import SQLModel  # importing the models registers their tables
+    from monitor.store.tables import SQLModel  # importing the models registers their tables
 
     return SQLModel.metadata.tables
 

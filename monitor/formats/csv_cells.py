@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from monitor.errors import MonitorError, Problem
-from monitor.importspec import EARLIEST_DATE, SPECS, Col, KindSpec
+from monitor.formats.import_spec import EARLIEST_DATE, SPECS, Col, KindSpec
 
 
 class BadImportFile(MonitorError):
@@ -239,7 +239,7 @@ def _check_future(parsed: ParsedFile, col: Col, value: pd.Series, cells: pd.Seri
 
 def _max_lengths(spec: KindSpec) -> dict[str, int]:
     """The longest text each text or code column's table column holds (an MRN: the patient's)."""
-    from monitor.models import SQLModel  # importing the models registers their tables
+    from monitor.store.tables import SQLModel  # importing the models registers their tables
 
     out = {}
     for col in spec.columns:

@@ -19,11 +19,11 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import Engine, select, text
 
-from monitor import store
-from monitor.csv_cells import REJECTS_RE, ParsedFile, dedupe, dedupe_across, kind_of, parse_file
+from monitor.store import engine as store
+from monitor.formats.csv_cells import REJECTS_RE, ParsedFile, dedupe, dedupe_across, kind_of, parse_file
 from monitor.errors import ImportRejected, MonitorError, Problem
-from monitor.importspec import EVENT_LABELS, IMPORT_ORDER, SPECS, KindSpec
-from monitor.safe_files import frame_csv_bytes
+from monitor.formats.import_spec import EVENT_LABELS, IMPORT_ORDER, SPECS, KindSpec
+from monitor.formats.files import frame_csv_bytes
 
 @dataclass
 class FileResult:
@@ -82,7 +82,7 @@ def import_files(engine: Engine, paths: list[Path], *, today: date, actor: str, 
     prepared again) and writes. `progress`, when given, is called with a short message at each
     step (the CLI prints them on a terminal)."""
     step = progress or (lambda _message: None)
-    from monitor.models import AuditEvent
+    from monitor.store.tables import AuditEvent
 
     if len(actor) > AuditEvent.__table__.c.actor.type.length:
         raise MonitorError(f"--by: at most {AuditEvent.__table__.c.actor.type.length} characters, got {len(actor)}")
@@ -193,7 +193,7 @@ def _still_as_read(conn, state: DbState, plans: list[Plan]) -> bool:
     row about to be updated still holds the values the plan replaces."""
     if _stamp(conn) != state.stamp:
         return False
-    from monitor.models import SQLModel
+    from monitor.store.tables import SQLModel
 
     for pl in plans:
         if not pl.before:
@@ -340,7 +340,7 @@ def _plan(parsed: ParsedFile, spec: KindSpec, existing: pd.DataFrame, patient_id
     """The inserts of new records and the updates of changed ones (every replaced value is kept
     for the audit log). A row of a patient new in this import has no patient id yet: all its
     records are new, and `mrn` says whose they are."""
-    from monitor.models import SQLModel  # importing the models registers their tables
+    from monitor.store.tables import SQLModel  # importing the models registers their tables
 
     table = SQLModel.metadata.tables[spec.table]
     types = {c.name: c.type.python_type for c in table.columns}
@@ -420,7 +420,7 @@ def _plan(parsed: ParsedFile, spec: KindSpec, existing: pd.DataFrame, patient_id
 
 def _apply(conn, plans: list[Plan], state: DbState, *, actor: str, on_behalf_of: str | None = None) -> None:
     """Write every plan (patients first); new patients' ids are read back for their records."""
-    from monitor.models import SQLModel
+    from monitor.store.tables import SQLModel
 
     highest_known = int(state.known["patient_id"].max()) if len(state.known) else 0
     new_ids: dict[str, int] = {}

@@ -9,16 +9,16 @@ from datetime import date
 import numpy as np
 import pandas as pd
 
-from monitor.cohort import Cohort
+from monitor.rules.cohort import Cohort
 from monitor.config import Config
-from monitor.flagging import (
+from monitor.rules.flag_frames import (
     FLAG_COLUMNS,
     join_by,
     lookup,
     make_flags,
     per_patient_flags,
 )
-from monitor.schedule import add_months
+from monitor.rules.schedule import add_months
 
 HIP_PAIN = ("hip_pain", "groin_pain", "low_back_pain_to_groin")
 
@@ -140,7 +140,7 @@ def pregnancy_flags(cohort: Cohort, *, as_of: date, config: Config) -> pd.DataFr
     fractured = preg_ep.loc[preg_ep["fracture"].fillna(False).astype(bool)]
     if len(fractured):
         tr = cohort.treatments
-        from monitor.bmd_flags import BISPHOSPHONATE_RE
+        from monitor.rules.bmd_flags import BISPHOSPHONATE_RE
 
         first_bp = tr.loc[tr["drug"].str.contains(BISPHOSPHONATE_RE, regex=True)].groupby("patient_id")["started_on"].max()
         after = lookup(fractured["patient_id"], first_bp)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from monitor.config import Config
 
-DEMO_DIR = Path(__file__).resolve().parent.parent / "data" / "demo"
+DEMO_DIR = Path(__file__).resolve().parents[2] / "data" / "demo"
 DEMO_MANIFEST = Path(__file__).resolve().parent / "demo_cohort.json"
 DEMO_KINDS = ("patients", "episodes", "scans", "mri", "pregnancies", "symptoms", "assessments", "treatments")
 
@@ -25,7 +25,7 @@ def demo_files(folder: Path, output: Path) -> tuple[list[Path], date]:
     files = [folder / f"{k}.csv" for k in DEMO_KINDS]
     if all(f.is_file() for f in files):
         return files, end
-    from monitor.synth import generate, write_cohort
+    from monitor.demo.synth import generate, write_cohort
 
     target = output / "cohort"
     target.mkdir(exist_ok=True)
@@ -48,10 +48,11 @@ def showcase_patients(evaluation) -> list[int]:
 
 
 def run_demo(output: Path, *, as_of: date | None, config: Config, echo=print) -> None:
-    from monitor import services, store
-    from monitor.importing import import_files
+    from monitor.services import core as services
+    from monitor.store import engine as store
+    from monitor.services.importing import import_files
 
-    from monitor.safe_files import private_folder
+    from monitor.formats.files import private_folder
 
     output = private_folder(Path(output))
     db_path = output / "monitor.db"
@@ -76,7 +77,7 @@ def run_demo(output: Path, *, as_of: date | None, config: Config, echo=print) ->
          + ", ".join(f"{s} {int(counts.get(s, 0))}" for s in ("not_due", "due_soon", "due", "overdue")))
     due_path = output / "due.csv"
     rows = services.due_rows(evaluation)
-    from monitor.safe_files import write_private_frame
+    from monitor.formats.files import write_private_frame
 
     write_private_frame(due_path, rows[services.EXPORT_COLUMNS])
     echo(f"Due list (every active patient): {due_path}")
@@ -85,7 +86,7 @@ def run_demo(output: Path, *, as_of: date | None, config: Config, echo=print) ->
     echo(f"Overdue-surveillance export ({n} due or overdue): {overdue_path}")
     flags = evaluation.flags
     if len(flags):
-        from monitor.flagging import severity_rank
+        from monitor.rules.flag_frames import severity_rank
 
         by_code = flags.groupby(["severity", "code"])["patient_id"].nunique().reset_index(name="patients")
         by_code = by_code.assign(rank=-severity_rank(by_code["severity"])).sort_values(["rank", "code"])

@@ -7,7 +7,7 @@ migration of one upgrade runs inside it, so an upgrade is all or nothing.
 from alembic import context
 from sqlmodel import SQLModel
 
-from monitor import models  # noqa: F401 - registers the tables on SQLModel.metadata
+from monitor.store import tables  # noqa: F401 - registers the tables on SQLModel.metadata
 
 connection = context.config.attributes["connection"]
 context.configure(connection=connection, target_metadata=SQLModel.metadata,

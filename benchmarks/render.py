@@ -12,8 +12,8 @@ from pathlib import Path
 
 from monitor.config import Config
 from monitor.reports.patient import write_patient_png
-from monitor.services.core import patient_report
-from monitor.store.engine import make_engine
+from monitor.services.exports import patient_report
+from monitor.store import make_engine
 
 url, mrn, as_of = sys.argv[1], sys.argv[2], date.fromisoformat(sys.argv[3])
 engine = make_engine(url)

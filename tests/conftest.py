@@ -19,7 +19,7 @@ def _pg_url() -> str | None:
 @pytest.fixture(params=["sqlite", "postgresql"])
 def db_url(request, tmp_path):
     """A fresh, initialised database URL; the PostgreSQL one is emptied before and after."""
-    from monitor.store.engine import init_db, make_engine
+    from monitor.store import init_db, make_engine
 
     if request.param == "sqlite":
         url = f"sqlite:///{tmp_path / 'monitor.db'}"
@@ -43,7 +43,7 @@ def db_url(request, tmp_path):
 
 @pytest.fixture
 def engine(db_url):
-    from monitor.store.engine import make_engine
+    from monitor.store import make_engine
 
     eng = make_engine(db_url)
     yield eng

@@ -40,31 +40,41 @@ class AppContext:
     def engine(self):
         """The database, which must exist (only `monitor init` creates one: see `new_engine`)."""
         if self._engine is None:
-            from monitor.store.engine import make_engine
+            from monitor.store import make_engine
 
-            self._engine = make_engine(self.db, must_exist=True,
-                                       busy_timeout_s=self.config.database.busy_timeout_seconds)
+            self._engine = _protected(make_engine(self.db, must_exist=True,
+                                                  busy_timeout_s=self.config.database.busy_timeout_seconds))
         return self._engine
 
     def new_engine(self):
         """The database for `monitor init`: created when missing."""
-        from monitor.store.engine import make_engine
+        from monitor.store import make_engine
 
-        self._engine = make_engine(self.db, busy_timeout_s=self.config.database.busy_timeout_seconds)
+        self._engine = _protected(make_engine(self.db, busy_timeout_s=self.config.database.busy_timeout_seconds))
         return self._engine
 
     def audit(self, action: str, subject: str, *, rows: int = 0, by: str | None = None, **detail) -> None:
         """Record who sees or writes patient data (before it is shown): the OS user, on behalf of --by."""
-        from monitor.services.core import record_access
+        from monitor.services.audit import record_access
 
         record_access(self.engine, action=action, subject=subject, rows=rows, by=by or self.by, detail=detail)
 
     def as_of(self, value: date | None) -> date:
         if value is not None:
             return value
-        from monitor.services.core import today_in
+        from monitor.services.audit import today_in
 
         return today_in(self.config)
+
+
+def _protected(engine):
+    """From now on in this process, no file a user names (-o) may be the database or its companions."""
+    from monitor.formats.files import protect
+    from monitor.store import database_files
+
+    for path in database_files(engine):
+        protect(path)
+    return engine
 
 
 pass_app = click.make_pass_decorator(AppContext)
@@ -98,7 +108,7 @@ def _database_error(exc: Exception, ctx):
         return None
     from sqlalchemy.exc import DBAPIError
 
-    from monitor.store.engine import explain
+    from monitor.store import explain
 
     if not isinstance(exc, DBAPIError):
         return None

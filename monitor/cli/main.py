@@ -2,32 +2,20 @@
 
 Only click and the standard library are imported at module level so `monitor --help` is
 instant; pandas, SQLAlchemy and matplotlib are imported inside the commands that need them.
-The job and report commands live in `cli_jobs` and `cli_reports`.
+The commands live in the modules beside this one, by area; this module holds the group.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
 
 import click
 
-from monitor.cli import jobs as cli_jobs
-from monitor.cli import records as cli_records
-from monitor.cli import reports as cli_reports
+from monitor.cli import data, demo, jobs, patients, records, reminders, reports
 from monitor.cli.context import (
-    SEVERITIES,
-    STATUS_CHOICES,
     AppContext,
     MonitorGroup,
-    as_of_option,
-    format_option,
-    parse_date,
     pass_app,
-    progress_factory,
-    render,
-    step_printer,
 )
-from monitor.errors import MonitorError
 
 
 @click.group(cls=MonitorGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -61,7 +49,7 @@ def init(app):
     Example:
       monitor --db sqlite:///clinic.db init
     """
-    from monitor.store.engine import upgrade_db
+    from monitor.store import upgrade_db
 
     created, before, now = upgrade_db(app.new_engine())
     if created:
@@ -72,217 +60,8 @@ def init(app):
         click.echo("Database is up to date.")
 
 
-@main.command("import")
-@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
-@click.option("--kind", help="What the files hold, when their names do not say (patients, scans, ...).")
-@click.option("--dry-run", is_flag=True, help="Validate and count only; write nothing.")
-@click.option("--keep-valid", is_flag=True,
-              help="Import the valid rows; write the rejected ones to FILE.rejects.csv with the reason.")
-@click.option("--rejects-dir", type=click.Path(file_okay=False, path_type=Path),
-              help="Where rejects files go (default: the current folder).")
-@click.option("--by", help="Who is importing (default: the OS user).")
-@pass_app
-def import_(app, files, kind, dry_run, keep_valid, rejects_dir, by):
-    """Load the clinic's CSV files; all-or-nothing unless --keep-valid.
-
-    The kind of each file is its name (patients.csv, episodes.csv, scans.csv, mri.csv,
-    pregnancies.csv, symptoms.csv, assessments.csv, treatments.csv) or --kind. Re-importing the
-    same rows changes nothing; a changed row updates the record and the old value is kept in the
-    audit log.
-
-    \b
-    Example:
-      monitor import --dry-run data/demo/scans.csv --kind scans
-      monitor import data/demo/patients.csv data/demo/episodes.csv data/demo/scans.csv
-    """
-    from monitor.services.importing import import_files
-    from monitor.services.core import check_by, os_user, today_in
-
-    if rejects_dir is not None and not rejects_dir.is_dir():
-        raise MonitorError(f"--rejects-dir: folder does not exist: {rejects_dir}")
-    report = import_files(app.engine, list(files), today=today_in(app.config), actor=os_user(),
-                          on_behalf_of=check_by(by or app.by),
-                          risk_codes=app.config.schedule.risk_factor_codes, kind=kind,
-                          keep_valid=keep_valid, dry_run=dry_run, rejects_dir=rejects_dir,
-                          progress=step_printer())
-    verb = "would import" if report.dry_run else "imported"
-    for r in report.files:
-        line = (f"{r.file}: {verb} {r.rows - r.rejected} row(s): {r.inserted} new, {r.updated} updated, "
-                f"{r.unchanged} unchanged")
-        if r.rejected:
-            line += f"; {r.rejected} rejected" + (f" -> {r.rejects_file}" if r.rejects_file else "")
-        click.echo(line)
-    if report.dry_run:
-        for p in report.problems[:50]:
-            click.echo(f"  {p}")
-        click.echo("Dry run: nothing was written.")
-    elif report.problems:
-        # Some rows were kept aside: a scheduled import must notice (INTERFACE: exit 3).
-        click.echo(f"{len(report.problems)} invalid value(s): those rows were not imported; see the rejects "
-                   "file(s) above.", err=True)
-        click.get_current_context().exit(3)
-
-
-@main.command()
-@as_of_option
-@click.option("--status", "statuses", multiple=True, type=click.Choice(STATUS_CHOICES),
-              help="Only these statuses (repeatable).")
-@format_option()
-@pass_app
-def due(app, as_of, statuses, fmt):
-    """The DXA surveillance status of every active patient, most overdue first.
-
-    \b
-    Example:
-      monitor due --status due --status overdue
-      monitor due --as-of 2026-01-31 --format csv > due.csv
-    """
-    from monitor.services.core import EXPORT_COLUMNS, due_rows, evaluate_db
-
-    evaluation = evaluate_db(app.engine, as_of=app.as_of(as_of), config=app.config, evidence=False,
-                             progress=step_printer())
-    rows = due_rows(evaluation, tuple(statuses))
-    app.audit("view_due", "due list", rows=len(rows), format=fmt, as_of=evaluation.as_of.isoformat())
-    columns = EXPORT_COLUMNS if fmt != "table" else [c for c in EXPORT_COLUMNS if c != "as_of"]
-    click.echo(render(rows, columns, fmt))
-    if fmt == "table":
-        click.echo(f"{len(rows)} patient(s), as of {evaluation.as_of.isoformat()}")
-
-
-@main.group()
-def export():
-    """Export lists for the spreadsheet.
-
-    \b
-    Example:
-      monitor export overdue -o overdue.csv
-    """
-
-
-@export.command("overdue")
-@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, path_type=Path),
-              help="The CSV file to write (created readable by you only).")
-@as_of_option
-@click.option("--by", help="Who is exporting (default: the OS user).")
-@pass_app
-def export_overdue_cmd(app, output, as_of, by):
-    """The overdue-surveillance list (status due or overdue) as CSV, most overdue first.
-
-    \b
-    Example:
-      monitor export overdue -o overdue-2026-11.csv
-    """
-    from monitor.formats.files import check_target
-    from monitor.services.core import evaluate_db, export_overdue
-
-    check_target(output)  # before the work: the database, a folder, a missing folder
-    evaluation = evaluate_db(app.engine, as_of=app.as_of(as_of), config=app.config, evidence=False,
-                             progress=step_printer())
-    count = export_overdue(app.engine, output, evaluation=evaluation, by=by or app.by)
-    click.echo(f"Wrote {count} patient(s) due or overdue on {evaluation.as_of.isoformat()} to {output}")
-
-
-@main.command()
-@click.argument("mrn", required=False)
-@as_of_option
-@click.option("--severity", type=click.Choice(SEVERITIES), default="info", show_default=True,
-              help="Only flags of at least this severity.")
-@click.option("--code", "codes", multiple=True, help="Only flags with this code (repeatable).")
-@format_option(("table", "json"))
-@pass_app
-def flags(app, mrn, as_of, severity, codes, fmt):
-    """Clinical flags of every active patient (or one), each with evidence, action and sources.
-
-    Severity is info, warn or urgent; --severity warn shows warn and urgent.
-
-    \b
-    Example:
-      monitor flags --severity urgent
-      monitor flags TOH-000042 --format json
-    """
-    from monitor.services.core import flag_rows, flags_db, sources_list
-
-    as_of = app.as_of(as_of)
-    found, patients = flags_db(app.engine, as_of=as_of, config=app.config, mrn=mrn, progress=step_printer())
-    rows = flag_rows(found, patients, min_severity=severity, codes=tuple(codes))
-    app.audit("view_flags", f"patient {mrn}" if mrn else "flags", rows=len(rows), format=fmt,
-              as_of=as_of.isoformat())
-    if fmt == "json":
-        lists = {s: sources_list(s) for s in rows["sources"].unique()}
-        sources = rows["sources"].astype("object").map(lists)
-        click.echo(render(rows.assign(sources=sources), list(rows.columns), "json"))
-        return
-    for r in rows.itertuples(index=False):
-        click.echo(f"{r.mrn}  {r.severity:<6}  {r.code}: {r.title}")
-        click.echo(f"    evidence: {r.evidence}")
-        click.echo(f"    action:   {r.action} [sources: {r.sources}]")
-    patients = rows["mrn"].nunique()
-    click.echo(f"{len(rows)} flag(s) on {patients} patient(s), as of {as_of.isoformat()}")
-
-
-@main.command()
-@click.argument("mrn")
-@as_of_option
-@pass_app
-def show(app, mrn, as_of):
-    """One patient: history, DXA due status and flags.
-
-    \b
-    Example:
-      monitor show TOH-000042
-    """
-    from monitor.services.patient_view import describe_patient
-
-    text = describe_patient(app.engine, mrn, as_of=app.as_of(as_of), config=app.config)
-    app.audit("view_patient", f"patient {mrn}")
-    click.echo(text)
-
-
-@main.command()
-@click.option("--patients", "n_patients", type=click.IntRange(1, 2_000_000), default=300, show_default=True)
-@click.option("--seed", type=int, default=7, show_default=True)
-@click.option("--end", "end_on", metavar="YYYY-MM-DD", help="Last day of the synthetic history (default: today).")
-@click.option("-o", "--output", required=True, type=click.Path(file_okay=False, path_type=Path),
-              help="Folder for the CSV files (created if missing).")
-@pass_app
-def synth(app, n_patients, seed, end_on, output):
-    """Write a synthetic TOH cohort as import CSVs of every kind (deterministic for a seed).
-
-    \b
-    Example:
-      monitor synth --patients 10000 --seed 1 -o cohort
-    """
-    from monitor.demo.synth import generate, write_cohort
-
-    end = parse_date(end_on, "--end") if end_on else app.as_of(None)
-    output.mkdir(parents=True, exist_ok=True)
-    frames = generate(n_patients, seed=seed, end_on=end, progress=progress_factory("Generating"))
-    counts = write_cohort(frames, output)
-    click.echo(f"Wrote {output}: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
-
-
-@main.command()
-@click.option("-o", "--output", default="demo-output", show_default=True,
-              type=click.Path(file_okay=False, path_type=Path), help="Folder for the demo's database and files.")
-@as_of_option
-@pass_app
-def demo(app, output, as_of):
-    """Load the bundled synthetic cohort into a fresh database and run every job on it.
-
-    The evaluation date defaults to the day the bundled cohort ends, so the demo reads the same
-    whenever it is run.
-
-    \b
-    Example:
-      monitor demo
-      monitor --db sqlite:///demo-output/monitor.db due --status overdue --as-of 2026-11-20
-    """
-    from monitor.demo.run import run_demo
-
-    run_demo(output, as_of=as_of, config=app.config, echo=click.echo)
-
-
-for command in (cli_jobs.run, cli_jobs.daemon, cli_jobs.jobs, cli_jobs.reminders, cli_reports.report, cli_records.records):
+for command in (data.import_, patients.due, data.export, patients.flags, patients.show, demo.synth, demo.demo,
+                jobs.run, jobs.daemon, jobs.jobs, reminders.reminders, reports.report, records.records):
     main.add_command(command)
 
 

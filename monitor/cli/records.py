@@ -89,7 +89,7 @@ def _change(app, action: str, kind: str, mrn: str, key, reason: str, by: str | N
     from datetime import datetime, timezone
 
     from monitor.services import records as use_case
-    from monitor.services.core import current_actor
+    from monitor.services.audit import current_actor
 
     do = use_case.retract if action == "retract" else use_case.restore
     changes = do(app.engine, kind.lower(), mrn, key, reason=reason, actor=current_actor(), on_behalf_of=by,

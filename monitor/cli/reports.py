@@ -47,7 +47,7 @@ def report_patient(app, mrn, fmt, output, as_of):
     """
     from monitor.reports.patient import write_patient_pdf, write_patient_png
     from monitor.formats.files import check_target, safe_name
-    from monitor.services.core import patient_report
+    from monitor.services.exports import patient_report
 
     as_of = app.as_of(as_of)
     target = check_target(_report_path(output, f"patient-{safe_name(mrn)}-{as_of.isoformat()}", fmt))
@@ -72,7 +72,7 @@ def report_clinic(app, fmt, output, as_of):
     """
     from monitor.reports.clinic import write_clinic_report
     from monitor.formats.files import check_target
-    from monitor.services.core import evaluate_db
+    from monitor.services.evaluation import evaluate_db
 
     as_of = app.as_of(as_of)
     target = check_target(_report_path(output, f"clinic-report-{as_of.isoformat()}", fmt))
@@ -103,7 +103,8 @@ def report_patients(app, mrns, statuses, severity, everyone, fmt, output, as_of)
       monitor report patients --status overdue -o reports/
       monitor report patients TOH-000009 TOH-000041 --format png -o charts/
     """
-    from monitor.services.core import evaluate_db, select_patients, write_patient_reports
+    from monitor.services.evaluation import evaluate_db, select_patients
+    from monitor.services.exports import write_patient_reports
 
     if not (mrns or statuses or severity or everyone):
         raise MonitorError("name MRNs, or choose --status, --severity or --all")

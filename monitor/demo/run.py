@@ -48,8 +48,10 @@ def showcase_patients(evaluation) -> list[int]:
 
 
 def run_demo(output: Path, *, as_of: date | None, config: Config, echo=print) -> None:
-    from monitor.services import core as services
-    from monitor.store import engine as store
+    from monitor.rules.evaluation import EXPORT_COLUMNS, due_rows, flag_rows
+    from monitor.services.evaluation import evaluate_db
+    from monitor.services.exports import export_overdue, write_patient_reports
+    from monitor import store
     from monitor.services.importing import import_files
 
     from monitor.formats.files import private_folder
@@ -70,19 +72,19 @@ def run_demo(output: Path, *, as_of: date | None, config: Config, echo=print) ->
     imported = ", ".join(f"{r.inserted} {r.kind}" for r in report.files)
     echo(f"Database: {db_path}  ({imported})")
 
-    evaluation = services.evaluate_db(engine, as_of=as_of, config=config)
+    evaluation = evaluate_db(engine, as_of=as_of, config=config)
     sched = evaluation.schedule
     counts = sched["status"].value_counts()
     echo(f"Surveillance on {as_of.isoformat()} ({len(sched)} active patients): "
          + ", ".join(f"{s} {int(counts.get(s, 0))}" for s in ("not_due", "due_soon", "due", "overdue")))
     due_path = output / "due.csv"
-    rows = services.due_rows(evaluation)
+    rows = due_rows(evaluation)
     from monitor.formats.files import write_private_frame
 
-    write_private_frame(due_path, rows[services.EXPORT_COLUMNS])
+    write_private_frame(due_path, rows[EXPORT_COLUMNS])
     echo(f"Due list (every active patient): {due_path}")
     overdue_path = output / "overdue.csv"
-    n = services.export_overdue(engine, overdue_path, evaluation=evaluation, by="demo")
+    n = export_overdue(engine, overdue_path, evaluation=evaluation, by="demo")
     echo(f"Overdue-surveillance export ({n} due or overdue): {overdue_path}")
     flags = evaluation.flags
     if len(flags):
@@ -93,7 +95,7 @@ def run_demo(output: Path, *, as_of: date | None, config: Config, echo=print) ->
         echo(f"Flags: {len(flags)} on {flags['patient_id'].nunique()} patients (code: patients)")
         for row in by_code.itertuples():
             echo(f"  {row.severity:6} {row.code:36} {row.patients}")
-        urgent = services.flag_rows(evaluation.flags, evaluation.cohort.patients, min_severity="urgent")
+        urgent = flag_rows(evaluation.flags, evaluation.cohort.patients, min_severity="urgent")
         if len(urgent):
             echo("Patients with urgent flags:")
             for mrn, group in urgent.groupby("mrn", sort=True):
@@ -115,8 +117,8 @@ def run_demo(output: Path, *, as_of: date | None, config: Config, echo=print) ->
 
     reports = output / "reports"
     ids = showcase_patients(evaluation)
-    written = services.write_patient_reports(engine, evaluation, ids, reports, fmt="pdf", config=config, by="demo")
-    written += services.write_patient_reports(engine, evaluation, ids, reports, fmt="png", config=config, by="demo")
+    written = write_patient_reports(engine, evaluation, ids, reports, fmt="pdf", config=config, by="demo")
+    written += write_patient_reports(engine, evaluation, ids, reports, fmt="png", config=config, by="demo")
     clinic = write_clinic_report(evaluation, reports / f"clinic-report-{as_of.isoformat()}.pdf", config=config)
     echo(f"Reports: {clinic} and {len(written)} patient files in {reports} (migratory, pregnancy, scanner change)")
     echo(f"Try: monitor --db {url} due --status overdue --as-of {as_of.isoformat()}")

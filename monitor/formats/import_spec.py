@@ -4,17 +4,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from monitor.rules.vocabulary import (
+    COMPLAINTS,
+    JOINTS,
+    REPORTED_AS,
+    SCANNERS,
+    SEXES,
+    SIDES,
+    SITES,
+    STATUSES,
+)
+
 EARLIEST_DATE = "1900-01-01"  # anything earlier is a typing error (year 0000, 0202, ...)
-
-SEXES = ("F", "M", "X")
-STATUSES = ("active", "discharged", "deceased", "opted_out", "transferred")
-JOINTS = ("hip", "knee", "ankle", "foot")
-SIDES = ("left", "right")
-SCANNERS = ("hologic", "ge_lunar", "other")
-SITES = ("femoral_neck", "total_hip", "lumbar_spine")
-REPORTED_AS = ("toh", "osteonecrosis", "normal", "other")
-COMPLAINTS = ("hip_pain", "groin_pain", "low_back_pain_to_groin", "knee_pain", "ankle_pain")
-
 
 @dataclass(frozen=True)
 class Col:

@@ -35,7 +35,7 @@ class DaemonLock:
 
     def _lock_path(self) -> Path:
         """Beside the database's real file: two paths to one file (a symlink, `..`) are one lock."""
-        from monitor.store.engine import sqlite_path
+        from monitor.store import sqlite_path
 
         database = sqlite_path(self.engine)
         if database is None:

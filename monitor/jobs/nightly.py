@@ -18,11 +18,12 @@ import pandas as pd
 from sqlalchemy import Engine, text
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
-from monitor.store import engine as store
+from monitor import store
+from monitor.store.reminders import completed, load_reminder_events, load_reminder_rows, load_reminders
 from monitor.config import Config
 from monitor.errors import MonitorError
 from monitor.store.tables import JobCompletion, JobRun, Reminder, ReminderEvent
-from monitor.services.core import os_user
+from monitor.services.audit import os_user
 
 log = logging.getLogger("monitor.jobs")
 
@@ -41,36 +42,6 @@ class JobResult:
     counts: dict = field(default_factory=dict)
     files: list[str] = field(default_factory=list)
     message: str = ""
-
-
-def load_reminders(conn) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Every reminder and every reminder event, one query each."""
-    return load_reminder_rows(conn), load_reminder_events(conn)
-
-
-def load_reminder_rows(conn) -> pd.DataFrame:
-    """Every reminder, with the evaluation date of the run that opened it (NaT when opened otherwise)."""
-    reminders = pd.read_sql_query(text(
-        "SELECT r.id AS reminder_id, r.patient_id, r.item, r.due_date, j.as_of AS opened_as_of "
-        "FROM reminder r LEFT JOIN job_run j ON j.id = r.run_id"), conn)
-    reminders["due_date"] = pd.to_datetime(reminders["due_date"]).astype("datetime64[us]")
-    reminders["opened_as_of"] = pd.to_datetime(reminders["opened_as_of"]).astype("datetime64[us]")
-    reminders["patient_id"] = reminders["patient_id"].astype("int64")
-    return reminders
-
-
-def load_reminder_events(conn) -> pd.DataFrame:
-    events = pd.read_sql_query(text(
-        "SELECT id AS event_id, reminder_id, at, actor, kind, outcome, reason, until FROM reminder_event"), conn)
-    events["at"] = pd.to_datetime(events["at"], utc=True, format="ISO8601")
-    events["until"] = pd.to_datetime(events["until"]).astype("datetime64[us]")
-    return events
-
-
-def completed(conn, job: str, slot_on: date) -> int | None:
-    row = conn.execute(text("SELECT run_id FROM job_completion WHERE job = :job AND slot_on = :slot"),
-                       {"job": job, "slot": slot_on}).first()
-    return None if row is None else int(row[0])
 
 
 def run_job(engine: Engine, job: str, *, slot_on: date, as_of: date, config: Config, now_utc: datetime,
@@ -145,9 +116,10 @@ def _record_run(conn, *, job, slot_on, as_of, now_utc, trigger, actor, counts, r
 
 def _nightly(engine: Engine, *, slot_on, as_of, config: Config, now_utc, trigger, actor, record_completion,
              dry_run=False, progress=None) -> JobResult:
-    from monitor.jobs.delivery import stage_delivery, worklist
+    from monitor.jobs.delivery import stage_delivery
+    from monitor.rules.worklist import worklist
     from monitor.rules.reminders import reminder_states
-    from monitor.services.core import evaluate
+    from monitor.rules.evaluation import evaluate
 
     step = progress or (lambda _msg: None)
     step("loading the cohort")
@@ -228,7 +200,7 @@ def _clinic_report(engine: Engine, *, slot_on, as_of, config: Config, now_utc, t
                    record_completion) -> JobResult:
     from monitor.jobs.delivery import outbox_dir
     from monitor.reports.clinic import write_clinic_report
-    from monitor.services.core import evaluate_db
+    from monitor.services.evaluation import evaluate_db
 
     evaluation = evaluate_db(engine, as_of=as_of, config=config)
     target = outbox_dir(config) / f"clinic-report-{as_of.isoformat()}.pdf"

@@ -84,7 +84,7 @@ def overview_figure(evaluation, config: Config):
 def list_lines(evaluation, config: Config) -> list[str]:
     """The overdue list, then urgent and warning flags, then the settings."""
     from monitor.rules.flags import FLAG_CODES
-    from monitor.services.core import due_rows, flag_rows
+    from monitor.rules.evaluation import due_rows, flag_rows
 
     rows = due_rows(evaluation, ("due", "overdue"))
     lines = [f"DUE AND OVERDUE ({len(rows)}), most overdue first",

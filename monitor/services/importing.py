@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import Engine, select, text
 
-from monitor.store import engine as store
+from monitor import store
 from monitor.formats.csv_cells import REJECTS_RE, ParsedFile, dedupe, dedupe_across, kind_of, parse_file
 from monitor.errors import ImportRejected, MonitorError, Problem
 from monitor.formats.import_spec import EVENT_LABELS, IMPORT_ORDER, SPECS, KindSpec

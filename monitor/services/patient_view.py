@@ -30,7 +30,8 @@ def _table(frame: pd.DataFrame, columns: dict[str, callable]) -> list[str]:
 
 def describe_patient(engine: Engine, mrn: str, *, as_of: date, config: Config) -> str:
     from monitor.rules.schedule import risk_factor_table
-    from monitor.services.core import evaluate, patient_history
+    from monitor.rules.evaluation import evaluate
+    from monitor.services.evaluation import patient_history
 
     cohort = patient_history(engine, mrn)
     p = cohort.patients.iloc[0]

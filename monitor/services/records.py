@@ -17,7 +17,7 @@ from datetime import date, datetime, timezone
 from sqlalchemy import Engine, and_, func, or_, select
 from sqlalchemy.exc import IntegrityError
 
-from monitor.store import engine as store
+from monitor import store
 from monitor.errors import MonitorError, UnknownPatient
 from monitor.formats.import_spec import COMPLAINTS, JOINTS, SIDES, SITES, SPECS
 

@@ -10,11 +10,11 @@ from datetime import date, datetime, timezone
 import pandas as pd
 from sqlalchemy import Engine, text
 
-from monitor.store import engine as store
+from monitor import store
 from monitor.config import Config
 from monitor.errors import MonitorError
-from monitor.jobs.delivery import reminder_table
-from monitor.jobs.nightly import load_reminders
+from monitor.rules.worklist import reminder_table
+from monitor.store.reminders import load_reminders
 from monitor.store.tables import ReminderEvent
 from monitor.rules.reminders import OUTCOMES, reminder_states
 
@@ -23,7 +23,7 @@ LIST_COLUMNS = ["reminder_id", "mrn", "name", "item", "due_date", "status", "day
 
 
 def list_reminders(engine: Engine, *, as_of: date, config: Config, states: tuple[str, ...]) -> pd.DataFrame:
-    from monitor.services.core import evaluate_db
+    from monitor.services.evaluation import evaluate_db
 
     evaluation = evaluate_db(engine, as_of=as_of, config=config, evidence=False)
     with store.reading(engine) as conn:

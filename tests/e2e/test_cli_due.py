@@ -92,8 +92,8 @@ def test_export_overdue_csv(cohort_db, tmp_path):
 
 def test_export_is_recorded(cohort_db, tmp_path):
     """Who exported which file, when and how many rows is kept."""
-    from monitor.services.core import audit_events
-    from monitor.store.engine import make_engine
+    from monitor.services.audit import audit_events
+    from monitor.store import make_engine
 
     out = tmp_path / "o.csv"
     cli(cohort_db, "export", "overdue", "-o", str(out), "--as-of", AS_OF, "--by", "nurse1")

@@ -21,7 +21,7 @@ def snapshot(db_url):
     """Row counts of every table: the database 'as it was'."""
     from sqlmodel import SQLModel
 
-    from monitor.store.engine import make_engine
+    from monitor.store import make_engine
 
     engine = make_engine(db_url)
     with engine.connect() as conn:
@@ -197,7 +197,7 @@ def test_blanks_around_cells_are_ignored(loaded, tmp_path):
     """' M ' is M: spreadsheets pad cells; the padding is not data."""
     path = write_csv(tmp_path / "patients.csv", "mrn , sex,birth_date\n A2 , m ,1980-01-01\n")
     assert cli(loaded, "import", str(path)).exit_code == 0
-    from monitor.store.engine import load_cohort, make_engine
+    from monitor.store import load_cohort, make_engine
 
     p = load_cohort(make_engine(loaded)).patients.set_index("mrn")
     assert p.loc["A2", "sex"] == "M"

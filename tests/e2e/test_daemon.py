@@ -16,7 +16,7 @@ from sqlalchemy import text
 from monitor.cli.main import main
 from monitor.config import STAFF_RISK_FACTORS
 from monitor.services.importing import import_files
-from monitor.store.engine import make_engine
+from monitor.store import make_engine
 from monitor.demo.synth import generate, write_cohort
 from tests.conftest import DEMO, REPO
 
@@ -90,7 +90,7 @@ def large_sqlite(tmp_path):
     folder.mkdir()
     write_cohort(generate(8000, seed=5, end_on=date(2026, 11, 20)), folder)
     url = f"sqlite:///{tmp_path / 'big.db'}"
-    from monitor.store.engine import init_db
+    from monitor.store import init_db
 
     engine = make_engine(url)
     init_db(engine)

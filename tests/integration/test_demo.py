@@ -56,7 +56,7 @@ def test_demo_runs_every_job(tmp_path):
 def test_demo_cohort_exercises_every_flag():
     """Every flag the software knows is raised at least once in the demo, so staff can see each one."""
     from monitor.rules.flags import FLAG_CODES
-    from monitor.services.core import evaluate
+    from monitor.rules.evaluation import evaluate
     from tests.unit.test_flags import _to_cohort
 
     m = demo_manifest()
@@ -75,7 +75,7 @@ def test_fast_sqlite_read_equals_the_plain_read(tmp_path):
 
     from monitor.config import STAFF_RISK_FACTORS
     from monitor.services.importing import import_files
-    from monitor.store.engine import TABLES, init_db, make_engine, read_table, reading
+    from monitor.store import TABLES, init_db, make_engine, read_table, reading
 
     engine = make_engine(f"sqlite:///{tmp_path / 'd.db'}")
     init_db(engine)

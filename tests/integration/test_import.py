@@ -9,7 +9,7 @@ from sqlalchemy import text
 from monitor.config import STAFF_RISK_FACTORS
 from monitor.errors import ImportRejected, MonitorError
 from monitor.services.importing import import_files
-from monitor.store.engine import load_cohort
+from monitor.store import load_cohort
 from tests.conftest import write_csv
 
 TODAY = date(2026, 11, 25)
@@ -172,7 +172,7 @@ def test_every_kind_imports(engine, tmp_path):
 
 def test_init_adds_a_column_a_newer_version_needs(engine):
     """`monitor init` upgrades an older database in place: the new nullable column appears, rows stay."""
-    from monitor.store.engine import init_db
+    from monitor.store import init_db
 
     with engine.begin() as conn:
         conn.execute(text("INSERT INTO patient (mrn, sex, birth_date, status, risk_factors) "
@@ -189,7 +189,7 @@ def test_patient_without_any_date_keeps_one_due_date(engine, tmp_path):
     """No episode, scan or enrolment date: the baseline is anchored on the import day, so the due
     date does not move with the calendar (a moving due date would remind every night)."""
     from monitor.config import Config
-    from monitor.services.core import evaluate_db
+    from monitor.services.evaluation import evaluate_db
 
     write_csv(tmp_path / "patients.csv", "mrn,sex,birth_date\nNODATE,M,1970-01-01\n")
     run(engine, [tmp_path / "patients.csv"], today=date(2026, 3, 1))
@@ -211,7 +211,7 @@ def test_blank_status_keeps_the_stored_status(engine, tmp_path):
 def test_an_older_database_asks_for_monitor_init(engine):
     """Using an older database with a newer version says what to do instead of a traceback."""
     from monitor.errors import DatabaseError
-    from monitor.store.engine import init_db, require_initialised
+    from monitor.store import init_db, require_initialised
 
     with engine.begin() as conn:
         conn.execute(text("ALTER TABLE patient DROP COLUMN recorded_on"))
@@ -314,7 +314,7 @@ def test_import_prepares_outside_the_write_lock_and_redoes_after_a_concurrent_ch
 
     import pandas as pd
 
-    from monitor.store.engine import init_db, make_engine
+    from monitor.store import init_db, make_engine
 
     db = tmp_path / "monitor.db"
     engine = make_engine(f"sqlite:///{db}")
@@ -428,7 +428,7 @@ def test_a_patient_added_meanwhile_is_not_added_twice(tmp_path, monkeypatch):
 
     import pandas as pd
 
-    from monitor.store.engine import init_db, make_engine
+    from monitor.store import init_db, make_engine
 
     db = tmp_path / "monitor.db"
     engine = make_engine(f"sqlite:///{db}")

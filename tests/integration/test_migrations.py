@@ -18,8 +18,9 @@ from sqlalchemy.engine import make_url
 from monitor.config import Config
 from monitor.errors import DatabaseError
 from monitor.services.importing import import_files
-from monitor.services.core import evaluate_db, flag_rows, flags_db
-from monitor.store.engine import REVISIONS, SCHEMA_REVISION, init_db, make_engine, require_initialised, upgrade_db
+from monitor.services.evaluation import evaluate_db, flags_db
+from monitor.rules.evaluation import flag_rows
+from monitor.store import REVISIONS, SCHEMA_REVISION, init_db, make_engine, require_initialised, upgrade_db
 from tests.conftest import PG_ENV
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "v0_1_0"

@@ -12,8 +12,9 @@ from monitor.config import STAFF_RISK_FACTORS, load_config
 from monitor.errors import DatabaseError, MonitorError, UnknownPatient
 from monitor.services.importing import import_files
 from monitor.services.patient_view import describe_patient
-from monitor.services.core import evaluate, evaluate_db, patient_history
-from monitor.store.engine import init_db, load_cohort, read_table, reading, require_initialised
+from monitor.rules.evaluation import evaluate
+from monitor.services.evaluation import evaluate_db, patient_history
+from monitor.store import init_db, load_cohort, read_table, reading, require_initialised
 from tests.conftest import write_csv
 
 TODAY = date(2026, 11, 25)

@@ -14,8 +14,9 @@ from monitor.services.importing import import_files
 from monitor.reports.chart import patient_figure
 from monitor.reports.clinic import write_clinic_report
 from monitor.reports.patient import write_patient_pdf, write_patient_png
-from monitor.services.core import evaluate_db, patient_report
-from monitor.store.engine import init_db, make_engine
+from monitor.services.evaluation import evaluate_db
+from monitor.services.exports import patient_report
+from monitor.store import init_db, make_engine
 from tests.conftest import DEMO, write_csv
 
 AS_OF = date(2026, 11, 20)

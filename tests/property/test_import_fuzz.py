@@ -27,8 +27,8 @@ from click.testing import CliRunner
 from monitor.cli.main import main
 from monitor.config import STAFF_RISK_FACTORS, Config
 from monitor.services.importing import CLINICAL_TABLES, import_files
-from monitor.services.core import today_in
-from monitor.store.engine import init_db, make_engine
+from monitor.services.audit import today_in
+from monitor.store import init_db, make_engine
 from tests.conftest import DEMO
 
 FILES = int(os.environ.get("MONITOR_FUZZ_FILES", "200"))

@@ -21,8 +21,8 @@ from monitor.cli.main import main
 from monitor.config import STAFF_RISK_FACTORS, Config
 from monitor.services.importing import CLINICAL_TABLES, import_files
 from monitor.formats.import_spec import SPECS
-from monitor.services.core import today_in
-from monitor.store.engine import init_db, make_engine
+from monitor.services.audit import today_in
+from monitor.store import init_db, make_engine
 from tests.property.cohorts import cohorts, csv_text, layouts, write_files
 
 TODAY = today_in(Config())  # what `monitor import` takes as today

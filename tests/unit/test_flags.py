@@ -348,7 +348,7 @@ def test_every_flag_has_the_full_shape():
 def test_same_history_any_order_same_flags():
     """The same history and as_of always give the same flags, whatever the input order."""
     from monitor.rules.cohort import Cohort
-    from monitor.services.core import evaluate
+    from monitor.rules.evaluation import evaluate
     from monitor.demo.synth import generate
 
     frames = generate(400, seed=11, end_on=D("2026-06-01"))

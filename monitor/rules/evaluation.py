@@ -1,0 +1,88 @@
+"""The cohort on one date: schedule and flags together, and the lists staff read from them.
+
+Pure: frames in, frames out, with an explicit `as_of`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+import numpy as np
+import pandas as pd
+
+from monitor.config import Config
+from monitor.rules.cohort import Cohort
+from monitor.rules.flag_frames import SEVERITY_RANK, join_by, severity_rank
+from monitor.rules.flags import evaluate_flags
+from monitor.rules.schedule import risk_factor_table, schedule
+
+
+EXPORT_COLUMNS = ["mrn", "name", "status", "due_date", "days_overdue", "last_scan_date",
+                  "interval_months", "risk_factors", "flags", "as_of"]
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """The cohort on one date: the schedule of every active patient and every flag."""
+
+    as_of: date
+    cohort: Cohort
+    schedule: pd.DataFrame
+    flags: pd.DataFrame
+
+
+def evaluate(cohort: Cohort, *, as_of: date, config: Config, evidence: bool = True) -> Evaluation:
+    """The schedule and the flags; `evidence=False` for callers that show flag codes only."""
+    cohort = cohort.known_on(as_of)
+    risks = risk_factor_table(cohort)  # once, for the intervals and the therapy threshold
+    sched = schedule(cohort, as_of=as_of, settings=config.schedule, risks=risks)
+    flags = evaluate_flags(cohort, as_of=as_of, config=config, evidence=evidence, risks=risks)
+    distinct = flags.drop_duplicates(["patient_id", "code"]).sort_values(["patient_id", "code"])
+    codes = join_by(distinct["patient_id"], distinct["code"], ";")
+    sched = sched.assign(flags=codes.reindex(sched["patient_id"].to_numpy()).fillna("").to_numpy())
+    return Evaluation(as_of, cohort, sched, flags)
+
+
+def due_rows(evaluation: Evaluation, statuses: tuple[str, ...] = ()) -> pd.DataFrame:
+    """The surveillance list with the export's fields, most overdue first."""
+    frame = evaluation.schedule
+    if statuses:
+        frame = frame.loc[frame["status"].isin(statuses)]
+    out = pd.DataFrame({
+        "mrn": frame["mrn"],
+        "name": frame["name"],
+        "status": frame["status"],
+        "due_date": frame["due_date"].dt.strftime("%Y-%m-%d"),
+        "days_overdue": frame["days_overdue"].astype("int64"),
+        "last_scan_date": frame["last_scan_date"].dt.strftime("%Y-%m-%d").fillna(""),
+        "interval_months": frame["interval_months"].astype("int64"),
+        "risk_factors": frame["risk_factors"],
+        "flags": frame["flags"],
+        "as_of": evaluation.as_of.isoformat(),
+    })
+    out = out.sort_values(["days_overdue", "due_date", "mrn"], ascending=[False, True, True], kind="stable")
+    return out.reset_index(drop=True)
+
+
+FLAG_FIELDS = ["mrn", "code", "severity", "title", "evidence", "action", "sources"]
+
+
+def flag_rows(flags: pd.DataFrame, patients: pd.DataFrame, *, min_severity: str = "info",
+              codes: tuple[str, ...] = ()) -> pd.DataFrame:
+    """The flags with the patient's MRN, most severe first, then by MRN and code."""
+    flags = flags.loc[severity_rank(flags["severity"]) >= SEVERITY_RANK[min_severity]]
+    if codes:
+        flags = flags.loc[flags["code"].isin(codes)]
+    mrns = patients.set_index("patient_id")["mrn"]
+    out = flags.assign(mrn=flags["patient_id"].map(mrns))
+    # Integer keys; flags of one patient and code keep the rules' (deterministic) order.
+    mrn_index = pd.factorize(out["mrn"], sort=True)[0]
+    code_index = pd.factorize(out["code"], sort=True)[0]
+    order = np.lexsort((code_index, mrn_index, -severity_rank(out["severity"]).to_numpy()))
+    return out.iloc[order][FLAG_FIELDS].reset_index(drop=True)
+
+
+def sources_list(sources: str) -> list:
+    """'2, 4' -> [2, 4]; a named source stays text."""
+    return [int(s) if s.strip().isdigit() else s.strip() for s in sources.split(",") if s.strip()]

@@ -1,0 +1,10 @@
+"""The codes of the clinical record: sexes, statuses, joints, sides, DXA sites, MRI readings, complaints."""
+
+SEXES = ("F", "M", "X")
+STATUSES = ("active", "discharged", "deceased", "opted_out", "transferred")
+JOINTS = ("hip", "knee", "ankle", "foot")
+SIDES = ("left", "right")
+SCANNERS = ("hologic", "ge_lunar", "other")
+SITES = ("femoral_neck", "total_hip", "lumbar_spine")
+REPORTED_AS = ("toh", "osteonecrosis", "normal", "other")
+COMPLAINTS = ("hip_pain", "groin_pain", "low_back_pain_to_groin", "knee_pain", "ankle_pain")

@@ -1,0 +1,38 @@
+"""Queries of reminders, their events, and served job slots (one query each, never per patient)."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pandas as pd
+from sqlalchemy import text
+
+
+def load_reminders(conn) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Every reminder and every reminder event, one query each."""
+    return load_reminder_rows(conn), load_reminder_events(conn)
+
+
+def load_reminder_rows(conn) -> pd.DataFrame:
+    """Every reminder, with the evaluation date of the run that opened it (NaT when opened otherwise)."""
+    reminders = pd.read_sql_query(text(
+        "SELECT r.id AS reminder_id, r.patient_id, r.item, r.due_date, j.as_of AS opened_as_of "
+        "FROM reminder r LEFT JOIN job_run j ON j.id = r.run_id"), conn)
+    reminders["due_date"] = pd.to_datetime(reminders["due_date"]).astype("datetime64[us]")
+    reminders["opened_as_of"] = pd.to_datetime(reminders["opened_as_of"]).astype("datetime64[us]")
+    reminders["patient_id"] = reminders["patient_id"].astype("int64")
+    return reminders
+
+
+def load_reminder_events(conn) -> pd.DataFrame:
+    events = pd.read_sql_query(text(
+        "SELECT id AS event_id, reminder_id, at, actor, kind, outcome, reason, until FROM reminder_event"), conn)
+    events["at"] = pd.to_datetime(events["at"], utc=True, format="ISO8601")
+    events["until"] = pd.to_datetime(events["until"]).astype("datetime64[us]")
+    return events
+
+
+def completed(conn, job: str, slot_on: date) -> int | None:
+    row = conn.execute(text("SELECT run_id FROM job_completion WHERE job = :job AND slot_on = :slot"),
+                       {"job": job, "slot": slot_on}).first()
+    return None if row is None else int(row[0])

@@ -2,7 +2,7 @@
 
 A retracted record stays in its table and in the patient's history, marked with who retracted
 it, when and why; `store.read_table` leaves it out of every cohort frame, so no rule sees it.
-A record is named by its natural key in the import file's terms (`importspec.SPECS[kind].key`):
+A record is named by its natural key in the import file's terms (`formats.import_spec.SPECS[kind].key`):
 `episodes MRN JOINT SIDE ONSET_DATE`, `scans MRN SCAN_DATE [SITE [SIDE]]` (a date alone names
 every site of that scan), ... Codes are accepted in any letter case, as in imports.
 """

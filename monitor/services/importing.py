@@ -8,9 +8,6 @@ opens the write transaction, which re-checks that nothing changed meanwhile and 
 
 from __future__ import annotations
 
-import itertools
-import os
-import tempfile
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -20,22 +17,11 @@ import pandas as pd
 from sqlalchemy import Engine, select, text
 
 from monitor import store
-from monitor.formats.csv_cells import REJECTS_RE, ParsedFile, dedupe, dedupe_across, kind_of, parse_file
+from monitor.formats.csv_cells import ParsedFile, dedupe, dedupe_across, kind_of, parse_file
 from monitor.errors import ImportRejected, MonitorError, Problem
 from monitor.formats.import_spec import EVENT_LABELS, IMPORT_ORDER, SPECS, KindSpec
-from monitor.formats.files import frame_csv_bytes
-
-@dataclass
-class FileResult:
-    file: str
-    kind: str
-    rows: int = 0
-    inserted: int = 0
-    updated: int = 0
-    unchanged: int = 0
-    rejected: int = 0
-    rejects_file: str | None = None
-
+from monitor.formats.rejects import write_rejects
+from monitor.services.import_plan import FileResult, Plan, _plan
 
 @dataclass
 class ImportReport:
@@ -54,20 +40,6 @@ class DbState:
     stamp: tuple  # cheap fingerprint of the tables read: changed under us -> prepare again
     known: pd.DataFrame  # stored patients: mrn, patient_id, birth_date, enrolled_on
     existing: dict[str, pd.DataFrame]  # table -> its rows, for the tables the import writes
-
-
-@dataclass
-class Plan:
-    """One file's writes, computed before the write transaction opens."""
-
-    parsed: ParsedFile
-    spec: KindSpec
-    result: FileResult
-    inserts: dict[str, list]  # table column -> the driver's values of the new rows, in order
-    insert_mrns: list[str]  # whose each new row is (a patient new in this import has no id yet)
-    updates: list[tuple[int, dict]]  # (row id, {column: new value})
-    before: list[tuple[int, dict]]  # (row id, {column: the stored value the update replaces})
-    changes: list[dict]  # for the audit log
 
 
 def import_files(engine: Engine, paths: list[Path], *, today: date, actor: str, risk_codes: tuple[str, ...],
@@ -124,7 +96,7 @@ def import_files(engine: Engine, paths: list[Path], *, today: date, actor: str, 
             try:
                 for pl in plans:
                     if pl.parsed.problems:
-                        target = _write_rejects(pl.parsed, rejects_dir or Path.cwd())
+                        target = write_rejects(pl.parsed, rejects_dir or Path.cwd())
                         written.append(target)
                         pl.result.rejects_file = str(target)
             except BaseException:
@@ -278,144 +250,12 @@ def _check_patients(parsed: ParsedFile, spec: KindSpec, births: dict) -> None:
                                                      f"the patient's birth date {birth.iloc[i].date()}")
 
 
-def _normalise(series: pd.Series, python_type: type) -> pd.Series:
-    """One column as the pandas type the comparison and the insert expect."""
-    if python_type is date:
-        return pd.to_datetime(series).astype("datetime64[us]")
-    if python_type is bool:
-        return series.astype("boolean")
-    if python_type is float:
-        return pd.to_numeric(series).astype("float64")
-    if python_type is int:
-        return series.astype("Int64")
-    return series.astype("object").where(series.notna(), None)
-
-
-def _differs(old: pd.Series, new: pd.Series) -> pd.Series:
-    """True where a value changes: missing equals missing, never "ambiguous" (pandas' NA)."""
-    old_na, new_na = old.isna().to_numpy(), new.isna().to_numpy()
-    if pd.api.types.is_float_dtype(old) and pd.api.types.is_float_dtype(new):
-        equal = np.isclose(np.nan_to_num(old.to_numpy(dtype="float64")), np.nan_to_num(new.to_numpy(dtype="float64")),
-                           rtol=0, atol=1e-12)
-    else:
-        # Missing cells (None, NaN, NaT, pd.NA) become None first: `NA == x` is NA, not a bool.
-        o, n = old.astype("object").to_numpy().copy(), new.astype("object").to_numpy().copy()
-        o[old_na], n[new_na] = None, None
-        equal = np.asarray(o == n, dtype=bool) if len(o) else np.zeros(0, dtype=bool)
-    return pd.Series((old_na != new_na) | (~old_na & ~new_na & ~equal), index=old.index)
-
-
-def _column_values(s: pd.Series, *, iso_dates: bool = False) -> list:
-    """One column as plain Python values (missing as None); dates as `date`, or ISO text."""
-    if pd.api.types.is_datetime64_any_dtype(s):
-        if iso_dates:
-            return s.dt.strftime("%Y-%m-%d").astype("object").where(s.notna(), None).tolist()
-        return s.dt.date.astype("object").where(s.notna(), None).tolist()
-    if isinstance(s.dtype, pd.BooleanDtype) or pd.api.types.is_bool_dtype(s):
-        return [None if v is pd.NA else bool(v) for v in s.astype("object")]
-    if pd.api.types.is_float_dtype(s):
-        return s.astype("object").where(s.notna(), None).tolist()
-    if pd.api.types.is_integer_dtype(s):
-        return [None if v is pd.NA else int(v) for v in s.astype("object")]
-    return s.astype("object").where(s.notna(), None).tolist()
-
-
-def _records(frame: pd.DataFrame) -> list[dict]:
-    """Rows as dicts of plain Python values (dates as `date`, missing as None)."""
-    keys = list(frame.columns)
-    columns = [_column_values(frame[c]) for c in keys]
-    return [dict(zip(keys, vals)) for vals in zip(*columns)] if keys else []
-
-
 def _bulk_insert(conn, table, values: dict[str, list]) -> None:
     """Insert many rows through the driver's executemany: the ORM layer costs more than the write."""
     columns = list(values)
     mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
     sql = f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({', '.join([mark] * len(columns))})"
     conn.exec_driver_sql(sql, list(zip(*values.values())))
-
-
-def _plan(parsed: ParsedFile, spec: KindSpec, existing: pd.DataFrame, patient_ids: dict, *, today: date,
-          sqlite: bool) -> Plan:
-    """The inserts of new records and the updates of changed ones (every replaced value is kept
-    for the audit log). A row of a patient new in this import has no patient id yet: all its
-    records are new, and `mrn` says whose they are."""
-    from monitor.store.tables import SQLModel  # importing the models registers their tables
-
-    table = SQLModel.metadata.tables[spec.table]
-    types = {c.name: c.type.python_type for c in table.columns}
-    frame = parsed.frame
-    good = frame.loc[~frame["line"].isin(parsed.bad_lines | parsed.repeat_lines)].rename(columns={c.name: c.db for c in spec.columns})
-    result = FileResult(parsed.path.name, parsed.kind, rows=len(frame),
-                        rejected=len({pr.line for pr in parsed.problems}))
-    value_cols = [c.db for c in spec.columns if c.name in parsed.present and c.name != "mrn"]
-    if spec.kind == "pregnancies":
-        value_cols.append("key_on")
-    if "side" in types and "side" in spec.key and "side" not in good:
-        good = good.assign(side="")
-    if "side" in spec.key:
-        good["side"] = good["side"].where(good["side"].notna(), "")
-
-    existing = existing.copy()
-    if spec.kind == "patients":
-        key = ["mrn"]
-    else:
-        good["patient_id"] = good["mrn"].map(patient_ids)
-        key = ["patient_id", *spec.key]
-    cols = list(dict.fromkeys(key + value_cols))
-    good = good[list(dict.fromkeys(cols + ["mrn", "line"]))].copy()
-    for c in cols:
-        good[c] = _normalise(good[c], types[c])
-        if c in existing:
-            existing[c] = _normalise(existing[c], types[c])
-    merged = good.merge(existing[["id", *[c for c in existing.columns if c in cols]]], on=key,
-                        how="left", suffixes=("", "__old"))
-    is_new = merged["id"].isna()
-
-    inserts = merged.loc[is_new, list(dict.fromkeys(cols + ["mrn"]))].copy()
-    for c, v in spec.defaults.items():
-        if c in inserts:
-            inserts[c] = inserts[c].where(inserts[c].notna(), v)
-        else:
-            inserts[c] = v
-    if spec.kind == "patients":
-        inserts["status"] = inserts.get("status", pd.Series(index=inserts.index, dtype="object")).where(
-            lambda s: s.notna(), "active")
-        # When the record reached us: the baseline anchor of a patient with no other date.
-        inserts["recorded_on"] = pd.Timestamp(today)
-
-    old = merged.loc[~is_new]
-    changed = pd.Series(False, index=old.index)
-    diffs = {}
-    for c in value_cols:
-        if c in key:
-            continue
-        # A blank cell says nothing about an existing record: it keeps the stored value
-        # (INTERFACE v2). Defaults are for new records only.
-        new_values = _normalise(old[c].where(old[c].notna(), old[f"{c}__old"]), types[c])
-        d = _differs(old[f"{c}__old"], new_values)
-        diffs[c] = (d, new_values)
-        changed |= d
-    updates, before, changes = [], [], []
-    for i in np.flatnonzero(changed.to_numpy()):
-        idx = old.index[i]
-        row_id = int(old.at[idx, "id"])
-        upd, was, log = {}, {}, {"line": int(old.at[idx, "line"]), "id": row_id}
-        for c, (d, new_values) in diffs.items():
-            if d.iat[i]:
-                new_v = _records(new_values.iloc[[i]].to_frame(c))[0][c]
-                old_v = _records(old[[f"{c}__old"]].iloc[[i]])[0][f"{c}__old"]
-                upd[c], was[c] = new_v, old_v
-                log[c] = {"old": _json(old_v), "new": _json(new_v)}
-        updates.append((row_id, upd))
-        before.append((row_id, was))
-        changes.append(log)
-    result.inserted, result.updated = len(inserts), len(updates)
-    result.unchanged = len(merged) - result.inserted - result.updated + len(parsed.repeat_lines)
-    # The driver's values are made here, outside the write lock (on SQLite a date is ISO text,
-    # exactly as SQLAlchemy's Date type stores it).
-    values = {c: _column_values(inserts[c], iso_dates=sqlite) for c in inserts.columns if c != "mrn" or c in key}
-    return Plan(parsed, spec, result, values, inserts["mrn"].tolist(), updates, before, changes)
 
 
 def _apply(conn, plans: list[Plan], state: DbState, *, actor: str, on_behalf_of: str | None = None) -> None:
@@ -443,46 +283,3 @@ def _apply(conn, plans: list[Plan], state: DbState, *, actor: str, on_behalf_of:
                            detail={"kind": pl.spec.kind, "inserted": r.inserted, "updated": r.updated,
                                    "unchanged": r.unchanged, "rejected": r.rejected, "changes": pl.changes,
                                    **({"on_behalf_of": on_behalf_of} if on_behalf_of else {})})
-
-
-def _json(v):
-    return v.isoformat() if isinstance(v, date) else v
-
-
-def _write_rejects(parsed: ParsedFile, folder: Path) -> Path:
-    """The rejected rows with their line and reason, in a new file named after the input
-    (`scans.rejects.csv`, else `scans.rejects-2.csv`, ...): an existing file is never replaced."""
-    reasons: dict[int, list[str]] = {}
-    for pr in parsed.problems:
-        reasons.setdefault(pr.line, []).append(f"{pr.column}: {pr.message}" if pr.column else pr.message)
-    lines = parsed.frame["line"].to_numpy()
-    keep = np.isin(lines, list(reasons))
-    raw = parsed.raw.reset_index(drop=True).loc[keep]
-    out = pd.DataFrame({"line": lines[keep], "reason": ["; ".join(reasons[int(l)]) for l in lines[keep]]})
-    out = pd.concat([out, raw.reset_index(drop=True)], axis=1)
-    stem = REJECTS_RE.sub("", parsed.path.stem)  # a rejects file's own rejects: scans.rejects-2.csv
-    return _write_new_file(folder, stem, frame_csv_bytes(out))
-
-
-def _write_new_file(folder: Path, stem: str, data: bytes) -> Path:
-    """Write owner-only bytes under the first free name `STEM.rejects[-N].csv`, whole or not at all:
-    a temporary file is linked to the name, which fails rather than replace an existing file."""
-    if not folder.is_dir():
-        raise MonitorError(f"folder does not exist: {folder}")
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{stem}.rejects.", suffix=".part")
-    try:
-        os.fchmod(fd, 0o600)
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        for n in itertools.count(1):
-            target = folder / (f"{stem}.rejects.csv" if n == 1 else f"{stem}.rejects-{n}.csv")
-            try:
-                os.link(tmp, target)
-                return target
-            except FileExistsError:
-                continue
-    finally:
-        os.unlink(tmp)
-    raise AssertionError("unreachable")

@@ -1,0 +1,54 @@
+"""Rejects files: the rows an import kept aside, with their line and reason, ready to fix and re-import."""
+
+from __future__ import annotations
+
+import itertools
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from monitor.errors import MonitorError
+from monitor.formats.csv_cells import REJECTS_RE, ParsedFile
+from monitor.formats.files import frame_csv_bytes
+
+
+def write_rejects(parsed: ParsedFile, folder: Path) -> Path:
+    """The rejected rows with their line and reason, in a new file named after the input
+    (`scans.rejects.csv`, else `scans.rejects-2.csv`, ...): an existing file is never replaced."""
+    reasons: dict[int, list[str]] = {}
+    for pr in parsed.problems:
+        reasons.setdefault(pr.line, []).append(f"{pr.column}: {pr.message}" if pr.column else pr.message)
+    lines = parsed.frame["line"].to_numpy()
+    keep = np.isin(lines, list(reasons))
+    raw = parsed.raw.reset_index(drop=True).loc[keep]
+    out = pd.DataFrame({"line": lines[keep], "reason": ["; ".join(reasons[int(l)]) for l in lines[keep]]})
+    out = pd.concat([out, raw.reset_index(drop=True)], axis=1)
+    stem = REJECTS_RE.sub("", parsed.path.stem)  # a rejects file's own rejects: scans.rejects-2.csv
+    return write_new_file(folder, stem, frame_csv_bytes(out))
+
+
+def write_new_file(folder: Path, stem: str, data: bytes) -> Path:
+    """Write owner-only bytes under the first free name `STEM.rejects[-N].csv`, whole or not at all:
+    a temporary file is linked to the name, which fails rather than replace an existing file."""
+    if not folder.is_dir():
+        raise MonitorError(f"folder does not exist: {folder}")
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{stem}.rejects.", suffix=".part")
+    try:
+        os.fchmod(fd, 0o600)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        for n in itertools.count(1):
+            target = folder / (f"{stem}.rejects.csv" if n == 1 else f"{stem}.rejects-{n}.csv")
+            try:
+                os.link(tmp, target)
+                return target
+            except FileExistsError:
+                continue
+    finally:
+        os.unlink(tmp)
+    raise AssertionError("unreachable")

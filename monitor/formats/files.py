@@ -65,6 +65,22 @@ def private_folder(path: Path) -> Path:
     return path
 
 
+def write_hidden(folder: Path, prefix: str, data: bytes) -> Path:
+    """The data in a new owner-only hidden file `PREFIX….part` in the folder, flushed to disk;
+    removed again if writing fails."""
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=prefix, suffix=".part")
+    try:
+        os.fchmod(fd, 0o600)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return Path(tmp)
+
+
 class StagedFile:
     """A file written whole beside its target under a temporary name; `publish` renames it into place.
 
@@ -73,17 +89,7 @@ class StagedFile:
 
     def __init__(self, target: Path, data: bytes):
         self.target = check_target(target)
-        fd, tmp = tempfile.mkstemp(dir=self.target.parent, prefix=f".{self.target.name}.", suffix=".part")
-        self.tmp = Path(tmp)
-        try:
-            os.fchmod(fd, 0o600)
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(data)
-                fh.flush()
-                os.fsync(fh.fileno())
-        except BaseException:
-            self.discard()
-            raise
+        self.tmp = write_hidden(self.target.parent, f".{self.target.name}.", data)
 
     def publish(self) -> Path:
         os.replace(self.tmp, self.target)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import itertools
 import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -12,7 +11,7 @@ import pandas as pd
 
 from monitor.errors import MonitorError
 from monitor.formats.csv_cells import REJECTS_RE, ParsedFile
-from monitor.formats.files import frame_csv_bytes
+from monitor.formats.files import frame_csv_bytes, write_hidden
 
 
 def write_rejects(parsed: ParsedFile, folder: Path) -> Path:
@@ -35,13 +34,8 @@ def write_new_file(folder: Path, stem: str, data: bytes) -> Path:
     a temporary file is linked to the name, which fails rather than replace an existing file."""
     if not folder.is_dir():
         raise MonitorError(f"folder does not exist: {folder}")
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{stem}.rejects.", suffix=".part")
+    tmp = write_hidden(folder, f".{stem}.rejects.", data)
     try:
-        os.fchmod(fd, 0o600)
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
         for n in itertools.count(1):
             target = folder / (f"{stem}.rejects.csv" if n == 1 else f"{stem}.rejects-{n}.csv")
             try:

@@ -70,16 +70,18 @@ def generate(n_patients: int, *, seed: int, end_on: date, progress=None) -> dict
     rows: dict[str, list[tuple]] = {k: [] for k in KIND_COLUMNS}
     step = max(1, n_patients // 100)
     for i in range(1, n_patients + 1):
-        _one_patient(rng, i, end_on, rows)
+        _one_patient(rng, i, end_on, rows, seed)
         if progress and (i % step == 0 or i == n_patients):
             progress(i, n_patients)
     return {k: pd.DataFrame(v, columns=KIND_COLUMNS[k], dtype="str") for k, v in rows.items()}
 
 
-def _one_patient(rng: random.Random, index: int, end: date, rows: dict[str, list[tuple]]) -> None:
+def _one_patient(rng: random.Random, index: int, end: date, rows: dict[str, list[tuple]], seed: int = 0) -> None:
     mrn = f"TOH-{index:06d}"
+    # Version 2 cases draw from their own stream, so every earlier patient's history is unchanged.
+    v2 = random.Random(seed * 1_000_003 + index)
     kind = rng.random()
-    pregnancy = False
+    pregnancy = pregnant_now = False
     if kind < 0.58:
         sex, age = "M", rng.uniform(40, 60)
     elif kind < 0.88:
@@ -144,6 +146,14 @@ def _one_patient(rng: random.Random, index: int, end: date, rows: dict[str, list
             if report <= end:
                 rows["symptoms"].append((mrn, _d(report), rng.choice(["hip_pain", "groin_pain", "low_back_pain_to_groin"]),
                                          rng.choice(["left", "right"]), _yn(rng.random() < 0.3), "yes"))
+        elif v2.random() < 0.25 and delivery + timedelta(days=400) <= end:
+            # Pregnant again on the end date: no DXA until after delivery, no bone drug decision now.
+            due = end + timedelta(days=v2.randint(20, 240))
+            rows["pregnancies"].append((mrn, _d(due), ""))
+            pregnant_now = True
+            if due - end <= timedelta(weeks=13):  # third trimester: hip pain not yet imaged
+                rows["symptoms"].append((mrn, _d(end - timedelta(days=v2.randint(0, 20))), "groin_pain",
+                                         v2.choice(["left", "right"]), "no", "yes"))
 
     # Symptoms at onset; some keep bearing weight on a progressively painful hip.
     for ep in episodes:
@@ -154,6 +164,14 @@ def _one_patient(rng: random.Random, index: int, end: date, rows: dict[str, list
         if reported <= end:
             rows["symptoms"].append((mrn, _d(reported), complaint, side, _yn(progressive),
                                      _yn(progressive and rng.random() < 0.5)))
+
+    # New pain after resolution at the same hip or a knee, not yet imaged (possible recurrence or migration).
+    resolved_first = episodes[0][4]
+    if resolved_first is not None and v2.random() < 0.06:
+        report = resolved_first + timedelta(days=v2.randint(60, 700))
+        if report <= end and all(ep[2] < report for ep in episodes):
+            rows["symptoms"].append((mrn, _d(report), v2.choice(["hip_pain", "knee_pain"]), first_side,
+                                     _yn(v2.random() < 0.3), "yes"))
 
     # MRI at diagnosis: TOH pattern; a few reported as osteonecrosis (the misread of [7]).
     for ep in episodes:
@@ -177,6 +195,8 @@ def _one_patient(rng: random.Random, index: int, end: date, rows: dict[str, list
     late_loss = ({other_side} if late_roll < 0.05 else {first_side} if late_roll < 0.08
                  else {"left", "right"} if late_roll < 0.10 else set())
     base = {site: rng.gauss(REFERENCE[site][0] - 0.02, 0.09) for site in REFERENCE}
+    if v2.random() < (0.8 if pregnant_now else 0.06):  # low bone mass for age (young adults: judged on Z-scores, ISCD)
+        base = {site: value - (0.22 if pregnant_now else 0.15) for site, value in base.items()}
     interval = 365 if (staff or pregnancy or len(episodes) > 1) else 730
     dates = []
     scan = diagnosed + timedelta(days=rng.randint(5, 60)) if rng.random() < 0.93 else None

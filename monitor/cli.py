@@ -59,10 +59,15 @@ def init(app):
     Example:
       monitor --db sqlite:///clinic.db init
     """
-    from monitor.store import init_db
+    from monitor.store import upgrade_db
 
-    created = init_db(app.new_engine())
-    click.echo("Created a new database." if created else "Database is up to date.")
+    created, before, now = upgrade_db(app.new_engine())
+    if created:
+        click.echo("Created a new database.")
+    elif before != now:
+        click.echo(f"Upgraded the database from schema revision {before or '0.1.0'} to {now}; every row kept.")
+    else:
+        click.echo("Database is up to date.")
 
 
 @main.command("import")
@@ -85,8 +90,8 @@ def import_(app, files, kind, dry_run, keep_valid, rejects_dir, by):
 
     \b
     Example:
+      monitor import --dry-run data/demo/scans.csv --kind scans
       monitor import data/demo/patients.csv data/demo/episodes.csv data/demo/scans.csv
-      monitor import --dry-run new-scans.csv --kind scans
     """
     from monitor.importing import import_files
     from monitor.services import current_actor, today_in
@@ -138,7 +143,12 @@ def due(app, as_of, statuses, fmt):
 
 @main.group()
 def export():
-    """Export lists for the spreadsheet."""
+    """Export lists for the spreadsheet.
+
+    \b
+    Example:
+      monitor export overdue -o overdue.csv
+    """
 
 
 @export.command("overdue")
@@ -211,7 +221,7 @@ def show(app, mrn, as_of):
 
     \b
     Example:
-      monitor show TOH-00042
+      monitor show TOH-000042
     """
     from monitor.patient_view import describe_patient
 
@@ -232,7 +242,7 @@ def synth(app, n_patients, seed, end_on, output):
 
     \b
     Example:
-      monitor synth --patients 10000 --seed 1 -o /tmp/cohort
+      monitor synth --patients 10000 --seed 1 -o cohort
     """
     from monitor.synth import generate, write_cohort
 

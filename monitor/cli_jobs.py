@@ -19,7 +19,12 @@ from monitor.cli_common import (
 
 @click.group()
 def run():
-    """Run a scheduled job once, now (the same code the daemon runs)."""
+    """Run a scheduled job once, now (the same code the daemon runs).
+
+    \b
+    Example:
+      monitor run nightly
+    """
 
 
 def _run_job(app, job, as_of, again, by, dry_run=False):
@@ -100,7 +105,7 @@ def daemon(app):
 
     \b
     Example:
-      monitor --config clinic.toml --db sqlite:///clinic.db daemon
+      monitor --config data/clinic.example.toml --db sqlite:///demo-output/monitor.db daemon
     """
     import logging
 
@@ -109,6 +114,7 @@ def daemon(app):
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
+    logging.getLogger("matplotlib").setLevel(logging.WARNING)
     require_initialised(app.engine)
     sys.exit(run_daemon(app.engine, config=app.config))
 
@@ -209,7 +215,7 @@ def reminders_defer(app, reminder_id, until_on, reason, by):
 
     \b
     Example:
-      monitor reminders defer 12 --until 2027-01-15 --reason "patient abroad until January"
+      monitor reminders defer 12 --until 2030-01-15 --reason "patient abroad until 2030"
     """
     _reminder_action(app, reminder_id, "deferred", by, reason=reason, until=parse_date(until_on, "--until"))
 
@@ -239,6 +245,7 @@ def reminders_reopen(app, reminder_id, reason, by):
 
     \b
     Example:
+      monitor reminders close 12 --reason "moved away"
       monitor reminders reopen 12 --reason "closed by mistake"
     """
     _reminder_action(app, reminder_id, "reopened", by, reason=reason)

@@ -18,7 +18,12 @@ from monitor.errors import MonitorError
 
 @click.group()
 def report():
-    """Per-patient BMD trend charts and clinic reports (PNG or PDF)."""
+    """Per-patient BMD trend charts and clinic reports (PNG or PDF).
+
+    \b
+    Example:
+      monitor report patient TOH-000042 --format png
+    """
 
 
 def _report_path(output: Path | None, stem: str, fmt: str) -> Path:

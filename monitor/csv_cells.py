@@ -1,4 +1,5 @@
-"""Reading a clinic's CSV file into cells, with the line number of every record.
+"""Reading a clinic's CSV file into cells, with the line number of every record, and checking
+each cell and row on its own (no database): types, codes, ranges, dates, lengths, repeats.
 
 Staff fix errors in an editor by line number, so every error names the line a record starts
 on, even across blank lines, Windows line ends and quoted cells that span lines.
@@ -8,12 +9,22 @@ from __future__ import annotations
 
 import csv
 import io
+import re
+from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from monitor.errors import MonitorError
+from monitor.errors import MonitorError, Problem
+from monitor.importspec import EARLIEST_DATE, SPECS, Col, KindSpec
+
+
+class BadImportFile(MonitorError):
+    """A file that cannot be read as an import file (encoding, shape, header): a rejected import."""
+
+    exit_code = 2
 
 
 def read_table_text(path: Path) -> str:
@@ -23,11 +34,14 @@ def read_table_text(path: Path) -> str:
         raise MonitorError(f"{path}: file not found") from None
     except IsADirectoryError:
         raise MonitorError(f"{path}: is a folder, expected a CSV file") from None
+    except OSError as exc:  # no permission, a broken disk, ...
+        raise MonitorError(f"{path}: cannot read the file: {exc.strerror or exc}") from None
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        raise MonitorError(f"{path.name}: not UTF-8 text ({exc.reason} at byte {exc.start}); "
-                           "save it as CSV UTF-8") from None
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise BadImportFile(f"{path.name}, line {line}: not UTF-8 text ({exc.reason} at byte {exc.start}); "
+                            "save it as CSV UTF-8") from None
 
 
 def separator(text: str) -> str:
@@ -37,7 +51,7 @@ def separator(text: str) -> str:
 
 
 def read_cells(path: Path) -> tuple[list[str], np.ndarray, pd.DataFrame]:
-    """Header, line numbers and cells (text, stripped) of a CSV file; blank lines are skipped.
+    """Header (lower case), line numbers and cells (text, stripped) of a CSV file; blank lines are skipped.
 
     The csv module counts each record's values; pandas' C parser reads the cells. When a quoted
     cell spans lines (so records and lines part) or a line holds only blanks, the csv module reads
@@ -45,7 +59,7 @@ def read_cells(path: Path) -> tuple[list[str], np.ndarray, pd.DataFrame]:
     """
     text = read_table_text(path)
     if not text.strip():
-        raise MonitorError(f"{path.name}, line 1: the file is empty; expected a header row")
+        raise BadImportFile(f"{path.name}, line 1: the file is empty; expected a header row")
     try:
         sep = separator(text)
         lengths = np.fromiter((len(r) for r in csv.reader(io.StringIO(text, newline=""), delimiter=sep)),
@@ -59,14 +73,14 @@ def read_cells(path: Path) -> tuple[list[str], np.ndarray, pd.DataFrame]:
     wrong = np.flatnonzero((lengths != 0) & (lengths != width))
     if len(wrong):
         i = int(wrong[0])
-        raise MonitorError(f"{path.name}, line {i + 1}: expected {width} values as in the header, "
+        raise BadImportFile(f"{path.name}, line {i + 1}: expected {width} values as in the header, "
                            f"found {int(lengths[i])}")
     frame = pd.read_csv(io.StringIO(text), sep=sep, dtype="str", keep_default_na=False, na_filter=False,
                         skip_blank_lines=True, engine="c", index_col=False)
     lines = (np.flatnonzero(lengths != 0)[1:] + 1).astype("int64")
     if len(frame) != len(lines):
         return _read_cells_slowly(path, text)
-    header = [str(h).strip() for h in frame.columns]
+    header = [str(h).strip().lower() for h in frame.columns]  # header names ignore case and blanks
     frame.columns = header
     return header, lines, _strip(frame, text)
 
@@ -93,12 +107,288 @@ def _read_cells_slowly(path: Path, text: str) -> tuple[list[str], np.ndarray, pd
             if not row or (len(row) == 1 and not row[0].strip()):
                 continue
             if len(row) != width:
-                raise MonitorError(f"{path.name}, line {line}: expected {width} values as in the "
+                raise BadImportFile(f"{path.name}, line {line}: expected {width} values as in the "
                                    f"header, found {len(row)}")
             lines.append(line)
             rows.append(row)
     except csv.Error as exc:
-        raise MonitorError(f"{path.name}, line {reader.line_num}: not valid CSV: {exc}") from None
-    header = [h.strip() for h in header]
+        raise BadImportFile(f"{path.name}, line {reader.line_num}: not valid CSV: {exc}") from None
+    header = [h.strip().lower() for h in header]
     frame = pd.DataFrame(rows, columns=header, dtype="str") if rows else pd.DataFrame(columns=header, dtype="str")
     return header, np.array(lines, dtype="int64"), (frame.apply(lambda s: s.str.strip()) if len(frame) else frame)
+
+
+TRUE_WORDS = {"yes": True, "true": True, "1": True, "no": False, "false": False, "0": False}
+DATE_RE = r"^\d{4}-\d{2}-\d{2}$"
+CONTROL_RE = r"[\x00-\x1f\x7f]"
+REJECTS_RE = re.compile(r"\.rejects(-\d+)?$", re.IGNORECASE)  # scans.rejects.csv, scans.rejects-2.csv
+
+
+@dataclass
+class ParsedFile:
+    """One file after validation: typed values of every row, and what was wrong where."""
+
+    path: Path
+    kind: str
+    present: tuple[str, ...]  # CSV columns the header names
+    frame: pd.DataFrame  # typed; column `line` is the file's line number
+    raw: pd.DataFrame  # the cells as text, for the rejects file
+    problems: list[Problem] = field(default_factory=list)
+    bad_lines: set[int] = field(default_factory=set)
+    repeat_lines: set[int] = field(default_factory=set)
+
+    def reject(self, line: int, column: str, message: str) -> None:
+        self.problems.append(Problem(self.path.name, line, column, message))
+        self.bad_lines.add(line)
+
+
+def kind_of(path: Path, kind: str | None) -> str:
+    if kind:
+        if kind not in SPECS:
+            raise MonitorError(f"unknown --kind '{kind}' (expected one of: {', '.join(SPECS)})")
+        return kind
+    stem = REJECTS_RE.sub("", path.stem.lower())  # a rejects file, fixed, goes back as its kind
+    if stem in SPECS:
+        return stem
+    raise MonitorError(
+        f"{path.name}: cannot tell what this file holds from its name; name it one of "
+        f"{', '.join(s + '.csv' for s in SPECS)} or pass --kind"
+    )
+
+
+def parse_file(path: Path, kind: str, *, today: date, risk_codes: tuple[str, ...]) -> ParsedFile:
+    """Read and validate one file on its own (no database): types, codes, ranges, dates."""
+    spec = SPECS[kind]
+    header, lines, raw = read_cells(path)
+    if REJECTS_RE.search(path.stem):
+        header, raw = _from_rejects_file(header, raw)
+    seen = set()
+    for name in header:
+        if name in seen:
+            raise BadImportFile(f"{path.name}, line 1: column '{name}' appears twice")
+        seen.add(name)
+    unknown = [h for h in header if h not in spec.names]
+    if unknown:
+        raise BadImportFile(
+            f"{path.name}, line 1: unknown column(s) {', '.join(repr(u) for u in unknown)}; "
+            f"{kind}.csv takes: {', '.join(spec.names)}"
+        )
+    missing = [c.name for c in spec.columns if c.required and c.name not in header]
+    if missing:
+        raise BadImportFile(f"{path.name}, line 1: missing required column(s): {', '.join(missing)}")
+
+    parsed = ParsedFile(path, kind, tuple(header), pd.DataFrame({"line": lines}), raw)
+    line_of = parsed.frame["line"].to_numpy()
+
+    lengths = _max_lengths(spec)
+    for col in spec.columns:
+        if col.name not in header:
+            continue
+        cells = raw[col.name].reset_index(drop=True)
+        blank = cells == ""
+        if col.required:
+            for i in np.flatnonzero(blank.to_numpy()):
+                parsed.reject(int(line_of[i]), col.name, "a value is required here")
+        if col.kind == "date":  # a year before 1900 is a typing error; pandas would even take 0000
+            early = cells.str.match(DATE_RE) & (cells.str[:4] < EARLIEST_DATE[:4])
+            for i in np.flatnonzero(early.to_numpy()):
+                parsed.reject(int(line_of[i]), col.name, f"date {cells.iloc[i]} is before {EARLIEST_DATE}; "
+                                                         "check the year")
+            blank = blank | early
+            cells = cells.where(~early, "")
+        value, bad = _parse_column(col, cells, blank, risk_codes)
+        for i in np.flatnonzero(bad.to_numpy()):
+            parsed.reject(int(line_of[i]), col.name, _expected(col, cells.iloc[i], risk_codes))
+        if col.name in lengths:
+            long = ~bad & (cells.str.len() > lengths[col.name])
+            for i in np.flatnonzero(long.to_numpy()):
+                parsed.reject(int(line_of[i]), col.name,
+                              f"at most {lengths[col.name]} characters, got {len(cells.iloc[i])}")
+        if col.kind == "date":
+            _check_future(parsed, col, value, cells, today=today)
+        parsed.frame[col.name] = value.to_numpy() if col.kind != "bool" else value.array
+
+    _check_rows(parsed, spec)
+    return parsed
+
+
+def _from_rejects_file(header: list[str], raw: pd.DataFrame) -> tuple[list[str], pd.DataFrame]:
+    """A rejects file we wrote, fixed by staff: without its leading `line` and `reason` columns,
+    and without the `'` we put before a cell a spreadsheet would run as a formula."""
+    if [h.lower() for h in header[:2]] == ["line", "reason"]:
+        header, raw = header[2:], raw.iloc[:, 2:]
+    ours = raw.apply(lambda s: s.str.match(r"'[=+\-@\t\r]")) if len(raw) else raw
+    return header, raw.where(~ours, raw.apply(lambda s: s.str[1:])) if len(raw) else raw
+
+
+def _check_future(parsed: ParsedFile, col: Col, value: pd.Series, cells: pd.Series, *, today: date) -> None:
+    """Dates are not after today, except those that may be planned: within their limit."""
+    line_of = parsed.frame["line"].to_numpy()
+    if col.future_limit is None:
+        limit, message = pd.Timestamp(today), f"is in the future (today is {today.isoformat()})"
+    else:
+        amount, unit = col.future_limit
+        offset = pd.Timedelta(weeks=amount) if unit == "weeks" else pd.DateOffset(years=amount)
+        limit = pd.Timestamp(today) + offset
+        message = f"is more than {amount} {unit} after today ({today.isoformat()})"
+    late = (value > limit).fillna(False)
+    for i in np.flatnonzero(late.to_numpy()):
+        what = "date" if col.future_limit is None else col.name
+        parsed.reject(int(line_of[i]), col.name, f"{what} {cells.iloc[i]} {message}")
+
+
+def _max_lengths(spec: KindSpec) -> dict[str, int]:
+    """The longest text each text or code column's table column holds (an MRN: the patient's)."""
+    from monitor.models import SQLModel  # importing the models registers their tables
+
+    out = {}
+    for col in spec.columns:
+        if col.kind not in ("mrn", "text", "code", "codes"):
+            continue
+        table = SQLModel.metadata.tables["patient" if col.kind == "mrn" else spec.table]
+        length = getattr(table.c[col.db].type, "length", None)
+        if length:
+            out[col.name] = int(length)
+    return out
+
+
+def _parse_column(col: Col, cells: pd.Series, blank: pd.Series, risk_codes) -> tuple[pd.Series, pd.Series]:
+    """Typed values and a mask of cells that are not blank yet not valid."""
+    if col.kind == "date":
+        shaped = cells.str.match(DATE_RE)
+        value = pd.to_datetime(cells.where(shaped & ~blank), format="%Y-%m-%d", errors="coerce")
+        value = value.astype("datetime64[us]")
+        return value, ~blank & value.isna()
+    if col.kind == "float":
+        value = pd.to_numeric(cells.where(~blank), errors="coerce").astype("float64")
+        bad = ~blank & (value.isna() | ~np.isfinite(value.fillna(0)))
+        if col.lo is not None:
+            bad |= value < col.lo
+        if col.hi is not None:
+            bad |= value > col.hi
+        return value.where(~bad), bad
+    if col.kind == "bool":
+        lowered = cells.str.lower()
+        value = lowered.map(TRUE_WORDS).astype("boolean")
+        return value, ~blank & value.isna()
+    if col.kind == "code":
+        norm = cells.str.upper() if col.upper else cells.str.lower()
+        bad = ~blank & ~norm.isin(col.codes)
+        return norm.where(~blank, None).astype("object"), bad
+    if col.kind == "codes":
+        known = set(risk_codes)
+        parts = cells.str.lower().str.split(";")
+        normalised = parts.map(lambda ps: ";".join(sorted({p.strip() for p in ps if p.strip()})))
+        bad = parts.map(lambda ps: any(p.strip() and p.strip() not in known for p in ps))
+        return normalised.where(~blank, None).astype("object"), bad.astype(bool)
+    # mrn / text (their length is checked against the table's column)
+    bad = cells.str.contains(CONTROL_RE, regex=True)
+    return cells.where(~blank, None).astype("object"), bad & ~blank
+
+
+def _expected(col: Col, got: str, risk_codes) -> str:
+    if col.kind == "date":
+        return f"expected a date YYYY-MM-DD, got '{got}'"
+    if col.kind == "float":
+        rng = f" between {col.lo:g} and {col.hi:g}" if col.lo is not None else ""
+        unit = " g/cm²" if col.name == "bmd" else ""
+        return f"expected a number{rng}{unit}, got '{got}'"
+    if col.kind == "bool":
+        return f"expected yes or no, got '{got}'"
+    if col.kind == "code":
+        return f"expected one of {', '.join(col.codes)}, got '{got}'"
+    if col.kind == "codes":
+        unknown = [p.strip() for p in got.lower().split(";") if p.strip() and p.strip() not in risk_codes]
+        return f"unknown risk factor code(s) {', '.join(unknown)}; known: {', '.join(risk_codes)}"
+    return "text must not hold control characters"
+
+
+def _check_rows(parsed: ParsedFile, spec: KindSpec) -> None:
+    """Checks across the columns of one row, and duplicate keys within the file."""
+    frame = parsed.frame
+    lines = frame["line"].to_numpy()
+    for earlier, later in spec.order_checks:
+        if earlier in frame and later in frame:
+            wrong = (frame[later] < frame[earlier]).fillna(False).to_numpy()
+            for i in np.flatnonzero(wrong):
+                parsed.reject(int(lines[i]), later, f"{later} {frame[later].iloc[i].date()} is before "
+                                                    f"{earlier} {frame[earlier].iloc[i].date()}")
+    if spec.kind == "scans":
+        side = frame["side"] if "side" in frame else pd.Series([None] * len(frame))
+        spine = frame["site"] == "lumbar_spine"
+        for i in np.flatnonzero((spine & side.notna()).to_numpy()):
+            parsed.reject(int(lines[i]), "side", "the lumbar spine has no side; leave it blank")
+        for i in np.flatnonzero((~spine & frame["site"].notna() & side.isna()).to_numpy()):
+            parsed.reject(int(lines[i]), "side", f"{frame['site'].iloc[i]} needs a side: left or right")
+    if spec.kind == "pregnancies":
+        exp = frame["expected_delivery"] if "expected_delivery" in frame else pd.Series(pd.NaT, index=frame.index)
+        dlv = frame["delivered_on"] if "delivered_on" in frame else pd.Series(pd.NaT, index=frame.index)
+        for i in np.flatnonzero((exp.isna() & dlv.isna()).to_numpy()):
+            parsed.reject(int(lines[i]), "expected_delivery", "give expected_delivery, delivered_on, or both")
+        frame["key_on"] = exp.fillna(dlv)
+
+
+def _key_columns(spec: KindSpec) -> list[str]:
+    return ["mrn"] + [k for k in spec.key if k != "mrn"]
+
+
+def dedupe(parsed: ParsedFile, spec: KindSpec) -> None:
+    """Identical repeated rows are one row; the same key with other values is an error."""
+    frame = parsed.frame
+    ok = frame.loc[~frame["line"].isin(parsed.bad_lines)]
+    key = [k for k in _key_columns(spec) if k in ok]
+    if not len(ok):
+        return
+    keyed = ok[key].astype("object").where(ok[key].notna(), "")
+    dup = keyed.duplicated(keep=False).to_numpy()
+    if not dup.any():
+        return
+    values = [c for c in parsed.present if c not in key]
+    seen: dict[tuple, tuple[int, tuple]] = {}
+    for i in np.flatnonzero(dup):
+        k = tuple(str(v) for v in keyed.iloc[i])
+        vals = tuple(str(ok[c].iloc[i]) for c in values)
+        line = int(ok["line"].iloc[i])
+        if k not in seen:
+            seen[k] = (line, vals)
+        elif vals != seen[k][1]:
+            parsed.reject(line, "", f"same record ({', '.join(key)}) as line {seen[k][0]} but with "
+                                    "other values; keep one")
+        else:
+            parsed.repeat_lines.add(line)  # an exact repeat is the same record: stored once
+
+
+def dedupe_across(parsed: list[ParsedFile]) -> None:
+    """Within one import the files of one kind are one set of records: a row repeated exactly in a
+    later file is the same record (stored once); the same key with other values is an error that
+    names both places. Values are compared on the columns both files have."""
+    by_kind: dict[str, list[ParsedFile]] = {}
+    for p in parsed:
+        by_kind.setdefault(p.kind, []).append(p)
+    for kind, files in by_kind.items():
+        if len(files) < 2:
+            continue
+        key = _key_columns(SPECS[kind])
+        keyed, oks = [], [p.frame.loc[~p.frame["line"].isin(p.bad_lines | p.repeat_lines)] for p in files]
+        for n, ok in enumerate(oks):
+            parts = [ok[k].astype("object").where(ok[k].notna(), "").astype("str") if k in ok
+                     else pd.Series("", index=ok.index) for k in key]
+            text_key = parts[0].str.cat(parts[1:], sep="\x1f") if len(parts) > 1 else parts[0]
+            keyed.append(pd.DataFrame({"key": text_key.to_numpy(), "file": n, "row": np.arange(len(ok)),
+                                       "line": ok["line"].to_numpy()}))
+        every = pd.concat(keyed, ignore_index=True)
+        every = every.loc[every["key"].duplicated(keep=False)]
+        first: dict[str, tuple[int, int, int]] = {}
+        for k, n, row, line in every.itertuples(index=False):
+            if k not in first:
+                first[k] = (n, row, line)
+                continue
+            n0, row0, line0 = first[k]
+            p0, p = files[n0], files[n]
+            a, b = oks[n0].iloc[row0], oks[n].iloc[row]
+            shared = [c for c in p.present if c in p0.present and c not in key]
+            if [str(a[c]) for c in shared] == [str(b[c]) for c in shared]:
+                p.repeat_lines.add(int(line))
+            else:
+                p.reject(int(line), "", f"same record ({', '.join(key)}) as {p0.path.name} line {line0} but "
+                                        "with other values; keep one")

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+EARLIEST_DATE = "1900-01-01"  # anything earlier is a typing error (year 0000, 0202, ...)
+
 SEXES = ("F", "M", "X")
 STATUSES = ("active", "discharged", "deceased", "opted_out", "transferred")
 JOINTS = ("hip", "knee", "ankle", "foot")
@@ -23,7 +25,8 @@ class Col:
     lo: float | None = None
     hi: float | None = None
     field: str | None = None  # the table column, when it differs from the CSV name
-    may_be_future: bool = False
+    # How far after today a date may lie: (amount, unit), unit "weeks" or "years"; None = not after today.
+    future_limit: tuple[int, str] | None = None
     upper: bool = False  # codes written in capitals (sex)
 
     @property
@@ -92,7 +95,7 @@ SPECS: dict[str, KindSpec] = {
     ),
     "pregnancies": KindSpec(
         "pregnancies", "pregnancy",
-        (MRN, Col("expected_delivery", "date", may_be_future=True), Col("delivered_on", "date")),
+        (MRN, Col("expected_delivery", "date", future_limit=(44, "weeks")), Col("delivered_on", "date")),
         key=("key_on",),
         event_dates=("expected_delivery", "delivered_on"),
     ),
@@ -115,11 +118,18 @@ SPECS: dict[str, KindSpec] = {
     "treatments": KindSpec(
         "treatments", "treatment",
         (MRN, Col("drug", "text", True), Col("dose", "text"), Col("started_on", "date", True),
-         Col("stopped_on", "date", may_be_future=True)),
+         Col("stopped_on", "date", future_limit=(10, "years"))),
         key=("drug", "started_on"),
         event_dates=("started_on",),
         order_checks=(("started_on", "stopped_on"),),
     ),
+}
+
+# What a stored date is called in an error about a later birth date.
+EVENT_LABELS = {
+    "onset_date": "episode onset", "scan_date": "scan", "study_date": "MRI study",
+    "expected_delivery": "expected delivery", "delivered_on": "delivery", "reported_on": "symptom report",
+    "assessed_on": "assessment", "started_on": "treatment start",
 }
 
 # Patients first: the other kinds refer to them.

@@ -10,13 +10,15 @@ from pathlib import Path
 from monitor.errors import MonitorError
 
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+# A plain number (-2.0, +1.5, 1e-3) is a value, not a formula: a spreadsheet shows it as that number.
+PLAIN_NUMBER = r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?"
 SAFE_NAME_RE = re.compile(r"[^A-Za-z0-9_-]+")
 
 
 def neutralise(cell) -> str:
     """A cell a spreadsheet will show as text, never run as a formula (OWASP CSV injection)."""
     text = "" if cell is None else str(cell)
-    if text.startswith(FORMULA_START):
+    if text.startswith(FORMULA_START) and not re.fullmatch(PLAIN_NUMBER, text):
         return "'" + text
     return text
 
@@ -108,13 +110,14 @@ def write_private_bytes(target: Path, data: bytes, *, record=None) -> Path:
 
 def frame_csv_bytes(frame) -> bytes:
     """A DataFrame as CSV text (UTF-8, CRLF as spreadsheets expect, minimal quoting), every cell
-    as text with formula cells neutralised; pandas writes it in C, without a loop over rows."""
+    as text with formula cells neutralised (plain numbers such as -2.0 are left as they are);
+    pandas writes it in C, without a loop over rows."""
     import pandas as pd
 
     cells = {}
     for column in frame.columns:
         text = frame[column].astype("object").where(frame[column].notna(), "").astype("str")
-        risky = text.str.startswith(FORMULA_START)
+        risky = text.str.startswith(FORMULA_START) & ~text.str.fullmatch(PLAIN_NUMBER)
         cells[neutralise(column)] = text.where(~risky, "'" + text)
     out = pd.DataFrame(cells, index=frame.index)
     if not len(out.columns):

@@ -178,24 +178,66 @@ def explain(exc: BaseException, engine: Engine | None = None) -> DatabaseError:
     return DatabaseError(f"the database refused the operation ({type(orig).__name__}); nothing was written")
 
 
-def init_db(engine: Engine) -> bool:
-    """Create the missing tables and add missing (nullable) columns; True when the database was new."""
+# Alembic revisions, oldest first (monitor/migrations/versions); the last is this version's schema.
+REVISIONS = ("0001", "0002")
+SCHEMA_REVISION = REVISIONS[-1]
+
+
+def _alembic_config(conn: Connection):
+    from alembic.config import Config as AlembicConfig
+
+    config = AlembicConfig()
+    config.set_main_option("script_location", str(Path(__file__).with_name("migrations")))
+    config.attributes["connection"] = conn
+    return config
+
+
+def schema_revision(conn: Connection) -> str | None:
+    """The database's Alembic revision; None for a database without one (0.1.0, or not initialised)."""
+    if not inspect(conn).has_table("alembic_version"):
+        return None
+    return conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalar()
+
+
+def upgrade_db(engine: Engine) -> tuple[bool, str | None, str]:
+    """Create the database, or upgrade it to this version's schema in one transaction.
+
+    Returns (created, revision before, revision now). A 0.1.0 database (no revision) is stamped
+    with revision 0001, its schema, and upgraded from there; no row is touched but by a migration."""
+    from alembic import command
     from sqlmodel import SQLModel
 
     from monitor import models
 
     try:
         with engine.begin() as conn:
+            config = _alembic_config(conn)
             is_new = not inspect(conn).has_table("patient")
-            SQLModel.metadata.create_all(conn)
+            before = None if is_new else schema_revision(conn)
             if is_new:
+                SQLModel.metadata.create_all(conn)
                 conn.execute(models.SchemaInfo.__table__.insert(), {"version": models.SCHEMA_VERSION})
+                command.stamp(config, "head")
             else:
+                if before is None:
+                    command.stamp(config, REVISIONS[0])
+                elif before not in REVISIONS:
+                    raise DatabaseError(f"the database was made by a newer toh-monitor (schema revision {before}); "
+                                        "upgrade toh-monitor to use it")
+                command.upgrade(config, "head")
+                # A development build's database may lack a table or nullable column its stamp
+                # promises; adding them touches no row.
+                SQLModel.metadata.create_all(conn)
                 _add_missing_columns(conn, SQLModel.metadata)
     except DBAPIError as exc:
         raise explain(exc, engine) from None
     _restrict_sqlite_file(engine)
-    return is_new
+    return is_new, before, SCHEMA_REVISION
+
+
+def init_db(engine: Engine) -> bool:
+    """Create or upgrade the database (see `upgrade_db`); True when the database was new."""
+    return upgrade_db(engine)[0]
 
 
 def _add_missing_columns(conn: Connection, metadata) -> list[str]:
@@ -237,10 +279,17 @@ def require_initialised(engine: Engine) -> None:
                 missing += [f"{table}.{renames.get(c, c)}" for c in COLUMNS[kind] if renames.get(c, c) not in present]
             if not inspector.has_table(RETRACTION_TABLE):
                 missing.append(f"table {RETRACTION_TABLE}")
+            revision = schema_revision(conn)
     except DBAPIError as exc:
         raise explain(exc, engine) from None
     if missing:
         raise DatabaseError(f"the database was made by an older version (no {', '.join(missing)}): "
+                            "run `monitor init` to upgrade it")
+    if revision != SCHEMA_REVISION:
+        if revision is not None and revision not in REVISIONS:
+            raise DatabaseError(f"the database was made by a newer toh-monitor (schema revision {revision}); "
+                                "upgrade toh-monitor to use it")
+        raise DatabaseError(f"the database was made by an older version (schema revision {revision or '0.1.0'}): "
                             "run `monitor init` to upgrade it")
 
 

@@ -141,7 +141,8 @@ def _one_patient(rng: random.Random, index: int, end: date, rows: dict[str, list
         if rng.random() < 0.15 and delivery <= end:
             # A later pregnancy, hip pain reported in the third trimester.
             later = delivery + timedelta(days=rng.randint(500, 1600))
-            rows["pregnancies"].append((mrn, _d(later), _d(later) if later < end - timedelta(days=15) else ""))
+            if later <= end + timedelta(weeks=44):  # a delivery further ahead is no pregnancy yet
+                rows["pregnancies"].append((mrn, _d(later), _d(later) if later < end - timedelta(days=15) else ""))
             report = later - timedelta(days=rng.randint(10, 80))
             if report <= end:
                 rows["symptoms"].append((mrn, _d(report), rng.choice(["hip_pain", "groin_pain", "low_back_pain_to_groin"]),

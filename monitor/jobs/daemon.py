@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import signal
+import threading
 from datetime import date, datetime, time, timedelta, timezone
 
 from sqlalchemy import Engine
@@ -88,11 +89,11 @@ def _job_entry(engine: Engine, job: str, config: Config, actor: str, state: dict
 
 def run_daemon(engine: Engine, *, config: Config, actor: str = "daemon", ready=None) -> int:
     """Run the scheduler in the foreground until SIGTERM or SIGINT; returns the exit code."""
-    from apscheduler.schedulers.blocking import BlockingScheduler
+    from apscheduler.schedulers.background import BackgroundScheduler
 
     lock = DaemonLock(engine).acquire()
     try:
-        scheduler = BlockingScheduler(timezone=config.zone, job_defaults={
+        scheduler = BackgroundScheduler(timezone=config.zone, job_defaults={
             "coalesce": True, "max_instances": 1, "misfire_grace_time": None})
         state: dict = {}
         now = datetime.now(config.zone)
@@ -101,18 +102,27 @@ def run_daemon(engine: Engine, *, config: Config, actor: str = "daemon", ready=N
             scheduler.add_job(_job_entry, trig, id=job, name=job, args=(engine, job, config, actor, state),
                               next_run_time=now, replace_existing=True)
 
+        stopping = threading.Event()
+
         def stop(signum, _frame):
+            # The handler only asks; the main loop below stops the scheduler. Shutting down inside
+            # the handler deadlocked when the signal interrupted the executor's `submit`.
             log.info("received %s: stopping after the running job", signal.Signals(signum).name)
-            scheduler.shutdown(wait=True)
+            stopping.set()
 
         signal.signal(signal.SIGTERM, stop)
         signal.signal(signal.SIGINT, stop)
+        scheduler.start()
         log.info("daemon started (lock %s); zone %s; nightly at %s; clinic report %s %s",
                  lock.describe(), config.timezone, config.jobs.nightly_time, config.jobs.report_day,
                  config.jobs.report_time)
         if ready:
             ready(scheduler)
-        scheduler.start()
+        # A short timed wait, not one long block: a signal delivered to a worker thread is only
+        # handled when the main thread next runs Python code (a long wait lost SIGTERM for hours).
+        while not stopping.wait(0.5):
+            pass
+        scheduler.shutdown(wait=True)
         log.info("daemon stopped")
         return 0
     finally:

@@ -96,7 +96,7 @@ def test_bad_input_is_refused_and_nothing_written(loaded, tmp_path, kind, conten
     path = tmp_path / f"{kind}.csv"
     path.write_text(content, encoding="utf-8")
     result = cli(loaded, "import", str(path))
-    assert result.exit_code != 0
+    assert result.exit_code == 2  # a rejected import
     assert message in result.stderr
     assert result.stderr.startswith("Error: ")
     assert "Traceback" not in result.output
@@ -108,8 +108,8 @@ def test_not_utf8_is_refused(loaded, tmp_path):
     path = tmp_path / "patients.csv"
     path.write_bytes("mrn,name,sex,birth_date\nA3,Jos\xe9,M,1980-01-01\n".encode("latin-1"))
     result = cli(loaded, "import", str(path))
-    assert result.exit_code == 1
-    assert "patients.csv: not UTF-8 text" in result.stderr
+    assert result.exit_code == 2
+    assert "patients.csv, line 2: not UTF-8 text" in result.stderr
 
 
 def test_import_reports_counts_and_reimport_changes_nothing(db_url, tmp_path):
@@ -209,3 +209,17 @@ def test_semicolon_separated_file_from_a_european_spreadsheet(loaded, tmp_path):
     path.write_bytes("\ufeffmrn;name;sex;birth_date\r\nEU1;Eva Example;F;1980-01-01\r\n".encode("utf-8"))
     result = cli(loaded, "import", str(path))
     assert result.output == "patients.csv: imported 1 row(s): 1 new, 0 updated, 0 unchanged\n"
+
+
+def test_header_names_ignore_letter_case(loaded, tmp_path):
+    """A spreadsheet that capitalises its headers (MRN, Birth_Date) holds the same patients (INTERFACE)."""
+    path = write_csv(tmp_path / "patients.csv", "MRN,Sex, Birth_Date \nA2,M,1980-01-01\n")
+    result = cli(loaded, "import", str(path))
+    assert result.output == "patients.csv: imported 1 row(s): 1 new, 0 updated, 0 unchanged\n"
+
+
+def test_an_overlong_importer_name_is_an_error_not_a_database_crash(loaded, tmp_path):
+    """Who imported is kept in the audit log; a name too long for it is refused up front, not half-way."""
+    path = write_csv(tmp_path / "patients.csv", PATIENTS)
+    result = cli(loaded, "import", "--by", "x" * 65, str(path))
+    assert (result.exit_code, result.stderr) == (1, "Error: --by: at most 64 characters, got 65\n")

@@ -219,3 +219,242 @@ def test_an_older_database_asks_for_monitor_init(engine):
         require_initialised(engine)
     init_db(engine)
     require_initialised(engine)
+
+
+def demo_files():
+    from tests.conftest import DEMO
+
+    return sorted(DEMO.glob("*.csv"))
+
+
+def test_reimport_of_the_demo_cohort_changes_nothing(engine):
+    """Re-sending the clinic's unchanged export must not crash on blank yes/no cells (e.g. menopause unknown)."""
+    run(engine, demo_files(), today=date(2026, 11, 20))
+    before = counts(engine)
+    for path in demo_files():
+        report = run(engine, [path], today=date(2026, 11, 20))
+        assert (report.files[0].inserted, report.files[0].updated) == (0, 0), path.name
+        assert report.files[0].unchanged == report.files[0].rows
+    dry = run(engine, demo_files(), today=date(2026, 11, 20), dry_run=True)
+    assert all((r.inserted, r.updated) == (0, 0) for r in dry.files)
+    assert counts(engine) == before
+
+
+def test_blank_optional_cell_keeps_the_stored_value(engine, tmp_path):
+    """A blank pregnancy_associated on re-import must not drop the urgent pregnancy flag of a stored episode."""
+    run(engine, base_files(tmp_path))
+    write_csv(tmp_path / "episodes.csv", """
+        mrn,joint,side,onset_date,diagnosed_on,resolved_on,pregnancy_associated,fracture
+        A1,hip,left,2024-01-01,,,,
+        """)
+    write_csv(tmp_path / "patients.csv", """
+        mrn,name,sex,birth_date,enrolled_on,status,risk_factors,postmenopausal
+        A1,,F,1990-05-01,,,,
+        """)
+    write_csv(tmp_path / "scans.csv", """
+        mrn,scan_date,scanner,site,side,bmd,t_score,z_score
+        B2,2023-06-15,,total_hip,right,0.801,,
+        """)
+    report = run(engine, [tmp_path / "patients.csv", tmp_path / "episodes.csv", tmp_path / "scans.csv"])
+    assert [(r.inserted, r.updated, r.unchanged) for r in report.files] == [(0, 0, 1)] * 3
+    c = load_cohort(engine)
+    ep = c.episodes.set_index("side").loc["left"]
+    assert bool(ep["pregnancy_associated"]) is True and str(ep["diagnosed_on"].date()) == "2024-01-10"
+    a1 = c.patients.set_index("mrn").loc["A1"]
+    assert (a1["name"], a1["risk_factors"], str(a1["enrolled_on"].date())) == ("Ann Example", "smoking", "2024-01-10")
+    scan = c.scans.loc[(c.scans["side"] == "right")].iloc[0]
+    assert (scan["scanner"], scan["t_score"]) == ("hologic", pytest.approx(-1.2))
+
+
+def test_blank_optional_cell_of_a_new_record_gets_the_default(engine, tmp_path):
+    """A new episode with a blank pregnancy cell is recorded as not pregnancy-associated, as before."""
+    run(engine, base_files(tmp_path)[:1])
+    write_csv(tmp_path / "episodes.csv", "mrn,joint,side,onset_date,pregnancy_associated,fracture\n"
+                                         "A1,hip,right,2025-01-01,,\n")
+    run(engine, [tmp_path / "episodes.csv"])
+    ep = load_cohort(engine).episodes.iloc[0]
+    assert bool(ep["pregnancy_associated"]) is False and bool(ep["fracture"]) is False
+
+
+def test_new_birth_date_after_a_recorded_event_is_rejected(engine, tmp_path):
+    """A corrected birth date later than a stored scan would make that scan impossible: refuse it."""
+    run(engine, base_files(tmp_path))
+    write_csv(tmp_path / "patients.csv", "mrn,sex,birth_date\nA1,F,1990-05-01\nB2,M,2023-07-01\n")
+    with pytest.raises(ImportRejected) as info:
+        run(engine, [tmp_path / "patients.csv"])
+    message = str(info.value)
+    assert ("patients.csv, line 3, column 'birth_date': birth_date 2023-07-01 is after the patient's "
+            "recorded episode onset of 2023-05-01") in message
+    assert "A1" not in message and "1990" not in message
+    assert str(load_cohort(engine).patients.set_index("mrn").loc["B2", "birth_date"].date()) == "1970-02-03"
+
+
+def test_same_record_in_two_files_of_one_import(engine, tmp_path):
+    """Two files giving one scan two different BMDs must not silently keep whichever came last."""
+    run(engine, base_files(tmp_path)[:1])
+    header = "mrn,scan_date,site,side,bmd\n"
+    write_csv(tmp_path / "scans.csv", header + "B2,2024-01-05,total_hip,left,0.9\nB2,2024-01-05,total_hip,right,0.8\n")
+    write_csv(tmp_path / "scans2.csv", header + "B2,2024-01-05,total_hip,right,0.8\nB2,2024-01-05,total_hip,left,0.7\n")
+    with pytest.raises(ImportRejected) as info:
+        run(engine, [tmp_path / "scans.csv", tmp_path / "scans2.csv"], kind="scans")
+    assert str(info.value).splitlines()[1:] == [
+        "  scans2.csv, line 3: same record (mrn, scan_date, site, side) as scans.csv line 2 but with other "
+        "values; keep one"]
+    assert counts(engine)["scans"] == 0
+    write_csv(tmp_path / "scans2.csv", header + "B2,2024-01-05,total_hip,right,0.8\n")
+    report = run(engine, [tmp_path / "scans.csv", tmp_path / "scans2.csv"], kind="scans")
+    assert [(r.inserted, r.unchanged) for r in report.files] == [(2, 0), (0, 1)]
+    assert counts(engine)["scans"] == 2
+
+
+def test_import_prepares_outside_the_write_lock_and_redoes_after_a_concurrent_change(tmp_path, monkeypatch):
+    """A long import must not lock out the nightly run or staff for its whole duration (ENGINEERING.md),
+    and a change made meanwhile must not be overwritten with values computed before it."""
+    import sqlite3
+
+    import pandas as pd
+
+    from monitor.store import init_db, make_engine
+
+    db = tmp_path / "monitor.db"
+    engine = make_engine(f"sqlite:///{db}")
+    init_db(engine)
+    run(engine, base_files(tmp_path))
+    write_csv(tmp_path / "patients.csv", "mrn,name,sex,birth_date\nA1,Ann Mine,F,1990-05-01\n")
+    reads = []
+    real_read = pd.read_sql_query
+
+    def read_while_another_writes(*args, **kwargs):
+        if not reads:  # another writer (staff renaming the patient) must get the lock at once;
+            # the rows about to be updated are re-read under the lock and found changed
+            other = sqlite3.connect(db, timeout=0.2, isolation_level=None)
+            other.execute("BEGIN IMMEDIATE")
+            other.execute("UPDATE patient SET name = 'Ann Other' WHERE mrn = 'A1'")
+            other.execute("COMMIT")
+            other.close()
+        reads.append(args[0])
+        return real_read(*args, **kwargs)
+
+    monkeypatch.setattr(pd, "read_sql_query", read_while_another_writes)
+    report = run(engine, [tmp_path / "patients.csv"])
+    assert report.files[0].updated == 1
+    with engine.connect() as conn:
+        detail = conn.execute(text("SELECT detail FROM audit_event WHERE actor='tester' ORDER BY id DESC")).first()[0]
+    assert json.loads(detail)["changes"][0]["name"] == {"old": "Ann Other", "new": "Ann Mine"}
+
+
+def test_rejects_files_never_overwrite_each_other(engine, tmp_path):
+    """Two clinics' scans.csv in one import (or yesterday's rejects) must each keep their rejected rows for follow-up."""
+    run(engine, base_files(tmp_path)[:1])
+    header = "mrn,scan_date,site,side,bmd\n"
+    for folder, bmd in (("north", "2.5"), ("south", "3.5")):
+        (tmp_path / folder).mkdir()
+        write_csv(tmp_path / folder / "scans.csv", header + f"B2,2024-01-0{len(folder)},total_hip,left,{bmd}\n")
+    out = tmp_path / "rejects"
+    out.mkdir()
+    (out / "scans.rejects.csv").write_text("yesterday's rejects\n")
+    report = run(engine, [tmp_path / "north" / "scans.csv", tmp_path / "south" / "scans.csv"], keep_valid=True,
+                 rejects_dir=out)
+    assert [r.rejects_file for r in report.files] == [str(out / "scans.rejects-2.csv"), str(out / "scans.rejects-3.csv")]
+    assert (out / "scans.rejects.csv").read_text() == "yesterday's rejects\n"
+    assert "'2.5'" in (out / "scans.rejects-2.csv").read_text() and "'3.5'" in (out / "scans.rejects-3.csv").read_text()
+
+
+@pytest.mark.parametrize("kind, content, message", [
+    ("patients", "mrn,sex,birth_date\nY0,F,0000-01-01\n",
+     "patients.csv, line 2, column 'birth_date': date 0000-01-01 is before 1900-01-01; check the year"),
+    ("patients", "mrn,sex,birth_date\nY1,F,1899-12-31\n",
+     "patients.csv, line 2, column 'birth_date': date 1899-12-31 is before 1900-01-01; check the year"),
+    ("scans", "mrn,scan_date,site,side,bmd\nB2,0001-01-01,total_hip,left,0.9\n",
+     "scans.csv, line 2, column 'scan_date': date 0001-01-01 is before 1900-01-01; check the year"),
+    ("pregnancies", "mrn,expected_delivery\nA1,3000-01-01\n",
+     "pregnancies.csv, line 2, column 'expected_delivery': expected_delivery 3000-01-01 is more than 44 weeks "
+     "after today (2026-11-25)"),
+    ("pregnancies", "mrn,expected_delivery\nA1,2027-09-30\n",
+     "pregnancies.csv, line 2, column 'expected_delivery': expected_delivery 2027-09-30 is more than 44 weeks "
+     "after today (2026-11-25)"),
+    ("treatments", "mrn,drug,started_on,stopped_on\nA1,alendronate,2025-01-01,2036-11-26\n",
+     "treatments.csv, line 2, column 'stopped_on': stopped_on 2036-11-26 is more than 10 years after today "
+     "(2026-11-25)"),
+    ("treatments", "mrn,drug,started_on\nA1," + "x" * 65 + ",2025-01-01\n",
+     "treatments.csv, line 2, column 'drug': at most 64 characters, got 65"),
+    ("patients", "mrn,sex,birth_date\n" + "M" * 65 + ",F,1980-01-01\n",
+     "patients.csv, line 2, column 'mrn': at most 64 characters, got 65"),
+])
+def test_absurd_dates_and_too_long_text_are_rejected(engine, tmp_path, kind, content, message):
+    """A year 0000, a delivery in the year 3000 or an over-long MRN is a typing error: refuse it, never store it."""
+    run(engine, base_files(tmp_path)[:1])
+    before = counts(engine)
+    write_csv(tmp_path / f"{kind}.csv", content)
+    with pytest.raises(ImportRejected) as info:
+        run(engine, [tmp_path / f"{kind}.csv"])
+    assert message in str(info.value)
+    assert counts(engine) == before
+
+
+def test_future_dates_within_their_bounds_are_accepted(engine, tmp_path):
+    """A delivery expected in 44 weeks and a treatment planned to stop in 10 years are real plans."""
+    run(engine, base_files(tmp_path)[:1])
+    write_csv(tmp_path / "pregnancies.csv", "mrn,expected_delivery\nA1,2027-09-29\n")
+    write_csv(tmp_path / "treatments.csv", "mrn,drug,started_on,stopped_on\nA1,alendronate,2025-01-01,2036-11-25\n")
+    run(engine, [tmp_path / "pregnancies.csv", tmp_path / "treatments.csv"])
+    assert (counts(engine)["pregnancies"], counts(engine)["treatments"]) == (1, 1)
+
+
+def test_rejects_file_round_trip(engine, tmp_path):
+    """Staff fix the rejected rows in the rejects file and import it as it is: a T-score of -2.0 stays a number."""
+    run(engine, base_files(tmp_path)[:1])
+    write_csv(tmp_path / "scans.csv", "mrn,scan_date,site,side,bmd,t_score\n"
+                                      "B2,2024-01-05,total_hip,left,0.9,-2.0\nB2,2024-01-05,total_hip,right,9,+1.5\n")
+    write_csv(tmp_path / "patients.csv", "mrn,name,sex,birth_date\nC3,=HYPERLINK(\"x\"),Q,1980-01-01\n")
+    run(engine, [tmp_path / "patients.csv", tmp_path / "scans.csv"], keep_valid=True, rejects_dir=tmp_path)
+    scans_rejects = (tmp_path / "scans.rejects.csv").read_text()
+    assert scans_rejects.splitlines()[1].endswith(",B2,2024-01-05,total_hip,right,9,+1.5")
+    patients_rejects = (tmp_path / "patients.rejects.csv").read_text()
+    assert "'=HYPERLINK" in patients_rejects
+    (tmp_path / "scans.rejects.csv").write_text(scans_rejects.replace("right,9,", "right,0.95,"))
+    (tmp_path / "patients.rejects.csv").write_text(patients_rejects.replace(",Q,", ",F,"))
+    report = run(engine, [tmp_path / "patients.rejects.csv", tmp_path / "scans.rejects.csv"])
+    assert [(r.kind, r.inserted) for r in report.files] == [("patients", 1), ("scans", 1)]
+    c = load_cohort(engine)
+    assert c.patients.set_index("mrn").loc["C3", "name"] == '=HYPERLINK("x")'
+    assert c.scans.set_index("side").loc["right", "t_score"] == pytest.approx(1.5)
+    assert c.scans.set_index("side").loc["left", "t_score"] == pytest.approx(-2.0)
+
+
+def test_a_patient_added_meanwhile_is_not_added_twice(tmp_path, monkeypatch):
+    """Two clerks importing the same new patient at once: one record, no database error."""
+    import sqlite3
+
+    import pandas as pd
+
+    from monitor.store import init_db, make_engine
+
+    db = tmp_path / "monitor.db"
+    engine = make_engine(f"sqlite:///{db}")
+    init_db(engine)
+    write_csv(tmp_path / "patients.csv", "mrn,sex,birth_date\nN1,F,1980-01-01\n")
+    real_read, reads = pd.read_sql_query, []
+
+    def read_while_another_imports(*args, **kwargs):
+        if not reads:
+            with sqlite3.connect(db, isolation_level=None) as other:
+                other.execute("INSERT INTO patient (mrn, sex, birth_date, status, risk_factors) "
+                              "VALUES ('N1', 'F', '1980-01-01', 'active', '')")
+        reads.append(args[0])
+        return real_read(*args, **kwargs)
+
+    monkeypatch.setattr(pd, "read_sql_query", read_while_another_imports)
+    report = run(engine, [tmp_path / "patients.csv"])
+    assert (report.files[0].inserted, report.files[0].unchanged) == (0, 1)
+    assert counts(engine)["patients"] == 1
+
+
+def test_new_birth_date_after_the_kept_enrolment_is_rejected(engine, tmp_path):
+    """A blank enrolment cell keeps the stored enrolment date, so a birth date after it is impossible."""
+    write_csv(tmp_path / "patients.csv", "mrn,sex,birth_date,enrolled_on\nE1,F,1990-01-01,2020-01-01\n")
+    run(engine, [tmp_path / "patients.csv"])
+    write_csv(tmp_path / "patients.csv", "mrn,sex,birth_date,enrolled_on\nE1,F,2021-01-01,\n")
+    with pytest.raises(ImportRejected, match="birth_date 2021-01-01 is after the patient's recorded enrolment "
+                                              "of 2020-01-01"):
+        run(engine, [tmp_path / "patients.csv"])

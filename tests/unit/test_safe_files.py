@@ -7,7 +7,8 @@ from monitor.safe_files import frame_csv_bytes, neutralise, safe_name
 
 
 @pytest.mark.parametrize("cell, expected", [
-    ("=HYPERLINK(\"x\")", "'=HYPERLINK(\"x\")"), ("+1", "'+1"), ("-2", "'-2"), ("@SUM(A1)", "'@SUM(A1)"),
+    ("=HYPERLINK(\"x\")", "'=HYPERLINK(\"x\")"), ("+1", "+1"), ("-2.0", "-2.0"), ("-2+3", "'-2+3"),
+    ("+1)", "'+1)"), ("@SUM(A1)", "'@SUM(A1)"),
     ("\tx", "'\tx"), ("\rx", "'\rx"), ("TOH-1", "TOH-1"), ("", ""), (None, ""),
 ])
 def test_formula_cells_are_neutralised(cell, expected):

@@ -94,11 +94,12 @@ def import_(app, files, kind, dry_run, keep_valid, rejects_dir, by):
       monitor import data/demo/patients.csv data/demo/episodes.csv data/demo/scans.csv
     """
     from monitor.importing import import_files
-    from monitor.services import current_actor, today_in
+    from monitor.services import check_by, os_user, today_in
 
     if rejects_dir is not None and not rejects_dir.is_dir():
         raise MonitorError(f"--rejects-dir: folder does not exist: {rejects_dir}")
-    report = import_files(app.engine, list(files), today=today_in(app.config), actor=current_actor(by),
+    report = import_files(app.engine, list(files), today=today_in(app.config), actor=os_user(),
+                          on_behalf_of=check_by(by or app.by),
                           risk_codes=app.config.schedule.risk_factor_codes, kind=kind,
                           keep_valid=keep_valid, dry_run=dry_run, rejects_dir=rejects_dir,
                           progress=step_printer())
@@ -113,6 +114,11 @@ def import_(app, files, kind, dry_run, keep_valid, rejects_dir, by):
         for p in report.problems[:50]:
             click.echo(f"  {p}")
         click.echo("Dry run: nothing was written.")
+    elif report.problems:
+        # Some rows were kept aside: a scheduled import must notice (INTERFACE: exit 3).
+        click.echo(f"{len(report.problems)} invalid value(s): those rows were not imported; see the rejects "
+                   "file(s) above.", err=True)
+        click.get_current_context().exit(3)
 
 
 @main.command()

@@ -46,6 +46,11 @@ def records():
       symptoms     REPORTED_ON COMPLAINT [SIDE]
       assessments  ASSESSED_ON
       treatments   DRUG STARTED_ON
+
+    \b
+    Example:
+      monitor records retract episodes TOH-000002 hip right 2023-04-25 --reason "onset typed wrong"
+      monitor records list TOH-000002
     """
 
 
@@ -60,9 +65,8 @@ def retract(app, kind, mrn, key, reason, by):
 
     \b
     Example:
-      monitor demo
-      monitor --db sqlite:///demo-output/monitor.db records retract episodes TOH-000002 hip right 2023-04-25 --reason "onset typed wrong; real onset 2023-04-28" --by "Dr Example"
-      monitor --db sqlite:///demo-output/monitor.db records retract scans TOH-000002 2025-06-19 --reason "scan of another patient"
+      monitor records retract episodes TOH-000002 hip right 2023-04-25 --reason "onset typed wrong; real onset 2023-04-28" --by "Dr Example"
+      monitor records retract scans TOH-000002 2025-06-19 --reason "scan of another patient"
     """
     _change(app, "retract", kind, mrn, key, reason, by)
 
@@ -75,9 +79,8 @@ def restore(app, kind, mrn, key, reason, by):
 
     \b
     Example:
-      monitor demo
-      monitor --db sqlite:///demo-output/monitor.db records retract scans TOH-000002 2025-06-19 --reason "scan of another patient"
-      monitor --db sqlite:///demo-output/monitor.db records restore scans TOH-000002 2025-06-19 --reason "it was his scan after all"
+      monitor records retract scans TOH-000002 2025-06-19 --reason "scan of another patient"
+      monitor records restore scans TOH-000002 2025-06-19 --reason "it was his scan after all"
     """
     _change(app, "restore", kind, mrn, key, reason, by)
 
@@ -106,10 +109,9 @@ def list_(app, mrn, active, fmt):
 
     \b
     Example:
-      monitor demo
-      monitor --db sqlite:///demo-output/monitor.db records retract episodes TOH-000002 hip right 2023-04-25 --reason "onset typed wrong"
-      monitor --db sqlite:///demo-output/monitor.db records list TOH-000002
-      monitor --db sqlite:///demo-output/monitor.db records list TOH-000002 --format json
+      monitor records retract episodes TOH-000002 hip right 2023-04-25 --reason "onset typed wrong"
+      monitor records list TOH-000002
+      monitor records list TOH-000002 --format json
     """
     import json
 

@@ -71,6 +71,7 @@ class Plan:
 
 
 def import_files(engine: Engine, paths: list[Path], *, today: date, actor: str, risk_codes: tuple[str, ...],
+                 on_behalf_of: str | None = None,
                  kind: str | None = None, keep_valid: bool = False, dry_run: bool = False,
                  rejects_dir: Path | None = None, progress=None) -> ImportReport:
     """Validate every file, then write them all in one transaction, or nothing at all.
@@ -117,7 +118,7 @@ def import_files(engine: Engine, paths: list[Path], *, today: date, actor: str, 
             elif not _still_as_read(conn, state, plans):
                 continue  # nothing was written; the transaction ends empty
             step("writing")
-            _apply(conn, plans, state, actor=actor)
+            _apply(conn, plans, state, actor=actor, on_behalf_of=on_behalf_of)
             # Rejects files are written last, before the commit, so a failed write writes nothing.
             written: list[Path] = []
             try:
@@ -417,7 +418,7 @@ def _plan(parsed: ParsedFile, spec: KindSpec, existing: pd.DataFrame, patient_id
     return Plan(parsed, spec, result, values, inserts["mrn"].tolist(), updates, before, changes)
 
 
-def _apply(conn, plans: list[Plan], state: DbState, *, actor: str) -> None:
+def _apply(conn, plans: list[Plan], state: DbState, *, actor: str, on_behalf_of: str | None = None) -> None:
     """Write every plan (patients first); new patients' ids are read back for their records."""
     from monitor.models import SQLModel
 
@@ -440,7 +441,8 @@ def _apply(conn, plans: list[Plan], state: DbState, *, actor: str) -> None:
         store.record_event(conn, actor=actor, action="import", subject=pl.parsed.path.name,
                            rows=r.inserted + r.updated,
                            detail={"kind": pl.spec.kind, "inserted": r.inserted, "updated": r.updated,
-                                   "unchanged": r.unchanged, "rejected": r.rejected, "changes": pl.changes})
+                                   "unchanged": r.unchanged, "rejected": r.rejected, "changes": pl.changes,
+                                   **({"on_behalf_of": on_behalf_of} if on_behalf_of else {})})
 
 
 def _json(v):

@@ -38,7 +38,9 @@ def os_user() -> str:
 
 def check_by(by: str | None) -> str | None:
     """A `--by` name as the audit log can keep it: 1 to 64 printable characters."""
-    if by is not None and (not by.strip() or len(by) > 64 or not by.isprintable()):
+    if by is not None and len(by) > 64:
+        raise MonitorError(f"--by: at most 64 characters, got {len(by)}")
+    if by is not None and (not by.strip() or not by.isprintable()):
         raise MonitorError("--by: give a name of 1 to 64 printable characters")
     return by
 

@@ -126,8 +126,8 @@ def test_keep_valid_cli(loaded, tmp_path):
     path = write_csv(tmp_path / "scans.csv", "mrn,scan_date,site,side,bmd\nA1,2024-02-01,total_hip,left,0.9\n"
                                               "A1,2024-02-01,total_hip,right,9\n")
     result = cli(loaded, "import", "--keep-valid", "--rejects-dir", str(tmp_path), str(path))
-    assert result.exit_code == 0, result.output
-    assert result.output == (f"scans.csv: imported 1 row(s): 1 new, 0 updated, 0 unchanged; 1 rejected -> "
+    assert result.exit_code == 3, result.output  # INTERFACE v2: some rows rejected, so a scheduled import notices
+    assert result.stdout == (f"scans.csv: imported 1 row(s): 1 new, 0 updated, 0 unchanged; 1 rejected -> "
                              f"{tmp_path / 'scans.rejects.csv'}\n")
 
 

@@ -20,12 +20,7 @@ from monitor.cli import main
 from tests.process.commands import run_block
 from tests.process.conftest import demo_workspace, in_background, selected
 
-REIMPORT_CRASH = ("monitor import of rows already in the database crashes: importing.py _differs "
-                  "`TypeError: boolean value of NA is ambiguous` (re-import of patients.csv; being fixed)")
-KNOWN_FAILURES = {
-    (): REIMPORT_CRASH,  # `monitor init` then `monitor import patients.csv …` on the demo database
-    ("import",): REIMPORT_CRASH,
-}
+KNOWN_FAILURES: dict[tuple[str, ...], str] = {}  # command path -> why it is expected to fail (none now)
 
 SLOW = {("report", "patients")}  # 70 patient PDFs: ~35 s of CPU
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import shlex
 import shutil
 import subprocess
 import sys
@@ -154,29 +153,4 @@ def test_correcting_an_onset_in_separate_processes(tmp_path):
     assert "Episodes (1):" in shown.stdout and "Retracted records (1)" in shown.stdout
 
 
-def examples(*path: str) -> list[list[str]]:
-    """The command lines of a command's --help example block."""
-    cmd = main
-    for name in path:
-        cmd = cmd.commands[name]
-    block = cmd.help.split("Example:", 1)[1]
-    return [shlex.split(line.strip())[1:] for line in block.splitlines() if line.strip().startswith("monitor ")]
-
-
-@pytest.fixture(scope="module")
-def demo_folder(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("demo")
-    done = run(folder, "demo")
-    assert done.returncode == 0, done.stderr
-    return folder
-
-
-@pytest.mark.parametrize("command", ["retract", "restore", "list"])
-def test_the_help_examples_work_as_written(demo_folder, tmp_path, command):
-    """Staff copy the example from --help; it must run on the demo as printed."""
-    lines = examples("records", command)
-    assert lines[0] == ["demo"], "the example starts from the demo so it runs anywhere"
-    shutil.copytree(demo_folder / "demo-output", tmp_path / "demo-output")
-    for args in lines[1:]:
-        done = run(tmp_path, *args)
-        assert done.returncode == 0, (args, done.stdout, done.stderr)
+# The --help examples of `monitor records` run as written in tests/process/test_help_examples.py.

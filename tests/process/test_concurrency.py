@@ -7,7 +7,6 @@ MONITOR_CROWD=50 to run the full one."""
 from __future__ import annotations
 
 import os
-import shutil
 import sqlite3
 import subprocess
 import sys

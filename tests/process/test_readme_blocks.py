@@ -29,6 +29,7 @@ README = REPO / "README.md"
 STARTS_IN = {
     "toh-monitor": "empty",
     "Quick tour": "clinic_csvs",
+    "Correcting the record": "demo_workspace",
     "Nightly reminders and the daemon": "demo_workspace",
     "Reports": "demo_workspace",
     "Performance": "empty",

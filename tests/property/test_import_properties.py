@@ -9,14 +9,13 @@ import hashlib
 import shutil
 import sqlite3
 import tempfile
-from datetime import date, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 from hypothesis import given, note
 from hypothesis import strategies as st
-from sqlalchemy import text
 
 from monitor.cli import main
 from monitor.config import STAFF_RISK_FACTORS, Config

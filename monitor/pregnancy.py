@@ -32,7 +32,8 @@ def pregnancy_spans(pregnancies: pd.DataFrame, *, settings: ThresholdSettings) -
     end = p["delivered_on"].fillna(p["expected_delivery"] + pd.Timedelta(days=settings.undelivered_days))
     ongoing = add_months(p["delivered_on"], settings.ongoing_breastfeeding_months)
     is_ongoing = p["breastfeeding_ongoing"].fillna(False).astype(bool)
-    bf_end = p["breastfeeding_until"].where(p["breastfeeding_until"].notna(), ongoing.where(is_ongoing))
+    # `ongoing` wins over a date kept from an earlier import (a re-import with `ongoing` clears no date).
+    bf_end = ongoing.where(is_ongoing, p["breastfeeding_until"])
     bf_end = bf_end.where(p["delivered_on"].notna())  # breastfeeding follows a recorded delivery
     return pd.DataFrame({
         "patient_id": p["patient_id"], "start": start, "end": end, "delivered_on": p["delivered_on"],

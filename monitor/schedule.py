@@ -70,7 +70,7 @@ def risk_factor_table(cohort: Cohort, *, alcohol_drinks_day: float = 2) -> pd.Da
         counts["n"] = counts["patient_id"].map(n)
         parts.append(counts.assign(code="recurrent_or_migratory_toh",
                                    reason=counts["n"].astype(str) + " episodes: " + counts["label"]))
-        frac = ep.loc[ep["fracture"].fillna(False).astype(bool)]
+        frac = ep.loc[ep["fracture"].fillna(False).astype(bool) | ep["fracture_on"].notna()]
         frac = join_by(frac["patient_id"], frac["label"]).rename("label").rename_axis("patient_id").reset_index()
         parts.append(frac.assign(code="fracture", reason="fracture with episode: " + frac["label"]))
     a = cohort.assessments

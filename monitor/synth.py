@@ -35,11 +35,11 @@ MAKE_FACTOR = {"hologic": 1.0, "ge_lunar": 1.06}
 KIND_COLUMNS = {
     "patients": ["mrn", "name", "sex", "birth_date", "enrolled_on", "status", "risk_factors", "postmenopausal"],
     "episodes": ["mrn", "joint", "side", "onset_date", "diagnosed_on", "resolved_on",
-                 "pregnancy_associated", "fracture"],
+                 "pregnancy_associated", "fracture", "fracture_on"],
     "scans": ["mrn", "scan_date", "scanner", "site", "side", "bmd", "t_score", "z_score"],
     "mri": ["mrn", "study_date", "joint", "side", "t1_low", "t2_high", "edema_homogeneous",
             "subchondral_normal", "subchondral_rim", "reported_as", "contrast"],
-    "pregnancies": ["mrn", "expected_delivery", "delivered_on"],
+    "pregnancies": ["mrn", "expected_delivery", "delivered_on", "breastfeeding_until"],
     "symptoms": ["mrn", "reported_on", "complaint", "side", "progressive", "weight_bearing"],
     "assessments": ["mrn", "assessed_on", "calcium_mg_day", "vitamin_d_iu_day", "serum_25ohd_ng_ml",
                     "exercise_min_day", "smoker", "alcohol_drinks_day"],
@@ -123,7 +123,9 @@ def _one_patient(rng: random.Random, index: int, end: date, rows: dict[str, list
             if when < end:
                 episodes.append(_episode(rng, "hip", first_side, when, end, False))
     for ep in episodes:
-        rows["episodes"].append((mrn,) + tuple(_d(v) if isinstance(v, date) or v is None else v for v in ep))
+        fracture_on = min(ep[2] + timedelta(days=v2.randint(7, 90)), end) if ep[6] == "yes" and v2.random() < 0.7 else None
+        rows["episodes"].append((mrn,) + tuple(_d(v) if isinstance(v, date) or v is None else v for v in ep)
+                                + (_d(fracture_on),))
 
     diagnosed = episodes[0][3] or episodes[0][2]
     enrolled = diagnosed
@@ -137,12 +139,14 @@ def _one_patient(rng: random.Random, index: int, end: date, rows: dict[str, list
         delivered = delivery + timedelta(days=rng.randint(-10, 10)) if delivery + timedelta(days=10) < end else None
         if delivered is not None and delivered > end:
             delivered = None
-        rows["pregnancies"].append((mrn, _d(delivery), _d(delivered)))
+        rows["pregnancies"].append((mrn, _d(delivery), _d(delivered), _breastfeeding(v2, delivered, end)))
         if rng.random() < 0.15 and delivery <= end:
             # A later pregnancy, hip pain reported in the third trimester.
             later = delivery + timedelta(days=rng.randint(500, 1600))
             if later <= end + timedelta(weeks=44):  # a delivery further ahead is no pregnancy yet
-                rows["pregnancies"].append((mrn, _d(later), _d(later) if later < end - timedelta(days=15) else ""))
+                later_delivered = later if later < end - timedelta(days=15) else None
+                rows["pregnancies"].append((mrn, _d(later), _d(later_delivered),
+                                            _breastfeeding(v2, later_delivered, end)))
             report = later - timedelta(days=rng.randint(10, 80))
             if report <= end:
                 rows["symptoms"].append((mrn, _d(report), rng.choice(["hip_pain", "groin_pain", "low_back_pain_to_groin"]),
@@ -150,7 +154,7 @@ def _one_patient(rng: random.Random, index: int, end: date, rows: dict[str, list
         elif v2.random() < 0.25 and delivery + timedelta(days=400) <= end:
             # Pregnant again on the end date: no DXA until after delivery, no bone drug decision now.
             due = end + timedelta(days=v2.randint(20, 240))
-            rows["pregnancies"].append((mrn, _d(due), ""))
+            rows["pregnancies"].append((mrn, _d(due), "", ""))
             pregnant_now = True
             if due - end <= timedelta(weeks=13):  # third trimester: hip pain not yet imaged
                 rows["symptoms"].append((mrn, _d(end - timedelta(days=v2.randint(0, 20))), "groin_pain",
@@ -257,6 +261,18 @@ def _one_patient(rng: random.Random, index: int, end: date, rows: dict[str, list
         start = enrolled + timedelta(days=rng.randint(10, 100))
         if start <= end:
             rows["treatments"].append((mrn, "teriparatide", "20 µg daily", _d(start), ""))
+
+
+def _breastfeeding(v2: random.Random, delivered: date | None, end: date) -> str:
+    """`breastfeeding_until` of a delivery: not recorded, `ongoing` within a year, or a weaning date."""
+    if delivered is None:
+        return ""
+    roll = v2.random()
+    if roll < 0.35:
+        return ""
+    if roll < 0.65 and (end - delivered).days < 365:
+        return "ongoing"
+    return _d(min(delivered + timedelta(days=v2.randint(30, 330)), end))
 
 
 def _episode(rng: random.Random, joint: str, side: str, onset: date, end: date, pregnancy: bool) -> tuple:

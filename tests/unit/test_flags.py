@@ -379,6 +379,10 @@ def _to_cohort(frames):
             f = f.rename(columns={"bmd": "bmd_g_cm2"}).assign(side=f["side"].fillna(""))
         if kind == "symptoms":
             f = f.assign(side=f["side"].fillna(""))
+        if kind == "pregnancies" and "breastfeeding_until" in f:
+            ongoing = f["breastfeeding_until"] == "ongoing"
+            f = f.assign(breastfeeding_ongoing=ongoing.where(f["breastfeeding_until"].notna()),
+                         breastfeeding_until=f["breastfeeding_until"].where(~ongoing))
         for c in f.columns:
             if set(f[c].dropna().unique()) <= {"yes", "no"} and len(f[c].dropna()):
                 f[c] = f[c].map({"yes": True, "no": False})

@@ -71,6 +71,14 @@ class ThresholdSettings:
     migratory_window_months: int = 12
     third_trimester_weeks: int = 13
     postpartum_months: int = 6
+    # §3: recurrence/migration flags are warnings until this long after the newest episode resolved.
+    recent_months: int = 12
+    # Vocabulary: a pregnancy starts this many weeks before the (expected) delivery and, with no
+    # delivery recorded, ends this many days after the expected date.
+    pregnancy_weeks: int = 40
+    undelivered_days: int = 14
+    # `breastfeeding_until = ongoing` counts as breastfeeding for this long after delivery.
+    ongoing_breastfeeding_months: int = 12
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -82,6 +90,17 @@ class PreventionSettings:
     serum_25ohd_ng_ml: float = 20
     exercise_min_day: float = 30
     alcohol_drinks_day: float = 2
+
+
+@dataclass(frozen=True, kw_only=True)
+class TreatmentSettings:
+    """PROTOCOL.md vocabulary: the clinic's own names for bone treatment.
+
+    Each entry is a drug name as the clinic records it ("Ostemax"), optionally mapped to the
+    drug it is ("Ostemax=alendronate"). The generic names and common brands are built in.
+    """
+
+    bone_drugs: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -113,6 +132,7 @@ class Config:
     trend: TrendSettings = field(default_factory=TrendSettings)
     thresholds: ThresholdSettings = field(default_factory=ThresholdSettings)
     prevention: PreventionSettings = field(default_factory=PreventionSettings)
+    treatment: TreatmentSettings = field(default_factory=TreatmentSettings)
     jobs: JobSettings = field(default_factory=JobSettings)
     database: DatabaseSettings = field(default_factory=DatabaseSettings)
 
@@ -126,6 +146,7 @@ _SECTIONS = {
     "trend": TrendSettings,
     "thresholds": ThresholdSettings,
     "prevention": PreventionSettings,
+    "treatment": TreatmentSettings,
     "jobs": JobSettings,
     "database": DatabaseSettings,
 }
@@ -199,6 +220,10 @@ def _check(config: Config, source: str) -> None:
         raise ConfigError(f"{source} [jobs]: 'remind_statuses' takes due_soon, due, overdue; got {sorted(bad)}")
     if not 0 <= config.database.busy_timeout_seconds <= 3600:
         raise ConfigError(f"{source} [database]: 'busy_timeout_seconds' must be 0 to 3600")
+    for entry in config.treatment.bone_drugs:
+        name, _, generic = entry.partition("=")
+        if not name.strip() or ("=" in entry and not generic.strip()):
+            raise ConfigError(f"{source} [treatment]: 'bone_drugs' entries are NAME or NAME=DRUG, got {entry!r}")
     if config.schedule.interval_months < 1 or config.schedule.risk_interval_months < 1:
         raise ConfigError(f"{source} [schedule]: intervals must be at least 1 month")
 

@@ -35,11 +35,11 @@ MAKE_FACTOR = {"hologic": 1.0, "ge_lunar": 1.06}
 KIND_COLUMNS = {
     "patients": ["mrn", "name", "sex", "birth_date", "enrolled_on", "status", "risk_factors", "postmenopausal"],
     "episodes": ["mrn", "joint", "side", "onset_date", "diagnosed_on", "resolved_on",
-                 "pregnancy_associated", "fracture"],
+                 "pregnancy_associated", "fracture", "fracture_on"],
     "scans": ["mrn", "scan_date", "scanner", "site", "side", "bmd", "t_score", "z_score"],
     "mri": ["mrn", "study_date", "joint", "side", "t1_low", "t2_high", "edema_homogeneous",
             "subchondral_normal", "subchondral_rim", "reported_as", "contrast"],
-    "pregnancies": ["mrn", "expected_delivery", "delivered_on"],
+    "pregnancies": ["mrn", "expected_delivery", "delivered_on", "breastfeeding_until"],
     "symptoms": ["mrn", "reported_on", "complaint", "side", "progressive", "weight_bearing"],
     "assessments": ["mrn", "assessed_on", "calcium_mg_day", "vitamin_d_iu_day", "serum_25ohd_ng_ml",
                     "exercise_min_day", "smoker", "alcohol_drinks_day"],
@@ -70,16 +70,18 @@ def generate(n_patients: int, *, seed: int, end_on: date, progress=None) -> dict
     rows: dict[str, list[tuple]] = {k: [] for k in KIND_COLUMNS}
     step = max(1, n_patients // 100)
     for i in range(1, n_patients + 1):
-        _one_patient(rng, i, end_on, rows)
+        _one_patient(rng, i, end_on, rows, seed)
         if progress and (i % step == 0 or i == n_patients):
             progress(i, n_patients)
     return {k: pd.DataFrame(v, columns=KIND_COLUMNS[k], dtype="str") for k, v in rows.items()}
 
 
-def _one_patient(rng: random.Random, index: int, end: date, rows: dict[str, list[tuple]]) -> None:
+def _one_patient(rng: random.Random, index: int, end: date, rows: dict[str, list[tuple]], seed: int = 0) -> None:
     mrn = f"TOH-{index:06d}"
+    # Version 2 cases draw from their own stream, so every earlier patient's history is unchanged.
+    v2 = random.Random(seed * 1_000_003 + index)
     kind = rng.random()
-    pregnancy = False
+    pregnancy = pregnant_now = False
     if kind < 0.58:
         sex, age = "M", rng.uniform(40, 60)
     elif kind < 0.88:
@@ -121,7 +123,9 @@ def _one_patient(rng: random.Random, index: int, end: date, rows: dict[str, list
             if when < end:
                 episodes.append(_episode(rng, "hip", first_side, when, end, False))
     for ep in episodes:
-        rows["episodes"].append((mrn,) + tuple(_d(v) if isinstance(v, date) or v is None else v for v in ep))
+        fracture_on = min(ep[2] + timedelta(days=v2.randint(7, 90)), end) if ep[6] == "yes" and v2.random() < 0.7 else None
+        rows["episodes"].append((mrn,) + tuple(_d(v) if isinstance(v, date) or v is None else v for v in ep)
+                                + (_d(fracture_on),))
 
     diagnosed = episodes[0][3] or episodes[0][2]
     enrolled = diagnosed
@@ -135,16 +139,26 @@ def _one_patient(rng: random.Random, index: int, end: date, rows: dict[str, list
         delivered = delivery + timedelta(days=rng.randint(-10, 10)) if delivery + timedelta(days=10) < end else None
         if delivered is not None and delivered > end:
             delivered = None
-        rows["pregnancies"].append((mrn, _d(delivery), _d(delivered)))
+        rows["pregnancies"].append((mrn, _d(delivery), _d(delivered), _breastfeeding(v2, delivered, end)))
         if rng.random() < 0.15 and delivery <= end:
             # A later pregnancy, hip pain reported in the third trimester.
             later = delivery + timedelta(days=rng.randint(500, 1600))
             if later <= end + timedelta(weeks=44):  # a delivery further ahead is no pregnancy yet
-                rows["pregnancies"].append((mrn, _d(later), _d(later) if later < end - timedelta(days=15) else ""))
+                later_delivered = later if later < end - timedelta(days=15) else None
+                rows["pregnancies"].append((mrn, _d(later), _d(later_delivered),
+                                            _breastfeeding(v2, later_delivered, end)))
             report = later - timedelta(days=rng.randint(10, 80))
             if report <= end:
                 rows["symptoms"].append((mrn, _d(report), rng.choice(["hip_pain", "groin_pain", "low_back_pain_to_groin"]),
                                          rng.choice(["left", "right"]), _yn(rng.random() < 0.3), "yes"))
+        elif v2.random() < 0.25 and delivery + timedelta(days=400) <= end:
+            # Pregnant again on the end date: no DXA until after delivery, no bone drug decision now.
+            due = end + timedelta(days=v2.randint(20, 240))
+            rows["pregnancies"].append((mrn, _d(due), "", ""))
+            pregnant_now = True
+            if due - end <= timedelta(weeks=13):  # third trimester: hip pain not yet imaged
+                rows["symptoms"].append((mrn, _d(end - timedelta(days=v2.randint(0, 20))), "groin_pain",
+                                         v2.choice(["left", "right"]), "no", "yes"))
 
     # Symptoms at onset; some keep bearing weight on a progressively painful hip.
     for ep in episodes:
@@ -155,6 +169,14 @@ def _one_patient(rng: random.Random, index: int, end: date, rows: dict[str, list
         if reported <= end:
             rows["symptoms"].append((mrn, _d(reported), complaint, side, _yn(progressive),
                                      _yn(progressive and rng.random() < 0.5)))
+
+    # New pain after resolution at the same hip or a knee, not yet imaged (possible recurrence or migration).
+    resolved_first = episodes[0][4]
+    if resolved_first is not None and v2.random() < 0.06:
+        report = resolved_first + timedelta(days=v2.randint(60, 700))
+        if report <= end and all(ep[2] < report for ep in episodes):
+            rows["symptoms"].append((mrn, _d(report), v2.choice(["hip_pain", "knee_pain"]), first_side,
+                                     _yn(v2.random() < 0.3), "yes"))
 
     # MRI at diagnosis: TOH pattern; a few reported as osteonecrosis (the misread of [7]).
     for ep in episodes:
@@ -178,6 +200,8 @@ def _one_patient(rng: random.Random, index: int, end: date, rows: dict[str, list
     late_loss = ({other_side} if late_roll < 0.05 else {first_side} if late_roll < 0.08
                  else {"left", "right"} if late_roll < 0.10 else set())
     base = {site: rng.gauss(REFERENCE[site][0] - 0.02, 0.09) for site in REFERENCE}
+    if v2.random() < (0.8 if pregnant_now else 0.06):  # low bone mass for age (young adults: judged on Z-scores, ISCD)
+        base = {site: value - (0.22 if pregnant_now else 0.15) for site, value in base.items()}
     interval = 365 if (staff or pregnancy or len(episodes) > 1) else 730
     dates = []
     scan = diagnosed + timedelta(days=rng.randint(5, 60)) if rng.random() < 0.93 else None
@@ -237,6 +261,18 @@ def _one_patient(rng: random.Random, index: int, end: date, rows: dict[str, list
         start = enrolled + timedelta(days=rng.randint(10, 100))
         if start <= end:
             rows["treatments"].append((mrn, "teriparatide", "20 µg daily", _d(start), ""))
+
+
+def _breastfeeding(v2: random.Random, delivered: date | None, end: date) -> str:
+    """`breastfeeding_until` of a delivery: not recorded, `ongoing` within a year, or a weaning date."""
+    if delivered is None:
+        return ""
+    roll = v2.random()
+    if roll < 0.35:
+        return ""
+    if roll < 0.65 and (end - delivered).days < 365:
+        return "ongoing"
+    return _d(min(delivered + timedelta(days=v2.randint(30, 330)), end))
 
 
 def _episode(rng: random.Random, joint: str, side: str, onset: date, end: date, pregnancy: bool) -> tuple:

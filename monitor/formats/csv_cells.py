@@ -189,6 +189,10 @@ def parse_file(path: Path, kind: str, *, today: date, risk_codes: tuple[str, ...
         if col.required:
             for i in np.flatnonzero(blank.to_numpy()):
                 parsed.reject(int(line_of[i]), col.name, "a value is required here")
+        word = cells.str.lower().isin(col.words) if col.words else pd.Series(False, index=cells.index)
+        if col.words:  # a word such as `ongoing` in a date column: a value, not a date
+            cells = cells.where(~word, "")
+            blank = blank | word
         if col.kind == "date":  # a year before 1900 is a typing error; pandas would even take 0000
             early = cells.str.match(DATE_RE) & (cells.str[:4] < EARLIEST_DATE[:4])
             for i in np.flatnonzero(early.to_numpy()):
@@ -207,6 +211,9 @@ def parse_file(path: Path, kind: str, *, today: date, risk_codes: tuple[str, ...
         if col.kind == "date":
             _check_future(parsed, col, value, cells, today=today)
         parsed.frame[col.name] = value.to_numpy() if col.kind != "bool" else value.array
+        if col.words:
+            parsed.frame[f"{col.name}__word"] = cells.where(~word, raw[col.name].reset_index(drop=True).str.lower()) \
+                .where(word).to_numpy()
 
     _check_rows(parsed, spec)
     return parsed
@@ -288,7 +295,8 @@ def _parse_column(col: Col, cells: pd.Series, blank: pd.Series, risk_codes) -> t
 
 def _expected(col: Col, got: str, risk_codes) -> str:
     if col.kind == "date":
-        return f"expected a date YYYY-MM-DD, got '{got}'"
+        words = "".join(f" or '{w}'" for w in col.words)
+        return f"expected a date YYYY-MM-DD{words}, got '{got}'"
     if col.kind == "float":
         rng = f" between {col.lo:g} and {col.hi:g}" if col.lo is not None else ""
         unit = " g/cm²" if col.name == "bmd" else ""
@@ -326,6 +334,19 @@ def _check_rows(parsed: ParsedFile, spec: KindSpec) -> None:
         for i in np.flatnonzero((exp.isna() & dlv.isna()).to_numpy()):
             parsed.reject(int(lines[i]), "expected_delivery", "give expected_delivery, delivered_on, or both")
         frame["key_on"] = exp.fillna(dlv)
+        if "breastfeeding_until" in frame:
+            # `ongoing` or a date; a blank cell leaves the stored value alone (NA).
+            ongoing = frame["breastfeeding_until__word"] == "ongoing"
+            given = ongoing | frame["breastfeeding_until"].notna()
+            frame["breastfeeding_ongoing"] = pd.array(np.where(given, ongoing, None), dtype="boolean")
+    if spec.kind == "episodes" and "fracture_on" in frame and "fracture" in frame:
+        blank = frame["fracture"].isna() & frame["fracture_on"].notna()
+        frame["fracture"] = frame["fracture"].where(~blank, True).astype("boolean")
+    if spec.kind == "episodes" and "fracture_on" in frame:
+        # A fracture date says there was a fracture; "fracture = no" beside one is a contradiction.
+        said_no = (frame["fracture"] == False).fillna(False) if "fracture" in frame else pd.Series(False, index=frame.index)  # noqa: E712
+        for i in np.flatnonzero((said_no & frame["fracture_on"].notna()).to_numpy()):
+            parsed.reject(int(lines[i]), "fracture", "fracture is 'no' but fracture_on gives a date; correct one of them")
 
 
 def _key_columns(spec: KindSpec) -> list[str]:

@@ -29,6 +29,7 @@ class Col:
     # How far after today a date may lie: (amount, unit), unit "weeks" or "years"; None = not after today.
     future_limit: tuple[int, str] | None = None
     upper: bool = False  # codes written in capitals (sex)
+    words: tuple[str, ...] = ()  # a date column's accepted words besides a date (breastfeeding `ongoing`)
 
     @property
     def db(self) -> str:
@@ -69,10 +70,10 @@ SPECS: dict[str, KindSpec] = {
         "episodes", "episode",
         (MRN, Col("joint", "code", True, JOINTS), Col("side", "code", True, SIDES),
          Col("onset_date", "date", True), Col("diagnosed_on", "date"), Col("resolved_on", "date"),
-         Col("pregnancy_associated", "bool"), Col("fracture", "bool")),
+         Col("pregnancy_associated", "bool"), Col("fracture", "bool"), Col("fracture_on", "date")),
         key=("joint", "side", "onset_date"),
         event_dates=("onset_date",),
-        order_checks=(("onset_date", "diagnosed_on"), ("onset_date", "resolved_on")),
+        order_checks=(("onset_date", "diagnosed_on"), ("onset_date", "resolved_on"), ("onset_date", "fracture_on")),
         defaults={"pregnancy_associated": False, "fracture": False},
     ),
     "scans": KindSpec(
@@ -96,9 +97,12 @@ SPECS: dict[str, KindSpec] = {
     ),
     "pregnancies": KindSpec(
         "pregnancies", "pregnancy",
-        (MRN, Col("expected_delivery", "date", future_limit=(44, "weeks")), Col("delivered_on", "date")),
+        (MRN, Col("expected_delivery", "date", future_limit=(44, "weeks")), Col("delivered_on", "date"),
+         # v2: the last day of breastfeeding (it may be planned), or `ongoing`
+         Col("breastfeeding_until", "date", future_limit=(3, "years"), words=("ongoing",))),
         key=("key_on",),
         event_dates=("expected_delivery", "delivered_on"),
+        order_checks=(("delivered_on", "breastfeeding_until"),),
     ),
     "symptoms": KindSpec(
         "symptoms", "symptom",

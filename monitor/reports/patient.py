@@ -65,7 +65,9 @@ def _change(row, tag: str) -> str:
         return "-"
     rate = "" if pd.isna(row[f"pct_year_{tag}"]) else f" {row[f'pct_year_{tag}']:+.1f}%/y"
     mark = " *" if row[f"significant_{tag}"] else ""
-    return f"{row[f'delta_{tag}']:+.3f} {row[f'pct_{tag}']:+.1f}%{rate}{mark}"
+    from monitor.rules.trends import format_delta
+
+    return f"{format_delta(row[f'delta_{tag}'], row['lsc_g_cm2'])} {row[f'pct_{tag}']:+.1f}%{rate}{mark}"
 
 
 def detail_lines(report: PatientReport) -> list[str]:

@@ -22,7 +22,7 @@ COLUMNS: dict[str, dict[str, str]] = {
     "episodes": {
         "patient_id": "id", "joint": "text", "side": "text", "onset_date": "date",
         "diagnosed_on": "date", "resolved_on": "date", "pregnancy_associated": "bool",
-        "fracture": "bool",
+        "fracture": "bool", "fracture_on": "date",
     },
     "scans": {
         "patient_id": "id", "scan_date": "date", "scanner": "text", "site": "text",
@@ -36,6 +36,8 @@ COLUMNS: dict[str, dict[str, str]] = {
     },
     "pregnancies": {
         "patient_id": "id", "expected_delivery": "date", "delivered_on": "date",
+        # v2: the last day of breastfeeding, or `breastfeeding_ongoing` (no end recorded yet).
+        "breastfeeding_until": "date", "breastfeeding_ongoing": "bool",
     },
     "symptoms": {
         "patient_id": "id", "reported_on": "date", "complaint": "text", "side": "text",
@@ -122,6 +124,14 @@ class Cohort:
             preg = preg.copy()
             preg.loc[preg["delivered_on"] > limit, "delivered_on"] = pd.NaT
             changes["pregnancies"] = preg
+        eps = changes.get("episodes", self.episodes)
+        if len(eps) and (eps["fracture_on"] > limit).any():
+            # A fracture dated after as_of has not happened yet.
+            eps = eps.copy()
+            later = eps["fracture_on"] > limit
+            eps.loc[later, "fracture"] = False
+            eps.loc[later, "fracture_on"] = pd.NaT
+            changes["episodes"] = eps
         for kind, column in (("episodes", "resolved_on"), ("episodes", "diagnosed_on"),
                              ("treatments", "stopped_on")):
             frame = changes.get(kind, getattr(self, kind))

@@ -35,8 +35,9 @@ class Evaluation:
 def evaluate(cohort: Cohort, *, as_of: date, config: Config, evidence: bool = True) -> Evaluation:
     """The schedule and the flags; `evidence=False` for callers that show flag codes only."""
     cohort = cohort.known_on(as_of)
-    risks = risk_factor_table(cohort)  # once, for the intervals and the therapy threshold
-    sched = schedule(cohort, as_of=as_of, settings=config.schedule, risks=risks)
+    # once, for the intervals and the therapy threshold
+    risks = risk_factor_table(cohort, alcohol_drinks_day=config.prevention.alcohol_drinks_day)
+    sched = schedule(cohort, as_of=as_of, settings=config.schedule, risks=risks, pregnancy=config.thresholds)
     flags = evaluate_flags(cohort, as_of=as_of, config=config, evidence=evidence, risks=risks)
     distinct = flags.drop_duplicates(["patient_id", "code"]).sort_values(["patient_id", "code"])
     codes = join_by(distinct["patient_id"], distinct["code"], ";")

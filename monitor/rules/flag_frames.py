@@ -87,3 +87,18 @@ def sort_flags(flags: pd.DataFrame) -> pd.DataFrame:
     code_index, _ = pd.factorize(flags["code"], sort=True)
     order = np.lexsort((code_index, -severity_rank(flags["severity"]).to_numpy(), flags["patient_id"].to_numpy()))
     return flags.iloc[order].reset_index(drop=True)
+
+
+def as_recorded(value) -> str:
+    """A number as it was recorded: 19.6 stays "19.6", 1000.0 is "1000"; never rounded across a
+    threshold. Missing values read "not recorded"."""
+    if value is None or value != value:  # NaN
+        return "not recorded"
+    text = format(float(value), ".10g")
+    return text if "e" not in text else repr(float(value))
+
+
+def signed(value) -> str:
+    """A signed number as recorded ("-2.05", "+0.3")."""
+    text = as_recorded(value)
+    return text if text.startswith("-") or text == "not recorded" else "+" + text

@@ -6,18 +6,18 @@ from datetime import date
 
 import pandas as pd
 
-from monitor.rules.bmd_flags import scanner_flags, threshold_flags, trend_flags
-from monitor.rules.clinical_flags import (
-    mri_flags,
-    pitfall_flags,
-    pregnancy_flags,
-    prevention_flags,
-    recurrence_flags,
-)
+from monitor.rules.bmd_flags import scanner_flags, trend_flags
+from monitor.rules.clinical_flags import mri_flags, recurrence_flags
 from monitor.rules.cohort import Cohort
 from monitor.config import Config
 from monitor.rules.flag_frames import FLAG_COLUMNS, as_categories, sort_flags
+from monitor.rules.pitfalls import new_joint_pain_flags, pitfall_flags
+from monitor.rules.pregnancy import deferred_ids, pregnancy_state
+from monitor.rules.pregnancy_flags import pregnancy_flags
+from monitor.rules.prevention import prevention_flags
 from monitor.rules.schedule import bilateral_scan_flags
+from monitor.rules.thresholds import threshold_flags
+from monitor.rules.treatment import on_treatment_flags
 from monitor.rules.trends import trend_table
 
 # Every code the rules can raise, with its severity (README lists them with their sources).
@@ -27,10 +27,19 @@ FLAG_CODES = {
     "scanner_changed": "info", "recurrence_same_site": "warn", "recurrence_contralateral": "warn",
     "migratory_pattern": "warn", "persistent_osteopenia": "warn", "therapy_indicated": "urgent",
     "low_for_age": "warn", "recovery_options": "info", "conservative_management": "info",
-    "fracture_surgical_referral": "warn", "pregnancy_hip_pain_mri": "urgent",
+    "fracture_surgical_referral": "urgent", "pregnancy_hip_pain_mri": "urgent",
     "pregnancy_toh_fracture_risk": "urgent", "post_fracture_treatment": "info", "mri_misread_risk": "warn",
     "weight_bearing_despite_pain": "urgent", "prevention_gap": "info",
+    # version 2
+    "low_bmd_defer_treatment": "warn", "on_bone_treatment": "info", "new_joint_pain_after_toh": "warn",
 }
+# Codes whose severity falls to `info` as history (PROTOCOL §3: `recent_months` after resolution).
+HISTORY_CODES = ("recurrence_same_site", "recurrence_contralateral", "migratory_pattern")
+
+
+def severities(code: str) -> tuple[str, ...]:
+    """Every severity a code can be raised with."""
+    return (FLAG_CODES[code], "info") if code in HISTORY_CODES else (FLAG_CODES[code],)
 
 
 def evaluate_flags(cohort: Cohort, *, as_of: date, config: Config, evidence: bool = True,
@@ -47,14 +56,17 @@ def evaluate_flags(cohort: Cohort, *, as_of: date, config: Config, evidence: boo
     trend = trend_table(cohort.scans, settings=config.trend)
     parts = [
         bilateral_scan_flags(cohort, as_of=as_of),
-        trend_flags(cohort, trend, evidence=evidence),
+        trend_flags(cohort, trend, evidence=evidence, settings=config.thresholds),
         scanner_flags(trend),
         threshold_flags(cohort, as_of=as_of, config=config, risks=risks),
-        recurrence_flags(cohort, config=config),
+        on_treatment_flags(cohort, as_of=as_of, config=config,
+                           deferred=deferred_ids(pregnancy_state(cohort, as_of=as_of, settings=config.thresholds))),
+        recurrence_flags(cohort, as_of=as_of, config=config),
         pregnancy_flags(cohort, as_of=as_of, config=config),
         mri_flags(cohort),
-        pitfall_flags(cohort),
-        prevention_flags(cohort, config=config),
+        pitfall_flags(cohort, as_of=as_of, config=config),
+        new_joint_pain_flags(cohort, config=config),
+        prevention_flags(cohort, as_of=as_of, config=config),
     ]
     parts = [p for p in parts if len(p)]
     if not parts:

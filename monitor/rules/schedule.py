@@ -13,8 +13,10 @@ import numpy as np
 import pandas as pd
 
 from monitor.rules.cohort import Cohort
-from monitor.config import ScheduleSettings
-from monitor.rules.flag_frames import FLAG_COLUMNS, join_by, make_flags
+from monitor.config import ScheduleSettings, ThresholdSettings
+from monitor.rules.dates import add_months
+from monitor.rules.flag_frames import FLAG_COLUMNS, as_recorded, join_by, make_flags
+from monitor.rules.pregnancy import pregnancy_spans
 
 STATUSES = ("not_due", "due_soon", "due", "overdue")
 HIP_SITES = ("total_hip", "femoral_neck")
@@ -24,7 +26,10 @@ DERIVED_RISK_FACTORS = {
     "pregnancy_associated_toh": "a pregnancy-associated episode",
     "recurrent_or_migratory_toh": "two or more episodes (recurrent or migratory TOH)",
     "fracture": "a fracture with a TOH episode",
+    "smoking": "the latest assessment records a smoker",
+    "alcohol_excess": "the latest assessment records more than 2 drinks a day",
 }
+DEFERRED_REASON = "deferred: no DXA during pregnancy"
 
 SCHEDULE_COLUMNS = [
     "patient_id", "mrn", "name", "status", "due_date", "days_overdue", "last_scan_date",
@@ -32,24 +37,15 @@ SCHEDULE_COLUMNS = [
 ]
 
 
-def add_months(dates: pd.Series, months: pd.Series | int) -> pd.Series:
-    """Calendar months: the day is clipped to the month's end (2024-02-29 + 12 = 2025-02-28)."""
-    months = pd.Series(months, index=dates.index) if np.isscalar(months) else months
-    out = pd.Series(pd.NaT, index=dates.index, dtype="datetime64[us]")
-    for n in pd.unique(months.dropna()):
-        mask = months == n
-        out.loc[mask] = dates.loc[mask] + pd.DateOffset(months=int(n))
-    return out
-
-
 def _fmt(value) -> str:
     return "" if pd.isna(value) else pd.Timestamp(value).date().isoformat()
 
 
-def risk_factor_table(cohort: Cohort) -> pd.DataFrame:
+def risk_factor_table(cohort: Cohort, *, alcohol_drinks_day: float = 2) -> pd.DataFrame:
     """Every risk factor of every patient, one row each: patient_id, code, reason, is_derived.
 
-    Staff-recorded codes come from the patient record; the derived ones from the episodes.
+    Staff-recorded codes come from the patient record; the derived ones from the episodes and
+    from the latest assessment (`smoking`, `alcohol_excess`: more than `alcohol_drinks_day`).
     """
     patients = cohort.patients
     staff = patients[["patient_id", "risk_factors"]]
@@ -74,9 +70,21 @@ def risk_factor_table(cohort: Cohort) -> pd.DataFrame:
         counts["n"] = counts["patient_id"].map(n)
         parts.append(counts.assign(code="recurrent_or_migratory_toh",
                                    reason=counts["n"].astype(str) + " episodes: " + counts["label"]))
-        frac = ep.loc[ep["fracture"].fillna(False).astype(bool)]
+        frac = ep.loc[ep["fracture"].fillna(False).astype(bool) | ep["fracture_on"].notna()]
         frac = join_by(frac["patient_id"], frac["label"]).rename("label").rename_axis("patient_id").reset_index()
         parts.append(frac.assign(code="fracture", reason="fracture with episode: " + frac["label"]))
+    a = cohort.assessments
+    if len(a):
+        latest = a.loc[a["assessed_on"] == a.groupby("patient_id")["assessed_on"].transform("max")]
+        latest = latest.drop_duplicates("patient_id", keep="last")
+        on = "latest assessment " + latest["assessed_on"].dt.strftime("%Y-%m-%d")
+        smoker = latest.loc[latest["smoker"].fillna(False).astype(bool)]
+        parts.append(pd.DataFrame({"patient_id": smoker["patient_id"], "code": "smoking",
+                                   "reason": on.loc[smoker.index] + ": smoker"}))
+        heavy = latest.loc[(latest["alcohol_drinks_day"] > alcohol_drinks_day).fillna(False)]
+        parts.append(pd.DataFrame({"patient_id": heavy["patient_id"], "code": "alcohol_excess",
+                                   "reason": on.loc[heavy.index] + ": " + heavy["alcohol_drinks_day"].map(as_recorded).astype("str")
+                                   + f" drinks a day (more than {alcohol_drinks_day:g})"}))
     table = pd.concat([p.assign(is_derived=p.get("is_derived", True))[["patient_id", "code", "reason", "is_derived"]]
                        for p in parts], ignore_index=True)
     table["is_derived"] = table["is_derived"].astype(bool)
@@ -94,13 +102,39 @@ def surveillance_status(due: pd.Series, *, as_of: date, settings: ScheduleSettin
     return pd.Series(status, index=due.index, dtype="str"), days.clip(lower=0)
 
 
+def defer_for_pregnancy(due: pd.Series, patient_ids: pd.Series, spans: pd.DataFrame, *,
+                        as_of: date) -> tuple[pd.Series, pd.Series]:
+    """No DXA in pregnancy: a due date on a pregnant day, or a scan due while she is pregnant on
+    `as_of`, moves to the day after delivery (recorded, else expected + 14 days). Returns the
+    due dates and whether each moved. Back-to-back pregnancies move it again (at most 3 times)."""
+    moved = pd.Series(False, index=due.index)
+    spans = spans.loc[spans["start"].notna() & spans["end"].notna()]
+    if not len(spans) or not len(due):
+        return due, moved
+    as_of_ts = pd.Timestamp(as_of)
+    for _ in range(3):
+        pairs = pd.DataFrame({"row": due.index, "patient_id": patient_ids.to_numpy(), "due": due.to_numpy()})
+        pairs = pairs.merge(spans[["patient_id", "start", "end"]], on="patient_id")
+        on_pregnant_day = (pairs["due"] >= pairs["start"]) & (pairs["due"] <= pairs["end"])
+        due_while_pregnant = (pairs["start"] <= as_of_ts) & (as_of_ts <= pairs["end"]) & (pairs["due"] <= as_of_ts)
+        hit = pairs.loc[on_pregnant_day | due_while_pregnant]
+        if not len(hit):
+            break
+        new = (hit.groupby("row")["end"].max() + pd.Timedelta(days=1)).astype("datetime64[us]")
+        due = due.copy()
+        due.loc[new.index] = new
+        moved.loc[new.index] = True
+    return due, moved
+
+
 def schedule(cohort: Cohort, *, as_of: date, settings: ScheduleSettings,
-             risks: pd.DataFrame | None = None) -> pd.DataFrame:
+             risks: pd.DataFrame | None = None, pregnancy: ThresholdSettings | None = None) -> pd.DataFrame:
     """The next DXA due date and status of every active patient on `as_of`.
 
     Baseline: if no scan is dated on or after the diagnosis date of the latest episode, the scan
-    is due on that date [1]. Otherwise: last scan + 24 months, or 12 with a risk factor [2, 3].
-    A patient with neither episode nor scan is due a baseline at enrolment.
+    is due on that date [1]. Otherwise: last hip scan + 24 months, or 12 with a risk factor [2, 3]
+    (a spine-only scan does not restart the hip clock). A patient with neither episode nor scan is
+    due a baseline at enrolment. No DXA in pregnancy: see `defer_for_pregnancy`.
     """
     cohort = cohort.known_on(as_of)
     patients = cohort.patients.loc[cohort.patients["status"] == "active"]
@@ -114,7 +148,8 @@ def schedule(cohort: Cohort, *, as_of: date, settings: ScheduleSettings,
     else:
         frame["diagnosis_date"] = pd.Series(pd.NaT, index=frame.index, dtype="datetime64[us]")
     # reindex: assigning a Series to an empty frame would adopt the Series' index.
-    frame["last_scan_date"] = cohort.scans.groupby("patient_id")["scan_date"].max().reindex(frame.index)
+    hip_scans = cohort.scans.loc[cohort.scans["site"].isin(HIP_SITES)]
+    frame["last_scan_date"] = hip_scans.groupby("patient_id")["scan_date"].max().reindex(frame.index)
 
     risks = risk_factor_table(cohort) if risks is None else risks
     risks = risks.loc[risks["patient_id"].isin(frame.index)]
@@ -157,6 +192,12 @@ def schedule(cohort: Cohort, *, as_of: date, settings: ScheduleSettings,
         + frame["recorded_on"].dt.strftime("%Y-%m-%d").fillna("?") + ")",
     )
     frame["due_reason"] = np.where(no_anchor, reason_none, np.where(needs_baseline, reason_base, reason_follow))
+    spans = pregnancy_spans(cohort.pregnancies, settings=pregnancy or ThresholdSettings())
+    original = frame["due_date"]
+    frame["due_date"], moved = defer_for_pregnancy(original, frame.index.to_series(), spans, as_of=as_of)
+    frame["due_reason"] = np.where(
+        moved, DEFERRED_REASON + " (was due " + original.dt.strftime("%Y-%m-%d").fillna("") + "; "
+        + frame["due_reason"] + ")", frame["due_reason"])
     frame["due_reason"] = frame["due_reason"].astype("str")
 
     frame["status"], frame["days_overdue"] = surveillance_status(frame["due_date"], as_of=as_of, settings=settings)

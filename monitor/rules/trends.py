@@ -20,7 +20,8 @@ TREND_COLUMNS = [
 ]
 SITE_ORDER = {"total_hip": 0, "femoral_neck": 1, "lumbar_spine": 2}
 SIDE_ORDER = {"left": 0, "right": 1, "": 2}
-# Rounding noise must not decide significance: BMD is recorded to 3 decimals.
+# Float noise (0.9 - 0.875 = 0.025000000000000022) must not decide significance; anything
+# larger does: changes are compared in full precision (0.0249 < LSC 0.025).
 EPS = 1e-9
 
 
@@ -70,7 +71,7 @@ def trend_table(scans: pd.DataFrame, *, settings: TrendSettings) -> pd.DataFrame
     t["base_date"] = t["base_date"].astype("datetime64[us]")
 
     for tag, ref_date, ref_bmd in (("prev", "prev_date", "prev_bmd"), ("base", "base_date", "base_bmd")):
-        delta = (t["bmd_g_cm2"] - t[ref_bmd]).round(4)
+        delta = t["bmd_g_cm2"] - t[ref_bmd]
         years = (t["scan_date"] - t[ref_date]).dt.days / 365.25
         t[f"delta_{tag}"] = delta
         pct = 100 * delta / t[ref_bmd]
@@ -80,6 +81,24 @@ def trend_table(scans: pd.DataFrame, *, settings: TrendSettings) -> pd.DataFrame
 
     t["is_latest"] = t["scan_date"] == t.groupby("patient_id")["scan_date"].transform("max")
     return t[TREND_COLUMNS]
+
+
+def format_delta(delta: float, lsc: float) -> str:
+    """A BMD change to 3 decimals, or as many more as it takes for the shown value to agree with
+    the full-precision comparison with the LSC (-0.0249 is "-0.0249", never "-0.025")."""
+    if delta != delta:  # NaN
+        return ""
+    significant = abs(delta) >= lsc - EPS
+    for digits in range(3, 7):
+        text = format(delta, f"+.{digits}f")
+        if (abs(float(text)) >= lsc - EPS) == significant:
+            return text
+    return format(delta, "+.10g")
+
+
+def format_lsc(lsc: float) -> str:
+    """The LSC to 3 decimals unless it has more (a measured 0.0277 stays 0.0277)."""
+    return format(lsc, ".3f") if abs(round(lsc, 3) - lsc) < EPS else format(lsc, ".10g")
 
 
 def _fmt(values, spec: str) -> list[str]:
@@ -95,9 +114,10 @@ def describe_changes(rows: pd.DataFrame, tags: pd.Series) -> pd.Series:
         if not len(sel):
             continue
         texts = []
+        deltas = [format_delta(d, lsc) for d, lsc in zip(sel[f"delta_{tag}"].tolist(), sel["lsc_g_cm2"].tolist())]
         for side, site, ref, now, delta, pct, rate, ref_on, on in zip(
-                sel["side"].tolist(), sel["site"].tolist(), _fmt(sel[f"{tag}_bmd"].tolist(), ".3f"),
-                _fmt(sel["bmd_g_cm2"].tolist(), ".3f"), _fmt(sel[f"delta_{tag}"].tolist(), "+.3f"),
+                sel["side"].tolist(), sel["site"].tolist(), _bmd(sel[f"{tag}_bmd"].tolist()),
+                _bmd(sel["bmd_g_cm2"].tolist()), deltas,
                 _fmt(sel[f"pct_{tag}"].tolist(), "+.1f"), _fmt(sel[f"pct_year_{tag}"].tolist(), "+.1f"),
                 sel[f"{tag}_date"].dt.strftime("%Y-%m-%d").tolist(), sel["scan_date"].dt.strftime("%Y-%m-%d").tolist()):
             where = f"{side} {site.replace('_', ' ')}".strip()
@@ -108,5 +128,10 @@ def describe_changes(rows: pd.DataFrame, tags: pd.Series) -> pd.Series:
     return out.astype("str")
 
 
+def _bmd(values) -> list[str]:
+    """BMD to 3 decimals, more when recorded with more (so the shown values add up)."""
+    return ["" if v != v else format_lsc(v) for v in values]
+
+
 def lsc_note(lsc: float, measured: bool) -> str:
-    return f"LSC {lsc:.3f} g/cm², {'measured here' if measured else 'default, not measured here'}"
+    return f"LSC {format_lsc(lsc)} g/cm², {'measured here' if measured else 'default, not measured here'}"

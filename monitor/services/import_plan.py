@@ -107,6 +107,8 @@ def _plan(parsed: ParsedFile, spec: KindSpec, existing: pd.DataFrame, patient_id
     value_cols = [c.db for c in spec.columns if c.name in parsed.present and c.name != "mrn"]
     if spec.kind == "pregnancies":
         value_cols.append("key_on")
+        if "breastfeeding_until" in parsed.present:
+            value_cols.append("breastfeeding_ongoing")
     if "side" in types and "side" in spec.key and "side" not in good:
         good = good.assign(side="")
     if "side" in spec.key:

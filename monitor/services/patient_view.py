@@ -110,7 +110,9 @@ def describe_patient(engine: Engine, mrn: str, *, as_of: date, config: Config) -
                 return "-"
             rate = "" if pd.isna(r[f"pct_year_{tag}"]) else f" {r[f'pct_year_{tag}']:+.1f}%/yr"
             star = "*" if r[f"significant_{tag}"] else " "
-            return (f"{r[f'delta_{tag}']:+.3f} ({r[f'pct_{tag}']:+.1f}%{rate}){star} since "
+            from monitor.rules.trends import format_delta
+
+            return (f"{format_delta(r[f'delta_{tag}'], r['lsc_g_cm2'])} ({r[f'pct_{tag}']:+.1f}%{rate}){star} since "
                     f"{_d(r[f'{tag}_date'])}")
 
         rows = [{"site": f"{r['side']} {r['site'].replace('_', ' ')}".strip(), "BMD": f"{r['bmd_g_cm2']:.3f}",

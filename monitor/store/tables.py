@@ -43,6 +43,8 @@ class Episode(SQLModel, table=True):
     resolved_on: date | None = None
     pregnancy_associated: bool = False
     fracture: bool = False
+    # v2: the day of the fracture, when recorded (a date implies `fracture`).
+    fracture_on: date | None = None
 
 
 class DxaMeasurement(SQLModel, table=True):
@@ -88,6 +90,9 @@ class Pregnancy(SQLModel, table=True):
     key_on: date
     expected_delivery: date | None = None
     delivered_on: date | None = None
+    # v2: the last day of breastfeeding; `breastfeeding_ongoing` when recorded as `ongoing`.
+    breastfeeding_until: date | None = None
+    breastfeeding_ongoing: bool | None = None
 
 
 class Symptom(SQLModel, table=True):

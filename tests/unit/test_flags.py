@@ -100,7 +100,7 @@ def case(left_after, right_after, *, resolved="2021-08-01", left_before=0.9, rig
     (case(0.9, 0.85), {"contralateral_decline"}),
     (case(0.85, 0.9), {"affected_decline_after_resolution"}),
     (case(0.85, 0.9, resolved=None), set()),  # loss during the active episode is the disease itself
-    (case(0.85, 0.85), {"bilateral_decline"}),
+    (case(0.85, 0.85), {"bilateral_decline", "contralateral_decline", "affected_decline_after_resolution"}),  # v2: beside, not instead of
     (case(0.95, 0.9), {"affected_recovery"}),
     (case(0.88, 0.88), set()),  # within the LSC at the total hip, below it at the femoral neck
 ])
@@ -173,19 +173,19 @@ def test_therapy_indicated(t, risks, raised):
         assert f.loc[f["code"] == "therapy_indicated", "severity"].iloc[0] == "urgent"
 
 
-@pytest.mark.parametrize("sex, birth, post, z, low, note", [
-    ("M", "1980-06-01", None, -2.0, True, True),    # man of 43: Z counts, boundary -2.0 included
-    ("M", "1980-06-01", None, -1.9, False, True),
-    ("M", "1960-06-01", None, -2.5, False, False),  # man of 63: T-scores as usual
-    ("F", "1980-06-01", None, -2.2, True, True),    # woman under 50: premenopausal unless recorded
-    ("F", "1980-06-01", True, -2.2, False, False),  # recorded postmenopausal
-    ("F", "1970-06-01", False, -2.2, True, True),   # 53 and recorded premenopausal
+@pytest.mark.parametrize("sex, birth, post, z, low, therapy", [
+    ("M", "1980-06-01", None, -2.0, True, False),    # man of 43: Z counts, boundary -2.0 included
+    ("M", "1980-06-01", None, -1.9, False, False),   # young adult: never a T-score flag (ISCD)
+    ("M", "1960-06-01", None, -2.5, False, True),    # man of 63: T-scores as usual
+    ("F", "1980-06-01", None, -2.2, True, False),    # woman under 50: premenopausal unless recorded
+    ("F", "1980-06-01", True, -2.2, False, True),    # recorded postmenopausal
+    ("F", "1970-06-01", False, -2.2, True, False),   # 53 and recorded premenopausal
 ])
-def test_z_score_caveat_and_low_for_age(sex, birth, post, z, low, note):
-    """Under 50 and premenopausal: ISCD prefers Z-scores; Z <= -2.0 is below the expected range."""
+def test_z_score_caveat_and_low_for_age(sex, birth, post, z, low, therapy):
+    """Young adults: Z <= -2.0 is below the expected range; T-score thresholds do not apply (ISCD)."""
     c = osteo(-2.2, risks="smoking", sex=sex, birth=birth, z=z, post=post)
     assert has(c, "low_for_age") is low
-    assert ("ISCD prefers Z-scores" in evidence(c, "therapy_indicated")[0]) is note
+    assert has(c, "therapy_indicated") is therapy
 
 
 # --- §3 recurrence and migration --------------------------------------------------------------
@@ -239,13 +239,17 @@ def test_pregnancy_hip_pain_silent_after_mri_and_when_not_hip_pain():
 
 
 def test_pregnancy_associated_episode_flags():
-    """Unresolved pregnancy-associated TOH: fracture risk (urgent); after a fracture, the treatment card."""
+    """Unresolved pregnancy-associated TOH: fracture risk (urgent); with a fracture, surgical referral instead."""
+    plain = cohort(patients=[patient(sex="F", birth="1992-01-01")],
+                   episodes=[episode(onset="2026-01-01", pregnancy=True)])
+    assert dict(zip(*[codes(plain, as_of="2026-03-01")[k] for k in ("code", "severity")]))[
+        "pregnancy_toh_fracture_risk"] == "urgent"
     c = cohort(patients=[patient(sex="F", birth="1992-01-01")],
                episodes=[episode(onset="2026-01-01", pregnancy=True, fracture=True)])
     f = codes(c, as_of="2026-03-01")
     got = dict(zip(f["code"], f["severity"]))
-    assert got["pregnancy_toh_fracture_risk"] == "urgent"
-    assert got["post_fracture_treatment"] == "info" and got["fracture_surgical_referral"] == "warn"
+    assert "pregnancy_toh_fracture_risk" not in got and got["fracture_surgical_referral"] == "urgent"
+    assert "post_fracture_treatment" not in got  # no delivery recorded yet
     resolved = cohort(patients=[patient(sex="F")], episodes=[episode(onset="2026-01-01", resolved="2026-05-01",
                                                                       pregnancy=True)])
     assert not has(resolved, "pregnancy_toh_fracture_risk")
@@ -375,6 +379,10 @@ def _to_cohort(frames):
             f = f.rename(columns={"bmd": "bmd_g_cm2"}).assign(side=f["side"].fillna(""))
         if kind == "symptoms":
             f = f.assign(side=f["side"].fillna(""))
+        if kind == "pregnancies" and "breastfeeding_until" in f:
+            ongoing = f["breastfeeding_until"] == "ongoing"
+            f = f.assign(breastfeeding_ongoing=ongoing.where(f["breastfeeding_until"].notna()),
+                         breastfeeding_until=f["breastfeeding_until"].where(~ongoing))
         for c in f.columns:
             if set(f[c].dropna().unique()) <= {"yes", "no"} and len(f[c].dropna()):
                 f[c] = f[c].map({"yes": True, "no": False})

@@ -1,0 +1,78 @@
+"""PROTOCOL.md §7 (version 2): prevention gaps from the latest assessment [2, 3].
+
+A current calcium or vitamin D treatment counts toward the intake; while pregnant or
+breastfeeding any alcohol is a gap (drug labelling / obstetric advice); values are shown as
+recorded, never rounded across a threshold. Pure: the cohort (cut to `as_of`) and `as_of`.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+import numpy as np
+import pandas as pd
+
+from monitor.rules.cohort import Cohort
+from monitor.config import Config
+from monitor.rules.dates import fmt_dates
+from monitor.rules.flag_frames import FLAG_COLUMNS, as_recorded, make_flags
+from monitor.rules.pregnancy import deferred_ids, pregnancy_state
+from monitor.rules.treatment import supplement_intake
+
+
+def prevention_flags(cohort: Cohort, *, as_of: date, config: Config) -> pd.DataFrame:
+    """prevention_gap (info), one per item, from each patient's latest assessment [2, 3]."""
+    a = cohort.assessments
+    if not len(a):
+        return pd.DataFrame(columns=FLAG_COLUMNS)
+    latest = a.loc[a["assessed_on"] == a.groupby("patient_id")["assessed_on"].transform("max")]
+    latest = latest.drop_duplicates("patient_id", keep="last").reset_index(drop=True)
+    pv = config.prevention
+    restricted = cohort.episodes.loc[cohort.episodes["resolved_on"].isna(), "patient_id"]
+    supp = supplement_intake(cohort, as_of=as_of).reindex(latest["patient_id"])
+    supp.index = latest.index
+    ca_extra = supp["calcium_mg_day"].fillna(0.0).astype(float)
+    d_extra = supp["vitamin_d_iu_day"].fillna(0.0).astype(float)
+    supp_text = supp["text"].fillna("").astype(str)
+    calcium = latest["calcium_mg_day"] + ca_extra.where(latest["calcium_mg_day"].notna())
+    vitamin_d = latest["vitamin_d_iu_day"] + d_extra.where(latest["vitamin_d_iu_day"].notna())
+    state = pregnancy_state(cohort, as_of=as_of, settings=config.thresholds)
+    no_alcohol = latest["patient_id"].isin(deferred_ids(state))
+
+    def with_supplement(column: str, extra: pd.Series, unit: str) -> pd.Series:
+        recorded = latest[column].map(as_recorded) + f" {unit}"
+        total = (latest[column] + extra).map(as_recorded)
+        return recorded.where(extra <= 0, recorded + " in the diet + current " + supp_text + " = " + total + f" {unit}")
+
+    alcohol_limit = np.where(no_alcohol, 0.0, pv.alcohol_drinks_day)
+    checks = [
+        (calcium < pv.calcium_mg_day, with_supplement("calcium_mg_day", ca_extra, "mg/day").map(lambda t: "calcium " + t)
+         + " (target 1,000-1,200)", "Calcium 1,000-1,200 mg daily through diet or supplements"),
+        (vitamin_d < pv.vitamin_d_iu_day,
+         with_supplement("vitamin_d_iu_day", d_extra, "IU/day").map(lambda t: "vitamin D intake " + t) + " (target 600-800)",
+         "Vitamin D 600-800 IU daily"),
+        (latest["serum_25ohd_ng_ml"] < pv.serum_25ohd_ng_ml,
+         "serum 25(OH)D " + latest["serum_25ohd_ng_ml"].map(as_recorded) + f" ng/mL (target >= {pv.serum_25ohd_ng_ml:g})",
+         f"Vitamin D to reach serum 25(OH)D >= {pv.serum_25ohd_ng_ml:g} ng/mL"),
+        ((latest["exercise_min_day"] < pv.exercise_min_day) & ~latest["patient_id"].isin(restricted),
+         "weight-bearing exercise " + latest["exercise_min_day"].map(as_recorded)
+         + " min/day (target >= 30 once weight-bearing is permitted)",
+         "Weight-bearing and resistance exercise at least 30 minutes daily"),
+        (latest["smoker"].fillna(False).astype(bool), pd.Series("tobacco use", index=latest.index), "Stop tobacco use"),
+        ((latest["alcohol_drinks_day"] > alcohol_limit) & ~no_alcohol,
+         "alcohol " + latest["alcohol_drinks_day"].map(as_recorded) + " drinks/day (limit 1-2)",
+         "Limit alcohol to 1-2 drinks per day"),
+        ((latest["alcohol_drinks_day"] > 0) & no_alcohol,
+         "alcohol " + latest["alcohol_drinks_day"].map(as_recorded) + " drinks/day while pregnant or breastfeeding "
+         "(no alcohol)", "No alcohol while pregnant or breastfeeding"),
+    ]
+    parts = []
+    for mask, texts, action in checks:
+        rows = latest.loc[mask.fillna(False).astype(bool)]
+        if not len(rows):
+            continue
+        ev = "assessment " + fmt_dates(rows["assessed_on"]) + ": " + texts.loc[rows.index]
+        parts.append(make_flags(rows["patient_id"], code="prevention_gap", severity="info",
+                                title="Bone health measure below target", evidence=ev.to_numpy(),
+                                action=action, sources="2, 3"))
+    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=FLAG_COLUMNS)

@@ -60,6 +60,11 @@ def read_cells(path: Path) -> tuple[list[str], np.ndarray, pd.DataFrame]:
     text = read_table_text(path)
     if not text.strip():
         raise BadImportFile(f"{path.name}, line 1: the file is empty; expected a header row")
+    header_cells = next(csv.reader([text.split("\n", 1)[0].rstrip("\r")], delimiter=separator(text)), [])
+    blank = [i + 1 for i, cell in enumerate(header_cells) if not cell.strip()]
+    if blank and len(header_cells) > 1:
+        raise BadImportFile(f"{path.name}, line 1: column {blank[0]} has no name in the header (an empty column "
+                            "left by a spreadsheet?): delete that column or give it a name")
     try:
         sep = separator(text)
         lengths = np.fromiter((len(r) for r in csv.reader(io.StringIO(text, newline=""), delimiter=sep)),
@@ -143,6 +148,10 @@ class ParsedFile:
 
 
 def kind_of(path: Path, kind: str | None) -> str:
+    if not path.exists():  # a mistyped name is "not found", not "cannot tell what it holds"
+        raise MonitorError(f"{path}: file not found")
+    if path.is_dir():
+        raise MonitorError(f"{path}: is a folder, expected a CSV file")
     if kind:
         if kind not in SPECS:
             raise MonitorError(f"unknown --kind '{kind}' (expected one of: {', '.join(SPECS)})")

@@ -81,6 +81,18 @@ def overview_figure(evaluation, config: Config):
     return fig
 
 
+def _pack(codes: list[str], width: int) -> list[str]:
+    """Codes joined by ', ' in lines of at most `width` characters (a longer code gets a line of its own)."""
+    out = [""]
+    for code in codes:
+        candidate = f"{out[-1]}, {code}" if out[-1] else code
+        if len(candidate) <= width or not out[-1]:
+            out[-1] = candidate
+        else:
+            out.append(code)
+    return out
+
+
 def list_lines(evaluation, config: Config) -> list[str]:
     """The overdue list, then urgent and warning flags, then the settings."""
     from monitor.rules.flags import FLAG_CODES
@@ -88,11 +100,17 @@ def list_lines(evaluation, config: Config) -> list[str]:
 
     rows = due_rows(evaluation, ("due", "overdue"))
     lines = [f"DUE AND OVERDUE ({len(rows)}), most overdue first",
-             f"  {'mrn':12} {'name':20} {'status':8} {'due':10} {'days':>5} {'last scan':10} {'mo':>3}  warning flags"]
+             f"  {'mrn':12} {'name':20} {'status':8} {'due':10} {'days':>5} {'last scan':10} {'mo':>3}  "
+             "urgent (!) and warning flags"]
+    flag_column = 2 + 12 + 1 + 20 + 1 + 8 + 1 + 10 + 1 + 5 + 1 + 10 + 1 + 3 + 2
     for r in rows.head(LIST_LIMIT).itertuples(index=False):
-        serious = [c for c in r.flags.split(";") if FLAG_CODES.get(c) in ("warn", "urgent")]
+        # Every urgent and warning code, urgent first, never cut: a hidden code is a hidden sign.
+        codes = [c for c in r.flags.split(";") if FLAG_CODES.get(c) in ("warn", "urgent")]
+        codes = [f"!{c}" for c in codes if FLAG_CODES[c] == "urgent"] + [c for c in codes if FLAG_CODES[c] == "warn"]
+        cells = _pack(codes, 48)
         lines.append(f"  {r.mrn[:12]:12} {str(r.name or '')[:20]:20} {r.status:8} {r.due_date:10} {r.days_overdue:>5} "
-                     f"{r.last_scan_date or '-':10} {r.interval_months:>3}  {', '.join(serious)[:48]}")
+                     f"{r.last_scan_date or '-':10} {r.interval_months:>3}  {cells[0]}")
+        lines += [" " * flag_column + more for more in cells[1:]]
     if len(rows) > LIST_LIMIT:
         lines.append(f"  ... and {len(rows) - LIST_LIMIT} more: the full list is `monitor export overdue -o FILE`")
     lines.append("")

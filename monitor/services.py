@@ -20,6 +20,8 @@ from monitor.cohort import Cohort
 from monitor.config import Config
 from monitor.errors import MonitorError, UnknownPatient
 from monitor.flagging import SEVERITY_RANK, join_by, severity_rank
+from monitor.acknowledgements import load_acknowledgements, mark_acknowledged, unacknowledged
+from monitor.flagging import as_categories, sort_flags
 from monitor.flags import evaluate_flags
 from monitor.safe_files import write_private_frame
 from monitor.schedule import risk_factor_table, schedule
@@ -76,17 +78,38 @@ class Evaluation:
     flags: pd.DataFrame
 
 
-def evaluate(cohort: Cohort, *, as_of: date, config: Config, evidence: bool = True) -> Evaluation:
-    """The schedule and the flags; `evidence=False` for callers that show flag codes only."""
+def evaluate(cohort: Cohort, *, as_of: date, config: Config, evidence: bool = True,
+             acknowledgements: pd.DataFrame | None = None) -> Evaluation:
+    """The schedule and the flags; `evidence=False` for callers that show flag codes only.
+
+    With `acknowledgements`, the flags are marked (`acknowledged_by`, `acknowledged_at`) and the
+    schedule's `flags` column (the worklists) leaves the acknowledged ones out."""
     cohort = cohort.known_on(as_of)
     # once, for the intervals and the therapy threshold
     risks = risk_factor_table(cohort, alcohol_drinks_day=config.prevention.alcohol_drinks_day)
     sched = schedule(cohort, as_of=as_of, settings=config.schedule, risks=risks, pregnancy=config.thresholds)
     flags = evaluate_flags(cohort, as_of=as_of, config=config, evidence=evidence, risks=risks)
-    distinct = flags.drop_duplicates(["patient_id", "code"]).sort_values(["patient_id", "code"])
+    flags = apply_acknowledgements(flags, cohort, acknowledgements, as_of=as_of, config=config, evidence=evidence,
+                                   risks=risks)
+    distinct = unacknowledged(flags).drop_duplicates(["patient_id", "code"]).sort_values(["patient_id", "code"])
     codes = join_by(distinct["patient_id"], distinct["code"], ";")
     sched = sched.assign(flags=codes.reindex(sched["patient_id"].to_numpy()).fillna("").to_numpy())
     return Evaluation(as_of, cohort, sched, flags)
+
+
+def apply_acknowledgements(flags: pd.DataFrame, cohort: Cohort, acks: pd.DataFrame | None, *, as_of: date,
+                           config: Config, evidence: bool, risks: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Mark the acknowledged flags. An acknowledgement is matched against the full evidence, so
+    the few acknowledged patients are evaluated with it when the caller skipped it."""
+    if acks is None or not len(acks):
+        return mark_acknowledged(flags, acks if acks is not None else pd.DataFrame())
+    if not evidence:
+        ids = acks["patient_id"].unique()
+        mine = evaluate_flags(cohort.only(ids), as_of=as_of, config=config, evidence=True,
+                              risks=None if risks is None else risks.loc[risks["patient_id"].isin(ids)])
+        flags = sort_flags(as_categories(pd.concat([flags.loc[~flags["patient_id"].isin(ids)], mine],
+                                                   ignore_index=True)))
+    return mark_acknowledged(flags, acks)
 
 
 def _load(engine: Engine, *, as_of: date, mrn: str | None, progress) -> Cohort:
@@ -101,12 +124,15 @@ def _load(engine: Engine, *, as_of: date, mrn: str | None, progress) -> Cohort:
 def flags_db(engine: Engine, *, as_of: date, config: Config, mrn: str | None = None, progress=None):
     """The flags alone (no schedule), of one patient or of the cohort, with the patients they name."""
     cohort = _load(engine, as_of=as_of, mrn=mrn, progress=progress)
-    return evaluate_flags(cohort, as_of=as_of, config=config), cohort.patients
+    pid = int(cohort.patients["patient_id"].iloc[0]) if mrn and len(cohort.patients) else None
+    acks = load_acknowledgements(engine, patient_id=pid)
+    return mark_acknowledged(evaluate_flags(cohort, as_of=as_of, config=config), acks), cohort.patients
 
 
 def evaluate_db(engine: Engine, *, as_of: date, config: Config, evidence: bool = True, progress=None) -> Evaluation:
     cohort = _load(engine, as_of=as_of, mrn=None, progress=progress)
-    return evaluate(cohort, as_of=as_of, config=config, evidence=evidence)
+    return evaluate(cohort, as_of=as_of, config=config, evidence=evidence,
+                    acknowledgements=load_acknowledgements(engine))
 
 
 def due_rows(evaluation: Evaluation, statuses: tuple[str, ...] = ()) -> pd.DataFrame:
@@ -131,6 +157,7 @@ def due_rows(evaluation: Evaluation, statuses: tuple[str, ...] = ()) -> pd.DataF
 
 
 FLAG_FIELDS = ["mrn", "code", "severity", "title", "evidence", "action", "sources"]
+ACK_FIELDS = ["acknowledged_by", "acknowledged_at", "acknowledged_note"]
 
 
 def flag_rows(flags: pd.DataFrame, patients: pd.DataFrame, *, min_severity: str = "info",
@@ -145,7 +172,8 @@ def flag_rows(flags: pd.DataFrame, patients: pd.DataFrame, *, min_severity: str 
     mrn_index = pd.factorize(out["mrn"], sort=True)[0]
     code_index = pd.factorize(out["code"], sort=True)[0]
     order = np.lexsort((code_index, mrn_index, -severity_rank(out["severity"]).to_numpy()))
-    return out.iloc[order][FLAG_FIELDS].reset_index(drop=True)
+    fields = FLAG_FIELDS + [c for c in ACK_FIELDS if c in out.columns]
+    return out.iloc[order][fields].reset_index(drop=True)
 
 
 def sources_list(sources: str) -> list:

@@ -69,7 +69,10 @@ def worklist(states: pd.DataFrame, evaluation) -> pd.DataFrame:
 
 def digest_text(work: pd.DataFrame, evaluation, *, counts: dict, as_of: date) -> str:
     """A short plain-text summary for staff: counts and MRNs, no names."""
-    urgent = evaluation.flags.loc[evaluation.flags["severity"] == "urgent"]
+    from monitor.acknowledgements import unacknowledged
+
+    flags = unacknowledged(evaluation.flags)  # an acknowledged flag leaves the digest
+    urgent = flags.loc[flags["severity"] == "urgent"]
     mrns = evaluation.cohort.patients.set_index("patient_id")["mrn"]
     lines = [
         f"toh-monitor nightly worklist for {as_of.isoformat()}",

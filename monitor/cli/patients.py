@@ -6,6 +6,8 @@ from __future__ import annotations
 import click
 
 from monitor.cli.context import (
+    AppContext,
+    MonitorGroup,
     SEVERITIES,
     STATUS_CHOICES,
     as_of_option,
@@ -43,43 +45,113 @@ def due(app, as_of, statuses, fmt):
         click.echo(f"{len(rows)} patient(s), as of {evaluation.as_of.isoformat()}")
 
 
-@click.command()
-@click.argument("mrn", required=False)
+class FlagsGroup(MonitorGroup):
+    """`monitor flags [MRN]` lists; `monitor flags ack MRN CODE` acknowledges.
+
+    A word that names a subcommand is the subcommand, never an MRN (click would otherwise bind
+    `ack` to the optional MRN argument)."""
+
+    allow_interspersed_args = True  # `monitor flags MRN --as-of DATE`: options after the MRN
+
+    def parse_args(self, ctx, args):
+        if args and args[0] in self.commands:
+            click.Command.parse_args(self, ctx, [])  # the group's own options keep their defaults
+            ctx._protected_args, ctx.args = args[:1], args[1:]
+            return ctx.args
+        return super().parse_args(ctx, args)
+
+
+class GroupArgument(click.Argument):
+    """The group's optional MRN: shown in `monitor flags [MRN]`, not in `monitor flags ack`'s usage."""
+
+    def get_usage_pieces(self, ctx):
+        return super().get_usage_pieces(ctx) if isinstance(ctx.command, FlagsGroup) else []
+
+
+@click.group(cls=FlagsGroup, invoke_without_command=True, subcommand_metavar="[ack MRN CODE --note TEXT]")
+@click.argument("mrn", required=False, cls=GroupArgument)
 @as_of_option
 @click.option("--severity", type=click.Choice(SEVERITIES), default="info", show_default=True,
               help="Only flags of at least this severity.")
 @click.option("--code", "codes", multiple=True, help="Only flags with this code (repeatable).")
 @format_option(("table", "json"))
-@pass_app
-def flags(app, mrn, as_of, severity, codes, fmt):
+@click.pass_context
+def flags(ctx, mrn, as_of, severity, codes, fmt):
     """Clinical flags of every active patient (or one), each with evidence, action and sources.
 
-    Severity is info, warn or urgent; --severity warn shows warn and urgent.
+    Severity is info, warn or urgent; --severity warn shows warn and urgent. An acknowledged
+    flag is listed and marked (JSON: acknowledged_by, acknowledged_at); `monitor flags ack`
+    acknowledges one.
 
     \b
     Example:
       monitor flags --severity urgent
       monitor flags TOH-000042 --format json
     """
+    if ctx.invoked_subcommand is not None:
+        return
     from monitor.rules.evaluation import flag_rows, sources_list
     from monitor.services.evaluation import flags_db
 
+    app = ctx.find_object(AppContext)
     as_of = app.as_of(as_of)
     found, patients = flags_db(app.engine, as_of=as_of, config=app.config, mrn=mrn, progress=step_printer())
     rows = flag_rows(found, patients, min_severity=severity, codes=tuple(codes))
     app.audit("view_flags", f"patient {mrn}" if mrn else "flags", rows=len(rows), format=fmt,
               as_of=as_of.isoformat())
+    acked = rows["acknowledged_by"] != ""
     if fmt == "json":
+        import json
+
         lists = {s: sources_list(s) for s in rows["sources"].unique()}
-        sources = rows["sources"].astype("object").map(lists)
-        click.echo(render(rows.assign(sources=sources), list(rows.columns), "json"))
+        out = rows.assign(sources=rows["sources"].astype("object").map(lists))
+        records = json.loads(render(out, FLAG_JSON_FIELDS, "json")) if len(out) else []
+        for record, is_acked, by, at in zip(records, acked, rows["acknowledged_by"], rows["acknowledged_at"]):
+            if is_acked:
+                record["acknowledged_by"] = by
+                record["acknowledged_at"] = at.isoformat()
+        click.echo(json.dumps(records, ensure_ascii=False, indent=2))
         return
-    for r in rows.itertuples(index=False):
-        click.echo(f"{r.mrn}  {r.severity:<6}  {r.code}: {r.title}")
+    for r, is_acked in zip(rows.itertuples(index=False), acked):
+        click.echo(f"{r.mrn}  {r.severity:<6}  {r.code}: {r.title}" + ("  [acknowledged]" if is_acked else ""))
         click.echo(f"    evidence: {r.evidence}")
         click.echo(f"    action:   {r.action} [sources: {r.sources}]")
+        if is_acked:
+            click.echo(f"    acknowledged by {r.acknowledged_by} at {r.acknowledged_at:%Y-%m-%d %H:%M} UTC: "
+                       f"{r.acknowledged_note}")
     patients = rows["mrn"].nunique()
-    click.echo(f"{len(rows)} flag(s) on {patients} patient(s), as of {as_of.isoformat()}")
+    click.echo(f"{len(rows)} flag(s) on {patients} patient(s), as of {as_of.isoformat()}"
+               + (f"; {int(acked.sum())} acknowledged" if acked.any() else ""))
+
+
+FLAG_JSON_FIELDS = ["mrn", "code", "severity", "title", "evidence", "action", "sources"]
+
+
+@flags.command("ack")
+@click.argument("mrn")
+@click.argument("code")
+@click.option("--note", required=True, help="What was decided (kept with the acknowledgement).")
+@click.option("--by", metavar="NAME", help="The clinician you act for (kept beside your login).")
+@as_of_option
+@pass_app
+def flags_ack(app, mrn, code, note, by, as_of):
+    """A clinician acknowledges a flag: it stays listed and in `show`, marked acknowledged, and
+    leaves the worklists and the nightly digest until its evidence changes. Audited.
+
+    \b
+    Example:
+      monitor flags ack TOH-000002 mri_misread_risk --note "radiologist re-read it as TOH" --by "Dr Example" --as-of 2026-11-20
+    """
+    from datetime import datetime, timezone
+
+    from monitor.services.acknowledgements import acknowledge
+    from monitor.services.audit import current_actor
+
+    as_of = app.as_of(as_of)
+    rows = acknowledge(app.engine, mrn, code, note=note, actor=current_actor(), on_behalf_of=by or app.by,
+                       as_of=as_of, config=app.config, now=datetime.now(timezone.utc))
+    click.echo(f"Acknowledged {code.strip().lower()} for {mrn} as it reads on {as_of.isoformat()} "
+               f"({len(rows)} line(s)): it leaves the worklists and the digest until its evidence changes.")
 
 
 @click.command()

@@ -30,7 +30,10 @@ def outbox_dir(config: Config) -> Path:
 
 def digest_text(work: pd.DataFrame, evaluation, *, counts: dict, as_of: date) -> str:
     """A short plain-text summary for staff: counts and MRNs, no names."""
-    urgent = evaluation.flags.loc[evaluation.flags["severity"] == "urgent"]
+    from monitor.rules.acknowledgements import unacknowledged
+
+    flags = unacknowledged(evaluation.flags)  # an acknowledged flag leaves the digest
+    urgent = flags.loc[flags["severity"] == "urgent"]
     mrns = evaluation.cohort.patients.set_index("patient_id")["mrn"]
     lines = [
         f"toh-monitor nightly worklist for {as_of.isoformat()}",

@@ -125,7 +125,10 @@ def _nightly(engine: Engine, *, slot_on, as_of, config: Config, now_utc, trigger
     step("loading the cohort")
     cohort = store.load_cohort(engine)
     step("evaluating")
-    evaluation = evaluate(cohort, as_of=as_of, config=config, evidence=False)  # codes only
+    from monitor.services.acknowledgements import load_acknowledgements
+
+    evaluation = evaluate(cohort, as_of=as_of, config=config, evidence=False,  # codes only
+                          acknowledgements=load_acknowledgements(engine))
     if dry_run:
         with store.reading(engine) as conn:
             plan, counts = _plan(conn, evaluation, as_of=as_of, config=config)

@@ -140,31 +140,53 @@ def _scanner_breaks(ax, report: PatientReport) -> None:
 
 
 def _t_panel(ax, report: PatientReport, affected: set[str]) -> None:
+    """T-scores with WHO bands and the thresholds; for a young adult Z-scores (ISCD: T-score
+    categories do not apply), and never a drug named while pregnant or breastfeeding (labelling)."""
+    from monitor.rules.pregnancy import deferred_ids, pregnancy_state
+    from monitor.rules.thresholds import latest_scores
+    from monitor.rules.treatment import bone_treatments_on
+
+    history, config = report.history, report.config
+    pid = int(report.patient["patient_id"])
+    scores = latest_scores(history, config)
+    young = bool(scores.loc[scores["patient_id"] == pid, "is_young"].any())
+    deferred = pid in set(deferred_ids(pregnancy_state(history, as_of=report.as_of, settings=config.thresholds)))
+    treated = pid in set(bone_treatments_on(history, as_of=report.as_of, settings=config.treatment)["patient_id"])
+    score = "z_score" if young else "t_score"
     trend = report.trend
-    hips = trend.loc[trend["site"].isin(SITE_MARKER) & trend["t_score"].notna()]
-    ax.set_ylabel("T-score")
-    low = min(-3.0, float(hips["t_score"].min()) - 0.3) if len(hips) else -3.0
-    high = max(1.0, float(hips["t_score"].max()) + 0.3) if len(hips) else 1.0
-    for lo_, hi_, name, colour, hatch in WHO_BANDS:
-        bottom, top = max(lo_, low), min(hi_, high)
-        ax.axhspan(bottom, top, facecolor=colour, hatch=hatch, edgecolor="#9e9e9e", linewidth=0, zorder=0)
-        # The band's name sits inside, at its lower edge; the thresholds are named in the margin.
-        ax.text(0.995, bottom + 0.05, name, transform=ax.get_yaxis_transform(), fontsize=7, ha="right",
-                va="bottom", color="dimgrey", zorder=1)
-    th = report.config.thresholds
-    for value, style, text in ((th.persistent_osteopenia_t, "--", "consider alendronate [5]"),
-                               (th.therapy_t, "-.", "therapy if risk factors [2]")):
-        ax.axhline(value, color="black", linestyle=style, linewidth=0.9, zorder=2)
-        ax.text(1.005, value, f"{value:+.1f} {text}", transform=ax.get_yaxis_transform(), fontsize=7,
-                va="center")
+    hips = trend.loc[trend["site"].isin(SITE_MARKER) & trend[score].notna()]
+    ax.set_ylabel("Z-score" if young else "T-score")
+    low = min(-3.0, float(hips[score].min()) - 0.3) if len(hips) else -3.0
+    high = max(1.0, float(hips[score].max()) + 0.3) if len(hips) else 1.0
+    th = config.thresholds
+    if young:
+        ax.axhline(th.low_for_age_z, color="black", linestyle="--", linewidth=0.9, zorder=2)
+        ax.text(1.005, th.low_for_age_z, f"{th.low_for_age_z:+.1f} below expected for age (ISCD)",
+                transform=ax.get_yaxis_transform(), fontsize=7, va="center")
+        title = "Hip Z-score: a young adult, so T-score categories and thresholds do not apply (ISCD)"
+    else:
+        for lo_, hi_, name, colour, hatch in WHO_BANDS:
+            bottom, top = max(lo_, low), min(hi_, high)
+            ax.axhspan(bottom, top, facecolor=colour, hatch=hatch, edgecolor="#9e9e9e", linewidth=0, zorder=0)
+            # The band's name sits inside, at its lower edge; the thresholds are named in the margin.
+            ax.text(0.995, bottom + 0.05, name, transform=ax.get_yaxis_transform(), fontsize=7, ha="right",
+                    va="bottom", color="dimgrey", zorder=1)
+        why = ("no bone drug in pregnancy or breastfeeding" if deferred
+               else "already on bone treatment" if treated else None)
+        for value, style, text in ((th.persistent_osteopenia_t, "--", "consider alendronate [5]"),
+                                   (th.therapy_t, "-.", "therapy if risk factors [2]")):
+            ax.axhline(value, color="black", linestyle=style, linewidth=0.9, zorder=2)
+            label = f"{value:+.1f} threshold [{text[-2]}]: {why}" if why else f"{value:+.1f} {text}"
+            ax.text(1.005, value, label, transform=ax.get_yaxis_transform(), fontsize=7, va="center")
+        title = "Hip T-score with WHO bands and the clinic's treatment thresholds"
     for (site, side), rows in hips.groupby(["site", "side"], sort=True):
         style = SIDE_STYLE.get(side, SIDE_STYLE["left"])
         for seg in _series_segments(rows):
-            ax.plot(seg["scan_date"], seg["t_score"], color=style["color"], linestyle=style["linestyle"],
+            ax.plot(seg["scan_date"], seg[score], color=style["color"], linestyle=style["linestyle"],
                     marker=SITE_MARKER[site], mfc=style["mfc"], mec=style["color"], markersize=5,
                     linewidth=2.0 if side in affected else 1.0, zorder=3)
     ax.set_ylim(low, high)
-    ax.set_title("Hip T-score with WHO bands and the clinic's treatment thresholds", fontsize=9, loc="left")
+    ax.set_title(title, fontsize=9, loc="left")
 
 
 def _label(ax, placed: dict, x, row: int, text: str, fontsize: float = 6.5) -> None:

@@ -13,7 +13,8 @@ import pandas as pd
 
 from monitor.config import Config
 from monitor.rules.cohort import Cohort
-from monitor.rules.flag_frames import SEVERITY_RANK, join_by, severity_rank
+from monitor.rules.acknowledgements import mark_acknowledged, unacknowledged
+from monitor.rules.flag_frames import SEVERITY_RANK, as_categories, join_by, severity_rank, sort_flags
 from monitor.rules.flags import evaluate_flags
 from monitor.rules.schedule import risk_factor_table, schedule
 
@@ -32,17 +33,38 @@ class Evaluation:
     flags: pd.DataFrame
 
 
-def evaluate(cohort: Cohort, *, as_of: date, config: Config, evidence: bool = True) -> Evaluation:
-    """The schedule and the flags; `evidence=False` for callers that show flag codes only."""
+def evaluate(cohort: Cohort, *, as_of: date, config: Config, evidence: bool = True,
+             acknowledgements: pd.DataFrame | None = None) -> Evaluation:
+    """The schedule and the flags; `evidence=False` for callers that show flag codes only.
+
+    With `acknowledgements`, the flags are marked (`acknowledged_by`, `acknowledged_at`) and the
+    schedule's `flags` column (the worklists) leaves the acknowledged ones out."""
     cohort = cohort.known_on(as_of)
     # once, for the intervals and the therapy threshold
     risks = risk_factor_table(cohort, alcohol_drinks_day=config.prevention.alcohol_drinks_day)
     sched = schedule(cohort, as_of=as_of, settings=config.schedule, risks=risks, pregnancy=config.thresholds)
     flags = evaluate_flags(cohort, as_of=as_of, config=config, evidence=evidence, risks=risks)
-    distinct = flags.drop_duplicates(["patient_id", "code"]).sort_values(["patient_id", "code"])
+    flags = apply_acknowledgements(flags, cohort, acknowledgements, as_of=as_of, config=config, evidence=evidence,
+                                   risks=risks)
+    distinct = unacknowledged(flags).drop_duplicates(["patient_id", "code"]).sort_values(["patient_id", "code"])
     codes = join_by(distinct["patient_id"], distinct["code"], ";")
     sched = sched.assign(flags=codes.reindex(sched["patient_id"].to_numpy()).fillna("").to_numpy())
     return Evaluation(as_of, cohort, sched, flags)
+
+
+def apply_acknowledgements(flags: pd.DataFrame, cohort: Cohort, acks: pd.DataFrame | None, *, as_of: date,
+                           config: Config, evidence: bool, risks: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Mark the acknowledged flags. An acknowledgement is matched against the full evidence, so
+    the few acknowledged patients are evaluated with it when the caller skipped it."""
+    if acks is None or not len(acks):
+        return mark_acknowledged(flags, acks if acks is not None else pd.DataFrame())
+    if not evidence:
+        ids = acks["patient_id"].unique()
+        mine = evaluate_flags(cohort.only(ids), as_of=as_of, config=config, evidence=True,
+                              risks=None if risks is None else risks.loc[risks["patient_id"].isin(ids)])
+        flags = sort_flags(as_categories(pd.concat([flags.loc[~flags["patient_id"].isin(ids)], mine],
+                                                   ignore_index=True)))
+    return mark_acknowledged(flags, acks)
 
 
 def due_rows(evaluation: Evaluation, statuses: tuple[str, ...] = ()) -> pd.DataFrame:
@@ -67,6 +89,7 @@ def due_rows(evaluation: Evaluation, statuses: tuple[str, ...] = ()) -> pd.DataF
 
 
 FLAG_FIELDS = ["mrn", "code", "severity", "title", "evidence", "action", "sources"]
+ACK_FIELDS = ["acknowledged_by", "acknowledged_at", "acknowledged_note"]
 
 
 def flag_rows(flags: pd.DataFrame, patients: pd.DataFrame, *, min_severity: str = "info",
@@ -81,7 +104,8 @@ def flag_rows(flags: pd.DataFrame, patients: pd.DataFrame, *, min_severity: str 
     mrn_index = pd.factorize(out["mrn"], sort=True)[0]
     code_index = pd.factorize(out["code"], sort=True)[0]
     order = np.lexsort((code_index, mrn_index, -severity_rank(out["severity"]).to_numpy()))
-    return out.iloc[order][FLAG_FIELDS].reset_index(drop=True)
+    fields = FLAG_FIELDS + [c for c in ACK_FIELDS if c in out.columns]
+    return out.iloc[order][fields].reset_index(drop=True)
 
 
 def sources_list(sources: str) -> list:

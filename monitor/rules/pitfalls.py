@@ -167,7 +167,8 @@ def _recovery_options(cohort: Cohort, labels: pd.Series, *, as_of: date, config:
                                               "recovery; check for contraindications",
                                        sources="4"))
     if deferred.any():
-        ev = "active: " + labels.loc[deferred] + "; pregnant or breastfeeding now"
+        which = np.where(state.reindex(labels.index[deferred])["is_pregnant"].to_numpy(), "pregnant", "breastfeeding")
+        ev = "active: " + labels.loc[deferred] + "; " + which + " now"
         parts.append(per_patient_flags(ev, code="recovery_options", severity="info", title=title,
                                        action="No drug to shorten recovery now: drug options are for after pregnancy and "
                                               "breastfeeding, with a specialist; conservative management meanwhile",

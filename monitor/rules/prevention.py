@@ -63,7 +63,7 @@ def prevention_flags(cohort: Cohort, *, as_of: date, config: Config) -> pd.DataF
          "alcohol " + latest["alcohol_drinks_day"].map(as_recorded) + " drinks/day (limit 1-2)",
          "Limit alcohol to 1-2 drinks per day"),
         ((latest["alcohol_drinks_day"] > 0) & no_alcohol,
-         "alcohol " + latest["alcohol_drinks_day"].map(as_recorded) + " drinks/day while pregnant or breastfeeding "
+         "alcohol " + latest["alcohol_drinks_day"].map(as_recorded) + " drinks/day; pregnant or breastfeeding now "
          "(no alcohol)", "No alcohol while pregnant or breastfeeding"),
     ]
     parts = []

@@ -79,7 +79,7 @@ def threshold_flags(cohort: Cohort, *, as_of: date, config: Config, risks: pd.Da
     day = scores["scan_date"].dt.strftime("%Y-%m-%d")
     t_txt = "latest scan " + day + ": lowest hip T-score " + scores["min_hip_t"].map(signed)
     z_txt = ("latest scan " + day + ": lowest hip or spine Z-score " + scores["min_z"].map(signed)
-             + "; aged " + scores["age"].astype(str) + " then (young adult: T-score categories do not apply, ISCD)")
+             + f" (<= {th.low_for_age_z:+g}" + "); aged " + scores["age"].astype(str) + " then (young adult: T-score categories do not apply, ISCD)")
 
     table = risk_factor_table(cohort) if risks is None else risks
     table = table.drop_duplicates(["patient_id", "code"]).sort_values(["patient_id", "code"])
@@ -115,7 +115,7 @@ def threshold_flags(cohort: Cohort, *, as_of: date, config: Config, risks: pd.Da
                                 action="Consider bisphosphonate therapy (alendronate 70 mg weekly)", sources="5"))
     hit = scores.loc[low_z]
     if len(hit):
-        ev = z_txt.loc[hit.index] + f" (<= {th.low_for_age_z:+g})"
+        ev = z_txt.loc[hit.index]
         parts.append(make_flags(hit["patient_id"], code="low_for_age", severity="warn",
                                 title="Below the expected range for age",
                                 evidence=ev.to_numpy(),
@@ -126,7 +126,9 @@ def threshold_flags(cohort: Cohort, *, as_of: date, config: Config, risks: pd.Da
     hit = scores.loc[defer]
     if len(hit):
         why = np.where(state.reindex(hit["patient_id"])["is_pregnant"].to_numpy(), "pregnant", "breastfeeding")
-        score = np.where(hit["is_young"], z_txt.loc[hit.index], t_txt.loc[hit.index])
+        t_limit = np.where(therapy.loc[hit.index], f" (< {th.therapy_t:+g}; risk factors: " + hit["patient_id"].map(risk_codes).astype("object").fillna("") + ")",
+                           f" (<= {th.persistent_osteopenia_t:+g} after resolution)")
+        score = np.where(hit["is_young"], z_txt.loc[hit.index], t_txt.loc[hit.index] + t_limit)
         ev = pd.Series(score, index=hit.index) + "; " + why + " now"
         parts.append(make_flags(hit["patient_id"], code="low_bmd_defer_treatment", severity="warn",
                                 title="Low bone density during pregnancy or breastfeeding",

@@ -15,7 +15,9 @@ from monitor.rules.cohort import Cohort
 from monitor.config import Config
 from monitor.errors import MonitorError, UnknownPatient
 from monitor.rules.evaluation import Evaluation, evaluate
+from monitor.rules.acknowledgements import mark_acknowledged
 from monitor.rules.flags import evaluate_flags
+from monitor.services.acknowledgements import load_acknowledgements
 
 def _load(engine: Engine, *, as_of: date, mrn: str | None, progress) -> Cohort:
     """One patient's history, or the cohort's, telling `progress` (if any) what it is doing."""
@@ -29,12 +31,15 @@ def _load(engine: Engine, *, as_of: date, mrn: str | None, progress) -> Cohort:
 def flags_db(engine: Engine, *, as_of: date, config: Config, mrn: str | None = None, progress=None):
     """The flags alone (no schedule), of one patient or of the cohort, with the patients they name."""
     cohort = _load(engine, as_of=as_of, mrn=mrn, progress=progress)
-    return evaluate_flags(cohort, as_of=as_of, config=config), cohort.patients
+    pid = int(cohort.patients["patient_id"].iloc[0]) if mrn and len(cohort.patients) else None
+    acks = load_acknowledgements(engine, patient_id=pid)
+    return mark_acknowledged(evaluate_flags(cohort, as_of=as_of, config=config), acks), cohort.patients
 
 
 def evaluate_db(engine: Engine, *, as_of: date, config: Config, evidence: bool = True, progress=None) -> Evaluation:
     cohort = _load(engine, as_of=as_of, mrn=None, progress=progress)
-    return evaluate(cohort, as_of=as_of, config=config, evidence=evidence)
+    return evaluate(cohort, as_of=as_of, config=config, evidence=evidence,
+                    acknowledgements=load_acknowledgements(engine))
 
 
 def patient_history(engine: Engine, mrn: str) -> Cohort:

@@ -35,7 +35,10 @@ def describe_patient(engine: Engine, mrn: str, *, as_of: date, config: Config) -
 
     cohort = patient_history(engine, mrn)
     p = cohort.patients.iloc[0]
-    evaluation = evaluate(cohort, as_of=as_of, config=config)
+    from monitor.services.acknowledgements import load_acknowledgements
+
+    pid = int(p["patient_id"])
+    evaluation = evaluate(cohort, as_of=as_of, config=config, acknowledgements=load_acknowledgements(engine, patient_id=pid))
     known = cohort.known_on(as_of)
     lines = [
         f"Patient {p['mrn']}  {p['name'] or ''}".rstrip(),
@@ -126,7 +129,10 @@ def describe_patient(engine: Engine, mrn: str, *, as_of: date, config: Config) -
     flags = evaluation.flags
     lines.append(f"Flags ({len(flags)}):" if len(flags) else "Flags: none")
     for _, f in flags.iterrows():
-        lines.append(f"  [{f['severity']}] {f['code']}: {f['title']}")
+        acked = f.get("acknowledged_by", "")
+        mark = f"  [acknowledged by {acked} at {f['acknowledged_at']:%Y-%m-%d %H:%M} UTC: {f['acknowledged_note']}]" \
+            if acked else ""
+        lines.append(f"  [{f['severity']}] {f['code']}: {f['title']}{mark}")
         lines.append(f"      evidence: {f['evidence']}")
         lines.append(f"      action:   {f['action']}  [sources: {f['sources']}]")
     return "\n".join(lines)

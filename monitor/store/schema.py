@@ -16,7 +16,7 @@ from monitor.store.engine import explain, is_sqlite, reading
 
 
 # Alembic revisions, oldest first (monitor/migrations/versions); the last is this version's schema.
-REVISIONS = ("0001", "0002", "0003")
+REVISIONS = ("0001", "0002", "0003", "0004")
 SCHEMA_REVISION = REVISIONS[-1]
 
 
@@ -114,8 +114,9 @@ def require_initialised(engine: Engine) -> None:
             for kind, (table, renames) in TABLES.items():
                 present = {c["name"] for c in inspector.get_columns(table)} if inspector.has_table(table) else set()
                 missing += [f"{table}.{renames.get(c, c)}" for c in COLUMNS[kind] if renames.get(c, c) not in present]
-            if not inspector.has_table(RETRACTION_TABLE):
-                missing.append(f"table {RETRACTION_TABLE}")
+            for table in (RETRACTION_TABLE, "flag_acknowledgement"):
+                if not inspector.has_table(table):
+                    missing.append(f"table {table}")
             revision = schema_revision(conn)
     except DBAPIError as exc:
         raise explain(exc, engine) from None

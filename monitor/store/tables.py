@@ -81,6 +81,24 @@ class MriStudy(SQLModel, table=True):
     contrast: bool | None = None
 
 
+class FlagAcknowledgement(SQLModel, table=True):
+    """A clinician acknowledged a flag (who, when, note) as it read then (`fingerprint`).
+
+    Append-only; the latest row per patient and code counts while the flag still reads the same.
+    """
+
+    __tablename__ = "flag_acknowledgement"
+    id: int | None = Field(default=None, primary_key=True)
+    patient_id: int = Field(foreign_key="patient.id", index=True)
+    code: str = Field(max_length=48)
+    fingerprint: str = Field(max_length=64)  # sha256 of the flag's severity, evidence and action
+    as_of: date  # the evaluation date the flag was read on
+    acknowledged_at: datetime
+    acknowledged_by: str = Field(max_length=64)  # the OS user
+    on_behalf_of: str | None = Field(default=None, max_length=64)  # --by
+    note: str
+
+
 class Pregnancy(SQLModel, table=True):
     __tablename__ = "pregnancy"
     __table_args__ = (UniqueConstraint("patient_id", "key_on"),)

@@ -139,3 +139,19 @@ def test_a_database_from_a_newer_version_is_refused(tmp_path):
         require_initialised(engine)
     with pytest.raises(DatabaseError, match="newer toh-monitor"):
         upgrade_db(engine)
+
+
+def test_the_migrations_build_exactly_the_tables_of_this_version(tmp_path):
+    """An upgraded 0.1.0 database and a new one have the same schema: autogenerate finds nothing to do."""
+    from alembic.autogenerate import produce_migrations
+    from alembic.migration import MigrationContext
+    from sqlmodel import SQLModel
+
+    from monitor.store import tables  # noqa: F401 - registers the tables
+
+    shutil.copy(FIXTURES / "monitor.db", tmp_path / "monitor.db")
+    engine = make_engine(f"sqlite:///{tmp_path / 'monitor.db'}")
+    upgrade_db(engine)
+    with engine.connect() as conn:
+        ops = produce_migrations(MigrationContext.configure(conn), SQLModel.metadata).upgrade_ops
+    assert ops.is_empty(), ops.as_diffs()

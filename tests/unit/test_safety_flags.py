@@ -250,9 +250,9 @@ def assess(**values):
     ({"serum_25ohd_ng_ml": 19.6}, [], [], ["serum 25(OH)D 19.6 ng/mL (target >= 20)"]),  # never shown as "20"
     ({"alcohol_drinks_day": 1}, [], [], []),
     ({"alcohol_drinks_day": 1}, [preg("2026-03-01", "2026-03-01", ongoing=True)], [],
-     ["alcohol 1 drinks/day while pregnant or breastfeeding (no alcohol)"]),
+     ["alcohol 1 drinks/day; pregnant or breastfeeding now (no alcohol)"]),
     ({"alcohol_drinks_day": 0.5}, [preg("2026-09-01")], [],
-     ["alcohol 0.5 drinks/day while pregnant or breastfeeding (no alcohol)"]),
+     ["alcohol 0.5 drinks/day; pregnant or breastfeeding now (no alcohol)"]),
     ({"calcium_mg_day": 500}, [], [tx("calcium carbonate", dose="500 mg daily")], []),
     ({"calcium_mg_day": 400}, [], [tx("calcium carbonate", dose="500 mg daily")],
      ["calcium 400 mg/day in the diet + current calcium carbonate 500 mg daily = 900 mg/day (target 1,000-1,200)"]),

@@ -171,8 +171,7 @@ def _t_panel(ax, report: PatientReport, affected: set[str]) -> None:
             # The band's name sits inside, at its lower edge; the thresholds are named in the margin.
             ax.text(0.995, bottom + 0.05, name, transform=ax.get_yaxis_transform(), fontsize=7, ha="right",
                     va="bottom", color="dimgrey", zorder=1)
-        why = ("no bone drug in pregnancy or breastfeeding" if deferred
-               else "already on bone treatment" if treated else None)
+        why = ("not in pregnancy/lactation" if deferred else "on treatment" if treated else None)
         for value, style, text in ((th.persistent_osteopenia_t, "--", "consider alendronate [5]"),
                                    (th.therapy_t, "-.", "therapy if risk factors [2]")):
             ax.axhline(value, color="black", linestyle=style, linewidth=0.9, zorder=2)

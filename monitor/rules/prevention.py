@@ -39,39 +39,47 @@ def prevention_flags(cohort: Cohort, *, as_of: date, config: Config) -> pd.DataF
     state = pregnancy_state(cohort, as_of=as_of, settings=config.thresholds)
     no_alcohol = latest["patient_id"].isin(deferred_ids(state))
 
-    def with_supplement(column: str, extra: pd.Series, unit: str) -> pd.Series:
-        recorded = latest[column].map(as_recorded) + f" {unit}"
-        total = (latest[column] + extra).map(as_recorded)
-        return recorded.where(extra <= 0, recorded + " in the diet + current " + supp_text + " = " + total + f" {unit}")
+    def recorded(column: str):
+        return lambda r: r[column].map(as_recorded).astype("str")
+
+    def with_supplement(column: str, extra: pd.Series, unit: str):
+        def text(r):
+            more = extra.loc[r.index]
+            own = r[column].map(as_recorded).astype("str") + f" {unit}"
+            total = (r[column] + more).map(as_recorded).astype("str")
+            return own.where(more <= 0, own + " in the diet + current " + supp_text.loc[r.index] + " = " + total + f" {unit}")
+        return text
 
     alcohol_limit = np.where(no_alcohol, 0.0, pv.alcohol_drinks_day)
+    # (mask, text of the rows it selects, action): texts are built for the selected rows only.
     checks = [
-        (calcium < pv.calcium_mg_day, with_supplement("calcium_mg_day", ca_extra, "mg/day").map(lambda t: "calcium " + t)
-         + " (target 1,000-1,200)", "Calcium 1,000-1,200 mg daily through diet or supplements"),
+        (calcium < pv.calcium_mg_day,
+         lambda r: "calcium " + with_supplement("calcium_mg_day", ca_extra, "mg/day")(r) + " (target 1,000-1,200)",
+         "Calcium 1,000-1,200 mg daily through diet or supplements"),
         (vitamin_d < pv.vitamin_d_iu_day,
-         with_supplement("vitamin_d_iu_day", d_extra, "IU/day").map(lambda t: "vitamin D intake " + t) + " (target 600-800)",
+         lambda r: "vitamin D intake " + with_supplement("vitamin_d_iu_day", d_extra, "IU/day")(r) + " (target 600-800)",
          "Vitamin D 600-800 IU daily"),
         (latest["serum_25ohd_ng_ml"] < pv.serum_25ohd_ng_ml,
-         "serum 25(OH)D " + latest["serum_25ohd_ng_ml"].map(as_recorded) + f" ng/mL (target >= {pv.serum_25ohd_ng_ml:g})",
+         lambda r: "serum 25(OH)D " + recorded("serum_25ohd_ng_ml")(r) + f" ng/mL (target >= {pv.serum_25ohd_ng_ml:g})",
          f"Vitamin D to reach serum 25(OH)D >= {pv.serum_25ohd_ng_ml:g} ng/mL"),
         ((latest["exercise_min_day"] < pv.exercise_min_day) & ~latest["patient_id"].isin(restricted),
-         "weight-bearing exercise " + latest["exercise_min_day"].map(as_recorded)
+         lambda r: "weight-bearing exercise " + recorded("exercise_min_day")(r)
          + " min/day (target >= 30 once weight-bearing is permitted)",
          "Weight-bearing and resistance exercise at least 30 minutes daily"),
-        (latest["smoker"].fillna(False).astype(bool), pd.Series("tobacco use", index=latest.index), "Stop tobacco use"),
+        (latest["smoker"].fillna(False).astype(bool), lambda r: pd.Series("tobacco use", index=r.index), "Stop tobacco use"),
         ((latest["alcohol_drinks_day"] > alcohol_limit) & ~no_alcohol,
-         "alcohol " + latest["alcohol_drinks_day"].map(as_recorded) + " drinks/day (limit 1-2)",
+         lambda r: "alcohol " + recorded("alcohol_drinks_day")(r) + " drinks/day (limit 1-2)",
          "Limit alcohol to 1-2 drinks per day"),
         ((latest["alcohol_drinks_day"] > 0) & no_alcohol,
-         "alcohol " + latest["alcohol_drinks_day"].map(as_recorded) + " drinks/day; pregnant or breastfeeding now "
-         "(no alcohol)", "No alcohol while pregnant or breastfeeding"),
+         lambda r: "alcohol " + recorded("alcohol_drinks_day")(r) + " drinks/day; pregnant or breastfeeding now (no alcohol)",
+         "No alcohol while pregnant or breastfeeding"),
     ]
     parts = []
     for mask, texts, action in checks:
         rows = latest.loc[mask.fillna(False).astype(bool)]
         if not len(rows):
             continue
-        ev = "assessment " + fmt_dates(rows["assessed_on"]) + ": " + texts.loc[rows.index]
+        ev = "assessment " + fmt_dates(rows["assessed_on"]) + ": " + texts(rows)
         parts.append(make_flags(rows["patient_id"], code="prevention_gap", severity="info",
                                 title="Bone health measure below target", evidence=ev.to_numpy(),
                                 action=action, sources="2, 3"))

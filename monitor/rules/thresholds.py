@@ -77,9 +77,13 @@ def threshold_flags(cohort: Cohort, *, as_of: date, config: Config, risks: pd.Da
     treated = scores["patient_id"].isin(bone_treatments_on(cohort, as_of=as_of, settings=config.treatment)["patient_id"])
     young = scores["is_young"]
     day = scores["scan_date"].dt.strftime("%Y-%m-%d")
-    t_txt = "latest scan " + day + ": lowest hip T-score " + scores["min_hip_t"].map(signed)
-    z_txt = ("latest scan " + day + ": lowest hip or spine Z-score " + scores["min_z"].map(signed)
-             + f" (<= {th.low_for_age_z:+g}" + "); aged " + scores["age"].astype(str) + " then (young adult: T-score categories do not apply, ISCD)")
+    def t_txt_of(rows):
+        return "latest scan " + day.loc[rows.index] + ": lowest hip T-score " + rows["min_hip_t"].map(signed).astype("str")
+
+    def z_txt_of(rows):
+        return ("latest scan " + day.loc[rows.index] + ": lowest hip or spine Z-score "
+                + rows["min_z"].map(signed).astype("str") + f" (<= {th.low_for_age_z:+g}); aged "
+                + rows["age"].astype(str) + " then (young adult: T-score categories do not apply, ISCD)")
 
     table = risk_factor_table(cohort) if risks is None else risks
     table = table.drop_duplicates(["patient_id", "code"]).sort_values(["patient_id", "code"])
@@ -98,7 +102,7 @@ def threshold_flags(cohort: Cohort, *, as_of: date, config: Config, risks: pd.Da
     parts = []
     hit = scores.loc[therapy & ~deferred & ~treated]
     if len(hit):
-        ev = (t_txt.loc[hit.index] + f" (< {th.therapy_t:+g}); risk factors: " + hit["patient_id"].map(risk_codes))
+        ev = (t_txt_of(hit) + f" (< {th.therapy_t:+g}); risk factors: " + hit["patient_id"].map(risk_codes))
         parts.append(make_flags(hit["patient_id"], code="therapy_indicated", severity="urgent",
                                 title="Hip T-score below the therapy threshold with additional risk factors",
                                 evidence=ev.to_numpy(),
@@ -108,14 +112,14 @@ def threshold_flags(cohort: Cohort, *, as_of: date, config: Config, risks: pd.Da
     hit = scores.loc[osteo & ~deferred & ~treated]
     if len(hit):
         ev = ("hip episodes resolved by " + res_on.loc[hit.index].dt.strftime("%Y-%m-%d") + "; "
-              + t_txt.loc[hit.index] + f" (<= {th.persistent_osteopenia_t:+g}); no current bone treatment")
+              + t_txt_of(hit) + f" (<= {th.persistent_osteopenia_t:+g}); no current bone treatment")
         parts.append(make_flags(hit["patient_id"], code="persistent_osteopenia", severity="warn",
                                 title="Osteopenia persists after TOH resolved",
                                 evidence=ev.to_numpy(),
                                 action="Consider bisphosphonate therapy (alendronate 70 mg weekly)", sources="5"))
     hit = scores.loc[low_z]
     if len(hit):
-        ev = z_txt.loc[hit.index]
+        ev = z_txt_of(hit)
         parts.append(make_flags(hit["patient_id"], code="low_for_age", severity="warn",
                                 title="Below the expected range for age",
                                 evidence=ev.to_numpy(),
@@ -128,7 +132,7 @@ def threshold_flags(cohort: Cohort, *, as_of: date, config: Config, risks: pd.Da
         why = np.where(state.reindex(hit["patient_id"])["is_pregnant"].to_numpy(), "pregnant", "breastfeeding")
         t_limit = np.where(therapy.loc[hit.index], f" (< {th.therapy_t:+g}; risk factors: " + hit["patient_id"].map(risk_codes).astype("object").fillna("") + ")",
                            f" (<= {th.persistent_osteopenia_t:+g} after resolution)")
-        score = np.where(hit["is_young"], z_txt.loc[hit.index], t_txt.loc[hit.index] + t_limit)
+        score = np.where(hit["is_young"], z_txt_of(hit), t_txt_of(hit) + t_limit)
         ev = pd.Series(score, index=hit.index) + "; " + why + " now"
         parts.append(make_flags(hit["patient_id"], code="low_bmd_defer_treatment", severity="warn",
                                 title="Low bone density during pregnancy or breastfeeding",

@@ -51,8 +51,10 @@ def recognise(drugs: pd.Series, settings: TreatmentSettings) -> pd.Series:
     if not len(drugs):
         return pd.Series(dtype="object", index=drugs.index)
     alternation = "|".join(sorted((re.escape(n) for n in names), key=len, reverse=True))
-    found = drugs.astype("str").str.extract(rf"(?i)(?<![a-z])({alternation})", expand=False)
-    return found.str.lower().map(names)
+    # A cohort records few distinct drug names: match each once, then map every row.
+    distinct = pd.Series(pd.unique(drugs.astype("str")))
+    found = distinct.str.extract(rf"(?i)(?<![a-z])({alternation})", expand=False).str.lower().map(names)
+    return drugs.astype("str").map(dict(zip(distinct, found)))
 
 
 def current_on(treatments: pd.DataFrame, day) -> pd.Series:
@@ -97,8 +99,9 @@ def supplement_intake(cohort: Cohort, *, as_of: date) -> pd.DataFrame:
     if not len(tr):
         return pd.DataFrame(columns=cols)
     cur = tr.loc[current_on(tr, as_of)]
-    is_ca = cur["drug"].str.contains(CALCIUM_RE, regex=True)
-    is_d = cur["drug"].str.contains(VITAMIN_D_RE, regex=True)
+    names = pd.Series(pd.unique(cur["drug"]))
+    is_ca = cur["drug"].map(dict(zip(names, names.str.contains(CALCIUM_RE, regex=True)))).astype(bool)
+    is_d = cur["drug"].map(dict(zip(names, names.str.contains(VITAMIN_D_RE, regex=True)))).astype(bool)
     cur = cur.loc[is_ca | is_d]
     if not len(cur):
         return pd.DataFrame(columns=cols)

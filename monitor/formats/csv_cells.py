@@ -60,7 +60,10 @@ def read_cells(path: Path) -> tuple[list[str], np.ndarray, pd.DataFrame]:
     text = read_table_text(path)
     if not text.strip():
         raise BadImportFile(f"{path.name}, line 1: the file is empty; expected a header row")
-    header_cells = next(csv.reader([text.split("\n", 1)[0].rstrip("\r")], delimiter=separator(text)), [])
+    try:
+        header_cells = next(csv.reader([text.split("\n", 1)[0].rstrip("\r")], delimiter=separator(text)), [])
+    except csv.Error:  # a stray carriage return or the like: the readers below name the line
+        header_cells = []
     blank = [i + 1 for i, cell in enumerate(header_cells) if not cell.strip()]
     if blank and len(header_cells) > 1:
         raise BadImportFile(f"{path.name}, line 1: column {blank[0]} has no name in the header (an empty column "

@@ -56,3 +56,21 @@ def write_csv(path: Path, text: str) -> Path:
 
     path.write_text(textwrap.dedent(text).lstrip("\n"), encoding="utf-8")
     return path
+
+
+def cli_as(user: str, db_url: str, *args: str):
+    """`monitor --db URL ARGS...` in-process as the OS login `user` (the audit log's actor)."""
+    from click.testing import CliRunner
+
+    from monitor.cli.main import main
+
+    return CliRunner(env={"LOGNAME": user, "USER": user}).invoke(main, ["--db", db_url, *args],
+                                                                  catch_exceptions=False)
+
+
+def import_csvs(db_url: str, folder: Path, files: dict[str, str]) -> str:
+    """Import CSV literals (kind -> text) through the CLI; the database URL, for a `loaded` fixture."""
+    paths = [write_csv(folder / f"{kind}.csv", text) for kind, text in files.items()]
+    result = cli_as("importer", db_url, "import", *map(str, paths))
+    assert result.exit_code == 0, result.output
+    return db_url

@@ -10,7 +10,7 @@ import pytest
 from click.testing import CliRunner
 
 from monitor.cli.main import main
-from tests.conftest import write_csv
+from tests.conftest import cli_as, import_csvs, write_csv
 
 PATIENTS = "mrn,name,sex,birth_date,enrolled_on\nA1,Ann Example,F,1980-05-01,2024-03-15\n"
 EPISODES = "mrn,joint,side,onset_date,diagnosed_on\nA1,hip,left,2024-03-01,2024-03-15\n"
@@ -19,17 +19,12 @@ STAMP = r"\d{4}-\d{2}-\d{2} \d{2}:\d{2} UTC"
 
 
 def cli(db_url, *args, user="drlee"):
-    return CliRunner(env={"LOGNAME": user, "USER": user}).invoke(main, ["--db", db_url, *args],
-                                                                  catch_exceptions=False)
+    return cli_as(user, db_url, *args)
 
 
 @pytest.fixture
 def loaded(db_url, tmp_path):
-    files = [write_csv(tmp_path / "patients.csv", PATIENTS), write_csv(tmp_path / "episodes.csv", EPISODES),
-             write_csv(tmp_path / "scans.csv", SCANS)]
-    result = cli(db_url, "import", *map(str, files))
-    assert result.exit_code == 0, result.output
-    return db_url
+    return import_csvs(db_url, tmp_path, {"patients": PATIENTS, "episodes": EPISODES, "scans": SCANS})
 
 
 def test_flags_mrn_and_flags_ack_both_parse(loaded):

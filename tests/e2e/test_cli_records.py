@@ -9,10 +9,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
-from monitor.cli.main import main
-from tests.conftest import DEMO, write_csv
+from tests.conftest import DEMO, cli_as, import_csvs, write_csv
 
 MONITOR = str(Path(sys.executable).with_name("monitor"))
 STAMP = r"\d{4}-\d{2}-\d{2} \d{2}:\d{2} UTC"
@@ -24,17 +22,12 @@ SCANS = ("mrn,scan_date,site,side,bmd\nA1,2024-04-01,total_hip,left,0.801\nA1,20
 
 
 def cli(db_url, *args, user="clerk1"):
-    return CliRunner(env={"LOGNAME": user, "USER": user}).invoke(main, ["--db", db_url, *args],
-                                                                  catch_exceptions=False)
+    return cli_as(user, db_url, *args)
 
 
 @pytest.fixture
 def loaded(db_url, tmp_path):
-    files = [write_csv(tmp_path / "patients.csv", PATIENTS), write_csv(tmp_path / "episodes.csv", EPISODES),
-             write_csv(tmp_path / "scans.csv", SCANS)]
-    result = cli(db_url, "import", *map(str, files))
-    assert result.exit_code == 0, result.output
-    return db_url
+    return import_csvs(db_url, tmp_path, {"patients": PATIENTS, "episodes": EPISODES, "scans": SCANS})
 
 
 def test_retract_list_and_restore(loaded):

@@ -29,6 +29,46 @@ class Patient(SQLModel, table=True):
     recorded_on: date | None = None
     # `;`-separated staff-recorded risk factor codes, sorted.
     risk_factors: str = Field(default="")
+    # v2 contact details (not clinical: no rule reads them).
+    phone: str | None = Field(default=None, max_length=32)
+    email: str | None = Field(default=None, max_length=254)
+    preferred_contact: str | None = Field(default=None, max_length=8)  # phone, email, letter, none
+    address: str | None = Field(default=None, max_length=400)  # lines separated by `;`
+    language: str | None = Field(default=None, max_length=32)
+
+
+class PatientStatusChange(SQLModel, table=True):
+    """v2: a status change made by staff (`monitor patient discharge|reactivate|...`): append-only.
+
+    The patient's `status` holds the current value; this table says who changed it, when and why.
+    """
+
+    __tablename__ = "patient_status_change"
+    id: int | None = Field(default=None, primary_key=True)
+    patient_id: int = Field(foreign_key="patient.id", index=True)
+    from_status: str = Field(max_length=16)
+    to_status: str = Field(max_length=16)
+    reason: str
+    changed_at: datetime
+    changed_by: str = Field(max_length=64)  # the OS user (or the web account)
+    on_behalf_of: str | None = Field(default=None, max_length=64)  # --by
+
+
+class FlagSeen(SQLModel, table=True):
+    """v2: the first nightly run that saw a flag read this way (for the review list and digest).
+
+    One row per patient, code and fingerprint: new evidence is a new fingerprint, so a new row.
+    """
+
+    __tablename__ = "flag_seen"
+    __table_args__ = (UniqueConstraint("patient_id", "code", "fingerprint"),)
+    id: int | None = Field(default=None, primary_key=True)
+    patient_id: int = Field(foreign_key="patient.id", index=True)
+    code: str = Field(max_length=48)
+    fingerprint: str = Field(max_length=64)
+    severity: str = Field(max_length=8)
+    first_seen_on: date  # the as_of of the run that first saw it
+    run_id: int | None = Field(default=None, foreign_key="job_run.id")
 
 
 class Episode(SQLModel, table=True):
@@ -247,3 +287,8 @@ class ReminderEvent(SQLModel, table=True):
     outcome: str | None = Field(default=None, max_length=32)
     reason: str | None = None
     until: date | None = None
+    # v2: `assigned` events name the assignee ("" unassigns) and a work-by date;
+    # `outreach` with outcome `booked` carries the appointment date.
+    assignee: str | None = Field(default=None, max_length=64)
+    due_by: date | None = None
+    booked_on: date | None = None

@@ -16,7 +16,7 @@ import pandas as pd
 def local_text(at, zone: ZoneInfo | str) -> str:
     """`at` (an aware datetime, a naive one meaning UTC, a pandas Timestamp, or text) as
     `YYYY-MM-DD HH:MM +HH:MM` in `zone`; "" when missing."""
-    if at is None or (not isinstance(at, datetime) and pd.isna(at)):
+    if at is None or at is pd.NaT or (not isinstance(at, datetime) and pd.isna(at)):
         return ""
     if isinstance(at, str):
         at = datetime.fromisoformat(at)

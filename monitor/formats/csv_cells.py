@@ -129,6 +129,12 @@ def _read_cells_slowly(path: Path, text: str) -> tuple[list[str], np.ndarray, pd
 TRUE_WORDS = {"yes": True, "true": True, "1": True, "no": False, "false": False, "0": False}
 DATE_RE = r"^\d{4}-\d{2}-\d{2}$"
 CONTROL_RE = r"[\x00-\x1f\x7f]"
+# Contact details (INTERFACE v2): shapes, not truth; a value is stored as entered (trimmed).
+PHONE_RE = r"^\+?[0-9 ().\-]+$"  # digits, an optional leading +, spaces, -, ., ( and )
+PHONE_DIGITS = (6, 15)
+EMAIL_RE = r"^[^@\s]+@[^@\s.]+(\.[^@\s.]+)+$"  # one @, a dot in the domain, no spaces
+LANGUAGE_RE = r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*$"  # en, de, pt-BR, es-419
+CONTACT_KINDS = ("phone", "email", "address", "language")
 REJECTS_RE = re.compile(r"\.rejects(-\d+)?$", re.IGNORECASE)  # scans.rejects.csv, scans.rejects-2.csv
 
 
@@ -262,7 +268,7 @@ def _max_lengths(spec: KindSpec) -> dict[str, int]:
 
     out = {}
     for col in spec.columns:
-        if col.kind not in ("mrn", "text", "code", "codes"):
+        if col.kind not in ("mrn", "text", "code", "codes", *CONTACT_KINDS):
             continue
         table = SQLModel.metadata.tables["patient" if col.kind == "mrn" else spec.table]
         length = getattr(table.c[col.db].type, "length", None)
@@ -300,12 +306,27 @@ def _parse_column(col: Col, cells: pd.Series, blank: pd.Series, risk_codes) -> t
         normalised = parts.map(lambda ps: ";".join(sorted({p.strip() for p in ps if p.strip()})))
         bad = parts.map(lambda ps: any(p.strip() and p.strip() not in known for p in ps))
         return normalised.where(~blank, None).astype("object"), bad.astype(bool)
+    if col.kind in CONTACT_KINDS:
+        control = cells.str.contains(CONTROL_RE, regex=True)
+        if col.kind == "phone":
+            digits = cells.str.count(r"\d")
+            shaped = cells.str.match(PHONE_RE) & digits.between(*PHONE_DIGITS)
+        elif col.kind == "email":
+            shaped = cells.str.match(EMAIL_RE) & (cells.str.count("@") == 1)
+        elif col.kind == "language":
+            shaped = cells.str.match(LANGUAGE_RE)
+        else:  # address: free text on one line, its lines separated by `;`
+            shaped = pd.Series(True, index=cells.index)
+        bad = ~blank & (control | ~shaped.astype(bool))
+        return cells.where(~blank, None).astype("object"), bad
     # mrn / text (their length is checked against the table's column)
     bad = cells.str.contains(CONTROL_RE, regex=True)
     return cells.where(~blank, None).astype("object"), bad & ~blank
 
 
 def _expected(col: Col, got: str, risk_codes) -> str:
+    if col.private:  # a contact detail is patient data: say what was expected, never echo it
+        return CONTACT_EXPECTED.get(col.kind) or f"expected one of {', '.join(col.codes)}"
     if col.kind == "date":
         words = "".join(f" or '{w}'" for w in col.words)
         return f"expected a date YYYY-MM-DD{words}, got '{got}'"
@@ -321,6 +342,15 @@ def _expected(col: Col, got: str, risk_codes) -> str:
         unknown = [p.strip() for p in got.lower().split(";") if p.strip() and p.strip() not in risk_codes]
         return f"unknown risk factor code(s) {', '.join(unknown)}; known: {', '.join(risk_codes)}"
     return "text must not hold control characters"
+
+
+CONTACT_EXPECTED = {
+    "phone": f"expected a phone number: {PHONE_DIGITS[0]} to {PHONE_DIGITS[1]} digits, an optional leading +, "
+             "and only spaces, -, ., ( or ) between them",
+    "email": "expected an email address: one @, a domain with a dot, no spaces",
+    "address": "expected the address on one line, its lines separated by ; (no line breaks or tabs)",
+    "language": "expected a language tag such as en, de or pt-BR (letters, then -parts)",
+}
 
 
 def _check_rows(parsed: ParsedFile, spec: KindSpec) -> None:

@@ -15,12 +15,16 @@ from monitor.rules.vocabulary import (
     STATUSES,
 )
 
+PREFERRED_CONTACTS = ("phone", "email", "letter", "none")
+# What a preferred contact needs recorded: the CSV column that must hold (or have stored) a value.
+CONTACT_NEEDS = {"phone": "phone", "email": "email", "letter": "address"}
+
 EARLIEST_DATE = "1900-01-01"  # anything earlier is a typing error (year 0000, 0202, ...)
 
 @dataclass(frozen=True)
 class Col:
     name: str
-    kind: str  # mrn, text, date, bool, float, code, codes
+    kind: str  # mrn, text, date, bool, float, code, codes; contact details: phone, email, address, language
     required: bool = False
     codes: tuple[str, ...] = ()
     lo: float | None = None
@@ -30,6 +34,7 @@ class Col:
     future_limit: tuple[int, str] | None = None
     upper: bool = False  # codes written in capitals (sex)
     words: tuple[str, ...] = ()  # a date column's accepted words besides a date (breastfeeding `ongoing`)
+    private: bool = False  # a contact detail: an error says what was expected, never what was there
 
     @property
     def db(self) -> str:
@@ -61,7 +66,11 @@ SPECS: dict[str, KindSpec] = {
         "patients", "patient",
         (MRN, Col("name", "text"), Col("sex", "code", True, SEXES, upper=True),
          Col("birth_date", "date", True), Col("enrolled_on", "date"),
-         Col("status", "code", codes=STATUSES), Col("risk_factors", "codes"), Col("postmenopausal", "bool")),
+         Col("status", "code", codes=STATUSES), Col("risk_factors", "codes"), Col("postmenopausal", "bool"),
+         # v2 contact details: not clinical (no rule reads them); never echoed in an error.
+         Col("phone", "phone", private=True), Col("email", "email", private=True),
+         Col("preferred_contact", "code", codes=PREFERRED_CONTACTS, private=True),
+         Col("address", "address", private=True), Col("language", "language", private=True)),
         key=("mrn",),
         order_checks=(("birth_date", "enrolled_on"),),
         defaults={"status": "active", "risk_factors": "", "name": None, "enrolled_on": None},

@@ -19,7 +19,7 @@ from sqlalchemy import Engine, select, text
 from monitor import store
 from monitor.formats.csv_cells import ParsedFile, dedupe, dedupe_across, kind_of, parse_file
 from monitor.errors import ImportRejected, MonitorError, Problem
-from monitor.formats.import_spec import EVENT_LABELS, IMPORT_ORDER, SPECS, KindSpec
+from monitor.formats.import_spec import CONTACT_NEEDS, EVENT_LABELS, IMPORT_ORDER, SPECS, KindSpec
 from monitor.formats.rejects import write_rejects
 from monitor.services.import_plan import FileResult, Plan, _plan
 
@@ -150,6 +150,8 @@ def _prepare(parsed: list[ParsedFile], state: DbState, *, today: date, keep_vali
     for p in parsed:
         if p.kind != "patients":
             _check_patients(p, SPECS[p.kind], births)
+        elif "preferred_contact" in p.present:
+            _check_contact_means(p, state.existing["patient"])
     problems = [pr for p in parsed for pr in p.problems]
     problems.sort(key=lambda pr: (pr.file, pr.line))
     if problems and not keep_valid:
@@ -232,6 +234,28 @@ def _check_birth_after_events(parsed: ParsedFile, earliest: pd.DataFrame) -> Non
         parsed.reject(int(lines[i]), "birth_date",
                       f"birth_date {frame['birth_date'].iloc[i].date()} is after the patient's recorded "
                       f"{first['label'].iloc[i]} of {first['on'].iloc[i].date()}")
+
+
+def _check_contact_means(parsed: ParsedFile, stored: pd.DataFrame) -> None:
+    """A preferred contact needs its means: a phone number, an email address or a postal address,
+    in the row or already stored (a blank cell keeps the stored value)."""
+    frame = parsed.frame
+    lines = frame["line"].to_numpy()
+    by_mrn = stored.set_index("mrn") if len(stored) else pd.DataFrame(columns=list(CONTACT_NEEDS.values()))
+    for preferred, column in CONTACT_NEEDS.items():
+        wants = (frame["preferred_contact"] == preferred).fillna(False)
+        if not wants.any():
+            continue
+        given = frame[column].notna() if column in frame else pd.Series(False, index=frame.index)
+        kept = frame["mrn"].map(by_mrn[column].dropna().to_dict()).notna() if column in by_mrn \
+            else pd.Series(False, index=frame.index)
+        what = {"phone": "a phone number", "email": "an email address", "address": "an address"}[column]
+        for i in np.flatnonzero((wants & ~given & ~kept).to_numpy()):
+            if int(lines[i]) in parsed.bad_lines:
+                continue
+            parsed.reject(int(lines[i]), "preferred_contact",
+                          f"preferred contact is {preferred} but the patient has no {column} recorded: "
+                          f"give {what} in the {column} column, or choose another preferred contact")
 
 
 def _check_patients(parsed: ParsedFile, spec: KindSpec, births: dict) -> None:

@@ -45,6 +45,7 @@ def describe_patient(engine: Engine, mrn: str, *, as_of: date, config: Config) -
         f"  sex {p['sex']}, born {_d(p['birth_date'])}, enrolled {_d(p['enrolled_on']) or 'unknown'}, "
         f"status {p['status']}",
     ]
+    lines += _contact_and_status(engine, pid, config)
     risks = risk_factor_table(known)
     lines.append("Risk factors:" + ("" if len(risks) else " none"))
     for _, r in risks.iterrows():
@@ -136,6 +137,29 @@ def describe_patient(engine: Engine, mrn: str, *, as_of: date, config: Config) -
         lines.append(f"      evidence: {f['evidence']}")
         lines.append(f"      action:   {f['action']}  [sources: {f['sources']}]")
     return "\n".join(lines)
+
+
+def _contact_and_status(engine: Engine, patient_id: int, config: Config) -> list[str]:
+    """The contact details (each, or "not recorded") and the status changes staff made."""
+    from monitor.rules.clock_text import local_text
+    from monitor.services.patient_status import contact_of, status_history
+
+    c = contact_of(engine, patient_id)
+    missing = "not recorded"
+    address = c.address_lines
+    lines = ["Contact:",
+             f"  phone: {c.phone or missing}",
+             f"  email: {c.email or missing}",
+             f"  preferred contact: {c.preferred_contact or missing}",
+             f"  address: {address[0] if address else missing}"]
+    lines += [f"           {line}" for line in address[1:]]
+    lines.append(f"  language: {c.language or missing}")
+    changes = status_history(engine, patient_id)
+    lines.append(f"Status changes ({len(changes)}):" if changes else "Status changes: none")
+    for ch in changes:
+        lines.append(f"  {local_text(ch.changed_at, config.zone)}  {ch.from_status} -> {ch.to_status} by {ch.who}: "
+                     f"{ch.reason}")
+    return lines
 
 
 def _retracted(engine: Engine, mrn: str) -> list[str]:

@@ -13,6 +13,7 @@ import random
 from datetime import date, timedelta
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 # First names by recorded sex; the lists are the same length so the random stream does not depend on sex.
@@ -33,7 +34,8 @@ REFERENCE = {"total_hip": (0.94, 0.12), "femoral_neck": (0.85, 0.12), "lumbar_sp
 MAKE_FACTOR = {"hologic": 1.0, "ge_lunar": 1.06}
 
 KIND_COLUMNS = {
-    "patients": ["mrn", "name", "sex", "birth_date", "enrolled_on", "status", "risk_factors", "postmenopausal"],
+    "patients": ["mrn", "name", "sex", "birth_date", "enrolled_on", "status", "risk_factors", "postmenopausal",
+                 "phone", "email", "preferred_contact", "address", "language"],
     "episodes": ["mrn", "joint", "side", "onset_date", "diagnosed_on", "resolved_on",
                  "pregnancy_associated", "fracture", "fracture_on"],
     "scans": ["mrn", "scan_date", "scanner", "site", "side", "bmd", "t_score", "z_score"],
@@ -73,7 +75,50 @@ def generate(n_patients: int, *, seed: int, end_on: date, progress=None) -> dict
         _one_patient(rng, i, end_on, rows, seed)
         if progress and (i % step == 0 or i == n_patients):
             progress(i, n_patients)
-    return {k: pd.DataFrame(v, columns=KIND_COLUMNS[k], dtype="str") for k, v in rows.items()}
+    frames = {k: pd.DataFrame(v, columns=KIND_COLUMNS[k][:len(v[0]) if v else None], dtype="str")
+              for k, v in rows.items()}
+    frames["patients"] = _with_contacts(frames["patients"], seed)
+    return frames
+
+
+# Fictional contact details: Ofcom's drama range (07700 900000-900999), example.org mail, made-up streets.
+STREETS = ["Mill Lane", "Station Road", "Church Street", "Orchard Close", "High Street", "Park Avenue",
+           "Willow Way", "Harbour Road", "Queen's Terrace", "Elm Grove"]
+TOWNS = ["Northbridge", "Eastwick", "Lowmoor", "Ashford Vale", "Kingsmere", "Redcliff"]
+OTHER_LANGUAGES = ["de", "pl", "pt-BR", "fr", "es", "ar", "tr", "uk"]
+CONTACT_COLUMNS = ["phone", "email", "preferred_contact", "address", "language"]
+
+
+def _with_contacts(patients: pd.DataFrame, seed: int) -> pd.DataFrame:
+    """Contact columns for every patient, drawn in one vectorised pass from their own stream (so
+    every clinical value is unchanged). Some details are missing; the preferred contact always
+    has its means (a phone, an email, an address), or is `none`."""
+    n = len(patients)
+    rng = np.random.default_rng([seed % 2**63, 0xC0C7AC7])
+    has_phone, has_email, has_address = rng.random(n) < 0.85, rng.random(n) < 0.6, rng.random(n) < 0.92
+    phone = "+44 7700 900" + pd.Series(rng.integers(0, 1000, n)).astype("str").str.zfill(3)
+    local = patients["name"].str.lower().str.replace(" ", ".", regex=False)
+    suffix = pd.Series(np.where(rng.random(n) < 0.3, rng.integers(1, 100, n).astype("str"), ""))
+    email = local + suffix + "@example.org"
+    address = (pd.Series(rng.integers(1, 120, n)).astype("str") + " "
+               + pd.Series(np.take(STREETS, rng.integers(0, len(STREETS), n)))
+               + ";" + pd.Series(np.take(TOWNS, rng.integers(0, len(TOWNS), n)))
+               + ";" + "ZZ" + pd.Series(rng.integers(1, 99, n)).astype("str") + " "
+               + pd.Series(rng.integers(1, 10, n)).astype("str") + "XY")
+    roll = rng.random(n)
+    wanted = np.select([roll < 0.45, roll < 0.65, roll < 0.85, roll < 0.95], ["phone", "email", "letter", "none"], "")
+    means = {"phone": has_phone, "email": has_email, "letter": has_address}
+    ok = np.ones(n, dtype=bool)
+    for choice, has in means.items():
+        ok &= ~((wanted == choice) & ~has)
+    preferred = np.where(ok, wanted, np.where(has_address, "letter", "none"))
+    roll = rng.random(n)  # mostly English, a few others, some not recorded
+    language = np.where(roll < 0.85, "en", np.where(roll < 0.96, np.take(OTHER_LANGUAGES,
+                                                                          rng.integers(0, len(OTHER_LANGUAGES), n)), ""))
+    return patients.assign(
+        phone=np.where(has_phone, phone, ""), email=np.where(has_email, email, ""),
+        preferred_contact=preferred, address=np.where(has_address, address, ""), language=language,
+    ).astype("str")[KIND_COLUMNS["patients"]]
 
 
 def _one_patient(rng: random.Random, index: int, end: date, rows: dict[str, list[tuple]], seed: int = 0) -> None:

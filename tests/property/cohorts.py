@@ -50,6 +50,24 @@ MRNS = st.text(alphabet="ABCDEFGHJKLMNPQRSTUVWXYZ0123456789-/ ", min_size=1, max
 TEXT = st.text(st.characters(codec="utf-8", exclude_categories=("Cc", "Cs", "Zl", "Zp")), max_size=20).map(str.strip)
 
 
+PHONES = st.from_regex(r"\A\+?[0-9]{2,4}( ?[0-9]{2,5}){2,3}\Z").filter(lambda t: 6 <= sum(c.isdigit() for c in t) <= 15)
+EMAILS = st.from_regex(r"\A[a-z0-9._+-]{1,12}@[a-z0-9-]{1,10}\.[a-z]{2,6}\Z")
+ADDRESSES = st.lists(st.from_regex(r"\A[A-Za-z0-9 ,'-]{1,30}\Z").map(str.strip).filter(bool), min_size=1,
+                     max_size=4).map(";".join)
+LANGUAGES = st.sampled_from(["en", "de", "pt-BR", "es-419", "EN", "fr-CA"])
+
+
+@st.composite
+def contact_details(draw) -> dict[str, str]:
+    """Valid contact cells (any may be blank); a preferred contact only where its means is given."""
+    out = {"phone": draw(st.one_of(st.just(""), PHONES)), "email": draw(st.one_of(st.just(""), EMAILS)),
+           "address": draw(st.one_of(st.just(""), ADDRESSES)), "language": draw(st.one_of(st.just(""), LANGUAGES))}
+    means = {"phone": out["phone"], "email": out["email"], "letter": out["address"], "none": "x", "": "x"}
+    out["preferred_contact"] = draw(st.sampled_from([c for c, has in means.items() if has]).flatmap(
+        lambda c: code((c,)) if c else st.just("")))
+    return out
+
+
 @st.composite
 def patient_history(draw, mrn: str, today: date) -> dict[str, list[dict]]:
     """One patient's rows of every kind, each record once (by its natural key), all dates possible."""
@@ -61,6 +79,7 @@ def patient_history(draw, mrn: str, today: date) -> dict[str, list[dict]]:
         "enrolled_on": iso(enrolled), "status": draw(st.one_of(st.just(""), code(STATUSES))),
         "risk_factors": ";".join(draw(st.lists(st.sampled_from(STAFF_RISK_FACTORS), max_size=3, unique=True))),
         "postmenopausal": draw(yes_no()),
+        **draw(contact_details()),
     })
     after_birth = dates(birth, today)
     for joint, side, onset in draw(st.lists(st.tuples(st.sampled_from(JOINTS), st.sampled_from(SIDES), after_birth),
@@ -138,6 +157,8 @@ def layouts(draw, cohort: dict[str, list[dict]]) -> dict[str, list[str]]:
         if kind == "pregnancies":
             optional = []  # which of the two dates identifies the pregnancy: keep both
         keep = draw(st.lists(st.sampled_from(optional), unique=True, max_size=len(optional))) if optional else []
+        if kind == "patients" and "preferred_contact" in keep:  # a preference needs its means beside it
+            keep += [c for c in ("phone", "email", "address") if c not in keep]
         columns = [c.name for c in spec.columns if c.required or c.name in keep or c.name not in optional]
         out[kind] = draw(st.permutations(columns))
     return out

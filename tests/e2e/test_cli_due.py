@@ -90,7 +90,7 @@ def test_export_overdue_csv(cohort_db, tmp_path):
                        "interval_months", "risk_factors", "flags", "as_of", "phone", "preferred_contact",
                        "reminder_state", "last_outreach_on", "assigned_to", "reminder_note"]
     assert rows[1] == ["OVR", "'=HYPERLINK(\"x\")", "overdue", "2021-01-20", "1958", "2020-01-20", "12",
-                       "smoking", "", "2026-06-01"]
+                       "smoking", "", "2026-06-01", "", "", "none", "", "", ""]
     assert rows[2][0] == "DUE" and len(rows) == 3
 
 

@@ -75,7 +75,8 @@ def due_rows(evaluation: Evaluation, statuses: tuple[str, ...] = (), *, contacts
 
     `contacts` (phone, preferred_contact) and `reminders` (rules.worklist.patient_reminders) are
     indexed by patient_id; a patient missing from them has blank contacts and reminder state
-    `none`. `reminder_detail` (not exported) is the state as a sentence, for a table."""
+    `none`. `reminder_detail` and `reminder_work` (not exported) are the state as a sentence, for a table,
+    and the state or for an open reminder its last outreach outcome."""
     frame = evaluation.schedule
     if statuses:
         frame = frame.loc[frame["status"].isin(statuses)]
@@ -103,6 +104,7 @@ def due_rows(evaluation: Evaluation, statuses: tuple[str, ...] = (), *, contacts
         "assigned_to": pick(reminders, "assigned_to", ""),
         "reminder_note": pick(reminders, "reminder_note", ""),
         "reminder_detail": pick(reminders, "reminder_detail", "none"),
+        "reminder_work": pick(reminders, "work", "none"),
     })
     out = out.sort_values(["days_overdue", "due_date", "mrn"], ascending=[False, True, True], kind="stable")
     return out.reset_index(drop=True)

@@ -95,5 +95,5 @@ def export_overdue_cmd(app, output, as_of, by):
     check_target(output)  # before the work: the database, a folder, a missing folder
     evaluation = evaluate_db(app.engine, as_of=app.as_of(as_of), config=app.config, evidence=False,
                              progress=step_printer())
-    count = export_overdue(app.engine, output, evaluation=evaluation, by=by or app.by)
+    count = export_overdue(app.engine, output, evaluation=evaluation, by=by or app.by, config=app.config)
     click.echo(f"Wrote {count} patient(s) due or overdue on {evaluation.as_of.isoformat()} to {output}")

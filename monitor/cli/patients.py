@@ -27,19 +27,29 @@ from monitor.cli.context import (
 def due(app, as_of, statuses, fmt):
     """The DXA surveillance status of every active patient, most overdue first.
 
+    After the schedule's columns: phone, preferred contact, and where staff stand with the
+    patient's reminder (reminder_state none/open/deferred/closed, last_outreach_on, assigned_to;
+    in CSV/JSON reminder_note says until when and why a reminder waits, the last outreach and
+    the work-by date; the table says it in the state column).
+
     \b
     Example:
       monitor due --status due --status overdue
       monitor due --as-of 2026-01-31 --format csv > due.csv
     """
-    from monitor.rules.evaluation import EXPORT_COLUMNS, due_rows
+    from monitor.rules.evaluation import EXPORT_COLUMNS
     from monitor.services.evaluation import evaluate_db
+    from monitor.services.exports import due_list
 
     evaluation = evaluate_db(app.engine, as_of=app.as_of(as_of), config=app.config, evidence=False,
                              progress=step_printer())
-    rows = due_rows(evaluation, tuple(statuses))
+    rows = due_list(app.engine, evaluation, tuple(statuses), config=app.config)
     app.audit("view_due", "due list", rows=len(rows), format=fmt, as_of=evaluation.as_of.isoformat())
-    columns = EXPORT_COLUMNS if fmt != "table" else [c for c in EXPORT_COLUMNS if c != "as_of"]
+    if fmt == "table":
+        rows = rows.assign(reminder_state=rows["reminder_detail"])
+        columns = [c for c in EXPORT_COLUMNS if c not in ("as_of", "reminder_note")]
+    else:
+        columns = EXPORT_COLUMNS
     click.echo(render(rows, columns, fmt))
     if fmt == "table":
         click.echo(f"{len(rows)} patient(s), as of {evaluation.as_of.isoformat()}")

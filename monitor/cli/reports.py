@@ -64,7 +64,9 @@ def report_patient(app, mrn, fmt, output, as_of):
 @as_of_option
 @pass_app
 def report_clinic(app, fmt, output, as_of):
-    """The clinic report: counts by status, overdue list, urgent and warning flags, cohort views.
+    """The clinic report: counts by DXA status and by reminder state (open, booked, deferred,
+    declined, unreachable, closed), the overdue list with each reminder's state, urgent and
+    warning flags, cohort views.
 
     \b
     Example:
@@ -73,11 +75,13 @@ def report_clinic(app, fmt, output, as_of):
     from monitor.reports.clinic import write_clinic_report
     from monitor.formats.files import check_target
     from monitor.services.evaluation import evaluate_db
+    from monitor.services.reminders import reminder_summary
 
     as_of = app.as_of(as_of)
     target = check_target(_report_path(output, f"clinic-report-{as_of.isoformat()}", fmt))
     evaluation = evaluate_db(app.engine, as_of=as_of, config=app.config)
-    write_clinic_report(evaluation, target, config=app.config, fmt=fmt, record=lambda: app.audit(
+    reminders = reminder_summary(app.engine, evaluation, config=app.config)
+    write_clinic_report(evaluation, target, config=app.config, fmt=fmt, reminders=reminders, record=lambda: app.audit(
         "report_clinic", str(target.resolve()), rows=len(evaluation.schedule), as_of=as_of.isoformat(), format=fmt))
     click.echo(f"Wrote {target}")
 

@@ -24,8 +24,20 @@ STATUS_FILL = {"not_due": ("white", ""), "due_soon": ("#e6e6e6", ".."), "due": (
                "overdue": ("#636363", "xx")}
 
 
-def overview_figure(evaluation, config: Config):
-    """Page 1: status counts, days overdue, scans per year, flags by code."""
+def reminder_line(evaluation, reminders: pd.DataFrame | None) -> str:
+    """Active patients by where staff stand with their reminder: `open 80, booked 3, deferred 1, ...`."""
+    from monitor.rules.worklist import work_counts
+
+    if reminders is None:
+        return ""
+    counts = work_counts(reminders, evaluation.schedule["patient_id"])
+    shown = {k: n for k, n in counts.items() if n or k in ("open", "booked", "deferred", "declined", "unreachable",
+                                                          "closed")}
+    return "Reminders of active patients: " + ", ".join(f"{k.replace('_', ' ')} {n}" for k, n in shown.items())
+
+
+def overview_figure(evaluation, config: Config, reminders: pd.DataFrame | None = None):
+    """Page 1: status counts (and reminder work, when given), days overdue, scans per year, flags by code."""
     from matplotlib.figure import Figure
 
     sched, flags = evaluation.schedule, evaluation.flags
@@ -36,6 +48,8 @@ def overview_figure(evaluation, config: Config):
     fig.text(0.06, 0.915, f"{len(sched)} active patients; " + ", ".join(
         f"{s.replace('_', ' ')} {int(n)}" for s, n in counts.items())
         + f"; {len(flags)} flags on {flags['patient_id'].nunique()} patients", fontsize=10)
+    if reminders is not None:
+        fig.text(0.06, 0.89, reminder_line(evaluation, reminders), fontsize=10)
     grid = fig.add_gridspec(2, 2, hspace=0.45, wspace=0.55, left=0.07, right=0.97, top=0.86, bottom=0.08)
 
     ax = fig.add_subplot(grid[0, 0])
@@ -93,24 +107,32 @@ def _pack(codes: list[str], width: int) -> list[str]:
     return out
 
 
-def list_lines(evaluation, config: Config) -> list[str]:
-    """The overdue list, then urgent and warning flags, then the settings."""
+def list_lines(evaluation, config: Config, reminders: pd.DataFrame | None = None) -> list[str]:
+    """Reminder counts (when given), the overdue list with each reminder's state, then urgent and
+    warning flags, then the settings."""
     from monitor.rules.flags import FLAG_CODES
     from monitor.rules.evaluation import due_rows, flag_rows
 
-    rows = due_rows(evaluation, ("due", "overdue"))
-    lines = [f"DUE AND OVERDUE ({len(rows)}), most overdue first",
-             f"  {'mrn':12} {'name':20} {'status':8} {'due':10} {'days':>5} {'last scan':10} {'mo':>3}  "
-             "urgent (!) and warning flags"]
-    flag_column = 2 + 12 + 1 + 20 + 1 + 8 + 1 + 10 + 1 + 5 + 1 + 10 + 1 + 3 + 2
+    rows = due_rows(evaluation, ("due", "overdue"), reminders=reminders)
+    lines = [reminder_line(evaluation, reminders), ""] if reminders is not None else []
+    work = 12 if reminders is not None else 0  # the reminder column: its state, or the last outreach outcome
+    lines += [f"DUE AND OVERDUE ({len(rows)}), most overdue first",
+              f"  {'mrn':12} {'name':20} {'status':8} {'due':10} {'days':>5} {'last scan':10} {'mo':>3}  "
+              + (f"{'reminder':{work - 1}} " if work else "") + "urgent (!) and warning flags"]
+    flag_column = 2 + 12 + 1 + 20 + 1 + 8 + 1 + 10 + 1 + 5 + 1 + 10 + 1 + 3 + 2 + work
     for r in rows.head(LIST_LIMIT).itertuples(index=False):
         # Every urgent and warning code, urgent first, never cut: a hidden code is a hidden sign.
         codes = [c for c in r.flags.split(";") if FLAG_CODES.get(c) in ("warn", "urgent")]
         codes = [f"!{c}" for c in codes if FLAG_CODES[c] == "urgent"] + [c for c in codes if FLAG_CODES[c] == "warn"]
-        cells = _pack(codes, 48)
+        cells = _pack(codes, 48 - work)
         lines.append(f"  {r.mrn[:12]:12} {str(r.name or '')[:20]:20} {r.status:8} {r.due_date:10} {r.days_overdue:>5} "
-                     f"{r.last_scan_date or '-':10} {r.interval_months:>3}  {cells[0]}")
+                     f"{r.last_scan_date or '-':10} {r.interval_months:>3}  "
+                     + (f"{r.reminder_work.replace('scan_done_elsewhere', 'elsewhere'):{work - 1}} " if work else "")
+                     + cells[0])
         lines += [" " * flag_column + more for more in cells[1:]]
+        if work and (r.reminder_note or r.assigned_to):  # until when and why, the outreach, who works it
+            lines += wrap(f"reminder: {r.reminder_note}" + (f"; assigned to {r.assigned_to}" if r.assigned_to else ""),
+                          " " * 15)
     if len(rows) > LIST_LIMIT:
         lines.append(f"  ... and {len(rows) - LIST_LIMIT} more: the full list is `monitor export overdue -o FILE`")
     lines.append("")
@@ -125,12 +147,16 @@ def list_lines(evaluation, config: Config) -> list[str]:
     return lines + settings_lines(config, evaluation.as_of)
 
 
-def write_clinic_report(evaluation, target: Path, *, config: Config, fmt: str = "pdf", record=None) -> Path:
-    overview = overview_figure(evaluation, config)
+def write_clinic_report(evaluation, target: Path, *, config: Config, fmt: str = "pdf", record=None,
+                        reminders: pd.DataFrame | None = None) -> Path:
+    """`reminders`: per patient, the reminder state (rules.worklist.patient_reminders), shown
+    as counts and in the due list; without it the report has no reminder section."""
+    overview = overview_figure(evaluation, config, reminders)
     if fmt == "png":
         write_private_bytes(target, png_bytes(overview), record=record)
         return target
     footer = f"toh-monitor clinic report | as of {evaluation.as_of.isoformat()} | confidential patient data"
-    figures = [overview] + text_figures("Clinic report: lists", list_lines(evaluation, config), footer=footer)
+    figures = [overview] + text_figures("Clinic report: lists", list_lines(evaluation, config, reminders),
+                                             footer=footer)
     write_private_bytes(target, pdf_bytes(figures, f"TOH clinic report {evaluation.as_of.isoformat()}"), record=record)
     return target

@@ -20,7 +20,9 @@ from monitor.rules.schedule import risk_factor_table, schedule
 
 
 EXPORT_COLUMNS = ["mrn", "name", "status", "due_date", "days_overdue", "last_scan_date",
-                  "interval_months", "risk_factors", "flags", "as_of"]
+                  "interval_months", "risk_factors", "flags", "as_of",
+                  # v2: how to reach the patient and where staff stand with the reminder
+                  "phone", "preferred_contact", "reminder_state", "last_outreach_on", "assigned_to", "reminder_note"]
 
 
 @dataclass(frozen=True)
@@ -67,11 +69,23 @@ def apply_acknowledgements(flags: pd.DataFrame, cohort: Cohort, acks: pd.DataFra
     return mark_acknowledged(flags, acks)
 
 
-def due_rows(evaluation: Evaluation, statuses: tuple[str, ...] = ()) -> pd.DataFrame:
-    """The surveillance list with the export's fields, most overdue first."""
+def due_rows(evaluation: Evaluation, statuses: tuple[str, ...] = (), *, contacts: pd.DataFrame | None = None,
+             reminders: pd.DataFrame | None = None) -> pd.DataFrame:
+    """The surveillance list with the export's fields, most overdue first.
+
+    `contacts` (phone, preferred_contact) and `reminders` (rules.worklist.patient_reminders) are
+    indexed by patient_id; a patient missing from them has blank contacts and reminder state
+    `none`. `reminder_detail` and `reminder_work` (not exported) are the state as a sentence, for a table,
+    and the state or for an open reminder its last outreach outcome."""
     frame = evaluation.schedule
     if statuses:
         frame = frame.loc[frame["status"].isin(statuses)]
+    ids = frame["patient_id"]
+
+    def pick(source: pd.DataFrame | None, column: str, fill: str) -> pd.Series:
+        if source is None or column not in source:
+            return pd.Series(fill, index=frame.index, dtype="object")
+        return ids.map(source[column].to_dict()).astype("object").fillna(fill).astype("str")
     out = pd.DataFrame({
         "mrn": frame["mrn"],
         "name": frame["name"],
@@ -83,6 +97,14 @@ def due_rows(evaluation: Evaluation, statuses: tuple[str, ...] = ()) -> pd.DataF
         "risk_factors": frame["risk_factors"],
         "flags": frame["flags"],
         "as_of": evaluation.as_of.isoformat(),
+        "phone": pick(contacts, "phone", ""),
+        "preferred_contact": pick(contacts, "preferred_contact", ""),
+        "reminder_state": pick(reminders, "reminder_state", "none"),
+        "last_outreach_on": pick(reminders, "last_outreach_on", ""),
+        "assigned_to": pick(reminders, "assigned_to", ""),
+        "reminder_note": pick(reminders, "reminder_note", ""),
+        "reminder_detail": pick(reminders, "reminder_detail", "none"),
+        "reminder_work": pick(reminders, "work", "none"),
     })
     out = out.sort_values(["days_overdue", "due_date", "mrn"], ascending=[False, True, True], kind="stable")
     return out.reset_index(drop=True)

@@ -14,12 +14,26 @@ from monitor.services.audit import record_access
 from monitor.services.evaluation import patient_history
 
 
-def export_overdue(engine: Engine, target: Path, *, evaluation: Evaluation, by: str | None = None) -> int:
+def due_list(engine: Engine, evaluation: Evaluation, statuses: tuple[str, ...] = (), *, config: Config):
+    """The surveillance list (rules.evaluation.due_rows) with each patient's phone, preferred
+    contact and reminder state: what `monitor due` shows and the overdue export writes."""
+    from monitor import store
+    from monitor.services.reminders import reminder_summary
+    from monitor.store.reminders import load_contacts
+
+    with store.reading(engine) as conn:
+        contacts = load_contacts(conn)
+    return due_rows(evaluation, statuses, contacts=contacts,
+                    reminders=reminder_summary(engine, evaluation, config=config))
+
+
+def export_overdue(engine: Engine, target: Path, *, evaluation: Evaluation, by: str | None = None,
+                   config: Config | None = None) -> int:
     """Write the overdue-surveillance CSV (due and overdue), owner-only, and record who did it.
 
     The file is staged beside the target, the export recorded, then the file renamed into
     place: a file on disk always has its audit record."""
-    rows = due_rows(evaluation, ("due", "overdue"))
+    rows = due_list(engine, evaluation, ("due", "overdue"), config=config or Config())
     rows = rows.assign(name=rows["name"].fillna(""))
     target = Path(target)
     return write_private_frame(target, rows[EXPORT_COLUMNS], record=lambda: record_access(

@@ -136,6 +136,7 @@ def describe_patient(engine: Engine, mrn: str, *, as_of: date, config: Config) -
         lines.append(f"  [{f['severity']}] {f['code']}: {f['title']}{mark}")
         lines.append(f"      evidence: {f['evidence']}")
         lines.append(f"      action:   {f['action']}  [sources: {f['sources']}]")
+    lines += _reminders(engine, pid, config)
     return "\n".join(lines)
 
 
@@ -159,6 +160,20 @@ def _contact_and_status(engine: Engine, patient_id: int, config: Config) -> list
     for ch in changes:
         lines.append(f"  {local_text(ch.changed_at, config.zone)}  {ch.from_status} -> {ch.to_status} by {ch.who}: "
                      f"{ch.reason}")
+    return lines
+
+
+def _reminders(engine: Engine, patient_id: int, config: Config) -> list[str]:
+    """The patient's reminders, newest first, each with its whole history (times in the clinic's zone)."""
+    from monitor.services.reminders import HISTORY_COLUMNS, patient_histories
+
+    found = patient_histories(engine, patient_id, config=config)
+    if not found:
+        return ["Reminders: none"]
+    lines = [f"Reminders ({len(found)}), newest first:"]
+    for h in found:
+        lines.append("  reminder " + h.header.split(", reminder ", 1)[1])
+        lines += _table(pd.DataFrame(h.rows, columns=HISTORY_COLUMNS), {c: str for c in HISTORY_COLUMNS})
     return lines
 
 

@@ -1,75 +1,210 @@
-"""Staff working the reminder list: list, record outreach, defer, close, reopen, history.
+"""Staff working the reminder list: list, outreach, defer, close, reopen, assign, history.
 
-Every action appends an event with who did it and when; nothing is edited or deleted.
+A reminder is named by an MRN or an id (rules.reminders.find_target says how); every action
+appends an event with who did it and when, and answers with the patient's MRN and name so a
+typo never goes unnoticed; nothing is edited or deleted.
 """
 
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta, timezone
 
 import pandas as pd
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine
 
 from monitor import store
 from monitor.config import Config
 from monitor.errors import MonitorError
-from monitor.rules.worklist import reminder_table
-from monitor.store.reminders import load_reminders
+from monitor.rules.clock_text import local_text
+from monitor.rules.reminders import OUTCOMES, find_target, pick_reminder, reminder_states
+from monitor.rules.worklist import patient_reminders, reminder_table, working_list
+from monitor.store.reminders import load_patient_names, load_reminders
 from monitor.store.tables import ReminderEvent
-from monitor.rules.reminders import OUTCOMES, reminder_states
 
 LIST_COLUMNS = ["reminder_id", "mrn", "name", "item", "due_date", "status", "days_overdue", "state",
-                "deferred_until", "last_outreach", "flags"]
+                "deferred_until", "last_outreach", "assigned_to", "due_by", "flags"]
+BOOKED_PAST_DAYS = 30
+BOOKED_AHEAD_DAYS = 731  # two years
 
 
-def list_reminders(engine: Engine, *, as_of: date, config: Config, states: tuple[str, ...]) -> pd.DataFrame:
+def _states(conn, config: Config) -> pd.DataFrame:
+    return reminder_states(*load_reminders(conn), zone=config.zone)
+
+
+def list_reminders(engine: Engine, *, as_of: date, config: Config, states: tuple[str, ...] | None = None,
+                   assigned_to: str | None = None, unassigned: bool = False) -> pd.DataFrame:
+    """The worklist (states None: the open reminders and the deferred ones of patients with an
+    urgent flag), or the reminders in `states` (empty: all), optionally by assignee."""
     from monitor.services.evaluation import evaluate_db
 
     evaluation = evaluate_db(engine, as_of=as_of, config=config, evidence=False)
     with store.reading(engine) as conn:
-        reminders, events = load_reminders(conn)
-    table = reminder_states(reminders, events)
-    if states:
-        table = table.loc[table["state"].isin(states)]
-    return reminder_table(table, evaluation)[LIST_COLUMNS]
+        table = _states(conn, config)
+    if states is None:
+        out = working_list(table, evaluation)
+    else:
+        out = reminder_table(table.loc[table["state"].isin(states)] if states else table, evaluation)
+    if assigned_to is not None:
+        out = out.loc[out["assigned_to"] == assigned_to]
+    if unassigned:
+        out = out.loc[out["assigned_to"] == ""]
+    return out[LIST_COLUMNS].reset_index(drop=True)
 
 
-def _current_state(conn, reminder_id: int) -> str:
-    reminders, events = load_reminders(conn)
-    reminders = reminders.loc[reminders["reminder_id"] == reminder_id]
-    if not len(reminders):
-        raise MonitorError(f"no reminder with id {reminder_id}")
-    return reminder_states(reminders, events.loc[events["reminder_id"] == reminder_id])["state"].iloc[0]
+@dataclass(frozen=True)
+class Done:
+    """What an action hit and left: the patient, the reminder, its state before and after."""
+
+    reminder_id: int
+    mrn: str
+    name: str
+    item: str
+    due_date: date
+    before: str
+    state: str
+
+    @property
+    def who(self) -> str:
+        """`TOH-000072 (Jane Doe), reminder 12 (DXA due 2026-01-10)`: whom the action hit."""
+        name = f" ({self.name})" if self.name else ""
+        return f"{self.mrn}{name}, reminder {self.reminder_id} ({self.item.upper()} due {self.due_date.isoformat()})"
 
 
-def record(engine: Engine, reminder_id: int, *, kind: str, actor: str, today: date, outcome: str | None = None,
-           reason: str | None = None, until: date | None = None) -> str:
-    """Append one staff action to a reminder's history; returns its new state."""
+def check_booked(outcome: str | None, booked_on: date | None, today: date) -> None:
+    """`booked` carries the appointment date (not over 30 days ago, not over two years ahead); no other outcome does."""
+    if outcome == "booked" and booked_on is None:
+        raise MonitorError("--outcome booked needs the appointment date: --on YYYY-MM-DD")
+    if outcome != "booked" and booked_on is not None:
+        raise MonitorError("--on is the booked appointment's date: only with --outcome booked")
+    if booked_on is not None and booked_on < today - timedelta(days=BOOKED_PAST_DAYS):
+        raise MonitorError(f"--on {booked_on.isoformat()} is more than {BOOKED_PAST_DAYS} days before today "
+                           f"({today.isoformat()}); record the scan itself when it was done")
+    if booked_on is not None and booked_on > today + timedelta(days=BOOKED_AHEAD_DAYS):
+        raise MonitorError(f"--on {booked_on.isoformat()} is more than two years ahead of today ({today.isoformat()})")
+
+
+def check_assignment(assignee: str | None, due_by: date | None, today: date) -> None:
+    if assignee is None:
+        return
+    if len(assignee) > 64 or (assignee and (not assignee.strip() or not assignee.isprintable())):
+        raise MonitorError("--to: give a user name of 1 to 64 printable characters (or \"\" to unassign)")
+    if due_by is not None and not assignee:
+        raise MonitorError("--due-by needs someone to do the work: --to USER")
+    if due_by is not None and due_by < today:
+        raise MonitorError(f"--due-by {due_by.isoformat()} is before today ({today.isoformat()})")
+
+
+def act(engine: Engine, key: str, *, kind: str, actor: str, today: date, config: Config, outcome: str | None = None,
+        reason: str | None = None, until: date | None = None, booked_on: date | None = None,
+        assignee: str | None = None, due_by: date | None = None) -> Done:
+    """Append one staff action to the reminder `key` names (an MRN or an id); says whom it hit."""
     if kind == "outreach" and outcome not in OUTCOMES:
         raise MonitorError(f"outcome must be one of {', '.join(OUTCOMES)}")
+    if kind == "outreach":
+        check_booked(outcome, booked_on, today)
     if kind in ("deferred", "closed") and not (reason and reason.strip()):
         raise MonitorError("give a reason (--reason)")
     if kind == "deferred" and (until is None or until <= today):
         raise MonitorError(f"--until must be a date after today ({today.isoformat()})")
+    if kind == "assigned":
+        check_assignment(assignee, due_by, today)
     with store.transaction(engine) as conn:
-        state = _current_state(conn, reminder_id)
-        if state == "closed" and kind != "reopened":
-            raise MonitorError(f"reminder {reminder_id} is closed; reopen it first")
-        if kind == "reopened" and state == "open":
-            raise MonitorError(f"reminder {reminder_id} is already open")
+        states = _states(conn, config)
+        patients = load_patient_names(conn)
+        reminder_id = pick_reminder(find_target(key, patients=patients, states=states), states, action=kind)
+        row = states.loc[states["reminder_id"] == reminder_id].iloc[0]
+        patient = patients.loc[patients["patient_id"] == int(row["patient_id"])].iloc[0]
+        before = str(row["state"])
+        if before == "closed" and kind != "reopened":
+            raise MonitorError(f"reminder {reminder_id} of {patient['mrn']} is closed; reopen it first "
+                               f"(`monitor reminders reopen id:{reminder_id} --reason ...`)")
+        if kind == "reopened" and before == "open":
+            raise MonitorError(f"reminder {reminder_id} of {patient['mrn']} is already open")
         conn.execute(ReminderEvent.__table__.insert(), {
             "reminder_id": reminder_id, "at": datetime.now(timezone.utc), "actor": actor, "kind": kind,
-            "outcome": outcome, "reason": reason, "until": until})
-        return _current_state(conn, reminder_id)
+            "outcome": outcome, "reason": reason, "until": until, "booked_on": booked_on,
+            "assignee": assignee, "due_by": due_by})
+        after = _states(conn, config).set_index("reminder_id").loc[reminder_id, "state"]
+    return Done(reminder_id, str(patient["mrn"]), str(patient["name"] or ""), str(row["item"]),
+                row["due_date"].date(), before, str(after))
 
 
-def history(engine: Engine, reminder_id: int) -> pd.DataFrame:
+def _detail(e) -> str:
+    """What an event carried beyond its kind: the deferral date, the assignment, the appointment."""
+    def day(value) -> str:
+        return "" if value is None or pd.isna(value) else pd.Timestamp(value).date().isoformat()
+
+    if e.kind == "deferred":
+        return f"until {day(e.until)}"
+    if e.kind == "assigned":
+        return f"to {e.assignee}" + (f", work by {day(e.due_by)}" if day(e.due_by) else "") if e.assignee else "unassigned"
+    if e.kind == "outreach" and day(e.booked_on):
+        return f"for {day(e.booked_on)}"
+    return ""
+
+
+HISTORY_COLUMNS = ["at", "by", "event", "outcome", "detail", "note"]
+
+
+@dataclass(frozen=True)
+class History:
+    """One reminder's header line (whom, what, its state now) and its events, oldest first."""
+
+    reminder_id: int
+    mrn: str
+    header: str
+    rows: list[dict]
+
+
+def _histories(conn, states: pd.DataFrame, patients: pd.DataFrame, reminder_ids, config: Config) -> list[History]:
+    from monitor.store.reminders import load_reminder_events
+
+    events = load_reminder_events(conn)
+    names = patients.set_index("patient_id")
+    out = []
+    for rid in reminder_ids:
+        r = states.loc[states["reminder_id"] == rid].iloc[0]
+        p = names.loc[int(r["patient_id"])]
+        state = r["state"]
+        if state == "deferred":
+            state += f" until {r['deferred_until']:%Y-%m-%d} ({r['deferred_reason'] or 'no reason given'})"
+        if r["assignee"]:
+            state += f"; assigned to {r['assignee']}" + (
+                f", work by {r['due_by']:%Y-%m-%d}" if not pd.isna(r["due_by"]) else "")
+        name = f" ({p['name']})" if p["name"] else ""
+        header = (f"{p['mrn']}{name}, reminder {int(rid)} ({str(r['item']).upper()} due {r['due_date']:%Y-%m-%d}): "
+                  f"{state}")
+        mine = events.loc[events["reminder_id"] == rid].sort_values("event_id")
+        rows = [{"at": local_text(e.at, config.zone), "by": e.actor, "event": e.kind,
+                 "outcome": e.outcome if isinstance(e.outcome, str) else "", "detail": _detail(e),
+                 "note": e.reason if isinstance(e.reason, str) else ""} for e in mine.itertuples()]
+        out.append(History(int(rid), str(p["mrn"]), header, rows))
+    return out
+
+
+def history(engine: Engine, key: str, *, config: Config) -> list[History]:
+    """The history of the reminder `key` names; for an MRN, of each of the patient's reminders (newest first)."""
     with store.reading(engine) as conn:
-        row = conn.execute(text("SELECT r.id, p.mrn, r.item, r.due_date FROM reminder r JOIN patient p "
-                                "ON p.id = r.patient_id WHERE r.id = :id"), {"id": reminder_id}).first()
-        if row is None:
-            raise MonitorError(f"no reminder with id {reminder_id}")
-        events = pd.read_sql_query(text("SELECT at, actor, kind, outcome, reason, until FROM reminder_event "
-                                        "WHERE reminder_id = :id ORDER BY id"), conn, params={"id": reminder_id})
-    events.attrs["header"] = f"Reminder {row[0]}: {row[1]} {row[2]} due {row[3]}"
-    return events
+        states = _states(conn, config)
+        patients = load_patient_names(conn)
+        target = find_target(key, patients=patients, states=states)
+        if target.mrn is not None and not target.reminder_ids:
+            raise MonitorError(f"{target.mrn} has no reminders yet (the nightly run creates them when a scan is due)")
+        return _histories(conn, states, patients, sorted(target.reminder_ids, reverse=True), config)
+
+
+def patient_histories(engine: Engine, patient_id: int, *, config: Config) -> list[History]:
+    """Every reminder of one patient with its history, newest first (for `monitor show`)."""
+    with store.reading(engine) as conn:
+        states = _states(conn, config)
+        patients = load_patient_names(conn)
+        ids = sorted(states.loc[states["patient_id"] == patient_id, "reminder_id"].astype(int), reverse=True)
+        return _histories(conn, states, patients, ids, config)
+
+
+def reminder_summary(engine: Engine, evaluation, *, config: Config) -> pd.DataFrame:
+    """Per patient, the reminder that speaks for them now (rules.worklist.patient_reminders)."""
+    with store.reading(engine) as conn:
+        states = _states(conn, config)
+    return patient_reminders(states, evaluation.schedule)

@@ -25,10 +25,13 @@ def load_reminder_rows(conn) -> pd.DataFrame:
 
 
 def load_reminder_events(conn) -> pd.DataFrame:
+    """Every reminder event (dates as datetime64, `at` as aware UTC)."""
     events = pd.read_sql_query(text(
-        "SELECT id AS event_id, reminder_id, at, actor, kind, outcome, reason, until FROM reminder_event"), conn)
+        "SELECT id AS event_id, reminder_id, at, actor, kind, outcome, reason, until, assignee, due_by, booked_on "
+        "FROM reminder_event"), conn)
     events["at"] = pd.to_datetime(events["at"], utc=True, format="ISO8601")
-    events["until"] = pd.to_datetime(events["until"]).astype("datetime64[us]")
+    for column in ("until", "due_by", "booked_on"):
+        events[column] = pd.to_datetime(events[column]).astype("datetime64[us]")
     return events
 
 
@@ -36,3 +39,17 @@ def completed(conn, job: str, slot_on: date) -> int | None:
     row = conn.execute(text("SELECT run_id FROM job_completion WHERE job = :job AND slot_on = :slot"),
                        {"job": job, "slot": slot_on}).first()
     return None if row is None else int(row[0])
+
+
+def load_contacts(conn) -> pd.DataFrame:
+    """How to reach each patient (not clinical: no rule reads it), indexed by patient_id."""
+    contacts = pd.read_sql_query(text("SELECT id AS patient_id, phone, preferred_contact FROM patient"), conn)
+    contacts["patient_id"] = contacts["patient_id"].astype("int64")
+    return contacts.set_index("patient_id")
+
+
+def load_patient_names(conn) -> pd.DataFrame:
+    """Every patient's id, MRN and name (to read an argument as an MRN and echo whom an action hit)."""
+    patients = pd.read_sql_query(text("SELECT id AS patient_id, mrn, name FROM patient"), conn)
+    patients["patient_id"] = patients["patient_id"].astype("int64")
+    return patients

@@ -61,7 +61,9 @@ def test_due_json_lists_active_patients_most_overdue_first(cohort_db):
     assert rows[0]["risk_factors"] == "smoking" and rows[0]["interval_months"] == 12
     assert rows[3]["flags"] == "incomplete_bilateral_scan"
     assert set(rows[0]) == {"mrn", "name", "status", "due_date", "days_overdue", "last_scan_date",
-                            "interval_months", "risk_factors", "flags", "as_of"}
+                            "interval_months", "risk_factors", "flags", "as_of", "phone", "preferred_contact",
+                            "reminder_state", "last_outreach_on", "assigned_to", "reminder_note"}
+    assert rows[0]["reminder_state"] == "none"  # no nightly run yet: no reminder
 
 
 def test_due_status_filter_and_table(cohort_db):
@@ -69,7 +71,8 @@ def test_due_status_filter_and_table(cohort_db):
     result = cli(cohort_db, "due", "--as-of", AS_OF, "--status", "due_soon")
     lines = result.output.splitlines()
     assert lines[0].split() == ["mrn", "name", "status", "due_date", "days_overdue", "last_scan_date",
-                                "interval_months", "risk_factors", "flags"]
+                                "interval_months", "risk_factors", "flags", "phone", "preferred_contact",
+                                "reminder_state", "last_outreach_on", "assigned_to"]
     assert lines[2].split()[:4] == ["SOON", "Sue", "Soon", "due_soon"]
     assert lines[-1] == "1 patient(s), as of 2026-06-01"
 
@@ -84,9 +87,10 @@ def test_export_overdue_csv(cohort_db, tmp_path):
     with out.open(newline="", encoding="utf-8") as fh:
         rows = list(csv.reader(fh))
     assert rows[0] == ["mrn", "name", "status", "due_date", "days_overdue", "last_scan_date",
-                       "interval_months", "risk_factors", "flags", "as_of"]
+                       "interval_months", "risk_factors", "flags", "as_of", "phone", "preferred_contact",
+                       "reminder_state", "last_outreach_on", "assigned_to", "reminder_note"]
     assert rows[1] == ["OVR", "'=HYPERLINK(\"x\")", "overdue", "2021-01-20", "1958", "2020-01-20", "12",
-                       "smoking", "", "2026-06-01"]
+                       "smoking", "", "2026-06-01", "", "", "none", "", "", ""]
     assert rows[2][0] == "DUE" and len(rows) == 3
 
 

@@ -32,6 +32,7 @@ STARTS_IN = {
     "Correcting the record": "demo_workspace",
     "Discharging, transferring, reactivating": "demo_workspace",
     "Nightly reminders and the daemon": "demo_workspace",
+    "Working the reminder list": "demo_workspace",
     "Reports": "demo_workspace",
     "Performance": "empty",
 }

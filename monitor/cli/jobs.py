@@ -137,11 +137,13 @@ def jobs(app, limit):
     running = DaemonLock(app.engine).is_held_elsewhere()
     click.echo(f"Daemon: {'running' if running else 'not running'} (zone {app.config.timezone})")
     for job, when in next_fire_times(app.config, datetime.now(timezone.utc)).items():
-        click.echo(f"  {job:14} next {when.isoformat(timespec='minutes')}")
+        click.echo(f"  {job:14} next {local_text(when, app.config.zone)}")
+    from monitor.rules.clock_text import local_text
+
     runs = recent_runs(app.engine, limit)
     click.echo(f"Last {len(runs)} run(s):")
     rows = [{"id": r.id, "job": r.job, "slot": str(r.slot_on)[:10], "as_of": str(r.as_of)[:10],
-             "finished (UTC)": str(r.finished_at)[:19], "trigger": r.trigger, "outcome": r.outcome,
+             "finished": local_text(r.finished_at, app.config.zone), "trigger": r.trigger, "outcome": r.outcome,
              "counts / error": r.error or r.counts} for r in runs.itertuples()]
     if rows:
         click.echo(render(rows, list(rows[0]), "table"))

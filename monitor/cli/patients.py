@@ -112,12 +112,14 @@ def flags(ctx, mrn, as_of, severity, codes, fmt):
                 record["acknowledged_at"] = at.isoformat()
         click.echo(json.dumps(records, ensure_ascii=False, indent=2))
         return
+    from monitor.rules.clock_text import local_text
+
     for r, is_acked in zip(rows.itertuples(index=False), acked):
         click.echo(f"{r.mrn}  {r.severity:<6}  {r.code}: {r.title}" + ("  [acknowledged]" if is_acked else ""))
         click.echo(f"    evidence: {r.evidence}")
         click.echo(f"    action:   {r.action} [sources: {r.sources}]")
         if is_acked:
-            click.echo(f"    acknowledged by {r.acknowledged_by} at {r.acknowledged_at:%Y-%m-%d %H:%M} UTC: "
+            click.echo(f"    acknowledged by {r.acknowledged_by} at {local_text(r.acknowledged_at, app.config.zone)}: "
                        f"{r.acknowledged_note}")
     patients = rows["mrn"].nunique()
     click.echo(f"{len(rows)} flag(s) on {patients} patient(s), as of {as_of.isoformat()}"

@@ -92,27 +92,29 @@ def run_clinic_report(app, as_of, again, dry_run, by):
 
 
 @click.command()
+@click.option("--log-file", type=click.Path(dir_okay=False), metavar="PATH",
+              help="Append the log to this file (owner-only) instead of stderr; default [jobs] log_file.")
 @pass_app
-def daemon(app):
+def daemon(app, log_file):
     """Run the scheduler in the foreground (for systemd or a terminal); stop with Ctrl-C or SIGTERM.
 
     One daemon per database: a second one refuses to start. At start-up it serves any run missed
     while it was down (once, as of today), then runs the nightly job and the weekly clinic report
-    at the times of the configuration, in the clinic's time zone.
+    at the times of the configuration, in the clinic's time zone. Log times are in that zone
+    with their offset; the lock file beside a SQLite database is removed on a clean stop.
 
     \b
     Example:
       monitor --config data/clinic.example.toml --db sqlite:///demo-output/monitor.db daemon
+      monitor daemon --log-file monitor-daemon.log
     """
-    import logging
-
-    from monitor.jobs.daemon import run_daemon
+    from monitor.jobs.daemon import configure_logging, run_daemon
+    from monitor.jobs.delivery import outbox_path
     from monitor.store import require_initialised
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
-    logging.getLogger("apscheduler").setLevel(logging.WARNING)
-    logging.getLogger("matplotlib").setLevel(logging.WARNING)
     require_initialised(app.engine)
+    outbox_path(app.config, app.engine)  # a PostgreSQL database with no outbox set: say so now, not at 04:00
+    configure_logging(app.config, log_file or app.config.jobs.log_file)
     sys.exit(run_daemon(app.engine, config=app.config))
 
 

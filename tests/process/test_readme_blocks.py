@@ -30,6 +30,7 @@ STARTS_IN = {
     "toh-monitor": "empty",
     "Quick tour": "clinic_csvs",
     "Correcting the record": "demo_workspace",
+    "The clinician's review list": "demo_workspace",
     "Nightly reminders and the daemon": "demo_workspace",
     "Reports": "demo_workspace",
     "Performance": "empty",

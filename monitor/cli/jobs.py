@@ -133,6 +133,7 @@ def jobs(app, limit):
     from monitor.jobs.daemon import next_fire_times
     from monitor.jobs.locks import DaemonLock
     from monitor.jobs.nightly import recent_runs
+    from monitor.rules.clock_text import local_text
     from monitor.store import require_initialised
 
     require_initialised(app.engine)
@@ -140,8 +141,6 @@ def jobs(app, limit):
     click.echo(f"Daemon: {'running' if running else 'not running'} (zone {app.config.timezone})")
     for job, when in next_fire_times(app.config, datetime.now(timezone.utc)).items():
         click.echo(f"  {job:14} next {local_text(when, app.config.zone)}")
-    from monitor.rules.clock_text import local_text
-
     runs = recent_runs(app.engine, limit)
     click.echo(f"Last {len(runs)} run(s):")
     rows = [{"id": r.id, "job": r.job, "slot": str(r.slot_on)[:10], "as_of": str(r.as_of)[:10],

@@ -105,12 +105,16 @@ class TreatmentSettings:
 
 @dataclass(frozen=True, kw_only=True)
 class JobSettings:
-    """The daemon's schedule, in the clinic's local time."""
+    """The daemon's schedule, in the clinic's local time; where its files and log go.
+
+    `outbox` unset: the folder `outbox` beside a SQLite database (a PostgreSQL database needs it
+    set). A relative `outbox` or `log_file` in a config file is relative to that file's folder."""
 
     nightly_time: str = "04:00"
     report_day: str = "mon"
     report_time: str = "05:00"
-    outbox: str = "outbox"
+    outbox: str | None = None
+    log_file: str | None = None
     remind_statuses: tuple[str, ...] = ("due", "overdue")
     smtp_host: str | None = None
     smtp_port: int = 25
@@ -240,4 +244,17 @@ def load_config(path: str | os.PathLike | None) -> Config:
         raise ConfigError(f"{p}: configuration file not found") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{p}: not valid TOML: {exc}") from None
-    return parse_config(data, source=str(p))
+    return _beside(parse_config(data, source=str(p)), p.resolve().parent)
+
+
+def _beside(config: Config, folder: Path) -> Config:
+    """Relative paths of the file's [jobs] section, resolved against the file's folder (never the
+    folder a command happens to run in)."""
+    changes = {}
+    for name in ("outbox", "log_file"):
+        value = getattr(config.jobs, name)
+        if value and not Path(value).expanduser().is_absolute():
+            changes[name] = str(folder / value)
+        elif value:
+            changes[name] = str(Path(value).expanduser())
+    return dataclasses.replace(config, jobs=dataclasses.replace(config.jobs, **changes)) if changes else config

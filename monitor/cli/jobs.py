@@ -92,27 +92,29 @@ def run_clinic_report(app, as_of, again, dry_run, by):
 
 
 @click.command()
+@click.option("--log-file", type=click.Path(dir_okay=False), metavar="PATH",
+              help="Append the log to this file (owner-only) instead of stderr; default [jobs] log_file.")
 @pass_app
-def daemon(app):
+def daemon(app, log_file):
     """Run the scheduler in the foreground (for systemd or a terminal); stop with Ctrl-C or SIGTERM.
 
     One daemon per database: a second one refuses to start. At start-up it serves any run missed
     while it was down (once, as of today), then runs the nightly job and the weekly clinic report
-    at the times of the configuration, in the clinic's time zone.
+    at the times of the configuration, in the clinic's time zone. Log times are in that zone
+    with their offset; the lock file beside a SQLite database is removed on a clean stop.
 
     \b
     Example:
       monitor --config data/clinic.example.toml --db sqlite:///demo-output/monitor.db daemon
+      monitor daemon --log-file monitor-daemon.log
     """
-    import logging
-
-    from monitor.jobs.daemon import run_daemon
+    from monitor.jobs.daemon import configure_logging, run_daemon
+    from monitor.jobs.delivery import outbox_path
     from monitor.store import require_initialised
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
-    logging.getLogger("apscheduler").setLevel(logging.WARNING)
-    logging.getLogger("matplotlib").setLevel(logging.WARNING)
     require_initialised(app.engine)
+    outbox_path(app.config, app.engine)  # a PostgreSQL database with no outbox set: say so now, not at 04:00
+    configure_logging(app.config, log_file or app.config.jobs.log_file)
     sys.exit(run_daemon(app.engine, config=app.config))
 
 
@@ -131,17 +133,18 @@ def jobs(app, limit):
     from monitor.jobs.daemon import next_fire_times
     from monitor.jobs.locks import DaemonLock
     from monitor.jobs.nightly import recent_runs
+    from monitor.rules.clock_text import local_text
     from monitor.store import require_initialised
 
     require_initialised(app.engine)
     running = DaemonLock(app.engine).is_held_elsewhere()
     click.echo(f"Daemon: {'running' if running else 'not running'} (zone {app.config.timezone})")
     for job, when in next_fire_times(app.config, datetime.now(timezone.utc)).items():
-        click.echo(f"  {job:14} next {when.isoformat(timespec='minutes')}")
+        click.echo(f"  {job:14} next {local_text(when, app.config.zone)}")
     runs = recent_runs(app.engine, limit)
     click.echo(f"Last {len(runs)} run(s):")
     rows = [{"id": r.id, "job": r.job, "slot": str(r.slot_on)[:10], "as_of": str(r.as_of)[:10],
-             "finished (UTC)": str(r.finished_at)[:19], "trigger": r.trigger, "outcome": r.outcome,
+             "finished": local_text(r.finished_at, app.config.zone), "trigger": r.trigger, "outcome": r.outcome,
              "counts / error": r.error or r.counts} for r in runs.itertuples()]
     if rows:
         click.echo(render(rows, list(rows[0]), "table"))

@@ -78,7 +78,7 @@ class GroupArgument(click.Argument):
         return super().get_usage_pieces(ctx) if isinstance(ctx.command, FlagsGroup) else []
 
 
-@click.group(cls=FlagsGroup, invoke_without_command=True, subcommand_metavar="[ack MRN CODE --note TEXT]")
+@click.group(cls=FlagsGroup, invoke_without_command=True, subcommand_metavar="[ack MRN CODE --note TEXT | review]")
 @click.argument("mrn", required=False, cls=GroupArgument)
 @as_of_option
 @click.option("--severity", type=click.Choice(SEVERITIES), default="info", show_default=True,
@@ -91,7 +91,7 @@ def flags(ctx, mrn, as_of, severity, codes, fmt):
 
     Severity is info, warn or urgent; --severity warn shows warn and urgent. An acknowledged
     flag is listed and marked (JSON: acknowledged_by, acknowledged_at); `monitor flags ack`
-    acknowledges one.
+    acknowledges one; `monitor flags review` lists those waiting for a clinician.
 
     \b
     Example:
@@ -122,12 +122,14 @@ def flags(ctx, mrn, as_of, severity, codes, fmt):
                 record["acknowledged_at"] = at.isoformat()
         click.echo(json.dumps(records, ensure_ascii=False, indent=2))
         return
+    from monitor.rules.clock_text import local_text
+
     for r, is_acked in zip(rows.itertuples(index=False), acked):
         click.echo(f"{r.mrn}  {r.severity:<6}  {r.code}: {r.title}" + ("  [acknowledged]" if is_acked else ""))
         click.echo(f"    evidence: {r.evidence}")
         click.echo(f"    action:   {r.action} [sources: {r.sources}]")
         if is_acked:
-            click.echo(f"    acknowledged by {r.acknowledged_by} at {r.acknowledged_at:%Y-%m-%d %H:%M} UTC: "
+            click.echo(f"    acknowledged by {r.acknowledged_by} at {local_text(r.acknowledged_at, app.config.zone)}: "
                        f"{r.acknowledged_note}")
     patients = rows["mrn"].nunique()
     click.echo(f"{len(rows)} flag(s) on {patients} patient(s), as of {as_of.isoformat()}"
@@ -162,6 +164,47 @@ def flags_ack(app, mrn, code, note, by, as_of):
                        as_of=as_of, config=app.config, now=datetime.now(timezone.utc))
     click.echo(f"Acknowledged {code.strip().lower()} for {mrn} as it reads on {as_of.isoformat()} "
                f"({len(rows)} line(s)): it leaves the worklists and the digest until its evidence changes.")
+
+
+@flags.command("review")
+@as_of_option
+@click.option("--severity", type=click.Choice(("warn", "urgent")), default="warn", show_default=True,
+              help="Only flags of at least this severity.")
+@format_option()
+@pass_app
+def flags_review(app, as_of, severity, fmt):
+    """The clinician's review list: open warn and urgent flags nobody has acknowledged as they read
+    now, oldest first by the night a nightly run first saw them (urgent first on the same night).
+
+    A flag no nightly run has seen yet counts from the --as-of date (0 days, listed last; marked
+    * in the table, seen_by_run false in CSV/JSON). `monitor flags ack MRN CODE --note ...` takes
+    it off the list until new evidence changes it. Audited as a view.
+
+    \b
+    Example:
+      monitor flags review --as-of 2026-11-20
+      monitor flags review --severity urgent --format csv > review.csv
+    """
+    from monitor.services.review import REVIEW_FIELDS, review_db
+
+    as_of = app.as_of(as_of)
+    rows = review_db(app.engine, as_of=as_of, config=app.config, min_severity=severity, progress=step_printer())
+    app.audit("view_flag_review", "flag review list", rows=len(rows), format=fmt, as_of=as_of.isoformat(),
+              severity=severity)
+    if fmt != "table":
+        out = rows.assign(first_seen_on=rows["first_seen_on"].map(lambda d: d.isoformat()))
+        if fmt == "csv":  # the import files' booleans
+            out = out.assign(seen_by_run=out["seen_by_run"].map({True: "yes", False: "no"}))
+        click.echo(render(out, REVIEW_FIELDS, fmt))
+        return
+    shown = rows.assign(first_seen_on=[d.isoformat() + ("" if seen else "*")
+                                       for d, seen in zip(rows["first_seen_on"], rows["seen_by_run"])])
+    if len(rows):
+        click.echo(render(shown, REVIEW_FIELDS[:-1], "table"))
+    unseen = int((~rows["seen_by_run"].astype(bool)).sum())
+    click.echo(f"{len(rows)} flag(s) waiting for review on {rows['mrn'].nunique()} patient(s), as of "
+               f"{as_of.isoformat()}" + (f"; * {unseen} not yet seen by a nightly run" if unseen else "")
+               + ". Acknowledge with: monitor flags ack MRN CODE --note TEXT")
 
 
 @click.command()

@@ -91,9 +91,12 @@ def _change(app, action: str, kind: str, mrn: str, key, reason: str, by: str | N
     from monitor.services import records as use_case
     from monitor.services.audit import current_actor
 
-    do = use_case.retract if action == "retract" else use_case.restore
-    changes = do(app.engine, kind.lower(), mrn, key, reason=reason, actor=current_actor(), on_behalf_of=by,
-                 now=datetime.now(timezone.utc))
+    when = {"now": datetime.now(timezone.utc)}
+    if action == "retract":  # its "already retracted (on …)" names a time: in the clinic's zone
+        do, when["zone"] = use_case.retract, app.config.timezone
+    else:
+        do = use_case.restore
+    changes = do(app.engine, kind.lower(), mrn, key, reason=reason, actor=current_actor(), on_behalf_of=by, **when)
     tail = ": kept in the history, ignored by every rule." if action == "retract" else ": it counts again in every rule."
     for c in changes:
         click.echo(f"{'Retracted' if action == 'retract' else 'Restored'} {c.kind} {mrn} {c.key_text}{tail}")
@@ -135,8 +138,8 @@ def list_(app, mrn, active, fmt):
     click.echo(f"Retractions of {mrn} ({len(rows)}):")
     for r in rows:
         click.echo(f"  {r.kind} {r.key_text}{'' if r.is_active else ' (restored)'}")
-        click.echo(f"      retracted {stamp(r.retracted_at)} by {who(r.retracted_by, r.on_behalf_of)}: {r.reason}")
+        click.echo(f"      retracted {stamp(r.retracted_at, app.config.zone)} by {who(r.retracted_by, r.on_behalf_of)}: {r.reason}")
         if not r.is_active:
-            click.echo(f"      restored {stamp(r.restored_at)} by "
+            click.echo(f"      restored {stamp(r.restored_at, app.config.zone)} by "
                        f"{who(r.restored_by, r.restored_on_behalf_of)}: {r.restore_reason}")
 

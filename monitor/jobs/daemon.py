@@ -87,6 +87,55 @@ def _job_entry(engine: Engine, job: str, config: Config, actor: str, state: dict
         log.exception("%s failed; the next fire will try again", job)
 
 
+QUIET_LOGGERS = ("apscheduler", "matplotlib", "PIL", "fontTools")  # their INFO chatter fills the log
+
+
+class ClinicTimeFormatter(logging.Formatter):
+    """Log times in the clinic's zone with the offset: `2026-03-29 04:00:01 +02:00`."""
+
+    def __init__(self, zone, fmt: str = "%(asctime)s %(levelname)s %(message)s"):
+        super().__init__(fmt)
+        self.zone = zone
+
+    def formatTime(self, record, datefmt=None):  # noqa: N802 (logging's name)
+        local = datetime.fromtimestamp(record.created, self.zone)
+        offset = local.strftime("%z")
+        return f"{local:%Y-%m-%d %H:%M:%S} {offset[:3]}:{offset[3:]}"
+
+
+def open_log_file(path) -> "logging.Handler":
+    """A handler appending to `path`, which is created (or kept) readable by its owner only."""
+    import os
+    from pathlib import Path
+
+    target = Path(path).expanduser()
+    if target.is_dir():
+        raise MonitorError(f"--log-file {target}: is a folder; name a file")
+    if not target.parent.is_dir():
+        raise MonitorError(f"--log-file {target}: folder {target.parent} does not exist")
+    try:
+        fd = os.open(target, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        os.fchmod(fd, 0o600)  # a log names MRNs: an older, wider file is narrowed
+    except PermissionError:
+        raise MonitorError(f"--log-file {target}: permission denied") from None
+    stream = os.fdopen(fd, "a", encoding="utf-8", buffering=1)
+    return logging.StreamHandler(stream)
+
+
+def configure_logging(config: Config, log_file=None) -> None:
+    """The daemon's log: INFO to stderr, or appended to `log_file`; times in the clinic's zone;
+    third-party chatter at WARNING and above only."""
+    handler = open_log_file(log_file) if log_file else logging.StreamHandler()
+    handler.setFormatter(ClinicTimeFormatter(config.zone))
+    root = logging.getLogger()
+    for old in list(root.handlers):
+        root.removeHandler(old)
+    root.addHandler(handler)
+    root.setLevel(logging.INFO)
+    for name in QUIET_LOGGERS:
+        logging.getLogger(name).setLevel(logging.WARNING)
+
+
 def run_daemon(engine: Engine, *, config: Config, actor: str = "daemon", ready=None) -> int:
     """Run the scheduler in the foreground until SIGTERM or SIGINT; returns the exit code."""
     from apscheduler.schedulers.background import BackgroundScheduler
@@ -135,4 +184,4 @@ def next_fire_times(config: Config, now_utc: datetime) -> dict[str, datetime]:
     return {job: trig.get_next_fire_time(None, now_local) for job, trig in triggers(config).items()}
 
 
-__all__ = ["JOBS", "latest_slot", "next_fire_times", "run_daemon", "serve_due", "triggers"]
+__all__ = ["JOBS", "configure_logging", "latest_slot", "next_fire_times", "run_daemon", "serve_due", "triggers"]

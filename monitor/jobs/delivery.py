@@ -14,7 +14,10 @@ from pathlib import Path
 
 import pandas as pd
 
+from sqlalchemy import Engine
+
 from monitor.config import Config
+from monitor.errors import MonitorError
 from monitor.formats.files import StagedFile, frame_csv_bytes, private_folder
 
 log = logging.getLogger("monitor.jobs")
@@ -23,14 +26,36 @@ WORKLIST_COLUMNS = ["reminder_id", "mrn", "name", "item", "due_date", "status", 
                     "last_outreach", "interval_months", "risk_factors", "flags"]
 
 
-def outbox_dir(config: Config) -> Path:
+class NoOutbox(MonitorError):
+    """The database has no folder of its own to put the outbox beside."""
+
+
+def outbox_path(config: Config, engine: Engine) -> Path:
+    """Where the outbox is: `[jobs] outbox` when set, else `outbox` beside the SQLite database's
+    real file; never the folder a command happens to run in."""
+    from monitor.store import sqlite_path
+
+    if config.jobs.outbox:
+        return Path(config.jobs.outbox).expanduser()
+    database = sqlite_path(engine)
+    if database is None:
+        raise NoOutbox("this database has no folder to put the outbox beside (PostgreSQL or in-memory): "
+                       "set `outbox = \"/path/to/outbox\"` in the [jobs] section of the config file (--config)")
+    return database.resolve().parent / "outbox"
+
+
+def outbox_dir(config: Config, engine: Engine) -> Path:
     """The outbox folder: created owner-only when missing; an existing folder keeps its mode."""
-    return private_folder(Path(config.jobs.outbox))
+    return private_folder(outbox_path(config, engine))
 
 
-def digest_text(work: pd.DataFrame, evaluation, *, counts: dict, as_of: date) -> str:
-    """A short plain-text summary for staff: counts and MRNs, no names."""
-    from monitor.rules.acknowledgements import unacknowledged
+def digest_text(work: pd.DataFrame, evaluation, *, counts: dict, as_of: date,
+                new_seen: pd.DataFrame | None = None) -> str:
+    """A short plain-text summary for staff: counts, MRNs, flag codes and titles; no names.
+
+    `new_seen` (patient_id, code, severity): the flags this run saw first (`flag_seen`); the new
+    unacknowledged urgent ones are listed for the clinician's review."""
+    from monitor.rules.acknowledgements import review_waiting, unacknowledged
 
     flags = unacknowledged(evaluation.flags)  # an acknowledged flag leaves the digest
     urgent = flags.loc[flags["severity"] == "urgent"]
@@ -48,17 +73,38 @@ def digest_text(work: pd.DataFrame, evaluation, *, counts: dict, as_of: date) ->
         for code, group in urgent.groupby("code"):
             ids = sorted(group["patient_id"].map(mrns.to_dict()))
             lines.append(f"  {code}: {', '.join(ids)}")
+    lines += _review_section(evaluation, mrns, new_seen, review_waiting(evaluation.flags))
     lines += ["", "The worklist CSV beside this file has one row per open reminder.",
               "Record outreach with `monitor reminders outreach ID --outcome ...`."]
     return "\n".join(lines) + "\n"
 
 
-def stage_delivery(work: pd.DataFrame, evaluation, *, counts: dict, as_of: date, config: Config) -> list[StagedFile]:
-    """Tonight's worklist CSV and digest, staged in the outbox: the run publishes them after its commit."""
-    folder = outbox_dir(config)
+def _review_section(evaluation, mrns: pd.Series, new_seen: pd.DataFrame | None, waiting: pd.DataFrame) -> list[str]:
+    """New unacknowledged urgent flags (first seen tonight) and how many flags wait for review."""
+    lines = [""]
+    if new_seen is not None and len(new_seen):
+        fresh = new_seen.loc[new_seen["severity"] == "urgent", ["patient_id", "code"]].astype({"code": str})
+        fresh = fresh.merge(waiting[["patient_id", "code", "title"]].astype({"code": str}), on=["patient_id", "code"])
+        if len(fresh):
+            fresh = fresh.assign(mrn=fresh["patient_id"].map(mrns.to_dict())).sort_values(["mrn", "code"])
+            lines.append(f"New urgent flags tonight, not acknowledged ({len(fresh)}):")
+            lines += [f"  {r.mrn}  {r.code}: {r.title}" for r in fresh.itertuples(index=False)]
+            lines.append("")
+    urgent = int((waiting["severity"] == "urgent").sum())
+    lines.append(f"Flags waiting for a clinician's review: {len(waiting)} ({urgent} urgent, "
+                 f"{len(waiting) - urgent} warn); see `monitor flags review`, acknowledge with "
+                 "`monitor flags ack MRN CODE --note ...`.")
+    return lines
+
+
+def stage_delivery(work: pd.DataFrame, evaluation, *, counts: dict, as_of: date, config: Config,
+                   folder: Path, new_seen: pd.DataFrame | None = None) -> list[StagedFile]:
+    """Tonight's worklist CSV and digest, staged in the outbox `folder`: the run publishes them
+    after its commit."""
+    folder = private_folder(folder)
     staged = [StagedFile(folder / f"worklist-{as_of.isoformat()}.csv", frame_csv_bytes(work[WORKLIST_COLUMNS]))]
     try:
-        text = digest_text(work, evaluation, counts=counts, as_of=as_of)
+        text = digest_text(work, evaluation, counts=counts, as_of=as_of, new_seen=new_seen)
         staged.append(StagedFile(folder / f"digest-{as_of.isoformat()}.txt", text.encode("utf-8")))
     except BaseException:
         staged[0].discard()

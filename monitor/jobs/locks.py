@@ -1,6 +1,9 @@
 """One daemon per database: an OS file lock beside a SQLite file, an advisory lock on PostgreSQL.
 
 Both are released by the operating system or the server when the process dies, even by SIGKILL.
+The lock file is removed when its daemon stops cleanly (a file left by a killed daemon is
+harmless: the next daemon locks it again). A daemon that locks a file checks that the path still
+names that file, so removing it never lets two daemons hold two files.
 """
 
 from __future__ import annotations
@@ -46,16 +49,7 @@ class DaemonLock:
         name = self.engine.dialect.name
         if name == "sqlite":
             path = self._lock_path()
-            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
-            fh = os.fdopen(fd, "r+")
-            try:
-                fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                holder = fh.read().strip()
-                fh.close()
-                raise DaemonAlreadyRunning(
-                    f"another daemon is already running on this database (lock {path}"
-                    + (f", pid {holder}" if holder else "") + ")") from None
+            fh = self._lock_file(path)
             fh.seek(0)
             fh.truncate()
             fh.write(str(os.getpid()))
@@ -73,6 +67,24 @@ class DaemonLock:
             raise MonitorError(f"the daemon supports SQLite and PostgreSQL, not {name}")
         return self
 
+    @staticmethod
+    def _lock_file(path: Path):
+        """The lock file, locked; refuses at once when another process holds it."""
+        while True:
+            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+            fh = os.fdopen(fd, "r+")
+            try:
+                fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                holder = fh.read().strip()
+                fh.close()
+                raise DaemonAlreadyRunning(
+                    f"another daemon is already running on this database (lock {path}"
+                    + (f", pid {holder}" if holder else "") + ")") from None
+            if _same_file(fh, path):
+                return fh
+            fh.close()  # a stopping daemon removed it between our open and our lock: lock the new one
+
     def is_held_elsewhere(self) -> bool:
         """True when some other process holds the lock now (for `monitor jobs`)."""
         try:
@@ -84,6 +96,9 @@ class DaemonLock:
 
     def release(self) -> None:
         if self._fh is not None:
+            path = self._lock_path()
+            if _same_file(self._fh, path):  # ours, still locked by us: no other daemon can hold it
+                path.unlink(missing_ok=True)
             fcntl.flock(self._fh, fcntl.LOCK_UN)
             self._fh.close()
             self._fh = None
@@ -99,3 +114,13 @@ class DaemonLock:
 
     def __exit__(self, *exc):
         self.release()
+
+
+def _same_file(fh, path: Path) -> bool:
+    """Whether `path` still names the open file `fh`."""
+    try:
+        here = os.stat(path)
+    except FileNotFoundError:
+        return False
+    mine = os.fstat(fh.fileno())
+    return (here.st_dev, here.st_ino) == (mine.st_dev, mine.st_ino)

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 
 import pandas as pd
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine, select, text
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from monitor import store
@@ -133,6 +133,11 @@ def _nightly(engine: Engine, *, slot_on, as_of, config: Config, now_utc, trigger
         with store.reading(engine) as conn:
             plan, counts = _plan(conn, evaluation, as_of=as_of, config=config)
         return JobResult(NIGHTLY, slot_on, as_of, "dry-run", None, counts, message="dry run: nothing was written")
+    from monitor.jobs.delivery import outbox_path
+
+    folder = outbox_path(config, engine)  # a PostgreSQL database with no outbox set stops here, before any write
+    step("fingerprinting the warn and urgent flags")
+    keys = review_keys(evaluation, config=config)
     staged = []
     try:
         with store.transaction(engine) as conn:
@@ -140,6 +145,8 @@ def _nightly(engine: Engine, *, slot_on, as_of, config: Config, now_utc, trigger
             plan, counts = _plan(conn, evaluation, as_of=as_of, config=config)
             run_id = _record_run(conn, job=NIGHTLY, slot_on=slot_on, as_of=as_of, now_utc=now_utc, trigger=trigger,
                                  actor=actor, counts=counts, record_completion=record_completion)
+            new_seen = record_seen(conn, keys, as_of=as_of, run_id=run_id)
+            counts["flags_first_seen"] = len(new_seen)
             step(f"writing {len(plan.new)} new reminder(s)")
             if len(plan.new):
                 conn.execute(Reminder.__table__.insert(), [
@@ -163,7 +170,8 @@ def _nightly(engine: Engine, *, slot_on, as_of, config: Config, now_utc, trigger
             conn.execute(JobRun.__table__.update().where(JobRun.__table__.c.id == run_id).values(
                 counts=json.dumps(counts)))
             step("delivering the worklist")
-            staged = stage_delivery(work, evaluation, counts=counts, as_of=as_of, config=config)
+            staged = stage_delivery(work, evaluation, counts=counts, as_of=as_of, config=config, folder=folder,
+                                    new_seen=new_seen)
             store.record_event(conn, actor=os_user(), action="nightly_worklist",
                                subject=", ".join(str(f.target.resolve()) for f in staged), rows=len(work),
                                detail={"as_of": as_of.isoformat(), "run_id": run_id, "on_behalf_of": actor})
@@ -177,6 +185,40 @@ def _nightly(engine: Engine, *, slot_on, as_of, config: Config, now_utc, trigger
 
     result.message = mail_digest(written, config=config, as_of=as_of)
     return result
+
+
+def review_keys(evaluation, *, config: Config) -> pd.DataFrame:
+    """The warn and urgent flags of the run with the fingerprint `flags ack` gives them: the run
+    evaluates without evidence text, so the few patients with such flags are evaluated again with it."""
+    from monitor.rules.acknowledgements import REVIEW_SEVERITIES, seen_keys
+    from monitor.rules.flags import evaluate_flags
+
+    flags = evaluation.flags
+    ids = flags.loc[flags["severity"].astype(str).isin(REVIEW_SEVERITIES), "patient_id"].unique()
+    if not len(ids):
+        return seen_keys(flags.iloc[:0])
+    full = evaluate_flags(evaluation.cohort.only(ids), as_of=evaluation.as_of, config=config, evidence=True)
+    return seen_keys(full)
+
+
+def record_seen(conn, keys: pd.DataFrame, *, as_of: date, run_id: int) -> pd.DataFrame:
+    """Insert a `flag_seen` row for every (patient, code, fingerprint) not seen before, in one
+    statement (a conflict with an existing row, even another process's, is skipped). Returns the
+    rows this run saw first: patient_id, code, severity."""
+    from monitor.store.tables import FlagSeen
+
+    table = FlagSeen.__table__
+    if len(keys):
+        name = conn.dialect.name
+        if name == "postgresql":
+            from sqlalchemy.dialects.postgresql import insert
+        else:
+            from sqlalchemy.dialects.sqlite import insert
+        conn.execute(insert(table).on_conflict_do_nothing(index_elements=["patient_id", "code", "fingerprint"]), [
+            {"patient_id": int(p), "code": c, "fingerprint": f, "severity": s, "first_seen_on": as_of, "run_id": run_id}
+            for p, c, f, s in keys[["patient_id", "code", "fingerprint", "severity"]].itertuples(index=False)])
+    rows = conn.execute(select(table.c.patient_id, table.c.code, table.c.severity).where(table.c.run_id == run_id))
+    return pd.DataFrame([tuple(r) for r in rows], columns=["patient_id", "code", "severity"])
 
 
 def _plan(conn, evaluation, *, as_of: date, config: Config):
@@ -205,8 +247,9 @@ def _clinic_report(engine: Engine, *, slot_on, as_of, config: Config, now_utc, t
     from monitor.reports.clinic import write_clinic_report
     from monitor.services.evaluation import evaluate_db
 
+    folder = outbox_dir(config, engine)
     evaluation = evaluate_db(engine, as_of=as_of, config=config)
-    target = outbox_dir(config) / f"clinic-report-{as_of.isoformat()}.pdf"
+    target = folder / f"clinic-report-{as_of.isoformat()}.pdf"
     counts = {"patients": len(evaluation.schedule), "overdue": int((evaluation.schedule["status"] == "overdue").sum()),
               "files": 1}
     run_ids = []

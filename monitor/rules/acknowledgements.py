@@ -57,3 +57,79 @@ def unacknowledged(flags: pd.DataFrame) -> pd.DataFrame:
     if "acknowledged_by" not in flags:
         return flags
     return flags.loc[flags["acknowledged_by"] == ""]
+
+
+# The clinician's review list (`monitor flags review`) and the nightly `flag_seen` record.
+REVIEW_SEVERITIES = ("warn", "urgent")
+REVIEW_COLUMNS = ["patient_id", "code", "severity", "title", "evidence", "first_seen_on", "days_open", "seen_by_run"]
+
+
+def _by_code(flags: pd.DataFrame) -> pd.DataFrame:
+    """One row per patient and code: its highest severity, its title, its evidence lines joined."""
+    from monitor.rules.flag_frames import SEVERITIES, severity_rank
+
+    if not len(flags):
+        return pd.DataFrame(columns=["patient_id", "code", "severity", "title", "evidence"])
+    frame = pd.DataFrame({"patient_id": flags["patient_id"].astype("int64").to_numpy(),
+                          "code": flags["code"].astype(str).to_numpy(), "rank": severity_rank(flags["severity"]).to_numpy(),
+                          "title": flags["title"].astype(str).to_numpy(), "evidence": flags["evidence"].astype(str).to_numpy()})
+    grouped = frame.groupby(["patient_id", "code"], sort=True)
+    out = grouped.agg(rank=("rank", "max"), title=("title", "first"),
+                      evidence=("evidence", lambda e: " | ".join(t for t in e if t))).reset_index()
+    out["severity"] = out["rank"].map(dict(enumerate(SEVERITIES)))
+    return out[["patient_id", "code", "severity", "title", "evidence"]]
+
+
+def seen_keys(flags: pd.DataFrame) -> pd.DataFrame:
+    """The warn and urgent flags as the nightly run records them in `flag_seen`: patient_id, code,
+    fingerprint (as `monitor flags ack` takes it: every row of the code, full evidence), severity.
+
+    Pass flags evaluated with their evidence, or the fingerprints will not match an acknowledgement."""
+    codes = _by_code(flags)
+    codes = codes.loc[codes["severity"].isin(REVIEW_SEVERITIES), ["patient_id", "code", "severity"]]
+    if not len(codes):
+        return pd.DataFrame(columns=["patient_id", "code", "fingerprint", "severity"])
+    keys = pd.MultiIndex.from_frame(codes[["patient_id", "code"]])
+    rows = flags.loc[pd.MultiIndex.from_arrays([flags["patient_id"].astype("int64"),
+                                                flags["code"].astype(str)]).isin(keys)]
+    return fingerprints(rows).astype({"patient_id": "int64"}).merge(codes, on=["patient_id", "code"])
+
+
+def review_waiting(flags: pd.DataFrame, *, min_severity: str = "warn") -> pd.DataFrame:
+    """Per patient and code, the open flags of at least `min_severity` (warn or urgent) that no
+    clinician has acknowledged as they read now: patient_id, code, severity, title, evidence."""
+    open_codes = _by_code(unacknowledged(flags))
+    wanted = REVIEW_SEVERITIES[REVIEW_SEVERITIES.index(min_severity):]
+    return open_codes.loc[open_codes["severity"].isin(wanted)].reset_index(drop=True)
+
+
+def review_list(flags: pd.DataFrame, seen: pd.DataFrame, *, as_of, min_severity: str = "warn") -> pd.DataFrame:
+    """The clinician's review list: unacknowledged warn/urgent flags, oldest first.
+
+    `flags` are evaluated with evidence and marked (`mark_acknowledged`); `seen` holds the
+    `flag_seen` rows (patient_id, code, fingerprint, first_seen_on). A flag is as old as the first
+    nightly run that saw it reading as it reads now (new evidence: a new fingerprint, a new date).
+    A flag no run has seen by `as_of` counts as first seen on `as_of` (0 days open) and comes after
+    the seen ones. Ties: urgent first, then by patient and code."""
+    from monitor.rules.flag_frames import SEVERITY_RANK
+
+    waiting = review_waiting(flags, min_severity=min_severity)
+    if not len(waiting):
+        return pd.DataFrame(columns=REVIEW_COLUMNS)
+    printed = seen_keys(flags.loc[flags["patient_id"].isin(waiting["patient_id"])])
+    waiting = waiting.merge(printed[["patient_id", "code", "fingerprint"]], on=["patient_id", "code"], how="left")
+    seen = seen.loc[pd.to_datetime(seen["first_seen_on"]).dt.date <= as_of] if len(seen) else seen
+    if len(seen):
+        first = (seen.assign(first_seen_on=pd.to_datetime(seen["first_seen_on"]).dt.date)
+                 .groupby(["patient_id", "code", "fingerprint"], as_index=False)["first_seen_on"].min()
+                 .astype({"patient_id": "int64", "code": str}))
+        waiting = waiting.merge(first, on=["patient_id", "code", "fingerprint"], how="left")
+    else:
+        waiting["first_seen_on"] = None
+    waiting["seen_by_run"] = waiting["first_seen_on"].notna()
+    waiting["first_seen_on"] = [d if isinstance(d, type(as_of)) else as_of for d in waiting["first_seen_on"]]
+    waiting["days_open"] = [(as_of - d).days for d in waiting["first_seen_on"]]
+    waiting["urgency"] = -waiting["severity"].map(SEVERITY_RANK)
+    waiting = waiting.sort_values(["seen_by_run", "first_seen_on", "urgency", "patient_id", "code"],
+                                  ascending=[False, True, True, True, True], kind="stable")
+    return waiting[REVIEW_COLUMNS].reset_index(drop=True)

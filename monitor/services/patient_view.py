@@ -8,6 +8,7 @@ import pandas as pd
 from sqlalchemy import Engine
 
 from monitor.config import Config
+from monitor.rules.clock_text import local_text
 
 
 def _d(value) -> str:
@@ -99,7 +100,7 @@ def describe_patient(engine: Engine, mrn: str, *, as_of: date, config: Config) -
         if len(frame):
             lines.append(f"{title} ({len(frame)}):")
             lines += _table(frame.sort_values(list(columns)[0] if kind != "treatments" else "started_on"), columns)
-    lines += _retracted(engine, p["mrn"])
+    lines += _retracted(engine, p["mrn"], config.zone)
 
     from monitor.rules.trends import trend_table
 
@@ -131,7 +132,7 @@ def describe_patient(engine: Engine, mrn: str, *, as_of: date, config: Config) -
     lines.append(f"Flags ({len(flags)}):" if len(flags) else "Flags: none")
     for _, f in flags.iterrows():
         acked = f.get("acknowledged_by", "")
-        mark = f"  [acknowledged by {acked} at {f['acknowledged_at']:%Y-%m-%d %H:%M} UTC: {f['acknowledged_note']}]" \
+        mark = f"  [acknowledged by {acked} at {local_text(f['acknowledged_at'], config.zone)}: {f['acknowledged_note']}]" \
             if acked else ""
         lines.append(f"  [{f['severity']}] {f['code']}: {f['title']}{mark}")
         lines.append(f"      evidence: {f['evidence']}")
@@ -177,7 +178,7 @@ def _reminders(engine: Engine, patient_id: int, config: Config) -> list[str]:
     return lines
 
 
-def _retracted(engine: Engine, mrn: str) -> list[str]:
+def _retracted(engine: Engine, mrn: str, zone) -> list[str]:
     """The records retracted (and not restored): kept in the history, apart from what counts."""
     from monitor.services.records import patient_retractions, stamp, who
 
@@ -188,5 +189,5 @@ def _retracted(engine: Engine, mrn: str) -> list[str]:
     for r in rows:
         values = f" ({r.values_text})" if r.values_text else ""
         lines.append(f"  {r.kind} {r.key_text}{values}")
-        lines.append(f"      retracted {stamp(r.retracted_at)} by {who(r.retracted_by, r.on_behalf_of)}: {r.reason}")
+        lines.append(f"      retracted {stamp(r.retracted_at, zone)} by {who(r.retracted_by, r.on_behalf_of)}: {r.reason}")
     return lines

@@ -202,9 +202,11 @@ def _values_text(kind: str, row) -> str:
                      if c in row and c not in keys and row[c] is not None and row[c] != "")
 
 
-def stamp(at: datetime) -> str:
-    """'2026-11-25 09:30 UTC'."""
-    return at.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+def stamp(at: datetime, zone) -> str:
+    """A stored UTC moment as a person reads it: '2026-11-25 10:30 +01:00' in the clinic's zone."""
+    from monitor.rules.clock_text import local_text
+
+    return local_text(at, zone)
 
 
 def who(actor: str, on_behalf_of: str | None) -> str:
@@ -260,7 +262,7 @@ def _no_such_record(conn, key: RecordKey, patient_id: int) -> NoSuchRecord:
 
 
 def retract(engine: Engine, kind: str, mrn: str, key_parts: Sequence[str], *, reason: str, actor: str,
-            on_behalf_of: str | None = None, now: datetime) -> list[Change]:
+            on_behalf_of: str | None = None, now: datetime, zone: str = "UTC") -> list[Change]:
     """Mark the records the key names retracted (kept; ignored by every rule); audited."""
     key = parse_key(kind, mrn, key_parts)
     reason, on_behalf_of = _check_people(reason, actor, on_behalf_of)
@@ -276,7 +278,7 @@ def retract(engine: Engine, kind: str, mrn: str, key_parts: Sequence[str], *, re
             if not todo:
                 first = rows[0]
                 raise AlreadyRetracted(f"{kind} {mrn} {key.text} is already retracted (by {first['r_by']} on "
-                                       f"{stamp(first['r_at'])}: {first['r_reason']})")
+                                       f"{stamp(first['r_at'], zone)}: {first['r_reason']})")
             changes = []
             for r in todo:
                 inserted = conn.execute(retraction.insert().values(

@@ -15,7 +15,7 @@ from tests.conftest import cli_as, import_csvs, write_csv
 PATIENTS = "mrn,name,sex,birth_date,enrolled_on\nA1,Ann Example,F,1980-05-01,2024-03-15\n"
 EPISODES = "mrn,joint,side,onset_date,diagnosed_on\nA1,hip,left,2024-03-01,2024-03-15\n"
 SCANS = "mrn,scan_date,site,side,bmd\nA1,2024-04-01,total_hip,left,0.801\nA1,2024-04-01,lumbar_spine,,1.020\n"
-STAMP = r"\d{4}-\d{2}-\d{2} \d{2}:\d{2} UTC"
+STAMP = r"\d{4}-\d{2}-\d{2} \d{2}:\d{2} [+-]\d{2}:\d{2}"
 
 
 def cli(db_url, *args, user="drlee"):

@@ -13,7 +13,7 @@ import pytest
 from tests.conftest import DEMO, cli_as, import_csvs, write_csv
 
 MONITOR = str(Path(sys.executable).with_name("monitor"))
-STAMP = r"\d{4}-\d{2}-\d{2} \d{2}:\d{2} UTC"
+STAMP = r"\d{4}-\d{2}-\d{2} \d{2}:\d{2} [+-]\d{2}:\d{2}"  # the clinic zone, with its offset
 
 PATIENTS = "mrn,name,sex,birth_date,enrolled_on\nA1,Ann Example,F,1980-05-01,2024-03-15\n"
 EPISODES = "mrn,joint,side,onset_date,diagnosed_on\nA1,hip,left,2024-03-01,2024-03-15\n"

@@ -269,7 +269,7 @@ def test_show_marks_retracted_records_with_who_when_and_why(loaded):
     assert "DXA scans (1)" in text_
     section = text_[text_.index("Retracted records (3)"):]
     assert ("  episodes hip left 2024-03-01 (diagnosed_on 2024-03-15, pregnancy_associated no, fracture no)\n"
-            "      retracted 2026-11-25 09:30 UTC by clerk1 for Dr Lee: onset typed wrong") in section
+            "      retracted 2026-11-25 09:30 +00:00 by clerk1 for Dr Lee: onset typed wrong") in section
     assert "  scans 2024-10-01 total_hip left (scanner hologic, bmd 0.85, t_score -0.8)" in section
 
 

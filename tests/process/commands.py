@@ -216,9 +216,14 @@ def run_daemon(command: Command, folder: Path, *, ready_within_s: float = 120) -
     """
     started = time.monotonic()
     log = folder / ".daemon-stderr.log"
+    argv = list(command.argv)
+    # `--log-file PATH`: the daemon logs there, not to stderr
+    log_file = folder / argv[argv.index("--log-file") + 1] if "--log-file" in argv else None
 
     def is_running() -> bool:
         text = log.read_text(encoding="utf-8")
+        if log_file is not None and log_file.exists():
+            text += log_file.read_text(encoding="utf-8")
         return DAEMON_READY in text and all(re.search(rf"INFO {job} (for|failed)", text) for job in DAEMON_JOBS)
 
     with open(log, "w", encoding="utf-8") as err:

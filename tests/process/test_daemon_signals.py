@@ -42,3 +42,43 @@ def test_daemon_exits_on_sigterm_right_after_it_starts(pristine_demo_workspace, 
         text = log.read_text(encoding="utf-8")
         assert proc.returncode == 0 and "Traceback" not in text, f"attempt {attempt}: exit {proc.returncode}\n{text}"
         assert "daemon stopped" in text
+
+
+def test_daemon_logs_to_its_log_file_in_clinic_time_and_removes_its_lock(pristine_demo_workspace, tmp_path):
+    """An admin reads the log file, not a terminal; a stale lock file after a clean stop looks like
+    a crashed daemon. The log is owner-only (it names MRNs) and appended across restarts."""
+    import re
+    import stat
+
+    folder = demo_workspace(pristine_demo_workspace, tmp_path / "workspace")
+    (folder / "clinic.toml").write_text('timezone = "Europe/Berlin"\n', encoding="utf-8")
+    log = folder / "daemon.log"
+    lock = folder / "monitor.db.daemon.lock"
+    for run in (1, 2):
+        proc = subprocess.Popen([str(MONITOR), "--config", "clinic.toml", "daemon", "--log-file", "daemon.log"],
+                                cwd=folder, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                                env=user_env())
+        try:
+            started = time.monotonic()
+            while (not log.exists() or log.read_text(encoding="utf-8").count(DAEMON_READY) < run) \
+                    and proc.poll() is None:
+                assert time.monotonic() - started < 60, "the daemon never logged that it started"
+                time.sleep(0.05)
+            assert lock.exists()
+            # a second daemon is refused and leaves the running one's lock alone
+            second = subprocess.run([str(MONITOR), "daemon"], cwd=folder, capture_output=True, text=True,
+                                    env=user_env(), timeout=60)
+            assert second.returncode == 3 and lock.exists(), second.stderr
+            proc.send_signal(signal.SIGTERM)
+            _, err = proc.communicate(timeout=STOP_WITHIN_S)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+        assert proc.returncode == 0 and "Traceback" not in err, err
+        assert not lock.exists(), "the lock file stayed after a clean stop"
+    text = log.read_text(encoding="utf-8")
+    assert text.count("daemon stopped") == 2  # appended, not replaced
+    assert stat.S_IMODE(log.stat().st_mode) == 0o600
+    assert re.match(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2} \+0[12]:00 INFO daemon started", text), text[:200]
+    assert "Scheduler started" not in text and "Added job" not in text  # APScheduler's INFO chatter

@@ -55,3 +55,16 @@ def test_missing_and_broken_files(tmp_path):
     bad.write_text("timezone = \n", encoding="utf-8")
     with pytest.raises(ConfigError, match="not valid TOML"):
         load_config(bad)
+
+
+def test_relative_outbox_and_log_file_are_relative_to_the_config_file(tmp_path, monkeypatch):
+    """A relative outbox must not follow the folder a command runs in (patient lists would scatter)."""
+    from monitor.config import load_config
+
+    folder = tmp_path / "etc"
+    folder.mkdir()
+    (folder / "clinic.toml").write_text('[jobs]\noutbox = "out"\nlog_file = "/var/log/d.log"\n', encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    config = load_config("etc/clinic.toml")
+    assert config.jobs.outbox == str(folder.resolve() / "out") and config.jobs.log_file == "/var/log/d.log"
+    assert load_config(None).jobs.outbox is None

@@ -1,0 +1,43 @@
+"""The clinician's review list (`monitor flags review`): open warn and urgent flags that no
+clinician has acknowledged as they read now, oldest first by the night a run first saw them.
+
+The selection is `rules.acknowledgements.review_list`; this module gathers its inputs (the
+flags with their evidence, the acknowledgements, the `flag_seen` rows) and adds MRN and name.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pandas as pd
+from sqlalchemy import Engine, select
+
+from monitor import store
+from monitor.config import Config
+
+REVIEW_FIELDS = ["first_seen_on", "days_open", "mrn", "name", "severity", "code", "title", "evidence", "seen_by_run"]
+
+
+def load_seen(engine: Engine) -> pd.DataFrame:
+    """Every `flag_seen` row: patient_id, code, fingerprint, first_seen_on."""
+    from monitor.store.tables import FlagSeen
+
+    table = FlagSeen.__table__
+    with store.reading(engine) as conn:
+        rows = [tuple(r) for r in conn.execute(
+            select(table.c.patient_id, table.c.code, table.c.fingerprint, table.c.first_seen_on))]
+    return pd.DataFrame(rows, columns=["patient_id", "code", "fingerprint", "first_seen_on"])
+
+
+def review_db(engine: Engine, *, as_of: date, config: Config, min_severity: str = "warn",
+              progress=None) -> pd.DataFrame:
+    """The review list on `as_of` with the fields of `REVIEW_FIELDS` (the caller audits the view)."""
+    from monitor.rules.acknowledgements import review_list
+    from monitor.services.evaluation import flags_db
+
+    flags, patients = flags_db(engine, as_of=as_of, config=config, progress=progress)
+    rows = review_list(flags, load_seen(engine), as_of=as_of, min_severity=min_severity)
+    people = patients.set_index("patient_id")
+    rows = rows.assign(mrn=rows["patient_id"].map(people["mrn"]),
+                       name=rows["patient_id"].map(people["name"]).fillna(""))
+    return rows[REVIEW_FIELDS]

@@ -48,9 +48,9 @@ def showcase_patients(evaluation) -> list[int]:
 
 
 def run_demo(output: Path, *, as_of: date | None, config: Config, echo=print) -> None:
-    from monitor.rules.evaluation import EXPORT_COLUMNS, due_rows, flag_rows
+    from monitor.rules.evaluation import EXPORT_COLUMNS, flag_rows
     from monitor.services.evaluation import evaluate_db
-    from monitor.services.exports import export_overdue, write_patient_reports
+    from monitor.services.exports import due_list, export_overdue, write_patient_reports
     from monitor import store
     from monitor.services.importing import import_files
 
@@ -77,14 +77,25 @@ def run_demo(output: Path, *, as_of: date | None, config: Config, echo=print) ->
     counts = sched["status"].value_counts()
     echo(f"Surveillance on {as_of.isoformat()} ({len(sched)} active patients): "
          + ", ".join(f"{s} {int(counts.get(s, 0))}" for s in ("not_due", "due_soon", "due", "overdue")))
+    from dataclasses import replace
+    from datetime import datetime, timezone
+
+    from monitor.jobs.nightly import NIGHTLY, run_job
+
+    demo_config = replace(config, jobs=replace(config.jobs, outbox=str(output / "outbox"), smtp_host=None))
+    result = run_job(engine, NIGHTLY, slot_on=as_of, as_of=as_of, config=demo_config,
+                     now_utc=datetime.now(timezone.utc), trigger="manual", actor="demo")
+    echo(f"Nightly run: {result.counts.get('new', 0)} reminders to work; outbox: "
+         + ", ".join(str(f) for f in result.files))
+    # The lists are written after the nightly run, so they carry each patient's reminder state.
     due_path = output / "due.csv"
-    rows = due_rows(evaluation)
+    rows = due_list(engine, evaluation, config=config)
     from monitor.formats.files import write_private_frame
 
-    write_private_frame(due_path, rows[EXPORT_COLUMNS])
+    write_private_frame(due_path, rows.assign(name=rows["name"].fillna(""))[EXPORT_COLUMNS])
     echo(f"Due list (every active patient): {due_path}")
     overdue_path = output / "overdue.csv"
-    n = export_overdue(engine, overdue_path, evaluation=evaluation, by="demo")
+    n = export_overdue(engine, overdue_path, evaluation=evaluation, by="demo", config=config)
     echo(f"Overdue-surveillance export ({n} due or overdue): {overdue_path}")
     flags = evaluation.flags
     if len(flags):
@@ -102,16 +113,6 @@ def run_demo(output: Path, *, as_of: date | None, config: Config, echo=print) ->
                 echo(f"  {mrn}: {', '.join(sorted(set(group['code'])))}")
         echo(f"Details: monitor --db {url} flags --severity warn --as-of {as_of.isoformat()}")
 
-    from dataclasses import replace
-    from datetime import datetime, timezone
-
-    from monitor.jobs.nightly import NIGHTLY, run_job
-
-    demo_config = replace(config, jobs=replace(config.jobs, outbox=str(output / "outbox"), smtp_host=None))
-    result = run_job(engine, NIGHTLY, slot_on=as_of, as_of=as_of, config=demo_config,
-                     now_utc=datetime.now(timezone.utc), trigger="manual", actor="demo")
-    echo(f"Nightly run: {result.counts.get('new', 0)} reminders to work; outbox: "
-         + ", ".join(str(f) for f in result.files))
 
     from monitor.reports.clinic import write_clinic_report
 
@@ -119,6 +120,9 @@ def run_demo(output: Path, *, as_of: date | None, config: Config, echo=print) ->
     ids = showcase_patients(evaluation)
     written = write_patient_reports(engine, evaluation, ids, reports, fmt="pdf", config=config, by="demo")
     written += write_patient_reports(engine, evaluation, ids, reports, fmt="png", config=config, by="demo")
-    clinic = write_clinic_report(evaluation, reports / f"clinic-report-{as_of.isoformat()}.pdf", config=config)
+    from monitor.services.reminders import reminder_summary
+
+    clinic = write_clinic_report(evaluation, reports / f"clinic-report-{as_of.isoformat()}.pdf", config=config,
+                                 reminders=reminder_summary(engine, evaluation, config=config))
     echo(f"Reports: {clinic} and {len(written)} patient files in {reports} (migratory, pregnancy, scanner change)")
     echo(f"Try: monitor --db {url} due --status overdue --as-of {as_of.isoformat()}")

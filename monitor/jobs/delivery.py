@@ -23,7 +23,9 @@ from monitor.formats.files import StagedFile, frame_csv_bytes, private_folder
 log = logging.getLogger("monitor.jobs")
 
 WORKLIST_COLUMNS = ["reminder_id", "mrn", "name", "item", "due_date", "status", "days_overdue", "state",
-                    "last_outreach", "interval_months", "risk_factors", "flags"]
+                    "last_outreach", "interval_months", "risk_factors", "flags",
+                    # v2, after the existing columns: who works it, by when, and a deferral's why.
+                    "assigned_to", "due_by", "deferred_until", "deferred_reason"]
 
 
 class NoOutbox(MonitorError):
@@ -60,14 +62,16 @@ def digest_text(work: pd.DataFrame, evaluation, *, counts: dict, as_of: date,
     flags = unacknowledged(evaluation.flags)  # an acknowledged flag leaves the digest
     urgent = flags.loc[flags["severity"] == "urgent"]
     mrns = evaluation.cohort.patients.set_index("patient_id")["mrn"]
+    is_open = work["state"] == "open"
     lines = [
         f"toh-monitor nightly worklist for {as_of.isoformat()}",
         "",
-        f"Open DXA reminders: {len(work)} ({int((work['status'] == 'overdue').sum())} overdue)",
+        f"Open DXA reminders: {int(is_open.sum())} ({int((work['status'] == 'overdue').sum())} overdue)",
         f"New tonight: {counts.get('new', 0)}; closed: {counts.get('closed', 0)}; "
         f"reopened after deferral: {counts.get('reopened', 0)}",
         f"Active patients evaluated: {counts.get('patients', 0)}",
     ]
+    lines += _work_lines(work, is_open)
     if len(urgent):
         lines += ["", f"Urgent flags ({len(urgent)}):"]
         for code, group in urgent.groupby("code"):
@@ -75,8 +79,25 @@ def digest_text(work: pd.DataFrame, evaluation, *, counts: dict, as_of: date,
             lines.append(f"  {code}: {', '.join(ids)}")
     lines += _review_section(evaluation, mrns, new_seen, review_waiting(evaluation.flags))
     lines += ["", "The worklist CSV beside this file has one row per open reminder.",
-              "Record outreach with `monitor reminders outreach ID --outcome ...`."]
+              "Record outreach with `monitor reminders outreach MRN --outcome ...`."]
     return "\n".join(lines) + "\n"
+
+
+def _work_lines(work: pd.DataFrame, is_open: pd.Series) -> list[str]:
+    """Where the open reminders stand (last outreach outcome, assignment), and the deferred ones
+    kept on the list because of an urgent flag (MRN, until when)."""
+    outcome = work.loc[is_open, "last_outreach"].astype(str).str.split(" ").str[0].replace("", "not yet contacted")
+    counts = outcome.value_counts()
+    lines = []
+    if is_open.any():
+        assigned = int((work.loc[is_open, "assigned_to"].astype(str) != "").sum())
+        lines.append("Open reminders by last outreach: " + ", ".join(f"{k} {int(v)}" for k, v in counts.items())
+                     + f"; assigned {assigned}, unassigned {int(is_open.sum()) - assigned}")
+    kept = work.loc[~is_open]
+    if len(kept):
+        lines += ["", f"Deferred, but kept on the list for an urgent flag ({len(kept)}):"]
+        lines += [f"  {r.mrn}  deferred until {r.deferred_until}" for r in kept.itertuples(index=False)]
+    return lines
 
 
 def _review_section(evaluation, mrns: pd.Series, new_seen: pd.DataFrame | None, waiting: pd.DataFrame) -> list[str]:

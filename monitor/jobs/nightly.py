@@ -117,7 +117,7 @@ def _record_run(conn, *, job, slot_on, as_of, now_utc, trigger, actor, counts, r
 def _nightly(engine: Engine, *, slot_on, as_of, config: Config, now_utc, trigger, actor, record_completion,
              dry_run=False, progress=None) -> JobResult:
     from monitor.jobs.delivery import stage_delivery
-    from monitor.rules.worklist import worklist
+    from monitor.rules.worklist import working_list
     from monitor.rules.reminders import reminder_states
     from monitor.rules.evaluation import evaluate
 
@@ -161,12 +161,15 @@ def _nightly(engine: Engine, *, slot_on, as_of, config: Config, now_utc, trigger
             new_events += [{"reminder_id": int(r), "at": now_utc, "actor": actor, "kind": "reopened", "reason": why}
                            for r, why in plan.reopen.itertuples(index=False)]
             _insert_events(conn, new_events)
-            states = reminder_states(reminders, load_reminder_events(conn))
-            work = worklist(states, evaluation)
+            states = reminder_states(reminders, load_reminder_events(conn), zone=config.zone)
+            # Open reminders, and deferred ones of patients with an unacknowledged urgent flag:
+            # a deferral never hides an urgent sign from tonight's worklist.
+            work = working_list(states, evaluation)
             unsent = work.loc[~work["was_sent"], "reminder_id"]
             _insert_events(conn, [{"reminder_id": int(r), "at": now_utc, "actor": actor, "kind": "sent",
                                    "reason": f"worklist {as_of}"} for r in unsent])
-            counts.update(open=len(work), sent_first_time=len(unsent))
+            counts.update(open=int((work["state"] == "open").sum()), deferred_urgent=int((work["state"] != "open").sum()),
+                          sent_first_time=len(unsent))
             conn.execute(JobRun.__table__.update().where(JobRun.__table__.c.id == run_id).values(
                 counts=json.dumps(counts)))
             step("delivering the worklist")
@@ -264,7 +267,10 @@ def _clinic_report(engine: Engine, *, slot_on, as_of, config: Config, now_utc, t
             store.record_event(conn, actor=os_user(), action="report_clinic", subject=str(target.resolve()),
                                rows=counts["patients"], detail={"as_of": as_of.isoformat(), "on_behalf_of": actor})
 
-    write_clinic_report(evaluation, target, config=config, record=record)
+    from monitor.services.reminders import reminder_summary
+
+    write_clinic_report(evaluation, target, config=config, record=record,
+                        reminders=reminder_summary(engine, evaluation, config=config))
     return JobResult(CLINIC_REPORT, slot_on, as_of, "ok", run_ids[0], counts, [str(target)])
 
 

@@ -6,7 +6,7 @@ import pandas as pd
 
 from monitor.rules.acknowledgements import fingerprints, mark_acknowledged, unacknowledged
 from monitor.config import Config
-from monitor.jobs.delivery import digest_text
+from monitor.jobs.delivery import WORKLIST_COLUMNS, digest_text
 from monitor.rules.evaluation import evaluate
 from tests.unit.cohorts import cohort, episode, patient
 
@@ -34,7 +34,7 @@ def test_acknowledged_flag_is_marked_and_leaves_the_worklist_and_digest():
     assert row["acknowledged_by"] == "drlee for Dr Lee" and row["acknowledged_at"] == pd.Timestamp(AT)
     assert "pregnancy_toh_fracture_risk" not in ev.schedule["flags"].iloc[0]
     assert "pregnancy_toh_fracture_risk" in set(ev.flags["code"])
-    digest = digest_text(pd.DataFrame({"status": []}), ev, counts={}, as_of=AS_OF)
+    digest = digest_text(pd.DataFrame(columns=WORKLIST_COLUMNS), ev, counts={}, as_of=AS_OF)
     assert "pregnancy_toh_fracture_risk" not in digest
 
 

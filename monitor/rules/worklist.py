@@ -73,8 +73,17 @@ def reminder_table(states: pd.DataFrame, evaluation) -> pd.DataFrame:
     return out.sort_values(["days_overdue", "due_date", "mrn"], ascending=[False, True, True]).reset_index(drop=True)
 
 
+def active_only(states: pd.DataFrame, evaluation) -> pd.DataFrame:
+    """The reminders of active patients: a patient discharged, transferred or deceased since the
+    last nightly run is never called (the next run closes their reminders)."""
+    patients = evaluation.cohort.patients
+    active = patients.loc[patients["status"] == "active", "patient_id"]
+    return states.loc[states["patient_id"].isin(active)]
+
+
 def worklist(states: pd.DataFrame, evaluation) -> pd.DataFrame:
-    """The open reminders: tonight's worklist."""
+    """The open reminders of active patients: tonight's worklist."""
+    states = active_only(states, evaluation)
     return reminder_table(states.loc[states["state"] == "open"], evaluation)
 
 
@@ -87,7 +96,8 @@ def urgent_patients(evaluation) -> set[int]:
 def working_list(states: pd.DataFrame, evaluation) -> pd.DataFrame:
     """The list staff work: the open reminders, and the deferred ones of patients with an
     unacknowledged urgent flag (state `deferred (urgent flag)`): a deferral never hides an
-    urgent sign."""
+    urgent sign. Only active patients' reminders."""
+    states = active_only(states, evaluation)
     urgent = states["patient_id"].isin(urgent_patients(evaluation))
     shown = states.loc[(states["state"] == "open") | ((states["state"] == "deferred") & urgent)]
     table = reminder_table(shown, evaluation)

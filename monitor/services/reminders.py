@@ -18,7 +18,7 @@ from monitor.config import Config
 from monitor.errors import MonitorError
 from monitor.rules.clock_text import local_text
 from monitor.rules.reminders import OUTCOMES, find_target, pick_reminder, reminder_states
-from monitor.rules.worklist import patient_reminders, reminder_table, working_list
+from monitor.rules.worklist import active_only, patient_reminders, reminder_table, working_list
 from monitor.store.reminders import load_patient_names, load_reminders
 from monitor.store.tables import ReminderEvent
 
@@ -43,8 +43,10 @@ def list_reminders(engine: Engine, *, as_of: date, config: Config, states: tuple
         table = _states(conn, config)
     if states is None:
         out = working_list(table, evaluation)
-    else:
-        out = reminder_table(table.loc[table["state"].isin(states)] if states else table, evaluation)
+    elif states:  # a state's list: active patients only, like the worklist
+        out = reminder_table(active_only(table.loc[table["state"].isin(states)], evaluation), evaluation)
+    else:  # --all: every reminder, whoever it was for
+        out = reminder_table(table, evaluation)
     if assigned_to is not None:
         out = out.loc[out["assigned_to"] == assigned_to]
     if unassigned:
@@ -116,6 +118,9 @@ def act(engine: Engine, key: str, *, kind: str, actor: str, today: date, config:
         row = states.loc[states["reminder_id"] == reminder_id].iloc[0]
         patient = patients.loc[patients["patient_id"] == int(row["patient_id"])].iloc[0]
         before = str(row["state"])
+        if patient["status"] != "active" and kind != "closed":
+            raise MonitorError(f"{patient['mrn']} is {patient['status']}: surveillance is paused, so the reminder is "
+                               f"not worked (`monitor patient reactivate {patient['mrn']} --reason ...` first)")
         if before == "closed" and kind != "reopened":
             raise MonitorError(f"reminder {reminder_id} of {patient['mrn']} is closed; reopen it first "
                                f"(`monitor reminders reopen id:{reminder_id} --reason ...`)")

@@ -49,7 +49,8 @@ def load_contacts(conn) -> pd.DataFrame:
 
 
 def load_patient_names(conn) -> pd.DataFrame:
-    """Every patient's id, MRN and name (to read an argument as an MRN and echo whom an action hit)."""
-    patients = pd.read_sql_query(text("SELECT id AS patient_id, mrn, name FROM patient"), conn)
+    """Every patient's id, MRN, name and status (to read an argument as an MRN, echo whom an action
+    hit, and refuse work on a patient no longer followed)."""
+    patients = pd.read_sql_query(text("SELECT id AS patient_id, mrn, name, status FROM patient"), conn)
     patients["patient_id"] = patients["patient_id"].astype("int64")
     return patients

@@ -84,3 +84,23 @@ def test_refusals_write_nothing(clinic):
 def _pid(engine, mrn):
     with engine.connect() as conn:
         return conn.execute(text("SELECT id FROM patient WHERE mrn = :m"), {"m": mrn}).scalar()
+
+
+def test_a_patient_who_died_leaves_the_worklist_at_once_and_cannot_be_worked(clinic):
+    """Between the status change and the next night, no clerk may call a deceased patient's family."""
+    from monitor.services.reminders import act, list_reminders
+
+    engine, config = clinic
+    nightly(engine, config, "2026-06-01")
+    change_status(engine, "P1", "deceased", reason="notified by the GP", actor="clerk1", now=NOW)
+    listed = list_reminders(engine, as_of=date(2026, 6, 1), config=config)
+    assert "P1" not in set(listed["mrn"]) and "P2" in set(listed["mrn"])
+    opened = list_reminders(engine, as_of=date(2026, 6, 1), config=config, states=("open",))
+    assert "P1" not in set(opened["mrn"])
+    with pytest.raises(MonitorError, match="P1 is deceased: surveillance is paused"):
+        act(engine, "P1", kind="outreach", outcome="contacted", actor="clerk1", today=date(2026, 6, 1), config=config)
+    # Closing stays possible, and --all still shows the record.
+    assert act(engine, "P1", kind="closed", reason="patient died", actor="clerk1", today=date(2026, 6, 1),
+               config=config).state == "closed"
+    everything = list_reminders(engine, as_of=date(2026, 6, 1), config=config, states=())
+    assert "P1" in set(everything["mrn"])

@@ -145,7 +145,8 @@ def test_deferred_reminder_of_an_urgent_patient_stays_on_the_worklist():
     states = reminder_states(r, e)
     flags = pd.DataFrame({"patient_id": [1, 2], "code": ["x", "y"], "severity": ["urgent", "warn"],
                           "acknowledged_by": ["", ""]})
-    patients = pd.DataFrame({"patient_id": [1, 2, 3], "mrn": ["A", "B", "C"], "name": ["", "", ""]})
+    patients = pd.DataFrame({"patient_id": [1, 2, 3], "mrn": ["A", "B", "C"], "name": ["", "", ""],
+                             "status": ["active"] * 3})
     schedule = pd.DataFrame({"patient_id": [1, 2, 3], "due_date": [T("2026-01-01")] * 3, "status": ["overdue"] * 3,
                              "days_overdue": [10] * 3, "interval_months": [12] * 3, "risk_factors": [""] * 3,
                              "flags": ["x", "y", ""]})

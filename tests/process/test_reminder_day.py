@@ -18,8 +18,9 @@ def run(cwd, *args: str) -> subprocess.CompletedProcess:
 
 
 def test_a_day_of_reminder_work_reads_back_everywhere_and_survives_the_next_night(tmp_path):
-    """Nightly -> assign -> --mine -> booked with a date -> defer another -> export shows it all ->
-    the next night neither reopens nor duplicates what staff recorded."""
+    """Nightly -> assign -> --mine -> booked with a date -> defer another -> a clinician acknowledges
+    an urgent flag -> export, show and the clinic report show it all -> the next night neither
+    reopens nor duplicates what staff recorded."""
     for name in ("patients.csv", "episodes.csv", "scans.csv"):
         shutil.copy(DEMO / name, tmp_path / name)
     today = datetime.now(timezone.utc).date()  # the default clinic zone is UTC
@@ -52,8 +53,32 @@ def test_a_day_of_reminder_work_reads_back_everywhere_and_survives_the_next_nigh
     assert rows["TOH-000230"]["reminder_state"] == "deferred"
     assert rows["TOH-000230"]["reminder_note"] == f"until {until}: patient abroad"
 
+    shown = run(tmp_path, "show", "TOH-000072").stdout
+    assert "assigned to clerk1" in shown and f"for {booked}" in shown
+
+    # The clinician's review list: the oldest urgent flag, acknowledged, leaves it.
+    review = list(csv.DictReader(run(tmp_path, "flags", "review", "--format", "csv").stdout.splitlines()))
+    urgent = next(r for r in review if r["severity"] == "urgent")
+    ack = run(tmp_path, "flags", "ack", urgent["mrn"], urgent["code"], "--note", "seen; surgical review booked")
+    assert ack.returncode == 0, ack.stderr
+    after = list(csv.DictReader(run(tmp_path, "flags", "review", "--format", "csv").stdout.splitlines()))
+    assert (urgent["mrn"], urgent["code"]) not in {(r["mrn"], r["code"]) for r in after}
+    assert len(after) == len(review) - 1
+
+    # The clinic report counts the reminder work.
+    assert run(tmp_path, "report", "clinic", "-o", "clinic.pdf").returncode == 0
+    from pypdf import PdfReader
+
+    report = " ".join(page.extract_text() for page in PdfReader(tmp_path / "clinic.pdf").pages)
+    assert "booked" in report and "deferred" in report
+
     reminders_before = run(tmp_path, "reminders", "--all", "--format", "csv").stdout
     again = run(tmp_path, "run", "nightly", "--again")  # really plans again, not "already done"
     assert again.returncode == 0, again.stderr
     assert run(tmp_path, "reminders", "--all", "--format", "csv").stdout == reminders_before  # nothing new, nothing reopened
     assert exported() == rows
+    # The acknowledged flag stays off the review list, and the next night does not call it new.
+    assert (urgent["mrn"], urgent["code"]) not in {
+        (r["mrn"], r["code"]) for r in csv.DictReader(run(tmp_path, "flags", "review", "--format", "csv").stdout.splitlines())}
+    digests = sorted((tmp_path / "outbox").glob("digest-*.txt"))
+    assert digests and f"{urgent['mrn']}  {urgent['code']}" not in digests[-1].read_text().split("Flags waiting")[0]

@@ -89,6 +89,14 @@ class MonitorGroup(click.Group):
         except MonitorError as exc:
             click.echo(f"Error: {exc}", err=True)
             ctx.exit(exc.exit_code)
+        except BrokenPipeError:
+            # `monitor due | head`: the reader has what it wanted. Quiet, like other Unix tools;
+            # stdout goes to /dev/null so the interpreter's final flush cannot complain either.
+            import os
+            import sys
+
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            ctx.exit(1)
         except OSError as exc:
             # A file the user named: missing, not allowed, a full or read-only disk.
             where = f": {exc.filename}" if exc.filename else ""

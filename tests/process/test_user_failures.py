@@ -211,3 +211,11 @@ def test_a_killed_export_never_leaves_an_unrecorded_file(clinic):
         if target.exists():
             assert recorded, f"kill after {delay} s left an unrecorded file"
             assert target.read_text(encoding="utf-8").startswith("mrn,name,status")
+
+
+@pytest.mark.parametrize("command", [("due",), ("flags",), ("reminders", "--all")])
+def test_a_list_piped_into_head_ends_quietly(clinic, command):
+    """`monitor due | head` is how people glance at a list: no `Error: Broken pipe`, no traceback."""
+    done = subprocess.run(f"{MONITOR} {' '.join(command)} --as-of {AS_OF} | head -n 1", shell=True, cwd=clinic,
+                          capture_output=True, text=True, timeout=120)
+    assert done.stdout.count("\n") == 1 and done.stderr == "", done.stderr

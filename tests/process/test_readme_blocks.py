@@ -32,6 +32,7 @@ STARTS_IN = {
     "Correcting the record": "demo_workspace",
     "Nightly reminders and the daemon": "demo_workspace",
     "Reports": "demo_workspace",
+    "Web workspace": "demo_workspace",
     "Performance": "empty",
 }
 

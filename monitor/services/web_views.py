@@ -134,11 +134,11 @@ def worklist(engine: Engine, *, as_of: date, config: Config, query: str = "", st
     statuses = WORKLIST_STATUSES if status == "worklist" else (() if status == "all" else (status,))
     rows = due_rows(evaluation, statuses)
     patients = evaluation.cohort.patients.set_index("mrn")
-    rows = rows.assign(birth_date=rows["mrn"].map(patients["birth_date"]),
+    rows = rows.assign(birth_date=pd.to_datetime(rows["mrn"].map(patients["birth_date"])).dt.strftime("%Y-%m-%d"),
                        patient_id=rows["mrn"].map(patients["patient_id"]).astype("int64"))
     kind, value = parse_query(query)
     if kind == "birth_date":
-        rows = rows.loc[pd.to_datetime(rows["birth_date"]) == pd.Timestamp(value)]
+        rows = rows.loc[rows["birth_date"] == value.isoformat()]
     elif value:
         hay = rows["mrn"].str.casefold() + "\n" + rows["name"].fillna("").str.casefold()
         rows = rows.loc[hay.str.contains(value, regex=False)]

@@ -38,7 +38,7 @@ class _Cache:
     """One value per kind, replaced when its key changes; a lock so one request computes it."""
 
     def __init__(self):
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()  # a value may be computed from another cached one
         self._values: dict[str, tuple[tuple, object]] = {}
 
     def get(self, kind: str, key: tuple, compute):
@@ -85,23 +85,54 @@ def reminder_version(engine: Engine) -> tuple:
         return _max_ids(conn, REMINDER_TABLES)
 
 
-def cohort_evaluation(engine: Engine, *, as_of: date, config: Config) -> Evaluation:
+def _evaluation_key(engine: Engine, as_of: date, config: Config) -> tuple:
+    return (as_of, id(config), data_version(engine))
+
+
+def cohort_evaluation(engine: Engine, *, as_of: date, config: Config, key: tuple | None = None) -> Evaluation:
     """The cohort evaluated on `as_of` with flag evidence, from memory while the data is unchanged."""
     from monitor.services.evaluation import evaluate_db
 
-    key = (as_of, id(config), data_version(engine))
+    key = key or _evaluation_key(engine, as_of, config)
     return CACHE.get("evaluation", key, lambda: evaluate_db(engine, as_of=as_of, config=config, evidence=True))
 
 
-def _reminder_states(engine: Engine) -> pd.DataFrame:
+def _worklist_base(engine: Engine, *, as_of: date, config: Config) -> pd.DataFrame:
+    """Every active patient's row of the worklist, most overdue first, with what search needs."""
+    key = _evaluation_key(engine, as_of, config)
+
+    def compute():
+        evaluation = cohort_evaluation(engine, as_of=as_of, config=config, key=key)
+        rows = due_rows(evaluation)
+        patients = evaluation.cohort.patients.set_index("mrn")
+        flags = evaluation.flags
+        open_flags = flags.loc[flags["acknowledged_by"] == ""] if "acknowledged_by" in flags else flags
+        urgent = set(open_flags.loc[open_flags["severity"] == "urgent", "patient_id"])
+        rows = rows.assign(
+            birth_date=pd.to_datetime(rows["mrn"].map(patients["birth_date"])).dt.strftime("%Y-%m-%d"),
+            patient_id=rows["mrn"].map(patients["patient_id"]).astype("int64"), name=rows["name"].fillna(""))
+        return rows.assign(is_urgent=rows["patient_id"].isin(urgent),
+                           hay=rows["mrn"].str.casefold() + "\n" + rows["name"].str.casefold())
+
+    return CACHE.get("worklist", key, compute)
+
+
+def _reminder_index(engine: Engine) -> pd.DataFrame:
+    """Reminder states indexed by (patient, due date), the latest per key; recomputed after any reminder write."""
     from monitor.store.reminders import load_reminders
 
     def compute():
         with store.reading(engine) as conn:
             reminders, events = load_reminders(conn)
-        return reminder_states(reminders, events)
+        states = reminder_states(reminders, events)
+        states = states.assign(due_on=states["due_date"].dt.strftime("%Y-%m-%d"))
+        return states.drop_duplicates(["patient_id", "due_on"], keep="last").set_index(["patient_id", "due_on"])
 
     return CACHE.get("reminders", reminder_version(engine), compute)
+
+
+def _reminder_states(engine: Engine) -> pd.DataFrame:
+    return _reminder_index(engine)
 
 
 @dataclass(frozen=True)
@@ -130,41 +161,27 @@ def worklist(engine: Engine, *, as_of: date, config: Config, query: str = "", st
              sort: str = "overdue", page: int = 1) -> WorklistPage:
     """Active patients due soon, due or overdue (or all, or one status), with their reminder's state,
     searched by MRN, name or birth date, sorted and cut into pages."""
-    evaluation = cohort_evaluation(engine, as_of=as_of, config=config)
-    statuses = WORKLIST_STATUSES if status == "worklist" else (() if status == "all" else (status,))
-    rows = due_rows(evaluation, statuses)
-    patients = evaluation.cohort.patients.set_index("mrn")
-    rows = rows.assign(birth_date=pd.to_datetime(rows["mrn"].map(patients["birth_date"])).dt.strftime("%Y-%m-%d"),
-                       patient_id=rows["mrn"].map(patients["patient_id"]).astype("int64"))
+    rows = _worklist_base(engine, as_of=as_of, config=config)
+    if status != "all":
+        rows = rows.loc[rows["status"].isin(WORKLIST_STATUSES if status == "worklist" else (status,))]
     kind, value = parse_query(query)
     if kind == "birth_date":
         rows = rows.loc[rows["birth_date"] == value.isoformat()]
     elif value:
-        hay = rows["mrn"].str.casefold() + "\n" + rows["name"].fillna("").str.casefold()
-        rows = rows.loc[hay.str.contains(value, regex=False)]
-    flags = evaluation.flags
-    open_flags = flags.loc[flags["acknowledged_by"] == ""] if "acknowledged_by" in flags else flags
-    urgent = set(open_flags.loc[open_flags["severity"] == "urgent", "patient_id"])
-    rows = rows.assign(is_urgent=rows["patient_id"].isin(urgent), name=rows["name"].fillna(""))
-    columns, ascending = SORTS.get(sort, SORTS["overdue"])
-    rows = rows.sort_values(columns, ascending=ascending, kind="stable")
+        rows = rows.loc[rows["hay"].str.contains(value, regex=False)]
+    if sort != "overdue":  # the base is most overdue first already
+        columns, ascending = SORTS.get(sort, SORTS["overdue"])
+        rows = rows.sort_values(columns, ascending=ascending, kind="stable")
     total = len(rows)
     pages = max(1, -(-total // PAGE_SIZE))
     page = min(max(1, page), pages)
     rows = rows.iloc[(page - 1) * PAGE_SIZE: page * PAGE_SIZE]
-    rows = _with_reminders(rows, _reminder_states(engine))
-    return WorklistPage(rows.reset_index(drop=True), total, page, pages, as_of)
-
-
-def _with_reminders(rows: pd.DataFrame, states: pd.DataFrame) -> pd.DataFrame:
-    """Each row's reminder for its current due date: state, deferral, last outreach (blank if none)."""
-    states = states.assign(due_on=states["due_date"].dt.strftime("%Y-%m-%d"))
-    keyed = states.drop_duplicates(["patient_id", "due_on"], keep="last").set_index(["patient_id", "due_on"])
-    index = pd.MultiIndex.from_arrays([rows["patient_id"], rows["due_date"]])
-    found = keyed.reindex(index)
-    return rows.assign(reminder_state=found["state"].fillna("").to_numpy(),
+    keyed = _reminder_index(engine)
+    found = keyed.reindex(pd.MultiIndex.from_arrays([rows["patient_id"], rows["due_date"]]))
+    rows = rows.assign(reminder_state=found["state"].fillna("").to_numpy(),
                        deferred_until=found["deferred_until"].dt.strftime("%Y-%m-%d").fillna("").to_numpy(),
                        last_outreach=found["last_outreach"].fillna("").to_numpy())
+    return WorklistPage(rows.reset_index(drop=True), total, page, pages, as_of)
 
 
 def review_list(engine: Engine, *, as_of: date, config: Config) -> pd.DataFrame:

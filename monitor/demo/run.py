@@ -126,3 +126,16 @@ def run_demo(output: Path, *, as_of: date | None, config: Config, echo=print) ->
                                  reminders=reminder_summary(engine, evaluation, config=config))
     echo(f"Reports: {clinic} and {len(written)} patient files in {reports} (migratory, pregnancy, scanner change)")
     echo(f"Try: monitor --db {url} due --status overdue --as-of {as_of.isoformat()}")
+    _demo_account(engine, url, as_of, echo)
+
+
+def _demo_account(engine, url: str, as_of: date, echo) -> None:
+    """A clinician account `demo` in the demo database only, its random password printed once."""
+    from datetime import datetime, timezone
+
+    from monitor.services.accounts import add_account, new_password
+
+    password = new_password()
+    add_account(engine, "demo", role="clinician", password=password, actor="demo", now=datetime.now(timezone.utc))
+    echo(f"In a browser: monitor --db {url} serve --as-of {as_of.isoformat()}  then open http://127.0.0.1:8000/")
+    echo(f"  and sign in as demo with the password {password} (shown once; this demo database only)")

@@ -292,3 +292,36 @@ class ReminderEvent(SQLModel, table=True):
     assignee: str | None = Field(default=None, max_length=64)
     due_by: date | None = None
     booked_on: date | None = None
+
+
+class WebAccount(SQLModel, table=True):
+    """v2: a staff account of the web workspace (`monitor users`); never deleted, only disabled.
+
+    The password is an argon2 hash; failed sign-ins since the last success and the time the
+    account stays locked after too many of them are kept here (login throttling)."""
+
+    __tablename__ = "web_account"
+    id: int | None = Field(default=None, primary_key=True)
+    username: str = Field(unique=True, index=True, max_length=32)
+    role: str = Field(max_length=16)  # clerk, clinician, admin
+    password_hash: str = Field(max_length=256)
+    is_disabled: bool = False
+    created_at: datetime
+    created_by: str = Field(max_length=64)
+    password_changed_at: datetime
+    failed_logins: int = 0
+    locked_until: datetime | None = None
+    last_login_at: datetime | None = None
+
+
+class WebSession(SQLModel, table=True):
+    """v2: a signed-in browser. The cookie holds a random token; only its SHA-256 is stored here,
+    with the session's CSRF token. Deleted when the user signs out, expires or is disabled."""
+
+    __tablename__ = "web_session"
+    id: int | None = Field(default=None, primary_key=True)
+    token_hash: str = Field(unique=True, index=True, max_length=64)
+    account_id: int = Field(foreign_key="web_account.id", index=True)
+    csrf_token: str = Field(max_length=64)
+    created_at: datetime
+    last_seen_at: datetime

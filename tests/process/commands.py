@@ -109,7 +109,7 @@ class Outcome:
     stopped: bool = True  # a daemon exited after SIGTERM
 
     def problems(self) -> list[str]:
-        found = [] if self.ready else ["the daemon never logged that it started and served its start-up runs"]
+        found = [] if self.ready else [f"never became ready (daemon: started and served its start-up runs; serve: answered) {self.note}".rstrip()]
         if not self.stopped:
             found.append(f"still running {STOP_WITHIN_S} s after SIGTERM (killed)")
         if self.exit_code != self.command.expect_exit:
@@ -194,6 +194,8 @@ def run(command: Command, folder: Path) -> Outcome:
         return Outcome(command, 0, "", "", time.monotonic() - started, note=note)
     if command.subcommand[:1] == ("daemon",):
         return run_daemon(command, folder)
+    if command.subcommand[:1] == ("serve",):
+        return run_server(command, folder)
     argv = [str(MONITOR), *command.argv[1:]]
     if command.stdout_to:
         with open(folder / command.stdout_to, "w", encoding="utf-8") as out:
@@ -249,6 +251,52 @@ def run_daemon(command: Command, folder: Path, *, ready_within_s: float = 120) -
     stderr = log.read_text(encoding="utf-8")
     log.unlink()
     return Outcome(command, proc.returncode, stdout, stderr, time.monotonic() - started, ready=ready,
+                   stopped=stopped)
+
+
+SERVER_READY = "web workspace on http://"
+
+
+def run_server(command: Command, folder: Path, *, ready_within_s: float = 60) -> Outcome:
+    """`monitor serve` runs until stopped: start it, wait for its "web workspace on" line, fetch
+    its sign-in page and a static file (the package data is installed), then SIGTERM it and
+    require a clean exit."""
+    import urllib.request
+
+    started = time.monotonic()
+    log = folder / ".serve-stderr.log"
+    note = ""
+    with open(log, "w", encoding="utf-8") as err:
+        proc = subprocess.Popen([str(MONITOR), *command.argv[1:]], cwd=folder, stdout=subprocess.PIPE,
+                                stderr=err, text=True, env=user_env())
+        try:
+            while SERVER_READY not in log.read_text(encoding="utf-8") and proc.poll() is None \
+                    and time.monotonic() - started < ready_within_s:
+                time.sleep(0.1)
+            found = re.search(r"web workspace on (http://\S+)", log.read_text(encoding="utf-8"))
+            ready = found is not None
+            if ready:
+                for path, expect in (("sign-in", "Sign in"), ("static/htmx.min.js", "htmx")):
+                    with urllib.request.urlopen(found.group(1) + path, timeout=30) as response:
+                        body = response.read().decode("utf-8")
+                    if expect not in body:
+                        ready, note = False, f"/{path} did not contain {expect!r}"
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+            stopped = True
+            try:
+                stdout, _ = proc.communicate(timeout=STOP_WITHIN_S)
+            except subprocess.TimeoutExpired:
+                stopped = False
+                proc.kill()
+                stdout, _ = proc.communicate()
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+    stderr = log.read_text(encoding="utf-8")
+    log.unlink()
+    return Outcome(command, proc.returncode, stdout, stderr, time.monotonic() - started, note=note, ready=ready,
                    stopped=stopped)
 
 

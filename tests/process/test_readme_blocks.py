@@ -35,6 +35,7 @@ STARTS_IN = {
     "Nightly reminders and the daemon": "demo_workspace",
     "Working the reminder list": "demo_workspace",
     "Reports": "demo_workspace",
+    "Web workspace": "demo_workspace",
     "Performance": "empty",
 }
 

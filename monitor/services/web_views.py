@@ -1,0 +1,330 @@
+"""What the web workspace's pages show, assembled from the services the CLI uses.
+
+The whole-cohort evaluation (seconds on a large clinic) is kept in memory, keyed on the
+evaluation date and a cheap read of the data's version (the newest id of every table an
+evaluation reads, and the newest audit event that is not a read): any write, by this process or
+another, changes the key, so a page never shows data older than the database. Reminder states
+have their own key, so recording an outreach does not re-evaluate the cohort.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from datetime import date
+
+import pandas as pd
+from sqlalchemy import Engine, select, text
+
+from monitor import store
+from monitor.config import Config
+from monitor.rules.evaluation import EXPORT_COLUMNS, Evaluation, due_rows
+from monitor.rules.reminders import reminder_states
+
+WORKLIST_STATUSES = ("overdue", "due", "due_soon")
+PAGE_SIZE = 50
+SORTS = {"overdue": (["days_overdue", "due_date", "mrn"], [False, True, True]),
+         "due_date": (["due_date", "mrn"], [True, True]),
+         "mrn": (["mrn"], [True]),
+         "name": (["name", "mrn"], [True, True])}
+# Audit actions that only read: they never make an evaluation stale.
+READ_ACTIONS = ("view%", "export%", "report%", "web%", "account%")
+EVALUATION_TABLES = ("patient", "episode", "dxa_measurement", "mri_study", "pregnancy", "symptom", "assessment",
+                     "treatment", "flag_acknowledgement", "patient_status_change", "retraction")
+REMINDER_TABLES = ("reminder", "reminder_event")
+
+
+class _Cache:
+    """One value per kind, replaced when its key changes; a lock so one request computes it."""
+
+    def __init__(self):
+        self._lock = threading.RLock()  # a value may be computed from another cached one
+        self._values: dict[str, tuple[tuple, object]] = {}
+
+    def get(self, kind: str, key: tuple, compute):
+        with self._lock:
+            held = self._values.get(kind)
+            if held is not None and held[0] == key:
+                return held[1]
+            value = compute()
+            self._values[kind] = (key, value)
+            return value
+
+    def clear(self) -> None:
+        with self._lock:
+            self._values.clear()
+
+
+CACHE = _Cache()
+
+
+def _max_ids(conn, tables) -> tuple:
+    present = set(_present_tables(conn))
+    parts = [f"(SELECT max(id) FROM {t})" if t in present else "NULL" for t in tables]
+    return tuple(conn.execute(text("SELECT " + ", ".join(parts))).one())
+
+
+def _present_tables(conn) -> list[str]:
+    from sqlalchemy import inspect
+
+    return inspect(conn).get_table_names()
+
+
+def data_version(engine: Engine) -> tuple:
+    """The newest id of every table an evaluation reads, and of the newest audit event that is not a
+    read (an import that only updated rows, a retraction restored): a few index look-ups."""
+    not_read = " AND ".join(f"action NOT LIKE '{p}'" for p in READ_ACTIONS)
+    with store.reading(engine) as conn:
+        ids = _max_ids(conn, EVALUATION_TABLES)
+        last_write = conn.execute(text(f"SELECT id FROM audit_event WHERE {not_read} ORDER BY id DESC LIMIT 1")).scalar()
+    return ids + (last_write,)
+
+
+def reminder_version(engine: Engine) -> tuple:
+    with store.reading(engine) as conn:
+        return _max_ids(conn, REMINDER_TABLES)
+
+
+def _evaluation_key(engine: Engine, as_of: date, config: Config) -> tuple:
+    return (as_of, id(config), data_version(engine))
+
+
+def cohort_evaluation(engine: Engine, *, as_of: date, config: Config, key: tuple | None = None) -> Evaluation:
+    """The cohort evaluated on `as_of` with flag evidence, from memory while the data is unchanged."""
+    from monitor.services.evaluation import evaluate_db
+
+    key = key or _evaluation_key(engine, as_of, config)
+    return CACHE.get("evaluation", key, lambda: evaluate_db(engine, as_of=as_of, config=config, evidence=True))
+
+
+def _worklist_base(engine: Engine, *, as_of: date, config: Config) -> pd.DataFrame:
+    """Every active patient's row of the worklist, most overdue first, with what search needs."""
+    key = _evaluation_key(engine, as_of, config)
+
+    def compute():
+        evaluation = cohort_evaluation(engine, as_of=as_of, config=config, key=key)
+        rows = due_rows(evaluation)
+        patients = evaluation.cohort.patients.set_index("mrn")
+        flags = evaluation.flags
+        open_flags = flags.loc[flags["acknowledged_by"] == ""] if "acknowledged_by" in flags else flags
+        urgent = set(open_flags.loc[open_flags["severity"] == "urgent", "patient_id"])
+        rows = rows.assign(
+            birth_date=pd.to_datetime(rows["mrn"].map(patients["birth_date"])).dt.strftime("%Y-%m-%d"),
+            patient_id=rows["mrn"].map(patients["patient_id"]).astype("int64"), name=rows["name"].fillna(""))
+        return rows.assign(is_urgent=rows["patient_id"].isin(urgent),
+                           hay=rows["mrn"].str.casefold() + "\n" + rows["name"].str.casefold())
+
+    return CACHE.get("worklist", key, compute)
+
+
+def _reminder_index(engine: Engine) -> pd.DataFrame:
+    """Reminder states indexed by (patient, due date), the latest per key; recomputed after any reminder write."""
+    from monitor.store.reminders import load_reminders
+
+    def compute():
+        with store.reading(engine) as conn:
+            reminders, events = load_reminders(conn)
+        states = reminder_states(reminders, events)
+        states = states.assign(due_on=states["due_date"].dt.strftime("%Y-%m-%d"))
+        return states.drop_duplicates(["patient_id", "due_on"], keep="last").set_index(["patient_id", "due_on"])
+
+    return CACHE.get("reminders", reminder_version(engine), compute)
+
+
+def _reminder_states(engine: Engine) -> pd.DataFrame:
+    return _reminder_index(engine)
+
+
+@dataclass(frozen=True)
+class WorklistPage:
+    rows: pd.DataFrame  # one row per patient: mrn, name, birth_date, status, due_date, days_overdue, ...
+    total: int
+    page: int
+    pages: int
+    as_of: date
+
+
+def parse_query(query: str) -> tuple[str, object]:
+    """What a search box holds: a birth date (YYYY-MM-DD or DD.MM.YYYY), else text of an MRN or name."""
+    from datetime import datetime
+
+    q = (query or "").strip()
+    for fmt in ("%Y-%m-%d", "%d.%m.%Y", "%d/%m/%Y"):
+        try:
+            return "birth_date", datetime.strptime(q, fmt).date()
+        except ValueError:
+            pass
+    return "text", q.casefold()
+
+
+def worklist(engine: Engine, *, as_of: date, config: Config, query: str = "", status: str = "worklist",
+             sort: str = "overdue", page: int = 1) -> WorklistPage:
+    """Active patients due soon, due or overdue (or all, or one status), with their reminder's state,
+    searched by MRN, name or birth date, sorted and cut into pages."""
+    rows = _worklist_base(engine, as_of=as_of, config=config)
+    if status != "all":
+        rows = rows.loc[rows["status"].isin(WORKLIST_STATUSES if status == "worklist" else (status,))]
+    kind, value = parse_query(query)
+    if kind == "birth_date":
+        rows = rows.loc[rows["birth_date"] == value.isoformat()]
+    elif value:
+        rows = rows.loc[rows["hay"].str.contains(value, regex=False)]
+    if sort != "overdue":  # the base is most overdue first already
+        columns, ascending = SORTS.get(sort, SORTS["overdue"])
+        rows = rows.sort_values(columns, ascending=ascending, kind="stable")
+    total = len(rows)
+    pages = max(1, -(-total // PAGE_SIZE))
+    page = min(max(1, page), pages)
+    rows = rows.iloc[(page - 1) * PAGE_SIZE: page * PAGE_SIZE]
+    keyed = _reminder_index(engine)
+    found = keyed.reindex(pd.MultiIndex.from_arrays([rows["patient_id"], rows["due_date"]]))
+    rows = rows.assign(reminder_state=found["state"].fillna("").to_numpy(),
+                       deferred_until=found["deferred_until"].dt.strftime("%Y-%m-%d").fillna("").to_numpy(),
+                       last_outreach=found["last_outreach"].fillna("").to_numpy())
+    return WorklistPage(rows.reset_index(drop=True), total, page, pages, as_of)
+
+
+def review_list(engine: Engine, *, as_of: date, config: Config) -> pd.DataFrame:
+    """The clinician's review list: urgent and warning flags not acknowledged, most severe first.
+
+    (One function on purpose: services/review.py of issue 12 can replace it.)"""
+    from monitor.rules.evaluation import flag_rows
+
+    evaluation = cohort_evaluation(engine, as_of=as_of, config=config)
+    rows = flag_rows(evaluation.flags, evaluation.cohort.patients, min_severity="warn")
+    if "acknowledged_by" in rows:
+        rows = rows.loc[rows["acknowledged_by"] == ""]
+    names = evaluation.cohort.patients.set_index("mrn")["name"]
+    return rows.assign(name=rows["mrn"].map(names).fillna("")).reset_index(drop=True)
+
+
+def clinic_overview(engine: Engine, *, as_of: date, config: Config) -> dict:
+    """Counts for the clinic page: patients by DXA status, reminders by state, flags by severity."""
+    evaluation = cohort_evaluation(engine, as_of=as_of, config=config)
+    status = evaluation.schedule["status"].value_counts()
+    states = _reminder_states(engine)["state"].value_counts()
+    flags = evaluation.flags
+    open_flags = flags.loc[flags["acknowledged_by"] == ""] if "acknowledged_by" in flags else flags
+    severity = open_flags.drop_duplicates(["patient_id", "code"])["severity"].astype(str).value_counts()
+    patients = evaluation.cohort.patients["status"].value_counts()
+    return {"as_of": as_of,
+            "dxa": [(s, int(status.get(s, 0))) for s in ("overdue", "due", "due_soon", "not_due")],
+            "reminders": [(s, int(states.get(s, 0))) for s in ("open", "deferred", "closed")],
+            "flags": [(s, int(severity.get(s, 0))) for s in ("urgent", "warn", "info")],
+            "patients": [(str(s), int(n)) for s, n in patients.items()]}
+
+
+def overdue_csv(engine: Engine, *, as_of: date, config: Config, actor: str) -> tuple[bytes, int]:
+    """The overdue-surveillance export (INTERFACE.md) as bytes for a download, recorded first like
+    `monitor export overdue` (who, when, how many rows)."""
+    from monitor.formats.files import frame_csv_bytes
+
+    evaluation = cohort_evaluation(engine, as_of=as_of, config=config)
+    rows = due_rows(evaluation, ("due", "overdue"))
+    rows = rows.assign(name=rows["name"].fillna(""))
+    data = frame_csv_bytes(rows[EXPORT_COLUMNS])
+    record_web_access(engine, actor=actor, action="export_overdue", subject="web download overdue.csv",
+                      rows=len(rows), detail={"as_of": as_of.isoformat()})
+    return data, len(rows)
+
+
+def record_web_access(engine: Engine, *, actor: str, action: str, subject: str, rows: int = 0,
+                      detail: dict | None = None) -> None:
+    """What a web account saw, recorded before the page is sent: the actor is the account (`web:alice`)."""
+    with store.transaction(engine) as conn:
+        store.record_event(conn, actor=actor, action=action, subject=subject, rows=rows, detail=detail)
+
+
+def patient_reminders(engine: Engine, mrn: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """One patient's reminders with their states (newest first), and all their events, oldest first."""
+    from monitor.store.tables import Patient, Reminder, ReminderEvent
+
+    r, e, p = Reminder.__table__, ReminderEvent.__table__, Patient.__table__
+    with store.reading(engine) as conn:
+        reminders = pd.DataFrame(conn.execute(
+            select(r.c.id.label("reminder_id"), r.c.patient_id, r.c.item, r.c.due_date)
+            .join(p, p.c.id == r.c.patient_id).where(p.c.mrn == mrn)).all(),
+            columns=["reminder_id", "patient_id", "item", "due_date"])
+        ids = [int(i) for i in reminders["reminder_id"]]
+        events = pd.DataFrame(conn.execute(
+            select(e.c.id.label("event_id"), e.c.reminder_id, e.c.at, e.c.actor, e.c.kind, e.c.outcome, e.c.reason,
+                   e.c.until).where(e.c.reminder_id.in_(ids)).order_by(e.c.id)).all() if ids else [],
+            columns=["event_id", "reminder_id", "at", "actor", "kind", "outcome", "reason", "until"])
+    reminders["due_date"] = pd.to_datetime(reminders["due_date"]).astype("datetime64[us]")
+    events["at"] = pd.to_datetime(events["at"], utc=True)
+    events["until"] = pd.to_datetime(events["until"]).astype("datetime64[us]")
+    states = reminder_states(reminders, events) if len(reminders) else reminders.assign(state="")
+    return states.sort_values("due_date", ascending=False).reset_index(drop=True), events
+
+
+SCAN_SITES = (("total_hip", "left", "L total hip"), ("femoral_neck", "left", "L femoral neck"),
+              ("total_hip", "right", "R total hip"), ("femoral_neck", "right", "R femoral neck"),
+              ("lumbar_spine", "", "Spine"))
+
+
+@dataclass(frozen=True)
+class PatientPage:
+    report: object  # reports.data.PatientReport, flags marked acknowledged
+    scan_rows: list[dict]  # one per scan date: date, scanner, and per site a cell (bmd, t, vs previous, vs baseline)
+    sites: list[str]  # the site columns this patient has
+    reminders: pd.DataFrame
+    events: pd.DataFrame
+
+
+def patient_report(engine: Engine, mrn: str, *, as_of: date, config: Config):
+    """One patient's report data with acknowledgements applied (a few queries for that patient)."""
+    from monitor.reports.data import patient_reports
+    from monitor.rules.evaluation import evaluate
+    from monitor.services.acknowledgements import load_acknowledgements
+    from monitor.services.evaluation import check_mrn, patient_history
+
+    cohort = patient_history(engine, check_mrn(mrn))
+    pid = int(cohort.patients["patient_id"].iloc[0])
+    evaluation = evaluate(cohort, as_of=as_of, config=config,
+                          acknowledgements=load_acknowledgements(engine, patient_id=pid))
+    return next(patient_reports(evaluation, config, [pid]))
+
+
+def patient_page(engine: Engine, mrn: str, *, as_of: date, config: Config) -> PatientPage:
+    report = patient_report(engine, mrn, as_of=as_of, config=config)
+    trend = report.trend
+    scan_rows, used = [], set()
+    for day, group in (trend.groupby("scan_date", sort=True) if len(trend) else []):
+        row = {"date": pd.Timestamp(day).date().isoformat(), "scanner": str(group["scanner"].iloc[0] or ""),
+               "cells": {}}
+        for site, side, label in SCAN_SITES:
+            hit = group.loc[(group["site"] == site) & (group["side"] == side)]
+            if len(hit):
+                used.add(label)
+                row["cells"][label] = _scan_cell(hit.iloc[0])
+        scan_rows.append(row)
+    reminders, events = patient_reminders(engine, mrn)
+    sites = [label for _, _, label in SCAN_SITES if label in used]
+    return PatientPage(report, list(reversed(scan_rows)), sites, reminders, events)
+
+
+def _scan_cell(r) -> dict:
+    from monitor.rules.trends import format_delta
+
+    def change(tag):
+        if pd.isna(r[f"delta_{tag}"]):
+            return None
+        rate = "" if pd.isna(r[f"pct_year_{tag}"]) else f", {r[f'pct_year_{tag}']:+.1f}%/yr"
+        return {"text": f"{format_delta(r[f'delta_{tag}'], r['lsc_g_cm2'])} ({r[f'pct_{tag}']:+.1f}%{rate})",
+                "significant": bool(r[f"significant_{tag}"])}
+
+    t_score = r.get("t_score")
+    return {"bmd": f"{r['bmd_g_cm2']:.3f}", "t": "" if t_score is None or pd.isna(t_score) else f"{t_score:+.1f}",
+            "prev": change("prev"), "base": change("base")}
+
+
+def patient_chart_svg(engine: Engine, mrn: str, *, as_of: date, config: Config) -> bytes:
+    """The patient's trend chart (reports.chart) as SVG."""
+    import io
+
+    from monitor.reports.chart import patient_figure
+
+    fig = patient_figure(patient_report(engine, mrn, as_of=as_of, config=config))
+    buf = io.BytesIO()
+    fig.savefig(buf, format="svg", metadata={"Date": None})
+    return buf.getvalue()

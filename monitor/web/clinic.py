@@ -1,0 +1,50 @@
+"""The clinician review list, the clinic overview, downloads, and the accounts page (admin)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import Response
+
+from monitor.web.auth import as_of, page, role
+
+router = APIRouter()
+
+
+@router.get("/review")
+def review(request: Request, done: str = "", session=Depends(role("clinician"))):
+    from monitor.services.web_views import record_web_access, review_list
+
+    state = request.app.state
+    rows = review_list(state.engine, as_of=as_of(request), config=state.config)
+    record_web_access(state.engine, actor=session.actor, action="view_review", subject="web review list",
+                      rows=len(rows))
+    message = "Flag acknowledged: it has left the review list until its evidence changes." if done == "ack" else ""
+    return page(request, "review.html", {"rows": rows, "as_of": as_of(request), "done": message})
+
+
+@router.get("/clinic")
+def clinic(request: Request, _session=Depends(role("clerk"))):
+    from monitor.services.web_views import clinic_overview
+
+    state = request.app.state
+    return page(request, "clinic.html", {"o": clinic_overview(state.engine, as_of=as_of(request),
+                                                                 config=state.config)})
+
+
+@router.get("/downloads/overdue.csv")
+def overdue_csv(request: Request, session=Depends(role("clerk"))):
+    from monitor.services.web_views import overdue_csv as build
+
+    state = request.app.state
+    day = as_of(request)
+    data, _rows = build(state.engine, as_of=day, config=state.config, actor=session.actor)
+    return Response(data, media_type="text/csv; charset=utf-8",
+                    headers={"Content-Disposition": f'attachment; filename="overdue-{day.isoformat()}.csv"'})
+
+
+@router.get("/accounts")
+def accounts(request: Request, _session=Depends(role("admin"))):
+    from monitor.services.accounts import list_accounts
+
+    state = request.app.state
+    return page(request, "accounts.html", {"accounts": list_accounts(state.engine), "zone": state.config.zone})

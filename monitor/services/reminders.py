@@ -135,7 +135,7 @@ def act(engine: Engine, key: str, *, kind: str, actor: str, today: date, config:
                 row["due_date"].date(), before, str(after))
 
 
-def _detail(e) -> str:
+def event_detail(e) -> str:
     """What an event carried beyond its kind: the deferral date, the assignment, the appointment."""
     def day(value) -> str:
         return "" if value is None or pd.isna(value) else pd.Timestamp(value).date().isoformat()
@@ -182,7 +182,7 @@ def _histories(conn, states: pd.DataFrame, patients: pd.DataFrame, reminder_ids,
                   f"{state}")
         mine = events.loc[events["reminder_id"] == rid].sort_values("event_id")
         rows = [{"at": local_text(e.at, config.zone), "by": e.actor, "event": e.kind,
-                 "outcome": e.outcome if isinstance(e.outcome, str) else "", "detail": _detail(e),
+                 "outcome": e.outcome if isinstance(e.outcome, str) else "", "detail": event_detail(e),
                  "note": e.reason if isinstance(e.reason, str) else ""} for e in mine.itertuples()]
         out.append(History(int(rid), str(p["mrn"]), header, rows))
     return out

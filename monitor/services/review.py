@@ -32,10 +32,18 @@ def load_seen(engine: Engine) -> pd.DataFrame:
 def review_db(engine: Engine, *, as_of: date, config: Config, min_severity: str = "warn",
               progress=None) -> pd.DataFrame:
     """The review list on `as_of` with the fields of `REVIEW_FIELDS` (the caller audits the view)."""
-    from monitor.rules.acknowledgements import review_list
     from monitor.services.evaluation import flags_db
 
     flags, patients = flags_db(engine, as_of=as_of, config=config, progress=progress)
+    return review_rows(engine, flags, patients, as_of=as_of, min_severity=min_severity)
+
+
+def review_rows(engine: Engine, flags: pd.DataFrame, patients: pd.DataFrame, *, as_of: date,
+                min_severity: str = "warn") -> pd.DataFrame:
+    """The review list from flags already evaluated with evidence and marked acknowledged (the web
+    passes its cached evaluation): adds the nights first seen, MRN and name."""
+    from monitor.rules.acknowledgements import review_list
+
     rows = review_list(flags, load_seen(engine), as_of=as_of, min_severity=min_severity)
     people = patients.set_index("patient_id")
     rows = rows.assign(mrn=rows["patient_id"].map(people["mrn"]),

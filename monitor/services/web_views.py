@@ -28,7 +28,9 @@ SORTS = {"overdue": (["days_overdue", "due_date", "mrn"], [False, True, True]),
          "mrn": (["mrn"], [True]),
          "name": (["name", "mrn"], [True, True])}
 # Audit actions that only read: they never make an evaluation stale.
-READ_ACTIONS = ("view%", "export%", "report%", "web%", "account%")
+# Audit actions that change nothing an evaluation reads (views, exports, sign-ins, reminder work,
+# the nightly worklist): they must not throw away the cached cohort evaluation.
+READ_ACTIONS = ("view%", "export%", "report%", "web%", "account%", "reminder%", "nightly%")
 EVALUATION_TABLES = ("patient", "episode", "dxa_measurement", "mri_study", "pregnancy", "symptom", "assessment",
                      "treatment", "flag_acknowledgement", "patient_status_change", "retraction")
 REMINDER_TABLES = ("reminder", "reminder_event")
@@ -117,22 +119,19 @@ def _worklist_base(engine: Engine, *, as_of: date, config: Config) -> pd.DataFra
     return CACHE.get("worklist", key, compute)
 
 
-def _reminder_index(engine: Engine) -> pd.DataFrame:
+def _reminder_index(engine: Engine, config: Config) -> pd.DataFrame:
     """Reminder states indexed by (patient, due date), the latest per key; recomputed after any reminder write."""
+    from monitor.rules.worklist import outreach_text
     from monitor.store.reminders import load_reminders
 
     def compute():
         with store.reading(engine) as conn:
             reminders, events = load_reminders(conn)
-        states = reminder_states(reminders, events)
-        states = states.assign(due_on=states["due_date"].dt.strftime("%Y-%m-%d"))
+        states = reminder_states(reminders, events, zone=config.zone)
+        states = states.assign(due_on=states["due_date"].dt.strftime("%Y-%m-%d"), outreach=outreach_text(states))
         return states.drop_duplicates(["patient_id", "due_on"], keep="last").set_index(["patient_id", "due_on"])
 
-    return CACHE.get("reminders", reminder_version(engine), compute)
-
-
-def _reminder_states(engine: Engine) -> pd.DataFrame:
-    return _reminder_index(engine)
+    return CACHE.get("reminders", (id(config), reminder_version(engine)), compute)
 
 
 @dataclass(frozen=True)
@@ -158,9 +157,10 @@ def parse_query(query: str) -> tuple[str, object]:
 
 
 def worklist(engine: Engine, *, as_of: date, config: Config, query: str = "", status: str = "worklist",
-             sort: str = "overdue", page: int = 1) -> WorklistPage:
+             sort: str = "overdue", page: int = 1, assignee: str | None = None) -> WorklistPage:
     """Active patients due soon, due or overdue (or all, or one status), with their reminder's state,
-    searched by MRN, name or birth date, sorted and cut into pages."""
+    searched by MRN, name or birth date, optionally only those assigned to `assignee` ("" for the
+    unassigned), sorted and cut into pages."""
     rows = _worklist_base(engine, as_of=as_of, config=config)
     if status != "all":
         rows = rows.loc[rows["status"].isin(WORKLIST_STATUSES if status == "worklist" else (status,))]
@@ -172,37 +172,41 @@ def worklist(engine: Engine, *, as_of: date, config: Config, query: str = "", st
     if sort != "overdue":  # the base is most overdue first already
         columns, ascending = SORTS.get(sort, SORTS["overdue"])
         rows = rows.sort_values(columns, ascending=ascending, kind="stable")
+    keyed = _reminder_index(engine, config)
+    if assignee is not None:
+        found = keyed.reindex(pd.MultiIndex.from_arrays([rows["patient_id"], rows["due_date"]]))
+        rows = rows.loc[found["assignee"].fillna("").to_numpy() == assignee]
     total = len(rows)
     pages = max(1, -(-total // PAGE_SIZE))
     page = min(max(1, page), pages)
     rows = rows.iloc[(page - 1) * PAGE_SIZE: page * PAGE_SIZE]
-    keyed = _reminder_index(engine)
     found = keyed.reindex(pd.MultiIndex.from_arrays([rows["patient_id"], rows["due_date"]]))
     rows = rows.assign(reminder_state=found["state"].fillna("").to_numpy(),
                        deferred_until=found["deferred_until"].dt.strftime("%Y-%m-%d").fillna("").to_numpy(),
-                       last_outreach=found["last_outreach"].fillna("").to_numpy())
+                       last_outreach=found["outreach"].fillna("").to_numpy(),
+                       assigned_to=found["assignee"].fillna("").to_numpy())
     return WorklistPage(rows.reset_index(drop=True), total, page, pages, as_of)
 
 
 def review_list(engine: Engine, *, as_of: date, config: Config) -> pd.DataFrame:
-    """The clinician's review list: urgent and warning flags not acknowledged, most severe first.
-
-    (One function on purpose: services/review.py of issue 12 can replace it.)"""
-    from monitor.rules.evaluation import flag_rows
+    """The clinician's review list (services.review, as `monitor flags review`), on the cached
+    cohort evaluation, with each flag's action and sources for the page."""
+    from monitor.services.review import review_rows
 
     evaluation = cohort_evaluation(engine, as_of=as_of, config=config)
-    rows = flag_rows(evaluation.flags, evaluation.cohort.patients, min_severity="warn")
-    if "acknowledged_by" in rows:
-        rows = rows.loc[rows["acknowledged_by"] == ""]
-    names = evaluation.cohort.patients.set_index("mrn")["name"]
-    return rows.assign(name=rows["mrn"].map(names).fillna("")).reset_index(drop=True)
+    rows = review_rows(engine, evaluation.flags, evaluation.cohort.patients, as_of=as_of)
+    details = evaluation.flags.drop_duplicates(["patient_id", "code"])[["patient_id", "code", "action", "sources"]]
+    details = details.assign(mrn=details["patient_id"].map(evaluation.cohort.patients.set_index("patient_id")["mrn"]),
+                             code=details["code"].astype(str))
+    return rows.astype({"code": str}).merge(details[["mrn", "code", "action", "sources"]], on=["mrn", "code"],
+                                            how="left").reset_index(drop=True)
 
 
 def clinic_overview(engine: Engine, *, as_of: date, config: Config) -> dict:
     """Counts for the clinic page: patients by DXA status, reminders by state, flags by severity."""
     evaluation = cohort_evaluation(engine, as_of=as_of, config=config)
     status = evaluation.schedule["status"].value_counts()
-    states = _reminder_states(engine)["state"].value_counts()
+    states = _reminder_index(engine, config)["state"].value_counts()
     flags = evaluation.flags
     open_flags = flags.loc[flags["acknowledged_by"] == ""] if "acknowledged_by" in flags else flags
     severity = open_flags.drop_duplicates(["patient_id", "code"])["severity"].astype(str).value_counts()
@@ -219,8 +223,10 @@ def overdue_csv(engine: Engine, *, as_of: date, config: Config, actor: str) -> t
     `monitor export overdue` (who, when, how many rows)."""
     from monitor.formats.files import frame_csv_bytes
 
+    from monitor.services.exports import due_list
+
     evaluation = cohort_evaluation(engine, as_of=as_of, config=config)
-    rows = due_rows(evaluation, ("due", "overdue"))
+    rows = due_list(engine, evaluation, ("due", "overdue"), config=config)
     rows = rows.assign(name=rows["name"].fillna(""))
     data = frame_csv_bytes(rows[EXPORT_COLUMNS])
     record_web_access(engine, actor=actor, action="export_overdue", subject="web download overdue.csv",
@@ -235,7 +241,7 @@ def record_web_access(engine: Engine, *, actor: str, action: str, subject: str, 
         store.record_event(conn, actor=actor, action=action, subject=subject, rows=rows, detail=detail)
 
 
-def patient_reminders(engine: Engine, mrn: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+def patient_reminders(engine: Engine, mrn: str, *, config: Config) -> tuple[pd.DataFrame, pd.DataFrame]:
     """One patient's reminders with their states (newest first), and all their events, oldest first."""
     from monitor.store.tables import Patient, Reminder, ReminderEvent
 
@@ -248,13 +254,24 @@ def patient_reminders(engine: Engine, mrn: str) -> tuple[pd.DataFrame, pd.DataFr
         ids = [int(i) for i in reminders["reminder_id"]]
         events = pd.DataFrame(conn.execute(
             select(e.c.id.label("event_id"), e.c.reminder_id, e.c.at, e.c.actor, e.c.kind, e.c.outcome, e.c.reason,
-                   e.c.until).where(e.c.reminder_id.in_(ids)).order_by(e.c.id)).all() if ids else [],
-            columns=["event_id", "reminder_id", "at", "actor", "kind", "outcome", "reason", "until"])
+                   e.c.until, e.c.assignee, e.c.due_by, e.c.booked_on)
+            .where(e.c.reminder_id.in_(ids)).order_by(e.c.id)).all() if ids else [],
+            columns=["event_id", "reminder_id", "at", "actor", "kind", "outcome", "reason", "until", "assignee",
+                     "due_by", "booked_on"])
     reminders["due_date"] = pd.to_datetime(reminders["due_date"]).astype("datetime64[us]")
     events["at"] = pd.to_datetime(events["at"], utc=True)
-    events["until"] = pd.to_datetime(events["until"]).astype("datetime64[us]")
-    states = reminder_states(reminders, events) if len(reminders) else reminders.assign(state="")
+    for column in ("until", "due_by", "booked_on"):
+        events[column] = pd.to_datetime(events[column]).astype("datetime64[us]")
+    states = reminder_states(reminders, events, zone=config.zone) if len(reminders) else reminders.assign(state="")
+    events = events.assign(detail=[_event_detail(e) for e in events.itertuples()])
     return states.sort_values("due_date", ascending=False).reset_index(drop=True), events
+
+
+def _event_detail(e) -> str:
+    """What an event carried beyond its kind, as the CLI's history shows it (services.reminders)."""
+    from monitor.services.reminders import event_detail
+
+    return event_detail(e)
 
 
 SCAN_SITES = (("total_hip", "left", "L total hip"), ("femoral_neck", "left", "L femoral neck"),
@@ -269,6 +286,7 @@ class PatientPage:
     sites: list[str]  # the site columns this patient has
     reminders: pd.DataFrame
     events: pd.DataFrame
+    contact: object = None  # services.patient_status.Contact
 
 
 def patient_report(engine: Engine, mrn: str, *, as_of: date, config: Config):
@@ -298,9 +316,12 @@ def patient_page(engine: Engine, mrn: str, *, as_of: date, config: Config) -> Pa
                 used.add(label)
                 row["cells"][label] = _scan_cell(hit.iloc[0])
         scan_rows.append(row)
-    reminders, events = patient_reminders(engine, mrn)
+    from monitor.services.patient_status import contact_of
+
+    reminders, events = patient_reminders(engine, mrn, config=config)
     sites = [label for _, _, label in SCAN_SITES if label in used]
-    return PatientPage(report, list(reversed(scan_rows)), sites, reminders, events)
+    contact = contact_of(engine, int(report.patient["patient_id"]))
+    return PatientPage(report, list(reversed(scan_rows)), sites, reminders, events, contact)
 
 
 def _scan_cell(r) -> dict:

@@ -15,7 +15,8 @@ router = APIRouter()
 ACTIONS = (("outreach:contacted", "Outreach: contacted"), ("outreach:booked", "Outreach: scan booked"),
            ("outreach:unreachable", "Outreach: unreachable"), ("outreach:declined", "Outreach: declined"),
            ("outreach:scan_done_elsewhere", "Outreach: scan done elsewhere"),
-           ("deferred", "Defer until a date"), ("closed", "Close"), ("reopened", "Reopen"))
+           ("assigned", "Assign to a colleague"), ("deferred", "Defer until a date"), ("closed", "Close"),
+           ("reopened", "Reopen"))
 DONE = {"ack": "Flag acknowledged: it leaves the worklist and the review list until its evidence changes.",
         **{k: f"Recorded: {label}." for k, label in ACTIONS}}
 
@@ -65,14 +66,26 @@ def chart(request: Request, mrn: str, session=Depends(role("clerk"))):
     return Response(svg, media_type="image/svg+xml")
 
 
+def _form_date(value: str, what: str, *, required: bool = True) -> date | None:
+    """A date from a form's date field; a clear message when it is missing or not a date."""
+    if not value.strip() and not required:
+        return None
+    try:
+        return date.fromisoformat(value.strip())
+    except ValueError:
+        raise MonitorError(f"give {what}") from None
+
+
 @router.post("/patients/{mrn:path}/reminder")
 def reminder_action(request: Request, mrn: str, session=Depends(role("clerk")), csrf_token: str = Form(""),
                     reminder_id: int = Form(0), action: str = Form(""), note: str = Form(""),
-                    until: str = Form("")):
-    from monitor.services.reminders import record
+                    until: str = Form(""), booked_on: str = Form(""), assignee: str = Form(""),
+                    due_by: str = Form("")):
+    from monitor.services.reminders import act
 
     check_csrf(session, csrf_token)
-    form = {"action": action, "note": note, "until": until}
+    form = {"action": action, "note": note, "until": until, "booked_on": booked_on, "assignee": assignee,
+            "due_by": due_by}
     data = _load(request, mrn)
     if reminder_id not in set(int(i) for i in data.reminders["reminder_id"]):
         raise HTTPException(404)
@@ -80,16 +93,19 @@ def reminder_action(request: Request, mrn: str, session=Depends(role("clerk")), 
     try:
         if action not in dict(ACTIONS):
             raise MonitorError("choose what to record")
-        until_on = None
-        if kind == "deferred":
-            try:
-                until_on = date.fromisoformat(until)
-            except ValueError:
-                raise MonitorError("give the date the reminder reopens (until)") from None
-        record(request.app.state.engine, reminder_id, kind=kind, actor=session.actor, today=as_of(request),
-               outcome=outcome or None, reason=note.strip() or None, until=until_on)
+        until_on = _form_date(until, "the date the reminder reopens (until)") if kind == "deferred" else None
+        booked = _form_date(booked_on, "the booked appointment's date") if outcome == "booked" else None
+        work_by = _form_date(due_by, "the work-by date", required=False) if kind == "assigned" else None
+        if kind == "assigned" and not assignee.strip():
+            raise MonitorError("give the colleague's user name (assign to)")
+        state = request.app.state
+        act(state.engine, f"id:{reminder_id}", kind=kind, actor=session.actor, today=as_of(request),
+            config=state.config, outcome=outcome or None, reason=note.strip() or None, until=until_on,
+            booked_on=booked, assignee=assignee.strip() if kind == "assigned" else None, due_by=work_by)
     except MonitorError as exc:
-        message = str(exc).replace("(--reason)", "(note)").replace("--until", "the until date")
+        message = (str(exc).replace("(--reason)", "(note)").replace("--until", "the until date")
+                   .replace("--on", "the booked date").replace("--due-by", "the work-by date")
+                   .replace("--to", "assign to"))
         return _render(request, session, mrn, error=message, form=form, status_code=422)
     return RedirectResponse(f"{patient_url(mrn)}?done={quote(action)}#reminders", status_code=303)
 

@@ -36,6 +36,7 @@ def test_a_clerk_finds_a_patient_by_name_and_records_a_booked_scan(base_url, acc
         chart.scroll_into_view_if_needed()
         page.wait_for_function("() => document.querySelector('img.chart').naturalWidth > 0")
         page.select_option("select[name=action]", "outreach:booked")
+        page.fill("input[name=booked_on]", "2026-12-03")
         page.fill("input[name=note]", "DXA on 3 Dec, 9:30")
         page.click("form.action button")
         assert page.locator(".done").inner_text() == "Recorded: Outreach: scan booked."

@@ -190,14 +190,35 @@ def test_a_booked_outreach_shows_on_the_worklist(client_as, accounts):
     client = client_as("carl")
     page = client.get(f"/patients/{MRN}").text
     reminder_id = re.search(r'name="reminder_id" value="(\d+)"', page).group(1)
+    missing = client.post(f"/patients/{MRN}/reminder", data={"csrf_token": client.token, "reminder_id": reminder_id,
+                                                             "action": "outreach:booked", "note": "DXA on 3 Dec"})
+    assert missing.status_code == 422 and "give the booked appointment&#39;s date" in missing.text
     done = client.post(f"/patients/{MRN}/reminder", data={"csrf_token": client.token, "reminder_id": reminder_id,
-                                                          "action": "outreach:booked", "note": "DXA on 3 Dec"})
+                                                          "action": "outreach:booked", "booked_on": "2026-12-03",
+                                                          "note": "DXA at 9:30"})
     assert done.status_code == 200 and "Recorded: Outreach: scan booked." in done.text
     with accounts.connect() as conn:
-        row = conn.execute(text("SELECT actor, kind, outcome, reason FROM reminder_event ORDER BY id DESC")).first()
-    assert tuple(row) == ("web:carl", "outreach", "booked", "DXA on 3 Dec")
+        row = conn.execute(text("SELECT actor, kind, outcome, reason, booked_on FROM reminder_event "
+                                "ORDER BY id DESC")).first()
+    assert tuple(row)[:4] == ("web:carl", "outreach", "booked", "DXA at 9:30") and str(row[4]) == "2026-12-03"
+    assert "for 2026-12-03" in done.text
     html = client.post("/worklist", data={"csrf_token": client.token, "q": MRN}).text
-    assert "booked" in html
+    assert "booked 2026-11-" in html and "for 2026-12-03" in html
+
+
+def test_a_clerk_assigns_a_reminder_and_finds_it_under_mine(client_as, accounts):
+    """Assignment in the browser is the CLI's `reminders assign`; "Assigned to me" finds the patient."""
+    client = client_as("carl")
+    page = client.get(f"/patients/{MRN}").text
+    reminder_id = re.search(r'name="reminder_id" value="(\d+)"', page).group(1)
+    done = client.post(f"/patients/{MRN}/reminder", data={"csrf_token": client.token, "reminder_id": reminder_id,
+                                                          "action": "assigned", "assignee": "web:carl",
+                                                          "due_by": "2026-12-01"})
+    assert done.status_code == 200 and "assigned to web:carl, work by 2026-12-01" in done.text
+    mine = client.post("/worklist", data={"csrf_token": client.token, "who": "mine", "status": "all"}).text
+    assert MRN in mine and mine.count('class="mrn"') == 1
+    unassigned = client.post("/worklist", data={"csrf_token": client.token, "who": "unassigned"}).text
+    assert f">{MRN}<" not in unassigned
 
 
 def test_a_refused_action_keeps_what_was_typed(client_as):

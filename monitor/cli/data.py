@@ -25,10 +25,12 @@ from monitor.errors import MonitorError
 @click.option("--by", help="Who is importing (default: the OS user).")
 @pass_app
 def import_(app, files, kind, dry_run, keep_valid, rejects_dir, by):
-    """Load the clinic's CSV files; all-or-nothing unless --keep-valid.
+    """Load the clinic's CSV or FHIR R4 files; all-or-nothing unless --keep-valid.
 
     The kind of each file is its name (patients.csv, episodes.csv, scans.csv, mri.csv,
-    pregnancies.csv, symptoms.csv, assessments.csv, treatments.csv) or --kind. Re-importing the
+    pregnancies.csv, symptoms.csv, assessments.csv, treatments.csv) or --kind. A .json or .ndjson
+    file is FHIR R4 (a Bundle, one resource, or one resource a line): Patient, DXA Observation,
+    DiagnosticReport, Condition, MedicationStatement/MedicationRequest. Re-importing the
     same rows changes nothing; a changed row updates the record and the old value is kept in the
     audit log.
 
@@ -46,7 +48,7 @@ def import_(app, files, kind, dry_run, keep_valid, rejects_dir, by):
                           on_behalf_of=check_by(by or app.by),
                           risk_codes=app.config.schedule.risk_factor_codes, kind=kind,
                           keep_valid=keep_valid, dry_run=dry_run, rejects_dir=rejects_dir,
-                          progress=step_printer())
+                          progress=step_printer(), fhir=app.config.fhir)
     verb = "would import" if report.dry_run else "imported"
     for r in report.files:
         line = (f"{r.file}: {verb} {r.rows - r.rejected} row(s): {r.inserted} new, {r.updated} updated, "
@@ -54,6 +56,8 @@ def import_(app, files, kind, dry_run, keep_valid, rejects_dir, by):
         if r.rejected:
             line += f"; {r.rejected} rejected" + (f" -> {r.rejects_file}" if r.rejects_file else "")
         click.echo(line)
+    if report.skipped:
+        click.echo("FHIR resources not recorded: " + ", ".join(f"{n} {why}" for why, n in sorted(report.skipped.items())))
     if report.dry_run:
         for p in report.problems[:50]:
             click.echo(f"  {p}")

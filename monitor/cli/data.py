@@ -101,3 +101,33 @@ def export_overdue_cmd(app, output, as_of, by):
                              progress=step_printer())
     count = export_overdue(app.engine, output, evaluation=evaluation, by=by or app.by, config=app.config)
     click.echo(f"Wrote {count} patient(s) due or overdue on {evaluation.as_of.isoformat()} to {output}")
+
+
+@export.command("fhir")
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="The FHIR JSON file to write (created readable by you only).")
+@click.option("--history", is_flag=True,
+              help="Instead of care gaps: every patient's recorded history (Patients, DXA Observations, "
+                   "episode Conditions, MedicationStatements), to load into another database.")
+@as_of_option
+@click.option("--by", help="Who is exporting (default: the OS user).")
+@pass_app
+def export_fhir_cmd(app, output, history, as_of, by):
+    """Care gaps as a FHIR R4 Bundle: per patient due soon, due or overdue, the Patient, a
+    ServiceRequest for the DXA scan on its due date, and each open urgent or warn flag as a Flag.
+
+    \b
+    Example:
+      monitor export fhir -o care-gaps.json
+      monitor export fhir --history -o history.json
+    """
+    from monitor.formats.files import check_target
+    from monitor.services.evaluation import evaluate_db
+    from monitor.services.fhir_export import export_fhir
+
+    check_target(output)
+    evaluation = evaluate_db(app.engine, as_of=app.as_of(as_of), config=app.config, progress=step_printer())
+    count = export_fhir(app.engine, output, evaluation=evaluation, history=history, by=by or app.by,
+                        config=app.config)
+    what = "patient(s) with their history" if history else "patient(s) due soon, due or overdue"
+    click.echo(f"Wrote {count} {what} on {evaluation.as_of.isoformat()} to {output}")

@@ -102,13 +102,12 @@ class Mapper:
     # -- Patient ---------------------------------------------------------------------------
     def patient(self, r: Res) -> None:
         d, s = r.data, self.settings
-        mrn_at = None
-        for i, ident in enumerate(d.get("identifier") or []):
-            is_mr = any(c.get("code") == "MR" and c.get("system") in (None, fc.V2_0203)
-                        for c in codings(ident.get("type")))
-            if (is_mr or (s.mrn_system and ident.get("system") == s.mrn_system)) and ident.get("value"):
-                mrn_at = i
-                break
+        idents = [(i, x) for i, x in enumerate(d.get("identifier") or []) if x.get("value")]
+        # The configured system first (the clinic said where its MRN is), else the identifier of type MR.
+        mrn_at = next((i for i, x in idents if s.mrn_system and x.get("system") == s.mrn_system), None)
+        if mrn_at is None:
+            mrn_at = next((i for i, x in idents if any(c.get("code") == "MR" and c.get("system") in (None, fc.V2_0203)
+                                                       for c in codings(x.get("type")))), None)
         if mrn_at is None:
             self.mrn_of[id(r)] = None
             return self.bad("patients", r, "identifier", "no identifier of type MR (nor of the system "

@@ -216,6 +216,9 @@ class Mapper:
                                     "scan_date": (r.file, date_path if "." in date_path else f"{r.label}.{date_path}"),
                                     "site": (r.file, f"{r.label}.code.coding[{at}]"),
                                     "side": (r.file, f"{r.label}.code.coding[{at}]")})
+        if ext(d, "scanner") is not None:
+            row.cells["scanner"] = str(ext(d, "scanner"))
+            row.where["scanner"] = (r.file, f"{r.label}.extension({fc.EXT}scanner)")
         value = str(q["value"])
         if measure in row.cells and row.cells[measure] != value:
             return self.bad("scans", r, "valueQuantity.value", f"another value for the same {measure} is given by "

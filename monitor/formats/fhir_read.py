@@ -24,7 +24,7 @@ from monitor.formats.csv_cells import BadImportFile, ParsedFile, parse_cells
 FHIR_SUFFIXES = (".json", ".ndjson")
 COLUMNS = {
     "patients": ("mrn", "name", "sex", "birth_date", "enrolled_on", "status", "risk_factors", "postmenopausal"),
-    "scans": ("mrn", "scan_date", "site", "side", "bmd", "t_score", "z_score"),
+    "scans": ("mrn", "scan_date", "scanner", "site", "side", "bmd", "t_score", "z_score"),
     "episodes": ("mrn", "joint", "side", "onset_date", "diagnosed_on", "resolved_on", "pregnancy_associated",
                  "fracture", "fracture_on"),
     "treatments": ("mrn", "drug", "dose", "started_on", "stopped_on"),

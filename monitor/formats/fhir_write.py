@@ -93,7 +93,8 @@ def history_bundle(cohort) -> dict:
                 "resourceType": "Observation", "id": f"dxa-{int(s['patient_id'])}-{day}-{s['site']}-{side or 'none'}-{measure}".replace("_", "-"),
                 "status": "final", "code": {"coding": [{"system": fc.LOINC, "code": code, "display": words}], "text": words},
                 "subject": _ref(s["patient_id"]), "effectiveDateTime": day,
-                "valueQuantity": {"value": float(value), "unit": unit, "system": fc.UCUM, "code": unit}})
+                "valueQuantity": {"value": float(value), "unit": unit, "system": fc.UCUM, "code": unit},
+                **({"extension": [_ext("scanner", s["scanner"])]} if _ext("scanner", s.get("scanner")) else {})})
     for n, e in enumerate(cohort.episodes.to_dict("records"), start=1):
         res = {"resourceType": "Condition", "id": f"episode-{int(e['patient_id'])}-{n}",
                "code": {"coding": [{"system": fc.OWN_SYSTEM, "code": fc.TOH_CODE}],

@@ -130,6 +130,21 @@ class DatabaseSettings:
 
 
 @dataclass(frozen=True, kw_only=True)
+class FhirSettings:
+    """FHIR R4 import (README "Importing from FHIR R4"): where the MRN is, what an unknown gender
+    becomes, and which Condition codes are a TOH episode.
+
+    `mrn_system`: the Patient identifier system that holds the MRN (besides any identifier of type
+    `MR`). `unknown_gender`: "" rejects a Patient whose gender is unknown or absent; "X" records X.
+    `toh_codes`: Condition codes taken as a TOH episode, each `SYSTEM|CODE` or `CODE`; none by
+    default (no standard code names TOH: the clinic lists the ones its EHR uses)."""
+
+    mrn_system: str | None = None
+    unknown_gender: str = ""
+    toh_codes: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, kw_only=True)
 class Config:
     timezone: str = "UTC"
     schedule: ScheduleSettings = field(default_factory=ScheduleSettings)
@@ -139,6 +154,7 @@ class Config:
     treatment: TreatmentSettings = field(default_factory=TreatmentSettings)
     jobs: JobSettings = field(default_factory=JobSettings)
     database: DatabaseSettings = field(default_factory=DatabaseSettings)
+    fhir: FhirSettings = field(default_factory=FhirSettings)
 
     @property
     def zone(self) -> ZoneInfo:
@@ -153,6 +169,7 @@ _SECTIONS = {
     "treatment": TreatmentSettings,
     "jobs": JobSettings,
     "database": DatabaseSettings,
+    "fhir": FhirSettings,
 }
 
 
@@ -228,6 +245,8 @@ def _check(config: Config, source: str) -> None:
         name, _, generic = entry.partition("=")
         if not name.strip() or ("=" in entry and not generic.strip()):
             raise ConfigError(f"{source} [treatment]: 'bone_drugs' entries are NAME or NAME=DRUG, got {entry!r}")
+    if config.fhir.unknown_gender not in ("", "X"):
+        raise ConfigError(f"{source} [fhir]: 'unknown_gender' is \"X\" or \"\" (reject), got {config.fhir.unknown_gender!r}")
     if config.schedule.interval_months < 1 or config.schedule.risk_interval_months < 1:
         raise ConfigError(f"{source} [schedule]: intervals must be at least 1 month")
 

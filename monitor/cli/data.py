@@ -25,10 +25,12 @@ from monitor.errors import MonitorError
 @click.option("--by", help="Who is importing (default: the OS user).")
 @pass_app
 def import_(app, files, kind, dry_run, keep_valid, rejects_dir, by):
-    """Load the clinic's CSV files; all-or-nothing unless --keep-valid.
+    """Load the clinic's CSV or FHIR R4 files; all-or-nothing unless --keep-valid.
 
     The kind of each file is its name (patients.csv, episodes.csv, scans.csv, mri.csv,
-    pregnancies.csv, symptoms.csv, assessments.csv, treatments.csv) or --kind. Re-importing the
+    pregnancies.csv, symptoms.csv, assessments.csv, treatments.csv) or --kind. A .json or .ndjson
+    file is FHIR R4 (a Bundle, one resource, or one resource a line): Patient, DXA Observation,
+    DiagnosticReport, Condition, MedicationStatement/MedicationRequest. Re-importing the
     same rows changes nothing; a changed row updates the record and the old value is kept in the
     audit log.
 
@@ -46,7 +48,7 @@ def import_(app, files, kind, dry_run, keep_valid, rejects_dir, by):
                           on_behalf_of=check_by(by or app.by),
                           risk_codes=app.config.schedule.risk_factor_codes, kind=kind,
                           keep_valid=keep_valid, dry_run=dry_run, rejects_dir=rejects_dir,
-                          progress=step_printer())
+                          progress=step_printer(), fhir=app.config.fhir)
     verb = "would import" if report.dry_run else "imported"
     for r in report.files:
         line = (f"{r.file}: {verb} {r.rows - r.rejected} row(s): {r.inserted} new, {r.updated} updated, "
@@ -54,6 +56,8 @@ def import_(app, files, kind, dry_run, keep_valid, rejects_dir, by):
         if r.rejected:
             line += f"; {r.rejected} rejected" + (f" -> {r.rejects_file}" if r.rejects_file else "")
         click.echo(line)
+    if report.skipped:
+        click.echo("FHIR resources not recorded: " + ", ".join(f"{n} {why}" for why, n in sorted(report.skipped.items())))
     if report.dry_run:
         for p in report.problems[:50]:
             click.echo(f"  {p}")
@@ -97,3 +101,33 @@ def export_overdue_cmd(app, output, as_of, by):
                              progress=step_printer())
     count = export_overdue(app.engine, output, evaluation=evaluation, by=by or app.by, config=app.config)
     click.echo(f"Wrote {count} patient(s) due or overdue on {evaluation.as_of.isoformat()} to {output}")
+
+
+@export.command("fhir")
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="The FHIR JSON file to write (created readable by you only).")
+@click.option("--history", is_flag=True,
+              help="Instead of care gaps: every patient's recorded history (Patients, DXA Observations, "
+                   "episode Conditions, MedicationStatements), to load into another database.")
+@as_of_option
+@click.option("--by", help="Who is exporting (default: the OS user).")
+@pass_app
+def export_fhir_cmd(app, output, history, as_of, by):
+    """Care gaps as a FHIR R4 Bundle: per patient due soon, due or overdue, the Patient, a
+    ServiceRequest for the DXA scan on its due date, and each open urgent or warn flag as a Flag.
+
+    \b
+    Example:
+      monitor export fhir -o care-gaps.json
+      monitor export fhir --history -o history.json
+    """
+    from monitor.formats.files import check_target
+    from monitor.services.evaluation import evaluate_db
+    from monitor.services.fhir_export import export_fhir
+
+    check_target(output)
+    evaluation = evaluate_db(app.engine, as_of=app.as_of(as_of), config=app.config, progress=step_printer())
+    count = export_fhir(app.engine, output, evaluation=evaluation, history=history, by=by or app.by,
+                        config=app.config)
+    what = "patient(s) with their history" if history else "patient(s) due soon, due or overdue"
+    click.echo(f"Wrote {count} {what} on {evaluation.as_of.isoformat()} to {output}")

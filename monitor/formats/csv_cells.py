@@ -176,10 +176,18 @@ def kind_of(path: Path, kind: str | None) -> str:
 
 def parse_file(path: Path, kind: str, *, today: date, risk_codes: tuple[str, ...]) -> ParsedFile:
     """Read and validate one file on its own (no database): types, codes, ranges, dates."""
-    spec = SPECS[kind]
     header, lines, raw = read_cells(path)
     if REJECTS_RE.search(path.stem):
         header, raw = _from_rejects_file(header, raw)
+    return parse_cells(ParsedFile(path, kind, tuple(header), pd.DataFrame({"line": lines}), raw),
+                       today=today, risk_codes=risk_codes)
+
+
+def parse_cells(parsed: ParsedFile, *, today: date, risk_codes: tuple[str, ...]) -> ParsedFile:
+    """Validate cells already read (`parsed.raw`, text; `parsed.present`, its columns) in place:
+    the checks every import format shares (CSV here, FHIR in fhir_read)."""
+    path, kind, header, raw = parsed.path, parsed.kind, list(parsed.present), parsed.raw
+    spec = SPECS[kind]
     seen = set()
     for name in header:
         if name in seen:
@@ -195,7 +203,6 @@ def parse_file(path: Path, kind: str, *, today: date, risk_codes: tuple[str, ...
     if missing:
         raise BadImportFile(f"{path.name}, line 1: missing required column(s): {', '.join(missing)}")
 
-    parsed = ParsedFile(path, kind, tuple(header), pd.DataFrame({"line": lines}), raw)
     line_of = parsed.frame["line"].to_numpy()
 
     lengths = _max_lengths(spec)

@@ -8,7 +8,7 @@ opens the write transaction, which re-checks that nothing changed meanwhile and 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
@@ -18,6 +18,7 @@ from sqlalchemy import Engine, select, text
 
 from monitor import store
 from monitor.formats.csv_cells import ParsedFile, dedupe, dedupe_across, kind_of, parse_file
+from monitor.formats.fhir_read import is_fhir
 from monitor.errors import ImportRejected, MonitorError, Problem
 from monitor.formats.import_spec import CONTACT_NEEDS, EVENT_LABELS, IMPORT_ORDER, SPECS, KindSpec
 from monitor.formats.rejects import write_rejects
@@ -28,6 +29,7 @@ class ImportReport:
     files: list[FileResult]
     dry_run: bool
     problems: list[Problem]
+    skipped: dict[str, int] = field(default_factory=dict)  # FHIR resources not recorded, by why
 
 
 MAX_PREPARE_ATTEMPTS = 3  # then the last attempt prepares under the write lock, so it always ends
@@ -45,7 +47,7 @@ class DbState:
 def import_files(engine: Engine, paths: list[Path], *, today: date, actor: str, risk_codes: tuple[str, ...],
                  on_behalf_of: str | None = None,
                  kind: str | None = None, keep_valid: bool = False, dry_run: bool = False,
-                 rejects_dir: Path | None = None, progress=None) -> ImportReport:
+                 rejects_dir: Path | None = None, progress=None, fhir=None) -> ImportReport:
     """Validate every file, then write them all in one transaction, or nothing at all.
 
     Reading the files, reading what the database holds, checking and computing the inserts and
@@ -59,10 +61,23 @@ def import_files(engine: Engine, paths: list[Path], *, today: date, actor: str, 
     if len(actor) > AuditEvent.__table__.c.actor.type.length:
         raise MonitorError(f"--by: at most {AuditEvent.__table__.c.actor.type.length} characters, got {len(actor)}")
     store.require_initialised(engine)
-    parsed = []
+    parsed, skipped = [], {}
     for path in paths:
+        if is_fhir(path):
+            continue
         step(f"reading and checking {path.name}")
         parsed.append(parse_file(path, kind_of(path, kind), today=today, risk_codes=risk_codes))
+    fhir_paths = [path for path in paths if is_fhir(path)]
+    if fhir_paths:  # one set of resources: a Patient in one file is the subject of the next
+        if kind:
+            raise MonitorError("--kind does not apply to FHIR files: their resources say what they hold")
+        step(f"reading and checking {len(fhir_paths)} FHIR file(s)")
+        from monitor.config import FhirSettings
+        from monitor.formats.fhir_read import read_fhir_files
+
+        fhir_parsed, skipped = read_fhir_files(fhir_paths, today=today, risk_codes=risk_codes,
+                                               settings=fhir or FhirSettings())
+        parsed.extend(fhir_parsed)
     parsed.sort(key=lambda p: IMPORT_ORDER.index(p.kind))
     for p in parsed:
         dedupe(p, SPECS[p.kind])
@@ -80,7 +95,7 @@ def import_files(engine: Engine, paths: list[Path], *, today: date, actor: str, 
             plans, problems = _prepare(parsed, state, today=today, keep_valid=keep_valid,
                                           sqlite=store.is_sqlite(engine))
             if dry_run:
-                return ImportReport([pl.result for pl in plans], True, problems)
+                return ImportReport([pl.result for pl in plans], True, problems, skipped)
         with store.transaction(engine) as conn:
             _lock_for_writing(conn)
             if under_lock:  # the database kept changing: prepare while holding the lock
@@ -103,7 +118,7 @@ def import_files(engine: Engine, paths: list[Path], *, today: date, actor: str, 
                 for target in written:
                     target.unlink(missing_ok=True)
                 raise
-        return ImportReport([pl.result for pl in plans], False, problems)
+        return ImportReport([pl.result for pl in plans], False, problems, skipped)
     raise AssertionError("unreachable: the last attempt prepares under the write lock")
 
 

@@ -77,16 +77,21 @@ def export():
 
 @export.command("overdue")
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, path_type=Path),
-              help="The CSV file to write (created readable by you only).")
+              help="The file to write: .xlsx for an Excel workbook, else CSV (created readable by you only).")
 @as_of_option
 @click.option("--by", help="Who is exporting (default: the OS user).")
 @pass_app
 def export_overdue_cmd(app, output, as_of, by):
-    """The overdue-surveillance list (status due or overdue) as CSV, most overdue first.
+    """The overdue-surveillance list (status due or overdue), most overdue first.
+
+    A name ending in .xlsx gives an Excel workbook (MRNs and phones as text, dates as dates,
+    header row frozen); any other name a CSV file in UTF-8 with a byte order mark, which Excel
+    opens with accents intact.
 
     \b
     Example:
       monitor export overdue -o overdue-2026-11.csv
+      monitor export overdue -o overdue-2026-11.xlsx
     """
     from monitor.formats.files import check_target
     from monitor.services.evaluation import evaluate_db

@@ -8,7 +8,7 @@ from pathlib import Path
 from sqlalchemy import Engine
 
 from monitor.config import Config
-from monitor.formats.files import write_private_frame
+from monitor.formats.files import write_private_bytes, write_private_frame
 from monitor.rules.evaluation import EXPORT_COLUMNS, Evaluation, due_rows, evaluate
 from monitor.services.audit import record_access
 from monitor.services.evaluation import patient_history
@@ -29,16 +29,28 @@ def due_list(engine: Engine, evaluation: Evaluation, statuses: tuple[str, ...] =
 
 def export_overdue(engine: Engine, target: Path, *, evaluation: Evaluation, by: str | None = None,
                    config: Config | None = None) -> int:
-    """Write the overdue-surveillance CSV (due and overdue), owner-only, and record who did it.
+    """Write the overdue-surveillance list (due and overdue), owner-only, and record who did it:
+    an Excel workbook when the target's name ends in `.xlsx`, else CSV (UTF-8 with a BOM).
 
     The file is staged beside the target, the export recorded, then the file renamed into
     place: a file on disk always has its audit record."""
     rows = due_list(engine, evaluation, ("due", "overdue"), config=config or Config())
     rows = rows.assign(name=rows["name"].fillna(""))
     target = Path(target)
-    return write_private_frame(target, rows[EXPORT_COLUMNS], record=lambda: record_access(
+    record = lambda: record_access(  # noqa: E731
         engine, action="export_overdue", subject=str(target.resolve()), rows=len(rows), by=by,
-        detail={"as_of": evaluation.as_of.isoformat()}))
+        detail={"as_of": evaluation.as_of.isoformat(), "format": "xlsx" if is_xlsx(target) else "csv"})
+    if is_xlsx(target):
+        from monitor.formats.xlsx_write import frame_xlsx_bytes
+
+        write_private_bytes(target, frame_xlsx_bytes(rows[EXPORT_COLUMNS], sheet="overdue"), record=record)
+        return len(rows)
+    return write_private_frame(target, rows[EXPORT_COLUMNS], record=record)
+
+
+def is_xlsx(path: Path) -> bool:
+    """An Excel workbook by its name's extension."""
+    return Path(path).suffix.lower() == ".xlsx"
 
 
 def write_patient_reports(engine: Engine, evaluation: Evaluation, patient_ids: list[int], folder: Path, *,

@@ -23,14 +23,18 @@ from monitor.errors import MonitorError
 @click.option("--rejects-dir", type=click.Path(file_okay=False, path_type=Path),
               help="Where rejects files go (default: the current folder).")
 @click.option("--by", help="Who is importing (default: the OS user).")
+@click.option("--date-format", type=click.Choice(["YYYY-MM-DD", "DD/MM/YYYY", "MM/DD/YYYY"]),
+              help="How the files write dates (default YYYY-MM-DD; a file with dates like 25/11/2026 "
+                   "is refused with a hint until you say which order it uses).")
 @pass_app
-def import_(app, files, kind, dry_run, keep_valid, rejects_dir, by):
-    """Load the clinic's CSV files; all-or-nothing unless --keep-valid.
+def import_(app, files, kind, dry_run, keep_valid, rejects_dir, by, date_format):
+    """Load the clinic's CSV files or Excel workbooks; all-or-nothing unless --keep-valid.
 
     The kind of each file is its name (patients.csv, episodes.csv, scans.csv, mri.csv,
-    pregnancies.csv, symptoms.csv, assessments.csv, treatments.csv) or --kind. Re-importing the
-    same rows changes nothing; a changed row updates the record and the old value is kept in the
-    audit log.
+    pregnancies.csv, symptoms.csv, assessments.csv, treatments.csv) or --kind. A workbook
+    (.xlsx) holds one sheet per kind, named after it (patients, scans, ...), or a single sheet
+    with --kind. Header names ignore case and blanks. Re-importing the same rows changes
+    nothing; a changed row updates the record and the old value is kept in the audit log.
 
     \b
     Example:
@@ -46,7 +50,7 @@ def import_(app, files, kind, dry_run, keep_valid, rejects_dir, by):
                           on_behalf_of=check_by(by or app.by),
                           risk_codes=app.config.schedule.risk_factor_codes, kind=kind,
                           keep_valid=keep_valid, dry_run=dry_run, rejects_dir=rejects_dir,
-                          progress=step_printer())
+                          progress=step_printer(), date_format=date_format)
     verb = "would import" if report.dry_run else "imported"
     for r in report.files:
         line = (f"{r.file}: {verb} {r.rows - r.rejected} row(s): {r.inserted} new, {r.updated} updated, "

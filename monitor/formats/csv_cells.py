@@ -150,9 +150,20 @@ class ParsedFile:
     problems: list[Problem] = field(default_factory=list)
     bad_lines: set[int] = field(default_factory=set)
     repeat_lines: set[int] = field(default_factory=set)
+    sheet: str | None = None  # a workbook's sheet: `line` is then the spreadsheet's row number
+
+    @property
+    def label(self) -> str:
+        """How errors name the file: `scans.csv`, or `clinic.xlsx, sheet 'scans'`."""
+        return self.path.name if self.sheet is None else f"{self.path.name}, sheet '{self.sheet}'"
+
+    @property
+    def rejects_stem(self) -> str:
+        """The rejects file's stem: the CSV's own, or a sheet's kind (so it goes back without --kind)."""
+        return REJECTS_RE.sub("", self.path.stem) if self.sheet is None else self.kind
 
     def reject(self, line: int, column: str, message: str) -> None:
-        self.problems.append(Problem(self.path.name, line, column, message))
+        self.problems.append(Problem(self.label, line, column, message, unit="line" if self.sheet is None else "row"))
         self.bad_lines.add(line)
 
 
@@ -174,38 +185,66 @@ def kind_of(path: Path, kind: str | None) -> str:
     )
 
 
-def parse_file(path: Path, kind: str, *, today: date, risk_codes: tuple[str, ...]) -> ParsedFile:
-    """Read and validate one file on its own (no database): types, codes, ranges, dates."""
-    spec = SPECS[kind]
+def parse_file(path: Path, kind: str, *, today: date, risk_codes: tuple[str, ...],
+               date_format: str | None = None) -> ParsedFile:
+    """Read and validate one CSV file on its own (no database): types, codes, ranges, dates."""
     header, lines, raw = read_cells(path)
     if REJECTS_RE.search(path.stem):
         header, raw = _from_rejects_file(header, raw)
+    return parse_cells(path, kind, header, lines, raw, today=today, risk_codes=risk_codes, date_format=date_format)
+
+
+def header_name(cell) -> str:
+    """A header cell as a column name: case, surrounding blanks and inner runs of blanks do not
+    matter (`MRN`, ` Name `, `Birth Date` are mrn, name, birth_date)."""
+    return re.sub(r"\s+", "_", str(cell).strip()).lower()
+
+
+def parse_cells(path: Path, kind: str, header: list[str], lines: np.ndarray, raw: pd.DataFrame, *, today: date,
+                risk_codes: tuple[str, ...], sheet: str | None = None, date_format: str | None = None) -> ParsedFile:
+    """Validate the cells of one file or sheet (text, as a CSV reader sees them) on their own."""
+    from monitor.formats.date_cells import apply_date_format, slashed_dates_hint
+
+    spec = SPECS[kind]
+    header = [header_name(h) for h in header]
+    raw = raw.set_axis(header, axis=1)
+    where = f"{path.name}, line 1" if sheet is None else f"{path.name}, sheet '{sheet}', row 1"
     seen = set()
     for name in header:
         if name in seen:
-            raise BadImportFile(f"{path.name}, line 1: column '{name}' appears twice")
+            raise BadImportFile(f"{where}: column '{name}' appears twice")
         seen.add(name)
     unknown = [h for h in header if h not in spec.names]
     if unknown:
         raise BadImportFile(
-            f"{path.name}, line 1: unknown column(s) {', '.join(repr(u) for u in unknown)}; "
-            f"{kind}.csv takes: {', '.join(spec.names)}"
+            f"{where}: unknown column(s) {', '.join(repr(u) for u in unknown)}; "
+            f"{kind + '.csv' if sheet is None else 'a ' + kind + ' sheet'} takes: {', '.join(spec.names)}"
         )
     missing = [c.name for c in spec.columns if c.required and c.name not in header]
     if missing:
-        raise BadImportFile(f"{path.name}, line 1: missing required column(s): {', '.join(missing)}")
+        raise BadImportFile(f"{where}: missing required column(s): {', '.join(missing)}")
 
-    parsed = ParsedFile(path, kind, tuple(header), pd.DataFrame({"line": lines}), raw)
+    parsed = ParsedFile(path, kind, tuple(header), pd.DataFrame({"line": lines}), raw, sheet=sheet)
     line_of = parsed.frame["line"].to_numpy()
+    date_columns = [c for c in spec.columns if c.kind == "date" and c.name in header]
+    if date_format is None:
+        hint = slashed_dates_hint(parsed.label, "line" if sheet is None else "row",
+                                  {c.name: raw[c.name] for c in date_columns}, line_of)
+        if hint:
+            raise BadImportFile(hint)
+        cells_of, rejected = raw, {}
+    else:
+        cells_of, rejected = apply_date_format(parsed, date_columns, date_format)
 
     lengths = _max_lengths(spec)
     for col in spec.columns:
         if col.name not in header:
             continue
-        cells = raw[col.name].reset_index(drop=True)
+        cells = cells_of[col.name].reset_index(drop=True)
         blank = cells == ""
-        if col.required:
-            for i in np.flatnonzero(blank.to_numpy()):
+        if col.required:  # (a date --date-format rejected is not also "required")
+            missing = blank & ~rejected[col.name] if col.name in rejected else blank
+            for i in np.flatnonzero(missing.to_numpy()):
                 parsed.reject(int(line_of[i]), col.name, "a value is required here")
         word = cells.str.lower().isin(col.words) if col.words else pd.Series(False, index=cells.index)
         if col.words:  # a word such as `ongoing` in a date column: a value, not a date
@@ -453,5 +492,5 @@ def dedupe_across(parsed: list[ParsedFile]) -> None:
             if [str(a[c]) for c in shared] == [str(b[c]) for c in shared]:
                 p.repeat_lines.add(int(line))
             else:
-                p.reject(int(line), "", f"same record ({', '.join(key)}) as {p0.path.name} line {line0} but "
+                p.reject(int(line), "", f"same record ({', '.join(key)}) as {p0.label} line {line0} but "
                                         "with other values; keep one")

@@ -65,3 +65,109 @@ def test_xlsx_export_is_recorded_and_repeatable(loaded, tmp_path):
     assert a.read_bytes() == b.read_bytes()
     events = audit_events(make_engine(loaded), "export_overdue")
     assert len(events) == 2 and json.loads(events["detail"].iloc[0])["format"] == "xlsx"
+
+
+def _workbook(path, sheets: dict[str, list[list]]):
+    """A workbook as a clinic's spreadsheet saves it: one sheet per name, rows of typed cells."""
+    import openpyxl
+
+    book = openpyxl.Workbook()
+    book.remove(book.active)
+    for title, rows in sheets.items():
+        ws = book.create_sheet(title)
+        for row in rows:
+            ws.append(row)
+    book.save(path)
+    return path
+
+
+def _demo_patients_sheet():
+    """The demo's patients as a spreadsheet holds them: capitalised headers, real date cells."""
+    import pandas as pd
+
+    from tests.conftest import DEMO
+
+    frame = pd.read_csv(DEMO / "patients.csv", dtype=str, keep_default_na=False)
+    rows = [[f" {c.replace('_', ' ').title()} " for c in frame.columns]]
+    for record in frame.itertuples(index=False):
+        rows.append([datetime.fromisoformat(v) if v and c.endswith(("_date", "_on")) else (v or None)
+                     for c, v in zip(frame.columns, record)])
+    return frame, rows
+
+
+def test_xlsx_import_with_capitalised_headers_imports_the_demo_patients(db_url, tmp_path):
+    """A clinic saves its patient list from Excel with its own header style: it imports, and again changes nothing."""
+    from monitor.services.exports import due_list  # noqa: F401  (the same services the CSV path uses)
+    from monitor.store import make_engine, reading
+    from sqlalchemy import text
+
+    frame, rows = _demo_patients_sheet()
+    book = _workbook(tmp_path / "clinic.xlsx", {"Patients": rows, "Sheet1": []})
+    result = cli_as("clerk", db_url, "import", str(book))
+    assert result.exit_code == 0, result.output
+    assert result.output == f"clinic.xlsx, sheet 'Patients': imported {len(frame)} row(s): {len(frame)} new, " \
+                            "0 updated, 0 unchanged\n"
+    with reading(make_engine(db_url)) as conn:
+        stored = dict(conn.execute(text("SELECT mrn, birth_date FROM patient")).all())
+    first = frame.iloc[0]
+    assert str(stored[first["mrn"]]) == first["birth_date"]
+    again = cli_as("clerk", db_url, "import", str(book))
+    assert f"0 new, 0 updated, {len(frame)} unchanged" in again.output
+
+
+def test_xlsx_mrn_text_stays_and_errors_name_sheet_row_and_column(db_url, tmp_path):
+    """MRN 007 typed as text stays 007; a bad cell is named by sheet, row and column; nothing is written."""
+    book = _workbook(tmp_path / "c.xlsx", {
+        "patients": [["mrn", "sex", "birth_date"], ["007", "F", datetime(1970, 1, 1)], [7, "F", datetime(1971, 1, 1)]],
+        "scans": [["mrn", "scan_date", "site", "side", "bmd"], [], ["007", datetime(2020, 1, 1), "total_hip", "left", 9]],
+    })
+    result = cli_as("clerk", db_url, "import", str(book))
+    assert result.exit_code == 2
+    assert "c.xlsx, sheet 'scans', row 3, column 'bmd': expected a number between 0.2 and 2 g/cm², got '9'" \
+        in result.output
+    book = _workbook(tmp_path / "c.xlsx", {
+        "patients": [["mrn", "sex", "birth_date"], ["007", "F", datetime(1970, 1, 1)], [7, "F", datetime(1971, 1, 1)]]})
+    assert cli_as("clerk", db_url, "import", str(book)).exit_code == 0
+    shown = cli_as("clerk", db_url, "show", "007")
+    assert shown.exit_code == 0 and "Patient 007" in shown.output
+    assert cli_as("clerk", db_url, "show", "7").exit_code == 0  # a number cell is read as its digits
+
+
+def test_xlsx_unknown_sheet_and_kind_rules(db_url, tmp_path):
+    """A sheet we cannot place is named, not skipped; --kind reads a single-sheet workbook."""
+    rows = [["mrn", "sex", "birth_date"], ["A1", "F", "1970-01-01"]]
+    book = _workbook(tmp_path / "c.xlsx", {"patients": rows, "Notes": [["anything"]]})
+    result = cli_as("clerk", db_url, "import", str(book))
+    assert result.exit_code == 2 and "cannot tell what sheet(s) 'Notes' hold" in result.output
+    single = _workbook(tmp_path / "s.xlsx", {"Export 2026": rows})
+    assert cli_as("clerk", db_url, "import", str(single)).exit_code == 2
+    result = cli_as("clerk", db_url, "import", "--kind", "patients", str(single))
+    assert result.exit_code == 0, result.output
+    assert cli_as("clerk", db_url, "import", "--kind", "patients", str(book)).exit_code == 1
+
+
+def test_csv_headers_ignore_case_and_blanks(db_url, tmp_path):
+    """`MRN, Name ,Sex` from a spreadsheet is the same header as mrn,name,sex (INTERFACE)."""
+    (tmp_path / "patients.csv").write_text("MRN, Name ,Sex,Birth Date\nA1,Ann,F,1970-01-01\n", encoding="utf-8")
+    result = cli_as("clerk", db_url, "import", str(tmp_path / "patients.csv"))
+    assert result.exit_code == 0, result.output
+
+
+def test_day_first_dates_get_one_hint_then_import_with_date_format(db_url, tmp_path):
+    """600 identical errors help nobody: one hint, then the user says the order and it imports."""
+    body = "".join(f"P{i},F,25/11/19{50 + i % 40}\n" for i in range(600))
+    path = tmp_path / "patients.csv"
+    path.write_text("mrn,sex,birth_date\n" + body, encoding="utf-8")
+    result = cli_as("clerk", db_url, "import", str(path))
+    assert result.exit_code == 2
+    assert result.output == ("Error: patients.csv, line 2, column 'birth_date': dates must be YYYY-MM-DD; this file "
+                             "looks like DD/MM/YYYY (the first such date is here); re-save the dates as YYYY-MM-DD "
+                             "or pass --date-format DD/MM/YYYY\n")
+    result = cli_as("clerk", db_url, "import", "--date-format", "DD/MM/YYYY", str(path))
+    assert result.exit_code == 0, result.output
+    assert "born 1950-11-25" in cli_as("clerk", db_url, "show", "P0").output
+    path.write_text("mrn,sex,birth_date\nQ1,F,1970-01-01\n", encoding="utf-8")
+    result = cli_as("clerk", db_url, "import", "--date-format", "MM/DD/YYYY", str(path))
+    assert result.exit_code == 2
+    assert "patients.csv, line 2, column 'birth_date': expected a date MM/DD/YYYY (as --date-format says)" \
+        in result.output

@@ -76,6 +76,7 @@ def export():
     \b
     Example:
       monitor export overdue -o overdue.csv
+      monitor export calendar -o due.ics --as-of 2026-11-20
     """
 
 
@@ -106,3 +107,38 @@ def export_overdue_cmd(app, output, as_of, by):
                              progress=step_printer())
     count = export_overdue(app.engine, output, evaluation=evaluation, by=by or app.by, config=app.config)
     click.echo(f"Wrote {count} patient(s) due or overdue on {evaluation.as_of.isoformat()} to {output}")
+
+
+@export.command("calendar")
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="The .ics file to write (created readable by you only).")
+@as_of_option
+@click.option("--status", "statuses", multiple=True, type=click.Choice(["due_soon", "due", "overdue"]),
+              help="Only these statuses (repeatable; default: due_soon, due and overdue).")
+@click.option("--with-names", is_flag=True, help="Put patients' names in the event titles (default: MRN only).")
+@click.option("--by", help="Who is exporting (default: the OS user).")
+@pass_app
+def export_calendar_cmd(app, output, as_of, statuses, with_names, by):
+    """Due DXA scans as an iCalendar file: one all-day event per patient.
+
+    Each patient due soon, due or overdue gets an event on the due date ("DXA due: MRN"), with
+    the reason in the description and a reminder 7 days before. A due date already passed is
+    put on the export day instead ("DXA overdue since ..."). The event's UID stays the same for
+    the same patient and due date, so importing a newer file updates the events instead of
+    adding copies. Names only with --with-names.
+
+    \b
+    Example:
+      monitor export calendar -o due.ics --as-of 2026-11-20
+      monitor export calendar -o overdue.ics --status overdue --with-names
+    """
+    from monitor.formats.files import check_target
+    from monitor.services.evaluation import evaluate_db
+    from monitor.services.exports import export_calendar
+
+    check_target(output)
+    evaluation = evaluate_db(app.engine, as_of=app.as_of(as_of), config=app.config, evidence=False,
+                             progress=step_printer())
+    count = export_calendar(app.engine, output, evaluation=evaluation, statuses=statuses,
+                            with_names=with_names, by=by or app.by)
+    click.echo(f"Wrote {count} DXA due date(s) on {evaluation.as_of.isoformat()} to {output}")

@@ -90,3 +90,27 @@ def patient_report(engine: Engine, mrn: str, *, as_of: date, config: Config):
     evaluation = evaluate(patient_history(engine, mrn), as_of=as_of, config=config)
     pid = int(evaluation.cohort.patients["patient_id"].iloc[0])
     return next(patient_reports(evaluation, config, [pid]))
+
+
+CALENDAR_STATUSES = ("due_soon", "due", "overdue")
+
+
+def export_calendar(engine: Engine, target: Path, *, evaluation: Evaluation, statuses: tuple[str, ...] = (),
+                    with_names: bool = False, by: str | None = None) -> int:
+    """Write the due dates of active patients due soon, due or overdue (or `statuses`) as an
+    iCalendar file (formats.calendar), owner-only, recorded before it is published."""
+    from monitor.formats.calendar import calendar_bytes
+
+    statuses = tuple(statuses) or CALENDAR_STATUSES
+    schedule = evaluation.schedule
+    rows = schedule.loc[schedule["status"].isin(statuses) & schedule["due_date"].notna()]
+    rows = rows.sort_values(["due_date", "mrn"], kind="stable")
+    rows = rows.assign(due_on=rows["due_date"].dt.date, name=rows["name"].astype("object").where(rows["name"].notna(), ""))
+    data = calendar_bytes(rows[["mrn", "name", "status", "due_on", "due_reason"]], as_of=evaluation.as_of,
+                          with_names=with_names)
+    target = Path(target)
+    write_private_bytes(target, data, record=lambda: record_access(
+        engine, action="export_calendar", subject=str(target.resolve()), rows=len(rows), by=by,
+        detail={"as_of": evaluation.as_of.isoformat(), "statuses": list(statuses), "with_names": with_names,
+                "mrns": rows["mrn"].tolist()}))
+    return len(rows)

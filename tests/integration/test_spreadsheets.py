@@ -171,3 +171,33 @@ def test_day_first_dates_get_one_hint_then_import_with_date_format(db_url, tmp_p
     assert result.exit_code == 2
     assert "patients.csv, line 2, column 'birth_date': expected a date MM/DD/YYYY (as --date-format says)" \
         in result.output
+
+
+def test_calendar_export_parses_and_keeps_uids_on_re_export(loaded, tmp_path):
+    """A clinic imports the .ics again next week: the same UIDs update events instead of doubling them."""
+    from icalendar import Calendar
+
+    from monitor.services.audit import audit_events
+    from monitor.store import make_engine
+
+    first, second = tmp_path / "a.ics", tmp_path / "b.ics"
+    result = cli_as("clerk", loaded, "export", "calendar", "-o", str(first), "--as-of", AS_OF)
+    assert result.exit_code == 0, result.output
+    assert result.output == f"Wrote 2 DXA due date(s) on {AS_OF} to {first}\n"
+    assert os.stat(first).st_mode & 0o777 == 0o600
+    cli_as("clerk", loaded, "export", "calendar", "-o", str(second), "--as-of", "2026-06-08")
+    uids = [[str(e["uid"]) for e in Calendar.from_ical(p.read_bytes()).walk("VEVENT")] for p in (first, second)]
+    assert len(uids[0]) == 2 and uids[0] == uids[1]
+    assert "Zoë" not in first.read_text(encoding="utf-8")
+    events = audit_events(make_engine(loaded), "export_calendar")
+    assert events["rows"].tolist() == [2, 2]
+
+
+def test_calendar_export_status_filter_and_names(loaded, tmp_path):
+    """--status narrows the events; names appear only with --with-names."""
+    out = tmp_path / "o.ics"
+    result = cli_as("clerk", loaded, "export", "calendar", "-o", str(out), "--as-of", AS_OF, "--status", "due_soon",
+                    "--with-names")
+    assert result.exit_code == 0 and "Wrote 0 DXA" in result.output
+    cli_as("clerk", loaded, "export", "calendar", "-o", str(out), "--as-of", AS_OF, "--with-names")
+    assert "(Zoë Müller)" in out.read_text(encoding="utf-8")

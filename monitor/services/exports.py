@@ -114,3 +114,51 @@ def export_calendar(engine: Engine, target: Path, *, evaluation: Evaluation, sta
         detail={"as_of": evaluation.as_of.isoformat(), "statuses": list(statuses), "with_names": with_names,
                 "mrns": rows["mrn"].tolist()}))
     return len(rows)
+
+
+def letter_reason(row) -> str:
+    """Why the scan is due, in words a patient reads (no codes)."""
+    from monitor.reports.letters import long_date
+
+    if row.is_baseline:
+        return "It will be the first scan since your hip condition was diagnosed."
+    months = int(row.interval_months)
+    last = f" Your last scan was on {long_date(row.last_scan_date.date())}." if row.last_scan_date == row.last_scan_date \
+        and row.last_scan_date is not None else ""
+    return f"We check bone density every {months} months after transient osteoporosis of the hip.{last}"
+
+
+def write_letters(engine: Engine, target: Path, *, evaluation: Evaluation, config: Config,
+                  by: str | None = None) -> tuple[int, list[str]]:
+    """Recall letters (reports.letters) for active patients due or overdue whose preferred contact
+    is a letter, one page each, most overdue first; owner-only, recorded (which patients) before
+    the file is published. Returns how many, and the MRNs left out for having no address."""
+    import pandas as pd
+    from sqlalchemy import text
+
+    from monitor import store
+    from monitor.reports.letters import Letter, address_lines, letters_pdf_bytes
+
+    with store.reading(engine) as conn:
+        wanted = pd.read_sql_query(text("SELECT id AS patient_id, address FROM patient "
+                                        "WHERE preferred_contact = 'letter'"), conn)
+    wanted["patient_id"] = wanted["patient_id"].astype("int64")
+    schedule = evaluation.schedule
+    rows = schedule.loc[schedule["status"].isin(("due", "overdue"))].merge(wanted, on="patient_id")
+    rows = rows.sort_values(["days_overdue", "mrn"], ascending=[False, True], kind="stable")
+    has_address = rows["address"].map(lambda a: bool(address_lines(a)))
+    missing = rows.loc[~has_address, "mrn"].tolist()
+    letters = [Letter(mrn=r.mrn, name=r.name if isinstance(r.name, str) else "",
+                      address_lines=address_lines(r.address), status=r.status, due_on=r.due_date.date(),
+                      reason=letter_reason(r))
+               for r in rows.loc[has_address].itertuples(index=False)]
+    settings = config.letters
+    clinic = {"name": settings.clinic_name, "address_lines": list(address_lines(settings.clinic_address)),
+              "phone": settings.clinic_phone}
+    data = letters_pdf_bytes(letters, as_of=evaluation.as_of, template_path=settings.template, clinic=clinic)
+    target = Path(target)
+    write_private_bytes(target, data, record=lambda: record_access(
+        engine, action="letters", subject=str(target.resolve()), rows=len(letters), by=by,
+        detail={"as_of": evaluation.as_of.isoformat(), "mrns": [x.mrn for x in letters],
+                "no_address": missing}))
+    return len(letters), missing

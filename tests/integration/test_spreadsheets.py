@@ -201,3 +201,54 @@ def test_calendar_export_status_filter_and_names(loaded, tmp_path):
     assert result.exit_code == 0 and "Wrote 0 DXA" in result.output
     cli_as("clerk", loaded, "export", "calendar", "-o", str(out), "--as-of", AS_OF, "--with-names")
     assert "(Zoë Müller)" in out.read_text(encoding="utf-8")
+
+
+def test_letters_one_page_per_letter_patient_with_address_and_plain_reason(loaded, tmp_path):
+    """A recall letter reaches the patient who asked for post: their address, a reason in words, how to book."""
+    import json
+
+    from pypdf import PdfReader
+
+    from monitor.services.audit import audit_events
+    from monitor.store import make_engine
+
+    config = tmp_path / "clinic.toml"
+    config.write_text('[letters]\nclinic_name = "Leeds Bone Clinic"\nclinic_phone = "0113 496 0000"\n',
+                      encoding="utf-8")
+    out = tmp_path / "letters.pdf"
+    result = cli_as("clerk", loaded, "--config", str(config), "letters", "-o", str(out), "--as-of", AS_OF)
+    assert result.exit_code == 0, result.output
+    assert result.output == f"Wrote 1 recall letter(s) for {AS_OF} to {out}\n"
+    assert os.stat(out).st_mode & 0o777 == 0o600
+    pages = PdfReader(out).pages
+    assert len(pages) == 1
+    text = " ".join(pages[0].extract_text().split())  # lines joined: a sentence may wrap
+    for expected in ("Leeds Bone Clinic", "1 High St", "LS1 1AA", "1 June 2026", "Dear Zoë Müller,",
+                     "was due on 20 January 2022", "telephone us on 0113 496 0000"):
+        assert expected in text, expected
+    assert "_" not in text  # no codes
+    events = audit_events(make_engine(loaded), "letters")
+    assert json.loads(events["detail"].iloc[0])["mrns"] == ["007"] and events["rows"].tolist() == [1]
+
+
+def test_letters_from_the_clinics_template_which_cannot_run_code(loaded, tmp_path):
+    """A clinic edits its own letter; a template that tries to reach Python is refused, not run."""
+    from pypdf import PdfReader
+
+    (tmp_path / "mine.txt").write_text("# {{ clinic.name }}\nHello {{ patient.name }}, due {{ due_on }}.\n",
+                                       encoding="utf-8")
+    config = tmp_path / "clinic.toml"
+    config.write_text('[letters]\ntemplate = "mine.txt"\nclinic_name = "Bone Clinic"\n', encoding="utf-8")
+    out = tmp_path / "letters.pdf"
+    result = cli_as("clerk", loaded, "--config", str(config), "letters", "-o", str(out), "--as-of", AS_OF)
+    assert result.exit_code == 0, result.output
+    assert "Hello Zoë Müller, due 2022-01-20." in PdfReader(out).pages[0].extract_text()
+    (tmp_path / "mine.txt").write_text("{{ ''.__class__.__mro__[1].__subclasses__() }}", encoding="utf-8")
+    result = cli_as("clerk", loaded, "--config", str(config), "letters", "-o", str(tmp_path / "x.pdf"),
+                    "--as-of", AS_OF)
+    assert result.exit_code == 1 and "letters template" in result.output and "not allowed" in result.output
+    assert not (tmp_path / "x.pdf").exists()
+    (tmp_path / "mine.txt").write_text("{{ nobody }}", encoding="utf-8")
+    result = cli_as("clerk", loaded, "--config", str(config), "letters", "-o", str(tmp_path / "x.pdf"),
+                    "--as-of", AS_OF)
+    assert result.exit_code == 1 and "'nobody' is undefined" in result.output

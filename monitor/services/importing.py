@@ -17,7 +17,8 @@ import pandas as pd
 from sqlalchemy import Engine, select, text
 
 from monitor import store
-from monitor.formats.csv_cells import ParsedFile, dedupe, dedupe_across, kind_of, parse_file
+from monitor.formats.csv_cells import ParsedFile, kind_of, parse_file
+from monitor.formats.repeats import dedupe, dedupe_across
 from monitor.errors import ImportRejected, MonitorError, Problem
 from monitor.formats.import_spec import CONTACT_NEEDS, EVENT_LABELS, IMPORT_ORDER, SPECS, KindSpec
 from monitor.formats.rejects import write_rejects

@@ -123,6 +123,18 @@ class JobSettings:
 
 
 @dataclass(frozen=True, kw_only=True)
+class LetterSettings:
+    """Recall letters (`monitor letters`): the clinic's name and contact printed on them, and the
+    clinic's own Jinja2 template (a path; relative to the config file) instead of the built-in one.
+    `clinic_address` is one line per part, separated by `;` like a patient's address."""
+
+    template: str | None = None
+    clinic_name: str = "The TOH follow-up clinic"
+    clinic_address: str = ""
+    clinic_phone: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
 class DatabaseSettings:
     """How long a command waits for another process's write before it says the database is busy."""
 
@@ -155,6 +167,7 @@ class Config:
     jobs: JobSettings = field(default_factory=JobSettings)
     database: DatabaseSettings = field(default_factory=DatabaseSettings)
     fhir: FhirSettings = field(default_factory=FhirSettings)
+    letters: LetterSettings = field(default_factory=LetterSettings)
 
     @property
     def zone(self) -> ZoneInfo:
@@ -170,6 +183,7 @@ _SECTIONS = {
     "jobs": JobSettings,
     "database": DatabaseSettings,
     "fhir": FhirSettings,
+    "letters": LetterSettings,
 }
 
 
@@ -267,8 +281,8 @@ def load_config(path: str | os.PathLike | None) -> Config:
 
 
 def _beside(config: Config, folder: Path) -> Config:
-    """Relative paths of the file's [jobs] section, resolved against the file's folder (never the
-    folder a command happens to run in)."""
+    """Relative paths of the file's [jobs] section and its letters template, resolved against the
+    file's folder (never the folder a command happens to run in)."""
     changes = {}
     for name in ("outbox", "log_file"):
         value = getattr(config.jobs, name)
@@ -276,4 +290,11 @@ def _beside(config: Config, folder: Path) -> Config:
             changes[name] = str(folder / value)
         elif value:
             changes[name] = str(Path(value).expanduser())
-    return dataclasses.replace(config, jobs=dataclasses.replace(config.jobs, **changes)) if changes else config
+    if changes:
+        config = dataclasses.replace(config, jobs=dataclasses.replace(config.jobs, **changes))
+    template = config.letters.template
+    if template:
+        path = Path(template).expanduser()
+        config = dataclasses.replace(config, letters=dataclasses.replace(
+            config.letters, template=str(path if path.is_absolute() else folder / path)))
+    return config

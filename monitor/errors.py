@@ -39,16 +39,17 @@ class ImportRejected(MonitorError):
 class Problem:
     """One invalid value: where it is and what was expected."""
 
-    __slots__ = ("file", "line", "column", "message")
+    __slots__ = ("file", "line", "column", "message", "unit")
 
-    def __init__(self, file: str, line: int, column: str, message: str):
+    def __init__(self, file: str, line: int, column: str, message: str, *, unit: str = "line"):
         self.file = file
         self.line = line
         self.column = column
         self.message = message
+        self.unit = unit  # "line" of a text file, "row" of a spreadsheet
 
     def __str__(self) -> str:
-        where = f"{self.file}, line {self.line}" if self.line else self.file
+        where = f"{self.file}, {self.unit} {self.line}" if self.line else self.file
         if self.column:
             where += f", column '{self.column}'"
         return f"{where}: {self.message}"

@@ -155,7 +155,7 @@ def render(rows, columns: list[str], fmt: str) -> str:
     if fmt == "csv":
         from monitor.formats.files import frame_csv_bytes
 
-        return frame_csv_bytes(rows).decode("utf-8").replace("\r\n", "\n").rstrip("\n")
+        return frame_csv_bytes(rows, bom=False).decode("utf-8").replace("\r\n", "\n").rstrip("\n")
     cells = [["" if v is None or v != v else str(v) for v in row] for row in rows.itertuples(index=False, name=None)]
     widths = [max([len(c)] + [len(row[i]) for row in cells]) for i, c in enumerate(columns)]
     lines = ["  ".join(c.ljust(w) for c, w in zip(columns, widths)).rstrip()]

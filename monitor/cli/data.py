@@ -23,16 +23,20 @@ from monitor.errors import MonitorError
 @click.option("--rejects-dir", type=click.Path(file_okay=False, path_type=Path),
               help="Where rejects files go (default: the current folder).")
 @click.option("--by", help="Who is importing (default: the OS user).")
+@click.option("--date-format", type=click.Choice(["YYYY-MM-DD", "DD/MM/YYYY", "MM/DD/YYYY"]),
+              help="How the files write dates (default YYYY-MM-DD; a file with dates like 25/11/2026 "
+                   "is refused with a hint until you say which order it uses).")
 @pass_app
-def import_(app, files, kind, dry_run, keep_valid, rejects_dir, by):
-    """Load the clinic's CSV or FHIR R4 files; all-or-nothing unless --keep-valid.
+def import_(app, files, kind, dry_run, keep_valid, rejects_dir, by, date_format):
+    """Load the clinic's CSV files, Excel workbooks or FHIR R4 files; all-or-nothing unless --keep-valid.
 
     The kind of each file is its name (patients.csv, episodes.csv, scans.csv, mri.csv,
-    pregnancies.csv, symptoms.csv, assessments.csv, treatments.csv) or --kind. A .json or .ndjson
-    file is FHIR R4 (a Bundle, one resource, or one resource a line): Patient, DXA Observation,
-    DiagnosticReport, Condition, MedicationStatement/MedicationRequest. Re-importing the
-    same rows changes nothing; a changed row updates the record and the old value is kept in the
-    audit log.
+    pregnancies.csv, symptoms.csv, assessments.csv, treatments.csv) or --kind. A workbook
+    (.xlsx) holds one sheet per kind, named after it (patients, scans, ...), or a single sheet
+    with --kind. A .json or .ndjson file is FHIR R4 (a Bundle, one resource, or one resource a
+    line): Patient, DXA Observation, DiagnosticReport, Condition, MedicationStatement/
+    MedicationRequest. Header names ignore case and blanks. Re-importing the same rows changes
+    nothing; a changed row updates the record and the old value is kept in the audit log.
 
     \b
     Example:
@@ -48,7 +52,7 @@ def import_(app, files, kind, dry_run, keep_valid, rejects_dir, by):
                           on_behalf_of=check_by(by or app.by),
                           risk_codes=app.config.schedule.risk_factor_codes, kind=kind,
                           keep_valid=keep_valid, dry_run=dry_run, rejects_dir=rejects_dir,
-                          progress=step_printer(), fhir=app.config.fhir)
+                          progress=step_printer(), fhir=app.config.fhir, date_format=date_format)
     verb = "would import" if report.dry_run else "imported"
     for r in report.files:
         line = (f"{r.file}: {verb} {r.rows - r.rejected} row(s): {r.inserted} new, {r.updated} updated, "
@@ -76,21 +80,27 @@ def export():
     \b
     Example:
       monitor export overdue -o overdue.csv
+      monitor export calendar -o due.ics --as-of 2026-11-20
     """
 
 
 @export.command("overdue")
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, path_type=Path),
-              help="The CSV file to write (created readable by you only).")
+              help="The file to write: .xlsx for an Excel workbook, else CSV (created readable by you only).")
 @as_of_option
 @click.option("--by", help="Who is exporting (default: the OS user).")
 @pass_app
 def export_overdue_cmd(app, output, as_of, by):
-    """The overdue-surveillance list (status due or overdue) as CSV, most overdue first.
+    """The overdue-surveillance list (status due or overdue), most overdue first.
+
+    A name ending in .xlsx gives an Excel workbook (MRNs and phones as text, dates as dates,
+    header row frozen); any other name a CSV file in UTF-8 with a byte order mark, which Excel
+    opens with accents intact.
 
     \b
     Example:
       monitor export overdue -o overdue-2026-11.csv
+      monitor export overdue -o overdue-2026-11.xlsx
     """
     from monitor.formats.files import check_target
     from monitor.services.evaluation import evaluate_db
@@ -131,3 +141,38 @@ def export_fhir_cmd(app, output, history, as_of, by):
                         config=app.config)
     what = "patient(s) with their history" if history else "patient(s) due soon, due or overdue"
     click.echo(f"Wrote {count} {what} on {evaluation.as_of.isoformat()} to {output}")
+
+
+@export.command("calendar")
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="The .ics file to write (created readable by you only).")
+@as_of_option
+@click.option("--status", "statuses", multiple=True, type=click.Choice(["due_soon", "due", "overdue"]),
+              help="Only these statuses (repeatable; default: due_soon, due and overdue).")
+@click.option("--with-names", is_flag=True, help="Put patients' names in the event titles (default: MRN only).")
+@click.option("--by", help="Who is exporting (default: the OS user).")
+@pass_app
+def export_calendar_cmd(app, output, as_of, statuses, with_names, by):
+    """Due DXA scans as an iCalendar file: one all-day event per patient.
+
+    Each patient due soon, due or overdue gets an event on the due date ("DXA due: MRN"), with
+    the reason in the description and a reminder 7 days before. A due date already passed is
+    put on the export day instead ("DXA overdue since ..."). The event's UID stays the same for
+    the same patient and due date, so importing a newer file updates the events instead of
+    adding copies. Names only with --with-names.
+
+    \b
+    Example:
+      monitor export calendar -o due.ics --as-of 2026-11-20
+      monitor export calendar -o overdue.ics --status overdue --with-names
+    """
+    from monitor.formats.files import check_target
+    from monitor.services.evaluation import evaluate_db
+    from monitor.services.exports import export_calendar
+
+    check_target(output)
+    evaluation = evaluate_db(app.engine, as_of=app.as_of(as_of), config=app.config, evidence=False,
+                             progress=step_printer())
+    count = export_calendar(app.engine, output, evaluation=evaluation, statuses=statuses,
+                            with_names=with_names, by=by or app.by)
+    click.echo(f"Wrote {count} DXA due date(s) on {evaluation.as_of.isoformat()} to {output}")

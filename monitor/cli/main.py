@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import click
 
-from monitor.cli import data, demo, jobs, patient_status, patients, records, reminders, reports, users, web
+from monitor.cli import data, demo, jobs, letters, patient_status, patients, records, reminders, reports, users, web
 from monitor.cli.context import (
     AppContext,
     MonitorGroup,
@@ -62,7 +62,7 @@ def init(app):
 
 for command in (data.import_, patients.due, data.export, patients.flags, patients.show, demo.synth, demo.demo,
                 jobs.run, jobs.daemon, jobs.jobs, reminders.reminders, reports.report, records.records,
-                patient_status.patient, users.users, web.serve):
+                patient_status.patient, letters.letters, users.users, web.serve):
     main.add_command(command)
 
 

@@ -1,14 +1,10 @@
-"""Reading a clinic's CSV file into cells, with the line number of every record, and checking
-each cell and row on its own (no database): types, codes, ranges, dates, lengths, repeats.
-
-Staff fix errors in an editor by line number, so every error names the line a record starts
-on, even across blank lines, Windows line ends and quoted cells that span lines.
+"""Checking an import file's cells and rows on their own (no database): types, codes, ranges,
+dates, lengths. The cells come from a CSV file (csv_read) or a workbook's sheet (xlsx_read) as
+text with the line (or row) number of every record; every error names that line and the column.
 """
 
 from __future__ import annotations
 
-import csv
-import io
 import re
 from dataclasses import dataclass, field
 from datetime import date
@@ -18,112 +14,8 @@ import numpy as np
 import pandas as pd
 
 from monitor.errors import MonitorError, Problem
+from monitor.formats.csv_read import BadImportFile, read_cells
 from monitor.formats.import_spec import EARLIEST_DATE, SPECS, Col, KindSpec
-
-
-class BadImportFile(MonitorError):
-    """A file that cannot be read as an import file (encoding, shape, header): a rejected import."""
-
-    exit_code = 2
-
-
-def read_table_text(path: Path) -> str:
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        raise MonitorError(f"{path}: file not found") from None
-    except IsADirectoryError:
-        raise MonitorError(f"{path}: is a folder, expected a CSV file") from None
-    except OSError as exc:  # no permission, a broken disk, ...
-        raise MonitorError(f"{path}: cannot read the file: {exc.strerror or exc}") from None
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        line = data.count(b"\n", 0, exc.start) + 1
-        raise BadImportFile(f"{path.name}, line {line}: not UTF-8 text ({exc.reason} at byte {exc.start}); "
-                            "save it as CSV UTF-8") from None
-
-
-def separator(text: str) -> str:
-    """',' — or ';' when the header line has semicolons and no comma (a European spreadsheet's CSV)."""
-    header = text.split("\n", 1)[0]
-    return ";" if ";" in header and "," not in header else ","
-
-
-def read_cells(path: Path) -> tuple[list[str], np.ndarray, pd.DataFrame]:
-    """Header (lower case), line numbers and cells (text, stripped) of a CSV file; blank lines are skipped.
-
-    The csv module counts each record's values; pandas' C parser reads the cells. When a quoted
-    cell spans lines (so records and lines part) or a line holds only blanks, the csv module reads
-    the file record by record instead, to name every line exactly.
-    """
-    text = read_table_text(path)
-    if not text.strip():
-        raise BadImportFile(f"{path.name}, line 1: the file is empty; expected a header row")
-    try:
-        header_cells = next(csv.reader([text.split("\n", 1)[0].rstrip("\r")], delimiter=separator(text)), [])
-    except csv.Error:  # a stray carriage return or the like: the readers below name the line
-        header_cells = []
-    blank = [i + 1 for i, cell in enumerate(header_cells) if not cell.strip()]
-    if blank and len(header_cells) > 1:
-        raise BadImportFile(f"{path.name}, line 1: column {blank[0]} has no name in the header (an empty column "
-                            "left by a spreadsheet?): delete that column or give it a name")
-    try:
-        sep = separator(text)
-        lengths = np.fromiter((len(r) for r in csv.reader(io.StringIO(text, newline=""), delimiter=sep)),
-                              dtype=np.int64)
-    except csv.Error:
-        return _read_cells_slowly(path, text)
-    physical = text.count("\n") + (0 if text.endswith("\n") else 1)
-    width = int(lengths[0])
-    if len(lengths) != physical or (width > 1 and (lengths == 1).any()):
-        return _read_cells_slowly(path, text)
-    wrong = np.flatnonzero((lengths != 0) & (lengths != width))
-    if len(wrong):
-        i = int(wrong[0])
-        raise BadImportFile(f"{path.name}, line {i + 1}: expected {width} values as in the header, "
-                           f"found {int(lengths[i])}")
-    frame = pd.read_csv(io.StringIO(text), sep=sep, dtype="str", keep_default_na=False, na_filter=False,
-                        skip_blank_lines=True, engine="c", index_col=False)
-    lines = (np.flatnonzero(lengths != 0)[1:] + 1).astype("int64")
-    if len(frame) != len(lines):
-        return _read_cells_slowly(path, text)
-    header = [str(h).strip().lower() for h in frame.columns]  # header names ignore case and blanks
-    frame.columns = header
-    return header, lines, _strip(frame, text)
-
-
-def _strip(frame: pd.DataFrame, text: str) -> pd.DataFrame:
-    """Cells without surrounding blanks; skipped when the text has no blank beside a separator."""
-    if not (" ," in text or ", " in text or " \n" in text or "\t" in text or " \r" in text
-            or text.startswith(" ") or "\n " in text):
-        return frame
-    return frame.apply(lambda s: s.str.strip()) if len(frame) else frame
-
-
-def _read_cells_slowly(path: Path, text: str) -> tuple[list[str], np.ndarray, pd.DataFrame]:
-    """The csv module, line by line: exact line numbers for cells that span lines."""
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=separator(text))
-    lines: list[int] = []
-    rows: list[list[str]] = []
-    try:
-        header = next(reader)
-        width = len(header)
-        start = reader.line_num + 1
-        for row in reader:
-            line, start = start, reader.line_num + 1  # a record is named by the line it starts on
-            if not row or (len(row) == 1 and not row[0].strip()):
-                continue
-            if len(row) != width:
-                raise BadImportFile(f"{path.name}, line {line}: expected {width} values as in the "
-                                   f"header, found {len(row)}")
-            lines.append(line)
-            rows.append(row)
-    except csv.Error as exc:
-        raise BadImportFile(f"{path.name}, line {reader.line_num}: not valid CSV: {exc}") from None
-    header = [h.strip().lower() for h in header]
-    frame = pd.DataFrame(rows, columns=header, dtype="str") if rows else pd.DataFrame(columns=header, dtype="str")
-    return header, np.array(lines, dtype="int64"), (frame.apply(lambda s: s.str.strip()) if len(frame) else frame)
 
 
 TRUE_WORDS = {"yes": True, "true": True, "1": True, "no": False, "false": False, "0": False}
@@ -150,9 +42,20 @@ class ParsedFile:
     problems: list[Problem] = field(default_factory=list)
     bad_lines: set[int] = field(default_factory=set)
     repeat_lines: set[int] = field(default_factory=set)
+    sheet: str | None = None  # a workbook's sheet: `line` is then the spreadsheet's row number
+
+    @property
+    def label(self) -> str:
+        """How errors name the file: `scans.csv`, or `clinic.xlsx, sheet 'scans'`."""
+        return self.path.name if self.sheet is None else f"{self.path.name}, sheet '{self.sheet}'"
+
+    @property
+    def rejects_stem(self) -> str:
+        """The rejects file's stem: the CSV's own, or a sheet's kind (so it goes back without --kind)."""
+        return REJECTS_RE.sub("", self.path.stem) if self.sheet is None else self.kind
 
     def reject(self, line: int, column: str, message: str) -> None:
-        self.problems.append(Problem(self.path.name, line, column, message))
+        self.problems.append(Problem(self.label, line, column, message, unit="line" if self.sheet is None else "row"))
         self.bad_lines.add(line)
 
 
@@ -174,45 +77,70 @@ def kind_of(path: Path, kind: str | None) -> str:
     )
 
 
-def parse_file(path: Path, kind: str, *, today: date, risk_codes: tuple[str, ...]) -> ParsedFile:
-    """Read and validate one file on its own (no database): types, codes, ranges, dates."""
+def parse_file(path: Path, kind: str, *, today: date, risk_codes: tuple[str, ...],
+               date_format: str | None = None) -> ParsedFile:
+    """Read and validate one CSV file on its own (no database): types, codes, ranges, dates."""
     header, lines, raw = read_cells(path)
     if REJECTS_RE.search(path.stem):
         header, raw = _from_rejects_file(header, raw)
-    return parse_cells(ParsedFile(path, kind, tuple(header), pd.DataFrame({"line": lines}), raw),
-                       today=today, risk_codes=risk_codes)
+    return parse_cells(path, kind, header, lines, raw, today=today, risk_codes=risk_codes, date_format=date_format)
 
 
-def parse_cells(parsed: ParsedFile, *, today: date, risk_codes: tuple[str, ...]) -> ParsedFile:
-    """Validate cells already read (`parsed.raw`, text; `parsed.present`, its columns) in place:
-    the checks every import format shares (CSV here, FHIR in fhir_read)."""
-    path, kind, header, raw = parsed.path, parsed.kind, list(parsed.present), parsed.raw
+def header_name(cell) -> str:
+    """A header cell as a column name: case, surrounding blanks and inner runs of blanks do not
+    matter (`MRN`, ` Name `, `Birth Date` are mrn, name, birth_date)."""
+    return re.sub(r"\s+", "_", str(cell).strip()).lower()
+
+
+def parse_cells(path: Path, kind: str, header: list[str], lines: np.ndarray, raw: pd.DataFrame, *, today: date,
+                risk_codes: tuple[str, ...], sheet: str | None = None, date_format: str | None = None,
+                parsed: ParsedFile | None = None) -> ParsedFile:
+    """Validate the cells of one file or sheet (text, as a CSV reader sees them) on their own.
+
+    `parsed`: a ParsedFile the caller made (FHIR: its rows know their resources) to fill in."""
+    from monitor.formats.date_cells import apply_date_format, slashed_dates_hint
+
     spec = SPECS[kind]
+    header = [header_name(h) for h in header]
+    raw = raw.set_axis(header, axis=1)
+    where = f"{path.name}, line 1" if sheet is None else f"{path.name}, sheet '{sheet}', row 1"
     seen = set()
     for name in header:
         if name in seen:
-            raise BadImportFile(f"{path.name}, line 1: column '{name}' appears twice")
+            raise BadImportFile(f"{where}: column '{name}' appears twice")
         seen.add(name)
     unknown = [h for h in header if h not in spec.names]
     if unknown:
         raise BadImportFile(
-            f"{path.name}, line 1: unknown column(s) {', '.join(repr(u) for u in unknown)}; "
-            f"{kind}.csv takes: {', '.join(spec.names)}"
+            f"{where}: unknown column(s) {', '.join(repr(u) for u in unknown)}; "
+            f"{kind + '.csv' if sheet is None else 'a ' + kind + ' sheet'} takes: {', '.join(spec.names)}"
         )
     missing = [c.name for c in spec.columns if c.required and c.name not in header]
     if missing:
-        raise BadImportFile(f"{path.name}, line 1: missing required column(s): {', '.join(missing)}")
+        raise BadImportFile(f"{where}: missing required column(s): {', '.join(missing)}")
 
+    if parsed is None:
+        parsed = ParsedFile(path, kind, tuple(header), pd.DataFrame({"line": lines}), raw, sheet=sheet)
     line_of = parsed.frame["line"].to_numpy()
+    date_columns = [c for c in spec.columns if c.kind == "date" and c.name in header]
+    if date_format is None:
+        hint = slashed_dates_hint(parsed.label, "line" if sheet is None else "row",
+                                  {c.name: raw[c.name] for c in date_columns}, line_of)
+        if hint:
+            raise BadImportFile(hint)
+        cells_of, rejected = raw, {}
+    else:
+        cells_of, rejected = apply_date_format(parsed, date_columns, date_format)
 
     lengths = _max_lengths(spec)
     for col in spec.columns:
         if col.name not in header:
             continue
-        cells = raw[col.name].reset_index(drop=True)
+        cells = cells_of[col.name].reset_index(drop=True)
         blank = cells == ""
-        if col.required:
-            for i in np.flatnonzero(blank.to_numpy()):
+        if col.required:  # (a date --date-format rejected is not also "required")
+            missing = blank & ~rejected[col.name] if col.name in rejected else blank
+            for i in np.flatnonzero(missing.to_numpy()):
                 parsed.reject(int(line_of[i]), col.name, "a value is required here")
         word = cells.str.lower().isin(col.words) if col.words else pd.Series(False, index=cells.index)
         if col.words:  # a word such as `ongoing` in a date column: a value, not a date
@@ -396,69 +324,3 @@ def _check_rows(parsed: ParsedFile, spec: KindSpec) -> None:
         said_no = (frame["fracture"] == False).fillna(False) if "fracture" in frame else pd.Series(False, index=frame.index)  # noqa: E712
         for i in np.flatnonzero((said_no & frame["fracture_on"].notna()).to_numpy()):
             parsed.reject(int(lines[i]), "fracture", "fracture is 'no' but fracture_on gives a date; correct one of them")
-
-
-def _key_columns(spec: KindSpec) -> list[str]:
-    return ["mrn"] + [k for k in spec.key if k != "mrn"]
-
-
-def dedupe(parsed: ParsedFile, spec: KindSpec) -> None:
-    """Identical repeated rows are one row; the same key with other values is an error."""
-    frame = parsed.frame
-    ok = frame.loc[~frame["line"].isin(parsed.bad_lines)]
-    key = [k for k in _key_columns(spec) if k in ok]
-    if not len(ok):
-        return
-    keyed = ok[key].astype("object").where(ok[key].notna(), "")
-    dup = keyed.duplicated(keep=False).to_numpy()
-    if not dup.any():
-        return
-    values = [c for c in parsed.present if c not in key]
-    seen: dict[tuple, tuple[int, tuple]] = {}
-    for i in np.flatnonzero(dup):
-        k = tuple(str(v) for v in keyed.iloc[i])
-        vals = tuple(str(ok[c].iloc[i]) for c in values)
-        line = int(ok["line"].iloc[i])
-        if k not in seen:
-            seen[k] = (line, vals)
-        elif vals != seen[k][1]:
-            parsed.reject(line, "", f"same record ({', '.join(key)}) as line {seen[k][0]} but with "
-                                    "other values; keep one")
-        else:
-            parsed.repeat_lines.add(line)  # an exact repeat is the same record: stored once
-
-
-def dedupe_across(parsed: list[ParsedFile]) -> None:
-    """Within one import the files of one kind are one set of records: a row repeated exactly in a
-    later file is the same record (stored once); the same key with other values is an error that
-    names both places. Values are compared on the columns both files have."""
-    by_kind: dict[str, list[ParsedFile]] = {}
-    for p in parsed:
-        by_kind.setdefault(p.kind, []).append(p)
-    for kind, files in by_kind.items():
-        if len(files) < 2:
-            continue
-        key = _key_columns(SPECS[kind])
-        keyed, oks = [], [p.frame.loc[~p.frame["line"].isin(p.bad_lines | p.repeat_lines)] for p in files]
-        for n, ok in enumerate(oks):
-            parts = [ok[k].astype("object").where(ok[k].notna(), "").astype("str") if k in ok
-                     else pd.Series("", index=ok.index) for k in key]
-            text_key = parts[0].str.cat(parts[1:], sep="\x1f") if len(parts) > 1 else parts[0]
-            keyed.append(pd.DataFrame({"key": text_key.to_numpy(), "file": n, "row": np.arange(len(ok)),
-                                       "line": ok["line"].to_numpy()}))
-        every = pd.concat(keyed, ignore_index=True)
-        every = every.loc[every["key"].duplicated(keep=False)]
-        first: dict[str, tuple[int, int, int]] = {}
-        for k, n, row, line in every.itertuples(index=False):
-            if k not in first:
-                first[k] = (n, row, line)
-                continue
-            n0, row0, line0 = first[k]
-            p0, p = files[n0], files[n]
-            a, b = oks[n0].iloc[row0], oks[n].iloc[row]
-            shared = [c for c in p.present if c in p0.present and c not in key]
-            if [str(a[c]) for c in shared] == [str(b[c]) for c in shared]:
-                p.repeat_lines.add(int(line))
-            else:
-                p.reject(int(line), "", f"same record ({', '.join(key)}) as {p0.path.name} line {line0} but "
-                                        "with other values; keep one")

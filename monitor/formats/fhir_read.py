@@ -18,7 +18,6 @@ import pandas as pd
 
 from monitor.config import FhirSettings
 from monitor.errors import MonitorError, Problem
-from monitor.formats import fhir_codes as fc
 from monitor.formats.csv_cells import BadImportFile, ParsedFile, parse_cells
 
 FHIR_SUFFIXES = (".json", ".ndjson")
@@ -104,7 +103,8 @@ def read_fhir_files(paths: list[Path], *, today: date, risk_codes: tuple[str, ..
         for n, row in enumerate(kind_rows, start=1):
             if row.reason is not None:
                 p.reject(n, "", row.reason[1])
-        parsed.append(parse_cells(p, today=today, risk_codes=risk_codes))
+        parsed.append(parse_cells(p.path, kind, list(COLUMNS[kind]), p.frame["line"].to_numpy(), raw,
+                                  today=today, risk_codes=risk_codes, parsed=p))
     return parsed, skipped
 
 

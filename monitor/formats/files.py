@@ -114,10 +114,13 @@ def write_private_bytes(target: Path, data: bytes, *, record=None) -> Path:
     return staged.publish()
 
 
-def frame_csv_bytes(frame) -> bytes:
+def frame_csv_bytes(frame, *, bom: bool = True) -> bytes:
     """A DataFrame as CSV text (UTF-8, CRLF as spreadsheets expect, minimal quoting), every cell
     as text with formula cells neutralised (plain numbers such as -2.0 are left as they are);
-    pandas writes it in C, without a loop over rows."""
+    pandas writes it in C, without a loop over rows.
+
+    A file starts with a UTF-8 byte order mark (`bom`), so Excel reads "Zoë Müller" as written
+    instead of guessing a legacy code page; text printed to a terminal goes without one."""
     import pandas as pd
 
     cells = {}
@@ -128,7 +131,7 @@ def frame_csv_bytes(frame) -> bytes:
     out = pd.DataFrame(cells, index=frame.index)
     if not len(out.columns):
         return b""
-    return out.to_csv(index=False, lineterminator="\r\n").encode("utf-8")
+    return out.to_csv(index=False, lineterminator="\r\n").encode("utf-8-sig" if bom else "utf-8")
 
 
 def write_private_frame(target: Path, frame, *, record=None) -> int:

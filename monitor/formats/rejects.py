@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from monitor.errors import MonitorError
-from monitor.formats.csv_cells import REJECTS_RE, ParsedFile
+from monitor.formats.csv_cells import ParsedFile
 from monitor.formats.files import frame_csv_bytes, write_hidden
 
 
@@ -25,7 +25,7 @@ def write_rejects(parsed: ParsedFile, folder: Path) -> Path:
     raw = parsed.raw.reset_index(drop=True).loc[keep]
     out = pd.DataFrame({"line": lines[keep], "reason": ["; ".join(reasons[int(l)]) for l in lines[keep]]})
     out = pd.concat([out, raw.reset_index(drop=True)], axis=1)
-    stem = REJECTS_RE.sub("", parsed.path.stem)  # a rejects file's own rejects: scans.rejects-2.csv
+    stem = parsed.rejects_stem  # a rejects file's own rejects: scans.rejects-2.csv
     return write_new_file(folder, stem, frame_csv_bytes(out))
 
 

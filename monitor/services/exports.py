@@ -8,7 +8,7 @@ from pathlib import Path
 from sqlalchemy import Engine
 
 from monitor.config import Config
-from monitor.formats.files import write_private_frame
+from monitor.formats.files import write_private_bytes, write_private_frame
 from monitor.rules.evaluation import EXPORT_COLUMNS, Evaluation, due_rows, evaluate
 from monitor.services.audit import record_access
 from monitor.services.evaluation import patient_history
@@ -29,16 +29,28 @@ def due_list(engine: Engine, evaluation: Evaluation, statuses: tuple[str, ...] =
 
 def export_overdue(engine: Engine, target: Path, *, evaluation: Evaluation, by: str | None = None,
                    config: Config | None = None) -> int:
-    """Write the overdue-surveillance CSV (due and overdue), owner-only, and record who did it.
+    """Write the overdue-surveillance list (due and overdue), owner-only, and record who did it:
+    an Excel workbook when the target's name ends in `.xlsx`, else CSV (UTF-8 with a BOM).
 
     The file is staged beside the target, the export recorded, then the file renamed into
     place: a file on disk always has its audit record."""
     rows = due_list(engine, evaluation, ("due", "overdue"), config=config or Config())
     rows = rows.assign(name=rows["name"].fillna(""))
     target = Path(target)
-    return write_private_frame(target, rows[EXPORT_COLUMNS], record=lambda: record_access(
+    record = lambda: record_access(  # noqa: E731
         engine, action="export_overdue", subject=str(target.resolve()), rows=len(rows), by=by,
-        detail={"as_of": evaluation.as_of.isoformat()}))
+        detail={"as_of": evaluation.as_of.isoformat(), "format": "xlsx" if is_xlsx(target) else "csv"})
+    if is_xlsx(target):
+        from monitor.formats.xlsx_write import frame_xlsx_bytes
+
+        write_private_bytes(target, frame_xlsx_bytes(rows[EXPORT_COLUMNS], sheet="overdue"), record=record)
+        return len(rows)
+    return write_private_frame(target, rows[EXPORT_COLUMNS], record=record)
+
+
+def is_xlsx(path: Path) -> bool:
+    """An Excel workbook by its name's extension."""
+    return Path(path).suffix.lower() == ".xlsx"
 
 
 def write_patient_reports(engine: Engine, evaluation: Evaluation, patient_ids: list[int], folder: Path, *,
@@ -78,3 +90,75 @@ def patient_report(engine: Engine, mrn: str, *, as_of: date, config: Config):
     evaluation = evaluate(patient_history(engine, mrn), as_of=as_of, config=config)
     pid = int(evaluation.cohort.patients["patient_id"].iloc[0])
     return next(patient_reports(evaluation, config, [pid]))
+
+
+CALENDAR_STATUSES = ("due_soon", "due", "overdue")
+
+
+def export_calendar(engine: Engine, target: Path, *, evaluation: Evaluation, statuses: tuple[str, ...] = (),
+                    with_names: bool = False, by: str | None = None) -> int:
+    """Write the due dates of active patients due soon, due or overdue (or `statuses`) as an
+    iCalendar file (formats.calendar), owner-only, recorded before it is published."""
+    from monitor.formats.calendar import calendar_bytes
+
+    statuses = tuple(statuses) or CALENDAR_STATUSES
+    schedule = evaluation.schedule
+    rows = schedule.loc[schedule["status"].isin(statuses) & schedule["due_date"].notna()]
+    rows = rows.sort_values(["due_date", "mrn"], kind="stable")
+    rows = rows.assign(due_on=rows["due_date"].dt.date, name=rows["name"].astype("object").where(rows["name"].notna(), ""))
+    data = calendar_bytes(rows[["mrn", "name", "status", "due_on", "due_reason"]], as_of=evaluation.as_of,
+                          with_names=with_names)
+    target = Path(target)
+    write_private_bytes(target, data, record=lambda: record_access(
+        engine, action="export_calendar", subject=str(target.resolve()), rows=len(rows), by=by,
+        detail={"as_of": evaluation.as_of.isoformat(), "statuses": list(statuses), "with_names": with_names,
+                "mrns": rows["mrn"].tolist()}))
+    return len(rows)
+
+
+def letter_reason(row) -> str:
+    """Why the scan is due, in words a patient reads (no codes)."""
+    from monitor.reports.letters import long_date
+
+    if row.is_baseline:
+        return "It will be the first scan since your hip condition was diagnosed."
+    months = int(row.interval_months)
+    last = f" Your last scan was on {long_date(row.last_scan_date.date())}." if row.last_scan_date == row.last_scan_date \
+        and row.last_scan_date is not None else ""
+    return f"We check bone density every {months} months after transient osteoporosis of the hip.{last}"
+
+
+def write_letters(engine: Engine, target: Path, *, evaluation: Evaluation, config: Config,
+                  by: str | None = None) -> tuple[int, list[str]]:
+    """Recall letters (reports.letters) for active patients due or overdue whose preferred contact
+    is a letter, one page each, most overdue first; owner-only, recorded (which patients) before
+    the file is published. Returns how many, and the MRNs left out for having no address."""
+    import pandas as pd
+    from sqlalchemy import text
+
+    from monitor import store
+    from monitor.reports.letters import Letter, address_lines, letters_pdf_bytes
+
+    with store.reading(engine) as conn:
+        wanted = pd.read_sql_query(text("SELECT id AS patient_id, address FROM patient "
+                                        "WHERE preferred_contact = 'letter'"), conn)
+    wanted["patient_id"] = wanted["patient_id"].astype("int64")
+    schedule = evaluation.schedule
+    rows = schedule.loc[schedule["status"].isin(("due", "overdue"))].merge(wanted, on="patient_id")
+    rows = rows.sort_values(["days_overdue", "mrn"], ascending=[False, True], kind="stable")
+    has_address = rows["address"].map(lambda a: bool(address_lines(a)))
+    missing = rows.loc[~has_address, "mrn"].tolist()
+    letters = [Letter(mrn=r.mrn, name=r.name if isinstance(r.name, str) else "",
+                      address_lines=address_lines(r.address), status=r.status, due_on=r.due_date.date(),
+                      reason=letter_reason(r))
+               for r in rows.loc[has_address].itertuples(index=False)]
+    settings = config.letters
+    clinic = {"name": settings.clinic_name, "address_lines": list(address_lines(settings.clinic_address)),
+              "phone": settings.clinic_phone}
+    data = letters_pdf_bytes(letters, as_of=evaluation.as_of, template_path=settings.template, clinic=clinic)
+    target = Path(target)
+    write_private_bytes(target, data, record=lambda: record_access(
+        engine, action="letters", subject=str(target.resolve()), rows=len(letters), by=by,
+        detail={"as_of": evaluation.as_of.isoformat(), "mrns": [x.mrn for x in letters],
+                "no_address": missing}))
+    return len(letters), missing

@@ -102,7 +102,7 @@ def _plan(parsed: ParsedFile, spec: KindSpec, existing: pd.DataFrame, patient_id
     types = {c.name: c.type.python_type for c in table.columns}
     frame = parsed.frame
     good = frame.loc[~frame["line"].isin(parsed.bad_lines | parsed.repeat_lines)].rename(columns={c.name: c.db for c in spec.columns})
-    result = FileResult(parsed.path.name, parsed.kind, rows=len(frame),
+    result = FileResult(parsed.label, parsed.kind, rows=len(frame),
                         rejected=len({pr.line for pr in parsed.problems}))
     value_cols = [c.db for c in spec.columns if c.name in parsed.present and c.name != "mrn"]
     if spec.kind == "pregnancies":

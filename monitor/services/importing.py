@@ -17,11 +17,13 @@ import pandas as pd
 from sqlalchemy import Engine, select, text
 
 from monitor import store
-from monitor.formats.csv_cells import ParsedFile, dedupe, dedupe_across, kind_of, parse_file
+from monitor.formats.csv_cells import ParsedFile, kind_of, parse_file
 from monitor.formats.fhir_read import is_fhir
+from monitor.formats.repeats import dedupe, dedupe_across
 from monitor.errors import ImportRejected, MonitorError, Problem
 from monitor.formats.import_spec import CONTACT_NEEDS, EVENT_LABELS, IMPORT_ORDER, SPECS, KindSpec
 from monitor.formats.rejects import write_rejects
+from monitor.formats.xlsx_read import is_workbook, parse_workbook
 from monitor.services.import_plan import FileResult, Plan, _plan
 
 @dataclass
@@ -47,14 +49,17 @@ class DbState:
 def import_files(engine: Engine, paths: list[Path], *, today: date, actor: str, risk_codes: tuple[str, ...],
                  on_behalf_of: str | None = None,
                  kind: str | None = None, keep_valid: bool = False, dry_run: bool = False,
-                 rejects_dir: Path | None = None, progress=None, fhir=None) -> ImportReport:
+                 rejects_dir: Path | None = None, progress=None, fhir=None,
+                 date_format: str | None = None) -> ImportReport:
     """Validate every file, then write them all in one transaction, or nothing at all.
 
     Reading the files, reading what the database holds, checking and computing the inserts and
     updates all happen before the write transaction opens (a read does not block other writers);
     the write transaction only checks that nothing changed meanwhile (else everything is
     prepared again) and writes. `progress`, when given, is called with a short message at each
-    step (the CLI prints them on a terminal)."""
+    step (the CLI prints them on a terminal). An `.xlsx` workbook is read sheet by sheet, each
+    sheet like a CSV file of its kind; `date_format` (`DD/MM/YYYY`, `MM/DD/YYYY`) reads the
+    files' dates in that order instead of YYYY-MM-DD."""
     step = progress or (lambda _message: None)
     from monitor.store.tables import AuditEvent
 
@@ -66,7 +71,11 @@ def import_files(engine: Engine, paths: list[Path], *, today: date, actor: str, 
         if is_fhir(path):
             continue
         step(f"reading and checking {path.name}")
-        parsed.append(parse_file(path, kind_of(path, kind), today=today, risk_codes=risk_codes))
+        if is_workbook(path):  # one sheet per kind
+            parsed.extend(parse_workbook(path, kind, today=today, risk_codes=risk_codes, date_format=date_format))
+            continue
+        parsed.append(parse_file(path, kind_of(path, kind), today=today, risk_codes=risk_codes,
+                                 date_format=date_format))
     fhir_paths = [path for path in paths if is_fhir(path)]
     if fhir_paths:  # one set of resources: a Patient in one file is the subject of the next
         if kind:
@@ -317,7 +326,7 @@ def _apply(conn, plans: list[Plan], state: DbState, *, actor: str, on_behalf_of:
             rows = conn.execute(text("SELECT mrn, id FROM patient WHERE id > :highest"), {"highest": highest_known})
             new_ids.update({mrn: row_id for mrn, row_id in rows})
         r = pl.result
-        store.record_event(conn, actor=actor, action="import", subject=pl.parsed.path.name,
+        store.record_event(conn, actor=actor, action="import", subject=pl.parsed.label,
                            rows=r.inserted + r.updated,
                            detail={"kind": pl.spec.kind, "inserted": r.inserted, "updated": r.updated,
                                    "unchanged": r.unchanged, "rejected": r.rejected, "changes": pl.changes,

@@ -84,7 +84,7 @@ def test_export_overdue_csv(cohort_db, tmp_path):
     assert result.exit_code == 0, result.output
     assert result.output == f"Wrote 2 patient(s) due or overdue on 2026-06-01 to {out}\n"
     assert os.stat(out).st_mode & 0o777 == 0o600
-    with out.open(newline="", encoding="utf-8") as fh:
+    with out.open(newline="", encoding="utf-8-sig") as fh:
         rows = list(csv.reader(fh))
     assert rows[0] == ["mrn", "name", "status", "due_date", "days_overdue", "last_scan_date",
                        "interval_months", "risk_factors", "flags", "as_of", "phone", "preferred_contact",
@@ -154,3 +154,10 @@ def test_flags_cli_table_and_json(cohort_db):
                      "sources": [1]}]
     assert cli(cohort_db, "flags", "--as-of", AS_OF, "--severity", "urgent").output == \
         "0 flag(s) on 0 patient(s), as of 2026-06-01\n"
+
+
+def test_export_csv_starts_with_a_bom(cohort_db, tmp_path):
+    """Excel reads "Zoë Müller" right only when a CSV file starts with the UTF-8 byte order mark."""
+    out = tmp_path / "overdue.csv"
+    cli(cohort_db, "export", "overdue", "-o", str(out), "--as-of", AS_OF)
+    assert out.read_bytes().startswith(b"\xef\xbb\xbfmrn,name,status")

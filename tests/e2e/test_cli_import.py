@@ -59,7 +59,7 @@ BAD = [
     ("scans", "mrn,scan_date,site,side,bmd\nA1,2024-02-01,lumbar_spine,left,0.9\n",
      "column 'side': the lumbar spine has no side; leave it blank"),
     ("scans", "mrn,scan_date,site,side,bmd\nA1,01/02/2024,total_hip,left,0.9\n",
-     "column 'scan_date': expected a date YYYY-MM-DD, got '01/02/2024'"),
+     "scans.csv, line 2, column 'scan_date': dates must be YYYY-MM-DD; this file has dates like NN/NN/YYYY"),
     ("scans", "mrn,scan_date,site,side,bmd\nA1,2024-02-30,total_hip,left,0.9\n",
      "column 'scan_date': expected a date YYYY-MM-DD, got '2024-02-30'"),
     ("scans", "mrn,scan_date,site,side,bmd,colour\nA1,2024-02-01,total_hip,left,0.9,red\n",

@@ -44,7 +44,7 @@ def test_demo_runs_every_job(tmp_path):
     assert result.exit_code == 0, result.output
     assert "Surveillance on 2026-11-20 (" in result.output
     assert (out / "monitor.db").is_file()
-    with (out / "overdue.csv").open(newline="") as fh:
+    with (out / "overdue.csv").open(newline="", encoding="utf-8-sig") as fh:
         rows = list(csv.DictReader(fh))
     assert rows and {r["status"] for r in rows} == {"due", "overdue"}
     assert os.stat(out / "overdue.csv").st_mode & 0o777 == 0o600

@@ -148,5 +148,5 @@ def test_keep_valid_writes_fhir_rejects_as_csv_rows(engine, tmp_path):
     report = run(engine, [path], fhir=TOH, keep_valid=True, rejects_dir=tmp_path)
     assert len(report.problems) == 1
     rejects = tmp_path / "scans.rejects.csv"
-    assert rejects.read_text().splitlines()[0].startswith("line,reason,mrn,scan_date,scanner,site")
+    assert rejects.read_text(encoding="utf-8-sig").splitlines()[0].startswith("line,reason,mrn,scan_date,scanner,site")
     assert len(load_cohort(engine).scans) == 2  # the right hip and femoral neck; not the spine

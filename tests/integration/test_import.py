@@ -113,7 +113,7 @@ def test_keep_valid_writes_rejects_with_reasons(engine, tmp_path):
     report = run(engine, files, keep_valid=True, rejects_dir=out)
     scans = report.files[2]
     assert (scans.inserted, scans.rejected) == (3, 1)
-    text_ = (out / "scans.rejects.csv").read_text()
+    text_ = (out / "scans.rejects.csv").read_text(encoding="utf-8-sig")
     assert "5,mrn: unknown MRN 'ZZ9': import the patient first,ZZ9" in text_
     assert (out / "scans.rejects.csv").stat().st_mode & 0o777 == 0o600
 
@@ -357,7 +357,7 @@ def test_rejects_files_never_overwrite_each_other(engine, tmp_path):
                  rejects_dir=out)
     assert [r.rejects_file for r in report.files] == [str(out / "scans.rejects-2.csv"), str(out / "scans.rejects-3.csv")]
     assert (out / "scans.rejects.csv").read_text() == "yesterday's rejects\n"
-    assert "'2.5'" in (out / "scans.rejects-2.csv").read_text() and "'3.5'" in (out / "scans.rejects-3.csv").read_text()
+    assert "'2.5'" in (out / "scans.rejects-2.csv").read_text(encoding="utf-8-sig") and "'3.5'" in (out / "scans.rejects-3.csv").read_text(encoding="utf-8-sig")
 
 
 @pytest.mark.parametrize("kind, content, message", [
@@ -408,9 +408,9 @@ def test_rejects_file_round_trip(engine, tmp_path):
                                       "B2,2024-01-05,total_hip,left,0.9,-2.0\nB2,2024-01-05,total_hip,right,9,+1.5\n")
     write_csv(tmp_path / "patients.csv", "mrn,name,sex,birth_date\nC3,=HYPERLINK(\"x\"),Q,1980-01-01\n")
     run(engine, [tmp_path / "patients.csv", tmp_path / "scans.csv"], keep_valid=True, rejects_dir=tmp_path)
-    scans_rejects = (tmp_path / "scans.rejects.csv").read_text()
+    scans_rejects = (tmp_path / "scans.rejects.csv").read_text(encoding="utf-8-sig")
     assert scans_rejects.splitlines()[1].endswith(",B2,2024-01-05,total_hip,right,9,+1.5")
-    patients_rejects = (tmp_path / "patients.rejects.csv").read_text()
+    patients_rejects = (tmp_path / "patients.rejects.csv").read_text(encoding="utf-8-sig")
     assert "'=HYPERLINK" in patients_rejects
     (tmp_path / "scans.rejects.csv").write_text(scans_rejects.replace("right,9,", "right,0.95,"))
     (tmp_path / "patients.rejects.csv").write_text(patients_rejects.replace(",Q,", ",F,"))

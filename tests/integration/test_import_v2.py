@@ -57,7 +57,7 @@ def test_fracture_on_is_stored_and_implies_a_fracture(engine, tmp_path):
     ("pregnancies", "mrn,expected_delivery,delivered_on,breastfeeding_until\nA1,2026-03-01,2026-03-01,2026-02-01\n",
      "pregnancies.csv, line 2, column 'breastfeeding_until': breastfeeding_until 2026-02-01 is before delivered_on "
      "2026-03-01"),
-    ("pregnancies", "mrn,expected_delivery,delivered_on,breastfeeding_until\nA1,2026-03-01,2026-03-01,25/11/2026\n",
+    ("pregnancies", "mrn,expected_delivery,delivered_on,breastfeeding_until\nA1,2026-03-01,2026-03-01,2026-11-31\n",
      "pregnancies.csv, line 2, column 'breastfeeding_until': expected a date YYYY-MM-DD or 'ongoing'"),
     ("episodes", "mrn,joint,side,onset_date,fracture,fracture_on\nA1,hip,left,2026-01-01,no,2026-02-01\n",
      "episodes.csv, line 2, column 'fracture': fracture is 'no' but fracture_on gives a date"),

@@ -92,7 +92,7 @@ def test_worklist_and_digest_land_in_the_outbox(clinic, tmp_path):
     digest = tmp_path / "outbox" / "digest-2026-06-01.txt"
     assert sorted(result.files) == sorted([str(csv_file), str(digest)])
     assert csv_file.stat().st_mode & 0o777 == 0o600 and digest.stat().st_mode & 0o777 == 0o600
-    assert csv_file.read_text().splitlines()[0] == ("reminder_id,mrn,name,item,due_date,status,days_overdue,state,"
+    assert csv_file.read_text(encoding="utf-8-sig").splitlines()[0] == ("reminder_id,mrn,name,item,due_date,status,days_overdue,state,"
                                                     "last_outreach,interval_months,risk_factors,flags,"
                                                     "assigned_to,due_by,deferred_until,deferred_reason")
     text_ = digest.read_text()

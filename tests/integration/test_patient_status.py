@@ -47,7 +47,7 @@ def test_the_next_nightly_run_closes_a_deceased_patients_reminder(clinic, tmp_pa
     result = nightly(engine, config, "2026-06-02")
     assert result.counts["closed"] == 1 and result.counts["new"] == 0
     assert reminder_events(engine, "P1")[-1] == ("closed", "patient is deceased: surveillance paused")
-    worklist = (tmp_path / "outbox" / "worklist-2026-06-02.csv").read_text()
+    worklist = (tmp_path / "outbox" / "worklist-2026-06-02.csv").read_text(encoding="utf-8-sig")
     assert "P1" not in worklist and "P2" in worklist
     # Nights later, still nothing new for them.
     assert nightly(engine, config, "2026-06-03").counts["new"] == 0

@@ -32,6 +32,7 @@ STARTS_IN = {
     "Correcting the record": "demo_workspace",
     "Discharging, transferring, reactivating": "demo_workspace",
     "The clinician's review list": "demo_workspace",
+    "Calendars and recall letters": "demo_workspace",
     "Nightly reminders and the daemon": "demo_workspace",
     "Working the reminder list": "demo_workspace",
     "Reports": "demo_workspace",

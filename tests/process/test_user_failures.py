@@ -210,7 +210,7 @@ def test_a_killed_export_never_leaves_an_unrecorded_file(clinic):
         recorded = [e for e in audit(clinic / "monitor.db") if e[1] == "export_overdue" and e[2] == str(target)]
         if target.exists():
             assert recorded, f"kill after {delay} s left an unrecorded file"
-            assert target.read_text(encoding="utf-8").startswith("mrn,name,status")
+            assert target.read_text(encoding="utf-8-sig").startswith("mrn,name,status")
 
 
 @pytest.mark.parametrize("command", [("due",), ("flags",), ("reminders", "--all")])

@@ -17,9 +17,9 @@ def test_formula_cells_are_neutralised(cell, expected):
 
 
 def test_frame_csv_bytes_quotes_and_neutralises():
-    """Commas, quotes and line breaks are quoted; formulas neutralised; missing values empty."""
+    """Commas, quotes and line breaks are quoted; formulas neutralised; missing values empty; a BOM for Excel."""
     frame = pd.DataFrame({"mrn": ["A1", "=cmd", None], "note": ['say "hi"', "a,b", "two\nlines"], "n": [1, 2, 3]})
-    assert frame_csv_bytes(frame) == (b'mrn,note,n\r\nA1,"say ""hi""",1\r\n\'=cmd,"a,b",2\r\n,"two\nlines",3\r\n')
+    assert frame_csv_bytes(frame) == (b'\xef\xbb\xbfmrn,note,n\r\nA1,"say ""hi""",1\r\n\'=cmd,"a,b",2\r\n,"two\nlines",3\r\n')
 
 
 @pytest.mark.parametrize("part, expected", [
@@ -29,3 +29,28 @@ def test_frame_csv_bytes_quotes_and_neutralises():
 def test_safe_name(part, expected):
     """File names from MRNs hold only letters, digits, - and _: no path can be smuggled in."""
     assert safe_name(part) == expected
+
+
+def test_xlsx_cells_are_never_formulas(tmp_path):
+    """A name like =HYPERLINK(...) is a text cell in the workbook: Excel shows it, never runs it."""
+    import io
+
+    import openpyxl
+    import pandas as pd
+
+    from monitor.formats.xlsx_write import frame_xlsx_bytes
+
+    frame = pd.DataFrame({"mrn": ["007", "=1+1"], "name": ['=HYPERLINK("x")', "@SUM(A1)"],
+                          "due_date": ["2026-01-02", ""], "days_overdue": [3, 4]})
+    data = frame_xlsx_bytes(frame)
+    assert data == frame_xlsx_bytes(frame)  # repeatable bytes
+    ws = openpyxl.load_workbook(io.BytesIO(data)).active
+    cells = [[c.data_type for c in row] for row in ws.iter_rows(min_row=2)]
+    assert cells == [["s", "s", "d", "n"], ["s", "s", "n", "n"]]  # text, text, date (or empty), number
+    assert [c.value for c in ws[2]][:2] == ["007", '=HYPERLINK("x")']
+    assert ws["C3"].value is None and ws.freeze_panes == "A2"
+
+
+def test_frame_csv_text_for_a_terminal_has_no_bom():
+    """Text printed to a terminal or a pipe must not start with an invisible byte order mark."""
+    assert frame_csv_bytes(pd.DataFrame({"mrn": ["A1"]}), bom=False) == b"mrn\r\nA1\r\n"

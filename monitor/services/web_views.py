@@ -52,6 +52,12 @@ class _Cache:
             self._values[kind] = (key, value)
             return value
 
+    def peek(self, kind: str, key: tuple):
+        """The value held for `key`, or None: never computes."""
+        with self._lock:
+            held = self._values.get(kind)
+            return held[1] if held is not None and held[0] == key else None
+
     def clear(self) -> None:
         with self._lock:
             self._values.clear()
@@ -290,17 +296,37 @@ class PatientPage:
 
 
 def patient_report(engine: Engine, mrn: str, *, as_of: date, config: Config):
-    """One patient's report data with acknowledgements applied (a few queries for that patient)."""
+    """One patient's report data with acknowledgements applied: sliced from the cohort evaluation
+    when it is in memory for the data as it is now (a page in milliseconds), else evaluated for
+    this patient alone (a few queries for that patient)."""
     from monitor.reports.data import patient_reports
     from monitor.rules.evaluation import evaluate
     from monitor.services.acknowledgements import load_acknowledgements
     from monitor.services.evaluation import check_mrn, patient_history
 
+    cached = CACHE.peek("evaluation", _evaluation_key(engine, as_of, config))
+    if cached is not None:
+        pid = _patient_id(cached, check_mrn(mrn))
+        if pid is not None:
+            return next(patient_reports(one_patient(cached, pid), config, [pid]))
     cohort = patient_history(engine, check_mrn(mrn))
     pid = int(cohort.patients["patient_id"].iloc[0])
     evaluation = evaluate(cohort, as_of=as_of, config=config,
                           acknowledgements=load_acknowledgements(engine, patient_id=pid))
     return next(patient_reports(evaluation, config, [pid]))
+
+
+def _patient_id(evaluation: Evaluation, mrn: str) -> int | None:
+    hit = evaluation.cohort.patients.loc[evaluation.cohort.patients["mrn"] == mrn, "patient_id"]
+    return int(hit.iloc[0]) if len(hit) else None
+
+
+def one_patient(evaluation: Evaluation, pid: int) -> Evaluation:
+    """The cohort evaluation cut down to one patient (the rules are per patient: the same result
+    as evaluating that patient alone)."""
+    return Evaluation(as_of=evaluation.as_of, cohort=evaluation.cohort.only([pid]),
+                      schedule=evaluation.schedule.loc[evaluation.schedule["patient_id"] == pid],
+                      flags=evaluation.flags.loc[evaluation.flags["patient_id"] == pid])
 
 
 def patient_page(engine: Engine, mrn: str, *, as_of: date, config: Config) -> PatientPage:

@@ -216,21 +216,30 @@ def _scanner_breaks(ax, report: PatientReport) -> None:
                     color="dimgrey")
 
 
+def uses_z_scores(report: PatientReport) -> bool:
+    """A young adult (ISCD): Z-scores, not T-score categories. Decided at the latest scan, or today
+    when there is none."""
+    from monitor.rules.thresholds import is_young_adult, latest_scores
+
+    pid = int(report.patient["patient_id"])
+    scores = latest_scores(report.history, report.config)
+    mine = scores.loc[scores["patient_id"] == pid, "is_young"]
+    if len(mine):
+        return bool(mine.any())
+    p = report.patient
+    return bool(is_young_adult(pd.Series([p["sex"]]), pd.Series([p["postmenopausal"]]),
+                               pd.Series([age_on(p["birth_date"], report.as_of)]), settings=report.config.thresholds).iloc[0])
+
+
 def _t_panel(ax, report: PatientReport, affected: set[str]) -> None:
     """T-scores with WHO bands and the thresholds; for a young adult Z-scores (ISCD: T-score
     categories do not apply), and never a drug named while pregnant or breastfeeding (labelling)."""
     from monitor.rules.pregnancy import deferred_ids, pregnancy_state
-    from monitor.rules.thresholds import is_young_adult, latest_scores
     from monitor.rules.treatment import bone_treatments_on
 
     history, config = report.history, report.config
     pid = int(report.patient["patient_id"])
-    scores = latest_scores(history, config)
-    mine = scores.loc[scores["patient_id"] == pid, "is_young"]
-    p = report.patient
-    young = bool(mine.any()) if len(mine) else bool(is_young_adult(  # no scan yet: her age today decides
-        pd.Series([p["sex"]]), pd.Series([p["postmenopausal"]]), pd.Series([age_on(p["birth_date"], report.as_of)]),
-        settings=config.thresholds).iloc[0])
+    young = uses_z_scores(report)
     deferred = pid in set(deferred_ids(pregnancy_state(history, as_of=report.as_of, settings=config.thresholds)))
     treated = pid in set(bone_treatments_on(history, as_of=report.as_of, settings=config.treatment)["patient_id"])
     score = "z_score" if young else "t_score"

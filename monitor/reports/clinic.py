@@ -13,7 +13,7 @@ import pandas as pd
 from monitor.config import Config
 from monitor.rules.flag_frames import severity_rank
 from monitor.reports.chart import A4_LANDSCAPE
-from monitor.reports.pages import text_figures, wrap
+from monitor.reports.pages import stamp_pages, text_figures, wrap
 from monitor.reports.patient import pdf_bytes, png_bytes, settings_lines
 from monitor.formats.files import write_private_bytes
 
@@ -91,7 +91,6 @@ def overview_figure(evaluation, config: Config, reminders: pd.DataFrame | None =
     ax.bar_label(bars, padding=2, fontsize=7)
     ax.set_title("Patients with urgent (dark) and warning flags", fontsize=10, loc="left")
     ax.tick_params(axis="y", labelsize=7)
-    fig.text(0.06, 0.02, "toh-monitor | confidential patient data", fontsize=7, color="dimgrey")
     return fig
 
 
@@ -157,6 +156,7 @@ def write_clinic_report(evaluation, target: Path, *, config: Config, fmt: str = 
         return target
     footer = f"toh-monitor clinic report | as of {evaluation.as_of.isoformat()} | confidential patient data"
     figures = [overview] + text_figures("Clinic report: lists", list_lines(evaluation, config, reminders),
-                                             footer=footer)
+                                        footer=footer)
+    stamp_pages(figures, footer)
     write_private_bytes(target, pdf_bytes(figures, f"TOH clinic report {evaluation.as_of.isoformat()}"), record=record)
     return target

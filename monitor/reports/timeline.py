@@ -26,7 +26,7 @@ BARS = {
     "trimester_2": dict(facecolor="#bdbdbd", hatch="", legend="pregnancy, 2nd trimester"),
     "trimester_3": dict(facecolor="#737373", hatch="", legend="pregnancy, 3rd trimester"),
     "breastfeeding": dict(facecolor="white", hatch="....", legend="breastfeeding"),
-    "treatment": dict(facecolor="#9dc3e6", hatch="", legend="treatment"),
+    "treatment": dict(facecolor="#9dc3e6", hatch="///", legend="treatment"),
 }
 POINTS = {
     "fracture": dict(marker="*", color="black", mfc="black", size=11, legend="fracture (star)"),

@@ -60,6 +60,26 @@ def patient_file_bytes(report: PatientReport, fmt: str) -> bytes:
     return pdf_bytes(patient_figures(report), f"TOH surveillance report {report.mrn}")
 
 
+def combined_pdf_bytes(reports, title: str, progress=None) -> tuple[bytes, list[str]]:
+    """Many patients' PDFs as one file with a bookmark per patient (by MRN), in the given order;
+    each patient keeps its own "page k of N". Deterministic like a single report."""
+    from pypdf import PdfReader, PdfWriter
+
+    writer = PdfWriter()
+    mrns = []
+    for report in reports:
+        start = len(writer.pages)
+        writer.append(PdfReader(io.BytesIO(patient_file_bytes(report, "pdf"))), import_outline=False)
+        writer.add_outline_item(title=report.mrn, page_number=start)
+        mrns.append(report.mrn)
+        if progress:
+            progress()
+    writer.add_metadata({"/Title": title, "/Creator": PDF_METADATA["Creator"]})
+    buf = io.BytesIO()
+    writer.write(buf)
+    return buf.getvalue(), mrns
+
+
 def write_patient_png(report: PatientReport, target: Path, *, record=None) -> Path:
     return write_private_bytes(target, patient_file_bytes(report, "png"), record=record)
 

@@ -71,6 +71,23 @@ def write_patient_reports(engine: Engine, evaluation: Evaluation, patient_ids: l
     return [f.publish() for f in staged]
 
 
+def write_combined_patient_pdf(engine: Engine, evaluation: Evaluation, patient_ids: list[int], target: Path, *,
+                               config: Config, by: str | None = None, progress=None) -> int:
+    """One PDF holding every selected patient's report, a bookmark per patient; recorded (which
+    patients, where) before the file is renamed into place. Returns the number of patients."""
+    from monitor.formats.files import write_private_bytes
+    from monitor.reports.data import patient_reports
+    from monitor.reports.patient import combined_pdf_bytes
+
+    data, mrns = combined_pdf_bytes(patient_reports(evaluation, config, patient_ids),
+                                    f"TOH surveillance reports {evaluation.as_of.isoformat()}", progress)
+    target = Path(target)
+    write_private_bytes(target, data, record=lambda: record_access(
+        engine, action="report_patients", subject=str(target.resolve()), rows=len(mrns), by=by,
+        detail={"as_of": evaluation.as_of.isoformat(), "format": "pdf", "combined": True, "mrns": mrns}))
+    return len(mrns)
+
+
 def patient_report(engine: Engine, mrn: str, *, as_of: date, config: Config):
     """The data of one patient's report (a few queries for that patient only)."""
     from monitor.reports.data import patient_reports

@@ -123,7 +123,10 @@ def test_clinic_report(demo_engine, tmp_path):
     assert "clinic report as of 2026-11-20" in text
     overdue = int((evaluation.schedule["status"].isin(("due", "overdue"))).sum())
     assert f"DUE AND OVERDUE ({overdue})" in text
-    assert "URGENT AND WARNING FLAGS" in text and "PROTOCOL SETTINGS USED" in text
+    assert "URGENT FLAGS AND UNACKNOWLEDGED WARNINGS" in text and "PROTOCOL SETTINGS USED" in text
+    assert "pregnancy_toh_fracture_risk" not in text and "URGENT pregnancy toh fracture risk" in text  # words
+    n = len(PdfReader(str(path)).pages)
+    assert all(f"page {k} of {n}" in PdfReader(str(path)).pages[k - 1].extract_text() for k in range(1, n + 1))
     png = write_clinic_report(evaluation, tmp_path / "clinic.png", config=Config(), fmt="png")
     assert png.read_bytes().startswith(PNG_MAGIC)
 
@@ -196,3 +199,52 @@ def test_clinic_report_lists_are_capped(demo_engine, tmp_path, monkeypatch):
     due = int((evaluation.schedule["status"].isin(("due", "overdue"))).sum())
     assert f"  ... and {due - 5} more: the full list is `monitor export overdue -o FILE`" in lines
     assert any(line.startswith("  ... and ") and "monitor flags --severity warn" in line for line in lines)
+
+
+def test_report_patients_to_a_pdf_file_writes_one_combined_pdf(demo_engine, tmp_path):
+    """A batch for printing: one PDF, a bookmark per patient at that patient's first page, same bytes twice."""
+    db = str(demo_engine.url)
+    args = ["--db", db, "report", "patients", "TOH-000041", "TOH-000009", "--as-of", "2026-11-20", "-o"]
+    r = CliRunner().invoke(main, args + [str(tmp_path / "batch.pdf")], catch_exceptions=False)
+    assert r.exit_code == 0
+    assert r.output == f"Wrote 2 patient report(s) to {tmp_path / 'batch.pdf'} (one PDF, a bookmark per patient)\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["batch.pdf"]
+    assert (tmp_path / "batch.pdf").stat().st_mode & 0o777 == 0o600
+    reader = PdfReader(str(tmp_path / "batch.pdf"))
+    marks = [(m.title, reader.get_destination_page_number(m)) for m in reader.outline]
+    assert [title for title, _ in marks] == ["TOH-000009", "TOH-000041"]  # in MRN order, like the folder
+    assert marks[0][1] == 0 and 0 < marks[1][1] < len(reader.pages)
+    assert "page 1 of" in reader.pages[marks[1][1]].extract_text()  # each patient counts its own pages
+    CliRunner().invoke(main, args + [str(tmp_path / "again.pdf")], catch_exceptions=False)
+    assert (tmp_path / "again.pdf").read_bytes() == (tmp_path / "batch.pdf").read_bytes()
+    r = CliRunner().invoke(main, args + [str(tmp_path / "c.pdf"), "--format", "png"])
+    assert r.exit_code == 1 and "Error: " in r.stderr and "for PNG charts name a folder" in r.stderr
+
+
+def test_clinic_kpis_count_overdue_share_median_and_lost(demo_engine):
+    """The manager's numbers are computed from the schedule: % of active overdue, median days, lost > 1 year."""
+    from monitor.reports.clinic import clinic_kpis
+
+    evaluation = evaluate_db(demo_engine, as_of=AS_OF, config=Config())
+    k = clinic_kpis(evaluation)
+    sched = evaluation.schedule
+    days = sched.loc[sched["status"] == "overdue", "days_overdue"]
+    assert k["active"] == len(sched) and k["overdue"] == len(days) > 0
+    assert k["overdue_pct"] == round(100 * len(days) / len(sched), 1)
+    assert k["median_days_overdue"] == int(days.astype(float).median())
+    assert k["lost"] == int((days > 365).sum()) > 0
+
+
+def test_clinic_flag_details_leave_out_acknowledged_warnings(demo_engine):
+    """A warning a clinician acknowledged leaves the clinic report's details; urgent flags always stay."""
+    from monitor.reports.clinic import flag_detail_lines
+
+    evaluation = evaluate_db(demo_engine, as_of=AS_OF, config=Config())
+    flags = evaluation.flags
+    warn = flags.loc[flags["severity"] == "warn"].iloc[0]
+    title = warn["title"]
+    before = sum(title in line for line in flag_detail_lines(evaluation))
+    acked = flags.assign(acknowledged_by=[("dr" if i == warn.name else "") for i in flags.index])
+    after = sum(title in line for line in flag_detail_lines(replace(evaluation, flags=acked)))
+    assert before >= 1 and after == before - 1
+    assert not any("[info]" in line for line in flag_detail_lines(evaluation))

@@ -60,8 +60,8 @@ def clinic_kpis(evaluation) -> dict:
 def kpi_lines(evaluation) -> list[str]:
     k = clinic_kpis(evaluation)
     return [f"{k['active']} active patients: {k['overdue']} overdue ({k['overdue_pct']:.1f}% of active), "
-            f"median {k['median_days_overdue']} days past due; {k['lost']} lost to follow-up (overdue more than "
-            f"a year); {k['urgent_patients']} with an urgent flag"]
+            f"median {k['median_days_overdue']} days past due",
+            f"{k['lost']} lost to follow-up (overdue more than a year); {k['urgent_patients']} with an urgent flag"]
 
 
 def overview_figure(evaluation, config: Config, reminders: pd.DataFrame | None = None):
@@ -73,10 +73,11 @@ def overview_figure(evaluation, config: Config, reminders: pd.DataFrame | None =
     fig.text(0.06, 0.95, f"TOH surveillance: clinic report as of {evaluation.as_of.isoformat()}", fontsize=15,
              weight="bold")
     counts = sched["status"].value_counts().reindex(STATUS_ORDER, fill_value=0)
-    fig.text(0.06, 0.915, kpi_lines(evaluation)[0], fontsize=10, weight="bold")
+    for n, line in enumerate(kpi_lines(evaluation)):
+        fig.text(0.06, 0.915 - 0.026 * n, line, fontsize=10.5, weight="bold")
     if reminders is not None:
-        fig.text(0.06, 0.89, reminder_line(evaluation, reminders), fontsize=10)
-    grid = fig.add_gridspec(2, 2, hspace=0.45, wspace=0.55, left=0.07, right=0.97, top=0.86, bottom=0.08)
+        fig.text(0.06, 0.863, reminder_line(evaluation, reminders), fontsize=10)
+    grid = fig.add_gridspec(2, 2, hspace=0.45, wspace=0.55, left=0.07, right=0.97, top=0.81, bottom=0.08)
 
     ax = fig.add_subplot(grid[0, 0])
     bars = ax.barh([s.replace("_", " ") for s in STATUS_ORDER], counts.to_numpy(), edgecolor="black")

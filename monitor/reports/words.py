@@ -10,6 +10,7 @@ WORDS = {
     "not_due": "not due", "due_soon": "due soon", "due": "due", "overdue": "overdue",
     "total_hip": "total hip", "femoral_neck": "femoral neck", "lumbar_spine": "lumbar spine",
 }
+TOKENS = {"toh": "TOH", "mri": "MRI", "bmd": "BMD", "dxa": "DXA", "lsc": "LSC"}
 SEVERITY_MARK = {"urgent": "▲ URGENT", "warn": "● WARNING", "info": "○ note"}
 
 
@@ -17,4 +18,5 @@ def word(code) -> str:
     """The reader's word for a stored code; an unknown code with its underscores as spaces."""
     if code is None or code != code:  # None or NaN
         return "?"
-    return WORDS.get(str(code), str(code).replace("_", " "))
+    code = str(code)
+    return WORDS.get(code) or " ".join(TOKENS.get(t, t) for t in code.split("_"))

@@ -124,7 +124,7 @@ def test_clinic_report(demo_engine, tmp_path):
     overdue = int((evaluation.schedule["status"].isin(("due", "overdue"))).sum())
     assert f"DUE AND OVERDUE ({overdue})" in text
     assert "URGENT FLAGS AND UNACKNOWLEDGED WARNINGS" in text and "PROTOCOL SETTINGS USED" in text
-    assert "pregnancy_toh_fracture_risk" not in text and "URGENT pregnancy toh fracture risk" in text  # words
+    assert "pregnancy_toh_fracture_risk" not in text and "URGENT pregnancy TOH fracture risk" in text  # words
     n = len(PdfReader(str(path)).pages)
     assert all(f"page {k} of {n}" in PdfReader(str(path)).pages[k - 1].extract_text() for k in range(1, n + 1))
     png = write_clinic_report(evaluation, tmp_path / "clinic.png", config=Config(), fmt="png")
@@ -248,3 +248,30 @@ def test_clinic_flag_details_leave_out_acknowledged_warnings(demo_engine):
     after = sum(title in line for line in flag_detail_lines(replace(evaluation, flags=acked)))
     assert before >= 1 and after == before - 1
     assert not any("[info]" in line for line in flag_detail_lines(evaluation))
+
+
+def test_clinic_overview_text_stays_on_the_page(demo_engine):
+    """The manager's page 1: every line of text whole on the page, codes as words (TOH, MRI), none under 7 pt."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.text import Text
+
+    from monitor.reports.clinic import overview_figure
+
+    fig = overview_figure(evaluate_db(demo_engine, as_of=AS_OF, config=Config()), Config())
+    FigureCanvasAgg(fig).draw()
+    renderer = fig.canvas.get_renderer()
+    ticks = {id(t) for ax in fig.axes for t in ax.xaxis.findobj(Text) + ax.yaxis.findobj(Text)}
+    def inside(value, limits):
+        return min(limits) - 1e-9 <= value <= max(limits) + 1e-9
+
+    in_view = [t for ax in fig.axes for t in ax.get_xticklabels() if inside(t.get_position()[0], ax.get_xlim())]
+    in_view += [t for ax in fig.axes for t in ax.get_yticklabels() if inside(t.get_position()[1], ax.get_ylim())]
+    shown = [t for t in fig.findobj(Text) if id(t) not in ticks] + in_view  # ticks outside the view are not drawn
+    shown = [t for t in shown if t.get_visible() and t.get_text().strip()]
+    for t in shown:
+        box = t.get_window_extent(renderer)
+        assert fig.bbox.x0 <= box.x0 and box.x1 <= fig.bbox.x1 and fig.bbox.y0 <= box.y0 <= box.y1 <= fig.bbox.y1, t
+        assert t.get_fontsize() >= 7
+    words = " ".join(t.get_text() for t in shown)
+    assert "lost to follow-up" in words and "% of active" in words and "median" in words
+    assert "_" not in words and "▲ pregnancy TOH fracture risk" in words

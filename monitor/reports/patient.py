@@ -149,6 +149,7 @@ def detail_blocks(report: PatientReport) -> list[Block]:
         blocks.append(row(header, columns, bold=True))
         blocks += [row(cells, columns) for cells in rows]
     blocks += flag_blocks(report)
+    blocks += reminder_blocks(report)
     blocks += history_blocks(report)
     blocks.append(heading("Protocol settings used"))
     blocks += [b for line in settings_lines(report.config, report.as_of)[1:] for b in paragraph(line.strip())]
@@ -169,6 +170,21 @@ def flag_blocks(report: PatientReport) -> list[Block]:
             blocks += paragraph(f"{f['title']}   [code {f['code']}]", 2, bold=True)
             blocks += paragraph(f"Evidence: {f['evidence']}", 4)
             blocks += paragraph(f"Action: {f['action']}  [sources: {f['sources']}]", 4)
+    return blocks
+
+
+REMINDER_COLUMNS = (("at", 0.0), ("by", 0.13), ("event", 0.22), ("outcome", 0.31), ("detail", 0.42), ("note", 0.58))
+
+
+def reminder_blocks(report: PatientReport) -> list[Block]:
+    """Each reminder (newest first): what it is and where it stands, then its events, oldest first."""
+    blocks = [heading(f"Reminder history ({len(report.reminders)})" if report.reminders else "Reminder history: none")]
+    columns = [at for _, at in REMINDER_COLUMNS]
+    for h in report.reminders:
+        blocks += paragraph("Reminder " + h.header.split(", reminder ", 1)[-1], bold=True)
+        if h.rows:
+            blocks.append(row([name for name, _ in REMINDER_COLUMNS], columns, bold=True))
+            blocks += [row([str(r.get(name, "") or "")[:90] for name, _ in REMINDER_COLUMNS], columns) for r in h.rows]
     return blocks
 
 

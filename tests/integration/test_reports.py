@@ -275,3 +275,18 @@ def test_clinic_overview_text_stays_on_the_page(demo_engine):
     words = " ".join(t.get_text() for t in shown)
     assert "lost to follow-up" in words and "% of active" in words and "median" in words
     assert "_" not in words and "▲ pregnancy TOH fracture risk" in words
+
+
+def test_patient_pdf_has_the_reminder_history(demo_engine, tmp_path):
+    """The PDF says what the clinic did about the due scan: each reminder, where it stands, its events."""
+    from types import SimpleNamespace
+
+    report = patient_report(demo_engine, "TOH-000041", as_of=AS_OF, config=Config())
+    assert report.reminders == ()  # imported only: no nightly run yet, so no reminder
+    header = "TOH-000041 (Emma Weber), reminder 7 (DXA due 2026-10-10): open; assigned to clerk1"
+    rows = [{"at": "2026-11-02 09:15 +01:00", "by": "clerk1", "event": "outreach", "outcome": "no_answer",
+             "detail": "", "note": "left a message"}]
+    pdf = write_patient_pdf(replace(report, reminders=(SimpleNamespace(header=header, rows=rows),)), tmp_path / "r.pdf")
+    _, text = pdf_text(pdf)
+    assert "Reminder history (1)" in text and "Reminder 7 (DXA due 2026-10-10): open; assigned to clerk1" in text
+    assert "2026-11-02 09:15 +01:00" in text and "left a message" in text

@@ -64,9 +64,10 @@ def report_patient(app, mrn, fmt, output, as_of):
 @as_of_option
 @pass_app
 def report_clinic(app, fmt, output, as_of):
-    """The clinic report: counts by DXA status and by reminder state (open, booked, deferred,
-    declined, unreachable, closed), the overdue list with each reminder's state, urgent and
-    warning flags, cohort views.
+    """The clinic report: the manager's numbers (overdue share, median days past due, patients lost,
+    reminders open, booked, deferred, declined, unreachable, closed), quarterly trends (baseline DXA
+    within 12 weeks of diagnosis, scans done), the overdue list with each reminder's state, urgent
+    flags and unacknowledged warnings by patient.
 
     \b
     Example:

@@ -201,7 +201,9 @@ def write_clinic_report(evaluation, target: Path, *, config: Config, fmt: str = 
         write_private_bytes(target, png_bytes(overview), record=record)
         return target
     footer = f"toh-monitor clinic report | as of {evaluation.as_of.isoformat()} | confidential patient data"
-    figures = [overview] + text_figures("Clinic report: lists", list_lines(evaluation, config, reminders),
+    from monitor.reports.clinic_trends import trends_figure
+
+    figures = [overview, trends_figure(evaluation)] + text_figures("Clinic report: lists", list_lines(evaluation, config, reminders),
                                         footer=footer)
     stamp_pages(figures, footer)
     write_private_bytes(target, pdf_bytes(figures, f"TOH clinic report {evaluation.as_of.isoformat()}"), record=record)

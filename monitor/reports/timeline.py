@@ -181,8 +181,7 @@ def draw_timeline(ax, report: PatientReport, renderer, *, min_days: float) -> No
             half = style["size"] * renderer.points_to_pixels(1.0) / 2
             x0, x1 = cx - half, cx + half
         extents[item] = (x0, x1)
-        if item.kind != "fracture":
-            occupied.setdefault((item.lane, rows[item]), []).append((x0, x1))
+        occupied.setdefault((item.lane, rows[item]), []).append((x0, x1))  # a fracture star too: no label on it
         if item.kind not in used:
             used.append(item.kind)
     box = ax.get_window_extent(renderer)
@@ -216,10 +215,10 @@ def _place_label(ax, renderer, item: Item, y: float, extent, occupied, box) -> N
     from matplotlib.transforms import IdentityTransform
 
     text = ax.text(0, 0, item.label, fontsize=LABEL_PT, va="center", ha="left", transform=IdentityTransform())
-    width = text.get_window_extent(renderer).width
+    width = text.get_window_extent(renderer).width * 1.06  # hinting at another dpi may widen it a little
     text.remove()
     x0, x1 = max(extent[0], box.x0), min(extent[1], box.x1)
-    pad = 3.0
+    pad = 4.0
     candidates = []
     if item.end is not None and x1 - x0 >= width + 2 * pad:
         candidates.append(((x0 + x1 - width) / 2, True))

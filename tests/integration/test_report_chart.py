@@ -66,6 +66,10 @@ def test_no_text_clipped_and_at_least_7_points(demo_engine, mrn):
     for i, a in enumerate(labels):  # no two labels on top of each other
         for b in labels[i + 1:]:
             assert not a.get_window_extent(renderer).overlaps(b.get_window_extent(renderer)), (a, b)
+    markers = [line for line in tl.lines if line.get_linestyle() == "None"]
+    for t in labels:  # nor on a marker (a symptom, an MRI, a scan, the due date)
+        for m in markers:
+            assert not t.get_window_extent(renderer).overlaps(m.get_window_extent(renderer)), (t, m)
 
 
 def test_timeline_draws_trimesters_symptoms_and_a_legend(demo_engine):

@@ -34,7 +34,7 @@ def texts(fig):
     return [t for t in fig.findobj(Text) if t.get_visible() and t.get_text().strip()]
 
 
-@pytest.mark.parametrize("mrn", ["TOH-000012", "TOH-000039", "TOH-000041", "TOH-000222"])
+@pytest.mark.parametrize("mrn", ["TOH-000012", "TOH-000029", "TOH-000039", "TOH-000041", "TOH-000043", "TOH-000222"])
 def test_timeline_lanes_never_overlap(demo_engine, mrn):
     """Overlapping episodes, treatments and pregnancies each keep their own row: nothing hides another."""
     ax = figure_of(demo_engine, mrn).axes[2]
@@ -47,7 +47,7 @@ def test_timeline_lanes_never_overlap(demo_engine, mrn):
             assert not same_row or x1 <= u0 + 1e-6 or u1 <= x0 + 1e-6  # one row: end to end
 
 
-@pytest.mark.parametrize("mrn", ["TOH-000012", "TOH-000039", "TOH-000041", "TOH-000222"])
+@pytest.mark.parametrize("mrn", ["TOH-000012", "TOH-000029", "TOH-000039", "TOH-000041", "TOH-000043", "TOH-000222"])
 def test_no_text_clipped_and_at_least_7_points(demo_engine, mrn):
     """Every word is on the page and readable at A4; timeline labels stay inside the timeline."""
     fig = figure_of(demo_engine, mrn)
@@ -104,3 +104,12 @@ def test_header_has_age_flags_as_words_and_the_current_year(demo_engine):
     words = " ".join(t.get_text() for t in fig.texts)
     assert "age 41" in words and "WARNING: Migratory pattern" in words and "migratory_pattern" not in words
     assert "2026" in [t.get_text() for t in fig.axes[2].get_xticklabels()]
+
+
+def test_fracture_star_and_breastfeeding_are_drawn_and_explained(demo_engine):
+    """A fracture is a star on its episode (not hatching) and breastfeeding its own dotted bar, both in the legend."""
+    ax = figure_of(demo_engine, "TOH-000043").axes[2]
+    assert [line for line in ax.lines if line.get_marker() == "*"]
+    legend = {t.get_text() for t in ax.get_legend().get_texts()}
+    assert {"fracture (star)", "breastfeeding", "pregnancy-associated episode"} <= legend
+    assert [p for p in ax.patches if p.get_hatch() == "...."]

@@ -138,7 +138,7 @@ def list_lines(evaluation, config: Config, reminders: pd.DataFrame | None = None
     """Reminder counts (when given), the overdue list with each reminder's state, then urgent and
     warning flags, then the settings."""
     from monitor.rules.flags import FLAG_CODES
-    from monitor.rules.evaluation import due_rows, flag_rows
+    from monitor.rules.evaluation import due_rows
 
     rows = due_rows(evaluation, ("due", "overdue"), reminders=reminders)
     lines = [reminder_line(evaluation, reminders), ""] if reminders is not None else []
@@ -197,10 +197,11 @@ def write_clinic_report(evaluation, target: Path, *, config: Config, fmt: str = 
     """`reminders`: per patient, the reminder state (rules.worklist.patient_reminders), shown
     as counts and in the due list; without it the report has no reminder section."""
     overview = overview_figure(evaluation, config, reminders)
+    footer = f"toh-monitor clinic report | as of {evaluation.as_of.isoformat()} | confidential patient data"
     if fmt == "png":
+        overview.text(0.05, 0.02, footer, fontsize=7, color="dimgrey")
         write_private_bytes(target, png_bytes(overview), record=record)
         return target
-    footer = f"toh-monitor clinic report | as of {evaluation.as_of.isoformat()} | confidential patient data"
     from monitor.reports.clinic_trends import trends_figure
 
     figures = [overview, trends_figure(evaluation)] + text_figures("Clinic report: lists", list_lines(evaluation, config, reminders),

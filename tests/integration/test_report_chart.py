@@ -113,3 +113,23 @@ def test_fracture_star_and_breastfeeding_are_drawn_and_explained(demo_engine):
     legend = {t.get_text() for t in ax.get_legend().get_texts()}
     assert {"fracture (star)", "breastfeeding", "pregnancy-associated episode"} <= legend
     assert [p for p in ax.patches if p.get_hatch() == "...."]
+
+
+def test_no_treatment_threshold_is_drawn_while_breastfeeding(demo_engine):
+    """Safety first: a breastfeeding woman's T-score panel names no drug threshold (drug labelling)."""
+    from dataclasses import replace
+
+    from monitor.rules.pregnancy import pregnancy_spans
+
+    report = patient_report(demo_engine, "TOH-000029", as_of=AS_OF, config=Config())
+    spans = pregnancy_spans(report.history.pregnancies, settings=report.config.thresholds).dropna(subset=["bf_end"])
+    during = (spans["delivered_on"].iloc[-1] + (spans["bf_end"].iloc[-1] - spans["delivered_on"].iloc[-1]) / 2).date()
+    post = report.history.patients.assign(postmenopausal=True)  # T-scores apply: not a young adult
+    breastfeeding = replace(report, as_of=during, patient=report.patient,
+                            history=replace(report.history, patients=post))
+    ax = patient_figure(breastfeeding).axes[1]
+    assert ax.get_ylabel() == "T-score" and "no treatment thresholds shown" in ax.get_title(loc="left")
+    assert not [line for line in ax.lines if list(line.get_xdata()) == [0, 1]]  # no threshold line
+    assert not any("alendronate" in t.get_text() or "therapy" in t.get_text() for t in ax.texts)
+    ax = patient_figure(replace(breastfeeding, as_of=AS_OF)).axes[1]  # weaned by now: the thresholds are back
+    assert sorted(round(line.get_ydata()[0], 2) for line in ax.lines if list(line.get_xdata()) == [0, 1]) == [-2.0, -1.5]

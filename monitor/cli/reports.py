@@ -64,9 +64,10 @@ def report_patient(app, mrn, fmt, output, as_of):
 @as_of_option
 @pass_app
 def report_clinic(app, fmt, output, as_of):
-    """The clinic report: counts by DXA status and by reminder state (open, booked, deferred,
-    declined, unreachable, closed), the overdue list with each reminder's state, urgent and
-    warning flags, cohort views.
+    """The clinic report: the manager's numbers (overdue share, median days past due, patients lost,
+    reminders open, booked, deferred, declined, unreachable, closed), quarterly trends (baseline DXA
+    within 12 weeks of diagnosis, scans done), the overdue list with each reminder's state, urgent
+    flags and unacknowledged warnings by patient.
 
     \b
     Example:
@@ -93,31 +94,46 @@ def report_clinic(app, fmt, output, as_of):
 @click.option("--severity", type=click.Choice(SEVERITIES), help="Every patient with a flag of at least this severity.")
 @click.option("--all", "everyone", is_flag=True, help="Every active patient.")
 @click.option("--format", "fmt", type=click.Choice(("pdf", "png")), default="pdf", show_default=True)
-@click.option("-o", "--output", required=True, type=click.Path(file_okay=False, path_type=Path),
-              help="Folder for the files (created if missing, owner-only).")
+@click.option("-o", "--output", required=True, type=click.Path(path_type=Path),
+              help="A folder for one file per patient (created if missing, owner-only), or a FILE.pdf for one "
+                   "combined PDF with a bookmark per patient.")
 @as_of_option
 @pass_app
 def report_patients(app, mrns, statuses, severity, everyone, fmt, output, as_of):
     """Reports for many patients at once, with a progress bar on a terminal.
 
-    Files are named patient-MRN-DATE.pdf with the MRN reduced to letters, digits, - and _.
+    With -o FILE.pdf: one combined PDF, a bookmark per patient (for printing a batch). With -o FOLDER:
+    one file per patient, named patient-MRN-DATE.pdf with the MRN reduced to letters, digits, - and _.
 
     \b
     Example:
       monitor report patients --status overdue -o reports/
+      monitor report patients --status overdue -o overdue-reports.pdf
       monitor report patients TOH-000009 TOH-000041 --format png -o charts/
     """
+    from monitor.formats.files import check_target
     from monitor.services.evaluation import evaluate_db, select_patients
-    from monitor.services.exports import write_patient_reports
+    from monitor.services.exports import write_combined_patient_pdf, write_patient_reports
 
     if not (mrns or statuses or severity or everyone):
         raise MonitorError("name MRNs, or choose --status, --severity or --all")
+    combined = output.suffix.lower() == ".pdf"
+    if combined and fmt != "pdf":
+        raise MonitorError(f"{output} is a PDF file: one combined file is a PDF; for PNG charts name a folder")
+    if combined:
+        check_target(output)
     evaluation = evaluate_db(app.engine, as_of=app.as_of(as_of), config=app.config)
     ids = select_patients(evaluation, mrns=mrns, statuses=statuses, min_severity=severity, everyone=everyone)
+    write = (lambda **kw: write_combined_patient_pdf(app.engine, evaluation, ids, output, config=app.config,
+                                                     by=app.by, **kw)) if combined else \
+        (lambda **kw: len(write_patient_reports(app.engine, evaluation, ids, output, fmt=fmt, config=app.config,
+                                                by=app.by, **kw)))
     if sys.stderr.isatty() and ids:
         with click.progressbar(length=len(ids), label="Rendering", file=sys.stderr) as bar:
-            written = write_patient_reports(app.engine, evaluation, ids, output, fmt=fmt, config=app.config,
-                                            by=app.by, progress=lambda: bar.update(1))
+            written = write(progress=lambda: bar.update(1))
     else:
-        written = write_patient_reports(app.engine, evaluation, ids, output, fmt=fmt, config=app.config, by=app.by)
-    click.echo(f"Wrote {len(written)} {fmt.upper()} report(s) to {output}")
+        written = write()
+    if combined:
+        click.echo(f"Wrote {written} patient report(s) to {output} (one PDF, a bookmark per patient)")
+    else:
+        click.echo(f"Wrote {written} {fmt.upper()} report(s) to {output}")

@@ -13,9 +13,10 @@ import pandas as pd
 from monitor.config import Config
 from monitor.rules.flag_frames import severity_rank
 from monitor.reports.chart import A4_LANDSCAPE
-from monitor.reports.pages import text_figures, wrap
+from monitor.reports.pages import stamp_pages, text_figures, wrap
 from monitor.reports.patient import pdf_bytes, png_bytes, settings_lines
 from monitor.formats.files import write_private_bytes
+from monitor.reports.words import word
 
 STATUS_ORDER = ("not_due", "due_soon", "due", "overdue")
 # A printed list longer than this helps nobody: the rest is in `monitor export overdue` / `monitor flags`.
@@ -36,6 +37,33 @@ def reminder_line(evaluation, reminders: pd.DataFrame | None) -> str:
     return "Reminders of active patients: " + ", ".join(f"{k.replace('_', ' ')} {n}" for k, n in shown.items())
 
 
+LOST_DAYS = 365  # overdue more than a year: lost to follow-up unless someone acts
+
+
+def clinic_kpis(evaluation) -> dict:
+    """The manager's numbers on `as_of`: active patients, overdue (count and % of active), median
+    days overdue, patients lost (overdue more than a year), patients with an urgent flag."""
+    sched = evaluation.schedule
+    overdue = sched.loc[sched["status"] == "overdue", "days_overdue"].astype(float)
+    urgent = evaluation.flags.loc[evaluation.flags["severity"] == "urgent", "patient_id"]
+    active = len(sched)
+    return {
+        "active": active,
+        "overdue": len(overdue),
+        "overdue_pct": round(100.0 * len(overdue) / active, 1) if active else 0.0,
+        "median_days_overdue": int(overdue.median()) if len(overdue) else 0,
+        "lost": int((overdue > LOST_DAYS).sum()),
+        "urgent_patients": int(urgent.nunique()),
+    }
+
+
+def kpi_lines(evaluation) -> list[str]:
+    k = clinic_kpis(evaluation)
+    return [f"{k['active']} active patients: {k['overdue']} overdue ({k['overdue_pct']:.1f}% of active), "
+            f"median {k['median_days_overdue']} days past due",
+            f"{k['lost']} lost to follow-up (overdue more than a year); {k['urgent_patients']} with an urgent flag"]
+
+
 def overview_figure(evaluation, config: Config, reminders: pd.DataFrame | None = None):
     """Page 1: status counts (and reminder work, when given), days overdue, scans per year, flags by code."""
     from matplotlib.figure import Figure
@@ -45,12 +73,11 @@ def overview_figure(evaluation, config: Config, reminders: pd.DataFrame | None =
     fig.text(0.06, 0.95, f"TOH surveillance: clinic report as of {evaluation.as_of.isoformat()}", fontsize=15,
              weight="bold")
     counts = sched["status"].value_counts().reindex(STATUS_ORDER, fill_value=0)
-    fig.text(0.06, 0.915, f"{len(sched)} active patients; " + ", ".join(
-        f"{s.replace('_', ' ')} {int(n)}" for s, n in counts.items())
-        + f"; {len(flags)} flags on {flags['patient_id'].nunique()} patients", fontsize=10)
+    for n, line in enumerate(kpi_lines(evaluation)):
+        fig.text(0.06, 0.915 - 0.026 * n, line, fontsize=10.5, weight="bold")
     if reminders is not None:
-        fig.text(0.06, 0.89, reminder_line(evaluation, reminders), fontsize=10)
-    grid = fig.add_gridspec(2, 2, hspace=0.45, wspace=0.55, left=0.07, right=0.97, top=0.86, bottom=0.08)
+        fig.text(0.06, 0.863, reminder_line(evaluation, reminders), fontsize=10)
+    grid = fig.add_gridspec(2, 2, hspace=0.45, wspace=0.55, left=0.07, right=0.97, top=0.81, bottom=0.08)
 
     ax = fig.add_subplot(grid[0, 0])
     bars = ax.barh([s.replace("_", " ") for s in STATUS_ORDER], counts.to_numpy(), edgecolor="black")
@@ -85,13 +112,13 @@ def overview_figure(evaluation, config: Config, reminders: pd.DataFrame | None =
     serious = flags.loc[flags["severity"].isin(("urgent", "warn"))]
     by_code = serious.groupby(["severity", "code"])["patient_id"].nunique().reset_index(name="n")
     by_code = by_code.assign(rank=severity_rank(by_code["severity"])).sort_values(["rank", "n"])
-    bars = ax.barh(by_code["code"], by_code["n"], edgecolor="black",
+    names = [("▲ " if s == "urgent" else "● ") + word(c) for s, c in zip(by_code["severity"], by_code["code"])]
+    bars = ax.barh(names, by_code["n"], edgecolor="black",
                    color=["#636363" if s == "urgent" else "#d9d9d9" for s in by_code["severity"]],
                    hatch=None)
     ax.bar_label(bars, padding=2, fontsize=7)
-    ax.set_title("Patients with urgent (dark) and warning flags", fontsize=10, loc="left")
+    ax.set_title("Patients per flag: ▲ urgent (dark), ● warning (light)", fontsize=10, loc="left")
     ax.tick_params(axis="y", labelsize=7)
-    fig.text(0.06, 0.02, "toh-monitor | confidential patient data", fontsize=7, color="dimgrey")
     return fig
 
 
@@ -111,20 +138,21 @@ def list_lines(evaluation, config: Config, reminders: pd.DataFrame | None = None
     """Reminder counts (when given), the overdue list with each reminder's state, then urgent and
     warning flags, then the settings."""
     from monitor.rules.flags import FLAG_CODES
-    from monitor.rules.evaluation import due_rows, flag_rows
+    from monitor.rules.evaluation import due_rows
 
     rows = due_rows(evaluation, ("due", "overdue"), reminders=reminders)
     lines = [reminder_line(evaluation, reminders), ""] if reminders is not None else []
     work = 12 if reminders is not None else 0  # the reminder column: its state, or the last outreach outcome
     lines += [f"DUE AND OVERDUE ({len(rows)}), most overdue first",
               f"  {'mrn':12} {'name':20} {'status':8} {'due':10} {'days':>5} {'last scan':10} {'mo':>3}  "
-              + (f"{'reminder':{work - 1}} " if work else "") + "urgent (!) and warning flags"]
+              + (f"{'reminder':{work - 1}} " if work else "") + "URGENT and warning flags"]
     flag_column = 2 + 12 + 1 + 20 + 1 + 8 + 1 + 10 + 1 + 5 + 1 + 10 + 1 + 3 + 2 + work
     for r in rows.head(LIST_LIMIT).itertuples(index=False):
         # Every urgent and warning code, urgent first, never cut: a hidden code is a hidden sign.
         codes = [c for c in r.flags.split(";") if FLAG_CODES.get(c) in ("warn", "urgent")]
-        codes = [f"!{c}" for c in codes if FLAG_CODES[c] == "urgent"] + [c for c in codes if FLAG_CODES[c] == "warn"]
-        cells = _pack(codes, 48 - work)
+        codes = ([f"URGENT {word(c)}" for c in codes if FLAG_CODES[c] == "urgent"]
+                 + [word(c) for c in codes if FLAG_CODES[c] == "warn"])
+        cells = _pack(codes, 75 - work)
         lines.append(f"  {r.mrn[:12]:12} {str(r.name or '')[:20]:20} {r.status:8} {r.due_date:10} {r.days_overdue:>5} "
                      f"{r.last_scan_date or '-':10} {r.interval_months:>3}  "
                      + (f"{r.reminder_work.replace('scan_done_elsewhere', 'elsewhere'):{work - 1}} " if work else "")
@@ -132,19 +160,36 @@ def list_lines(evaluation, config: Config, reminders: pd.DataFrame | None = None
         lines += [" " * flag_column + more for more in cells[1:]]
         if work and (r.reminder_note or r.assigned_to):  # until when and why, the outreach, who works it
             lines += wrap(f"reminder: {r.reminder_note}" + (f"; assigned to {r.assigned_to}" if r.assigned_to else ""),
-                          " " * 15)
+                          " " * 15, width=160)
     if len(rows) > LIST_LIMIT:
         lines.append(f"  ... and {len(rows) - LIST_LIMIT} more: the full list is `monitor export overdue -o FILE`")
     lines.append("")
-    flagged = flag_rows(evaluation.flags, evaluation.cohort.patients, min_severity="warn")
-    lines.append(f"URGENT AND WARNING FLAGS ({len(flagged)}), most severe first")
-    for r in flagged.head(LIST_LIMIT).itertuples(index=False):
-        lines += wrap(f"[{r.severity.upper()}] {r.mrn} {r.code}: {r.evidence} -> {r.action} [sources: {r.sources}]",
-                      "  ")
-    if len(flagged) > LIST_LIMIT:
-        lines.append(f"  ... and {len(flagged) - LIST_LIMIT} more: `monitor flags --severity warn` lists them all")
+    lines += flag_detail_lines(evaluation)
     lines.append("")
     return lines + settings_lines(config, evaluation.as_of)
+
+
+def flag_detail_lines(evaluation) -> list[str]:
+    """Urgent flags and the warnings no clinician has acknowledged yet, grouped by patient (urgent first)."""
+    from monitor.rules.acknowledgements import unacknowledged
+    from monitor.rules.evaluation import flag_rows
+
+    flags = evaluation.flags
+    open_warn = unacknowledged(flags.loc[flags["severity"] == "warn"])
+    shown = pd.concat([flags.loc[flags["severity"] == "urgent"], open_warn])
+    rows = flag_rows(shown, evaluation.cohort.patients, min_severity="warn")
+    names = evaluation.cohort.patients.set_index("mrn")["name"]
+    patients = rows["mrn"].drop_duplicates().tolist()  # most severe patient first (rows are sorted so)
+    lines = [f"URGENT FLAGS AND UNACKNOWLEDGED WARNINGS ({len(rows)} on {len(patients)} patients), by patient"]
+    for mrn in patients[:LIST_LIMIT]:
+        name = names.get(mrn)
+        lines.append(f"  {mrn}" + (f"  {name}" if isinstance(name, str) and name else ""))
+        for r in rows.loc[rows["mrn"] == mrn].itertuples(index=False):
+            mark = "[URGENT]" if r.severity == "urgent" else "[warning]"
+            lines += wrap(f"{mark} {r.title}: {r.evidence} -> {r.action} [sources: {r.sources}]", "    ", width=160)
+    if len(patients) > LIST_LIMIT:
+        lines.append(f"  ... and {len(patients) - LIST_LIMIT} more patients: `monitor flags --severity warn` lists them all")
+    return lines
 
 
 def write_clinic_report(evaluation, target: Path, *, config: Config, fmt: str = "pdf", record=None,
@@ -152,11 +197,15 @@ def write_clinic_report(evaluation, target: Path, *, config: Config, fmt: str = 
     """`reminders`: per patient, the reminder state (rules.worklist.patient_reminders), shown
     as counts and in the due list; without it the report has no reminder section."""
     overview = overview_figure(evaluation, config, reminders)
+    footer = f"toh-monitor clinic report | as of {evaluation.as_of.isoformat()} | confidential patient data"
     if fmt == "png":
+        overview.text(0.05, 0.02, footer, fontsize=7, color="dimgrey")
         write_private_bytes(target, png_bytes(overview), record=record)
         return target
-    footer = f"toh-monitor clinic report | as of {evaluation.as_of.isoformat()} | confidential patient data"
-    figures = [overview] + text_figures("Clinic report: lists", list_lines(evaluation, config, reminders),
-                                             footer=footer)
+    from monitor.reports.clinic_trends import trends_figure
+
+    figures = [overview, trends_figure(evaluation)] + text_figures("Clinic report: lists", list_lines(evaluation, config, reminders),
+                                        footer=footer)
+    stamp_pages(figures, footer)
     write_private_bytes(target, pdf_bytes(figures, f"TOH clinic report {evaluation.as_of.isoformat()}"), record=record)
     return target

@@ -23,14 +23,18 @@ class PatientReport:
     schedule: pd.Series | None  # None for a patient who is not active
     flags: pd.DataFrame
     config: Config
+    # The patient's reminders, newest first: objects with `header` (text) and `rows` (dicts with at, by,
+    # event, outcome, detail, note; times already in the clinic's zone). Empty when not gathered.
+    reminders: tuple = ()
 
     @property
     def mrn(self) -> str:
         return str(self.patient["mrn"])
 
 
-def patient_reports(evaluation, config: Config, patient_ids) -> "list[PatientReport] | object":
-    """PatientReport objects for the given patients, slicing the cohort's frames once (a generator)."""
+def patient_reports(evaluation, config: Config, patient_ids, reminders: dict | None = None):
+    """PatientReport objects for the given patients, slicing the cohort's frames once (a generator).
+    `reminders`: per patient id, that patient's reminder histories (services.reminders.patient_histories)."""
     history = evaluation.cohort.known_on(evaluation.as_of)
     trend = trend_table(history.scans, settings=config.trend)
     groups = {f.name: getattr(history, f.name).groupby("patient_id").indices for f in fields(history)}
@@ -53,4 +57,5 @@ def patient_reports(evaluation, config: Config, patient_ids) -> "list[PatientRep
             schedule=sched.loc[pid] if pid in sched.index else None,
             flags=take(evaluation.flags, flag_groups, pid),
             config=config,
+            reminders=tuple((reminders or {}).get(pid, ())),
         )

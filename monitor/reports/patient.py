@@ -13,7 +13,8 @@ import pandas as pd
 
 from monitor.reports.chart import SITE_LABEL, patient_figure
 from monitor.reports.data import PatientReport
-from monitor.reports.pages import text_figures, wrap
+from monitor.reports.pages import Block, flow_figures, heading, paragraph, row, stamp_pages
+from monitor.reports.words import SEVERITY_MARK, word
 from monitor.formats.files import write_private_bytes
 
 PDF_METADATA = {"CreationDate": None, "Creator": "toh-monitor", "Producer": None}
@@ -40,15 +41,43 @@ def pdf_bytes(figures, title: str) -> bytes:
     return buf.getvalue()
 
 
+def footer_text(report: PatientReport) -> str:
+    return f"toh-monitor | patient {report.mrn} | as of {report.as_of.isoformat()} | Confidential patient data"
+
+
+def patient_figures(report: PatientReport):
+    """All pages of one patient's PDF (chart, then tables), each with the footer and its page number."""
+    figures = [patient_figure(report)] + flow_figures(f"{report.mrn}: DXA scans, flags, history, settings",
+                                                      detail_blocks(report))
+    stamp_pages(figures, footer_text(report))
+    return figures
+
+
 def patient_file_bytes(report: PatientReport, fmt: str) -> bytes:
     """One patient's report as PNG (the chart) or PDF (the chart with its tables)."""
     if fmt == "png":
-        return png_bytes(patient_figure(report))
-    figures = [patient_figure(report)]
-    footer = f"toh-monitor | {report.mrn} | as of {report.as_of.isoformat()} | confidential patient data"
-    figures += text_figures(f"{report.mrn}: due status, DXA changes, flags, settings", detail_lines(report),
-                            footer=footer)
-    return pdf_bytes(figures, f"TOH surveillance report {report.mrn}")
+        return png_bytes(patient_figure(report, footer=footer_text(report)))
+    return pdf_bytes(patient_figures(report), f"TOH surveillance report {report.mrn}")
+
+
+def combined_pdf_bytes(reports, title: str, progress=None) -> tuple[bytes, list[str]]:
+    """Many patients' PDFs as one file with a bookmark per patient (by MRN), in the given order;
+    each patient keeps its own "page k of N". Deterministic like a single report."""
+    from pypdf import PdfReader, PdfWriter
+
+    writer = PdfWriter()
+    mrns = []
+    for report in reports:
+        start = len(writer.pages)
+        writer.append(PdfReader(io.BytesIO(patient_file_bytes(report, "pdf"))), import_outline=False)
+        writer.add_outline_item(title=report.mrn, page_number=start)
+        mrns.append(report.mrn)
+        if progress:
+            progress()
+    writer.add_metadata({"/Title": title, "/Creator": PDF_METADATA["Creator"]})
+    buf = io.BytesIO()
+    writer.write(buf)
+    return buf.getvalue(), mrns
 
 
 def write_patient_png(report: PatientReport, target: Path, *, record=None) -> Path:
@@ -59,74 +88,131 @@ def write_patient_pdf(report: PatientReport, target: Path, *, record=None) -> Pa
     return write_private_bytes(target, patient_file_bytes(report, "pdf"), record=record)
 
 
-
-def _change(row, tag: str) -> str:
-    if pd.isna(row[f"delta_{tag}"]):
-        return "-"
-    rate = "" if pd.isna(row[f"pct_year_{tag}"]) else f" {row[f'pct_year_{tag}']:+.1f}%/y"
-    mark = " *" if row[f"significant_{tag}"] else ""
-    from monitor.rules.trends import format_delta
-
-    return f"{format_delta(row[f'delta_{tag}'], row['lsc_g_cm2'])} {row[f'pct_{tag}']:+.1f}%{rate}{mark}"
+SCAN_COLUMNS = (("total_hip", "left"), ("femoral_neck", "left"), ("total_hip", "right"), ("femoral_neck", "right"),
+                ("lumbar_spine", ""))
 
 
-def detail_lines(report: PatientReport) -> list[str]:
-    """Everything behind the chart, as text lines."""
-    lines: list[str] = []
+def _cell(r, score: str) -> str:
+    """BMD (score) | change vs previous | vs baseline, a change of at least the LSC marked with *."""
+    parts = [f"{r['bmd_g_cm2']:.3f}"]
+    if pd.notna(r[score]):
+        parts[0] += f" ({r[score]:+.1f})"
+    for tag in ("prev", "base"):
+        if pd.isna(r[f"delta_{tag}"]):
+            parts.append("-")
+        else:
+            parts.append(f"{r[f'delta_{tag}']:+.3f}{'*' if r[f'significant_{tag}'] else ''}")
+    return "  ".join(parts[:1]) + "  " + " / ".join(parts[1:])
+
+
+def scan_table_rows(report: PatientReport, score: str) -> tuple[list[str], list[list[str]]]:
+    """One row per scan date: date, make, then per site and side BMD (score), Δ previous / Δ baseline."""
+    trend = report.trend
+    present = [c for c in SCAN_COLUMNS
+               if ((trend["site"] == c[0]) & (trend["side"].fillna("") == c[1])).any()]
+    header = ["date", "make"] + [f"{side} {SITE_LABEL[site]}".strip() for site, side in present]
+    out = []
+    for day, scan in trend.groupby("scan_date", sort=True):
+        cells = [_d(day), word(scan["scanner"].iloc[0])]
+        for site, side in present:
+            hit = scan.loc[(scan["site"] == site) & (scan["side"].fillna("") == side)]
+            cells.append(_cell(hit.iloc[0], score) if len(hit) else "")
+        out.append(cells)
+    return header, out
+
+
+def detail_blocks(report: PatientReport) -> list[Block]:
+    """Everything behind the chart: due status, the scan table, flags by severity, history, settings."""
+    from monitor.reports.chart import uses_z_scores
+
+    blocks: list[Block] = [heading("DXA surveillance")]
     s = report.schedule
-    lines.append("DXA SURVEILLANCE")
     if s is None:
-        lines.append(f"  not evaluated: the patient is {report.patient['status']} (only active patients are due)")
+        blocks += paragraph(f"Not evaluated: the patient is {report.patient['status']} (only active patients are due).")
     else:
         overdue = f", {s['days_overdue']} days past due" if s["days_overdue"] else ""
-        lines.append(f"  {s['status'].replace('_', ' ')}: next scan due {_d(s['due_date'])}{overdue}; "
-                     f"interval {s['interval_months']} months")
-        lines += wrap(f"why: {s['due_reason']}", "  ")
+        blocks += paragraph(f"{word(s['status']).capitalize()}: next scan due {_d(s['due_date'])}{overdue}; "
+                            f"interval {s['interval_months']} months.", bold=True)
+        blocks += paragraph(f"Why: {s['due_reason']}")
         if s["risk_reasons"]:
-            lines += wrap(f"risk factors: {s['risk_reasons']}", "  ")
-    lines.append("")
-
-    lines.append("DXA SCANS AND CHANGES  (change vs previous | vs baseline of the same scanner make; * = at least the LSC)")
-    trend = report.trend
-    if not len(trend):
-        lines.append("  no DXA recorded")
+            blocks += paragraph(f"Risk factors: {s['risk_reasons']}")
+    score = "z_score" if uses_z_scores(report) else "t_score"
+    blocks.append(heading("DXA scans and changes"))
+    if not len(report.trend):
+        blocks += paragraph("Baseline DXA never done.")
     else:
-        lines.append(f"  {'date':10} {'make':9} {'site':19} {'BMD':>6} {'T':>5} {'Z':>5}  {'vs previous':24} {'vs baseline':24}")
-        order = {"total_hip": 0, "femoral_neck": 1, "lumbar_spine": 2}
-        trend = trend.assign(_o=trend["site"].map(order)).sort_values(["scan_date", "_o", "side"])
-        for _, r in trend.iterrows():
-            site = f"{r['side']} {SITE_LABEL[r['site']]}".strip()
-            t = "" if pd.isna(r["t_score"]) else f"{r['t_score']:+.1f}"
-            z = "" if pd.isna(r["z_score"]) else f"{r['z_score']:+.1f}"
-            lines.append(f"  {_d(r['scan_date']):10} {r['scanner'][:9]:9} {site:19} {r['bmd_g_cm2']:6.3f} {t:>5} {z:>5}  "
-                         f"{_change(r, 'prev'):24} {_change(r, 'base'):24}")
-    lines.append("")
+        blocks += paragraph(f"Each cell: BMD g/cm² ({score[0].upper()}-score)  change vs previous / vs baseline "
+                            "of the same scanner make, g/cm²; * = a change of at least the LSC (significant).")
+        header, rows = scan_table_rows(report, score)
+        width = (1.0 - 0.16) / max(len(header) - 2, 1)
+        columns = [0.0, 0.075] + [0.16 + n * width for n in range(len(header) - 2)]
+        blocks.append(row(header, columns, bold=True))
+        blocks += [row(cells, columns) for cells in rows]
+    blocks += flag_blocks(report)
+    blocks += reminder_blocks(report)
+    blocks += history_blocks(report)
+    blocks.append(heading("Protocol settings used"))
+    blocks += [b for line in settings_lines(report.config, report.as_of)[1:] for b in paragraph(line.strip())]
+    return blocks
 
+
+def flag_blocks(report: PatientReport) -> list[Block]:
+    """Flags grouped by severity (a shape and a word), each with its evidence and action."""
     flags = report.flags
-    lines.append(f"FLAGS ({len(flags)})" if len(flags) else "FLAGS: none")
-    for _, f in flags.iterrows():
-        lines.append(f"  [{f['severity'].upper()}] {f['code']}: {f['title']}")
-        lines += wrap(f"evidence: {f['evidence']}", "      ")
-        lines += wrap(f"action: {f['action']}  [sources: {f['sources']}]", "      ")
-    lines.append("")
+    blocks = [heading(f"Flags ({len(flags)})" if len(flags) else "Flags: none")]
+    for severity in ("urgent", "warn", "info"):
+        some = flags.loc[flags["severity"] == severity]
+        if not len(some):
+            continue
+        blocks.append(Block("gap"))
+        blocks += paragraph(f"{SEVERITY_MARK[severity]} ({len(some)})", bold=True)
+        for _, f in some.iterrows():
+            blocks += paragraph(f"{f['title']}   [code {f['code']}]", 2, bold=True)
+            blocks += paragraph(f"Evidence: {f['evidence']}", 4)
+            blocks += paragraph(f"Action: {f['action']}  [sources: {f['sources']}]", 4)
+    return blocks
 
+
+REMINDER_COLUMNS = (("at", 0.0), ("by", 0.13), ("event", 0.22), ("outcome", 0.31), ("detail", 0.42), ("note", 0.58))
+
+
+def reminder_blocks(report: PatientReport) -> list[Block]:
+    """Each reminder (newest first): what it is and where it stands, then its events, oldest first."""
+    blocks = [heading(f"Reminder history ({len(report.reminders)})" if report.reminders else "Reminder history: none")]
+    columns = [at for _, at in REMINDER_COLUMNS]
+    for h in report.reminders:
+        blocks += paragraph("Reminder " + h.header.split(", reminder ", 1)[-1], bold=True)
+        if h.rows:
+            blocks.append(row([name for name, _ in REMINDER_COLUMNS], columns, bold=True))
+            blocks += [row([str(r.get(name, "") or "")[:90] for name, _ in REMINDER_COLUMNS], columns) for r in h.rows]
+    return blocks
+
+
+def history_blocks(report: PatientReport) -> list[Block]:
     h = report.history
-    lines.append("HISTORY")
+    blocks = [heading("History")]
     for _, e in h.episodes.sort_values("onset_date").iterrows():
-        flags_ = [n for n, v in (("pregnancy-associated", e["pregnancy_associated"]), ("fracture", e["fracture"]))
-                  if pd.notna(v) and bool(v)]
-        lines.append(f"  episode  {e['side']} {e['joint']}: onset {_d(e['onset_date'])}, diagnosed "
-                     f"{_d(e['diagnosed_on']) or '-'}, resolved {_d(e['resolved_on']) or 'not yet'}"
-                     + (f" ({', '.join(flags_)})" if flags_ else ""))
+        notes = [n for n, v in (("pregnancy-associated", e["pregnancy_associated"]), ("fracture", e["fracture"]))
+                 if pd.notna(v) and bool(v)]
+        blocks += paragraph(f"Episode {e['side']} {e['joint']}: onset {_d(e['onset_date'])}, diagnosed "
+                            f"{_d(e['diagnosed_on']) or '-'}, resolved {_d(e['resolved_on']) or 'not yet'}"
+                            + (f" ({', '.join(notes)})" if notes else ""))
     for _, m in h.mri.sort_values("study_date").iterrows():
-        lines.append(f"  MRI      {_d(m['study_date'])} {m['side']} {m['joint']}: reported as {m['reported_as'] or '-'}")
+        blocks += paragraph(f"MRI {_d(m['study_date'])} {m['side']} {m['joint']}: reported as {word(m['reported_as'])}")
     for _, p in h.pregnancies.iterrows():
-        lines.append(f"  pregnancy expected {_d(p['expected_delivery']) or '-'}, delivered {_d(p['delivered_on']) or '-'}")
+        until = "ongoing" if pd.notna(p["breastfeeding_ongoing"]) and bool(p["breastfeeding_ongoing"]) else \
+            _d(p["breastfeeding_until"]) or "-"
+        blocks += paragraph(f"Pregnancy: expected {_d(p['expected_delivery']) or '-'}, delivered "
+                            f"{_d(p['delivered_on']) or '-'}, breastfeeding until {until}")
+    for _, s in h.symptoms.sort_values("reported_on").iterrows():
+        blocks += paragraph(f"Symptom {_d(s['reported_on'])}: {word(s['complaint'])}"
+                            + (f" ({s['side']})" if isinstance(s["side"], str) and s["side"] else ""))
     for _, t in h.treatments.sort_values("started_on").iterrows():
-        lines.append(f"  treatment {t['drug']} {t['dose'] or ''}: {_d(t['started_on'])} to {_d(t['stopped_on']) or 'current'}")
-    lines.append("")
-    lines += settings_lines(report.config, report.as_of)
-    return lines
+        blocks += paragraph(f"Treatment {t['drug']} {t['dose'] or ''}: {_d(t['started_on'])} to "
+                            f"{_d(t['stopped_on']) or 'current'}")
+    if len(blocks) == 1:
+        blocks += paragraph("Nothing recorded.")
+    return blocks
 
 
 def settings_lines(config, as_of) -> list[str]:

@@ -53,6 +53,13 @@ def is_xlsx(path: Path) -> bool:
     return Path(path).suffix.lower() == ".xlsx"
 
 
+def reminder_histories(engine: Engine, patient_ids, *, config: Config) -> dict:
+    """Per patient id, the reminders with their histories, for the patient reports."""
+    from monitor.services.reminders import patient_histories
+
+    return {int(pid): patient_histories(engine, int(pid), config=config) for pid in patient_ids}
+
+
 def write_patient_reports(engine: Engine, evaluation: Evaluation, patient_ids: list[int], folder: Path, *,
                           fmt: str, config: Config, by: str | None = None, progress=None) -> list[Path]:
     """One file per patient, named from safe parts; two MRNs that clean to the same name stay apart.
@@ -65,7 +72,8 @@ def write_patient_reports(engine: Engine, evaluation: Evaluation, patient_ids: l
     folder = private_folder(folder)
     staged, used, mrns = [], set(), []
     try:
-        for report in patient_reports(evaluation, config, patient_ids):
+        histories = reminder_histories(engine, patient_ids, config=config) if fmt == "pdf" else None
+        for report in patient_reports(evaluation, config, patient_ids, histories):
             stem = f"patient-{safe_name(report.mrn)}-{evaluation.as_of.isoformat()}"
             if stem in used:
                 stem += f"-id{int(report.patient['patient_id'])}"
@@ -83,13 +91,31 @@ def write_patient_reports(engine: Engine, evaluation: Evaluation, patient_ids: l
     return [f.publish() for f in staged]
 
 
+def write_combined_patient_pdf(engine: Engine, evaluation: Evaluation, patient_ids: list[int], target: Path, *,
+                               config: Config, by: str | None = None, progress=None) -> int:
+    """One PDF holding every selected patient's report, a bookmark per patient; recorded (which
+    patients, where) before the file is renamed into place. Returns the number of patients."""
+    from monitor.formats.files import write_private_bytes
+    from monitor.reports.data import patient_reports
+    from monitor.reports.patient import combined_pdf_bytes
+
+    histories = reminder_histories(engine, patient_ids, config=config)
+    data, mrns = combined_pdf_bytes(patient_reports(evaluation, config, patient_ids, histories),
+                                    f"TOH surveillance reports {evaluation.as_of.isoformat()}", progress)
+    target = Path(target)
+    write_private_bytes(target, data, record=lambda: record_access(
+        engine, action="report_patients", subject=str(target.resolve()), rows=len(mrns), by=by,
+        detail={"as_of": evaluation.as_of.isoformat(), "format": "pdf", "combined": True, "mrns": mrns}))
+    return len(mrns)
+
+
 def patient_report(engine: Engine, mrn: str, *, as_of: date, config: Config):
     """The data of one patient's report (a few queries for that patient only)."""
     from monitor.reports.data import patient_reports
 
     evaluation = evaluate(patient_history(engine, mrn), as_of=as_of, config=config)
     pid = int(evaluation.cohort.patients["patient_id"].iloc[0])
-    return next(patient_reports(evaluation, config, [pid]))
+    return next(patient_reports(evaluation, config, [pid], reminder_histories(engine, [pid], config=config)))
 
 
 CALENDAR_STATUSES = ("due_soon", "due", "overdue")

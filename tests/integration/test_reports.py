@@ -45,14 +45,36 @@ def test_patient_png_and_pdf_are_valid_and_about_the_right_patient(demo_engine, 
     assert png.stat().st_mode & 0o777 == 0o600
     pdf = write_patient_pdf(report, tmp_path / "p.pdf")
     pages, text = pdf_text(pdf)
-    from monitor.reports.pages import LINES_PER_PAGE
-    from monitor.reports.patient import detail_lines
-
-    assert pages == 1 + -(-len(detail_lines(report)) // LINES_PER_PAGE)  # the chart, then the text pages
+    assert pages >= 2  # the chart, then the tables
     assert "TOH-000041" in text and "Emma Weber" in text
-    assert "DXA SCANS AND CHANGES" in text and "recurrence_same_site" in text
+    assert "DXA scans and changes" in text and "History: tOH recurred at the same site" in text
     assert "(default, not measured here)" in text
     assert "evaluated as of 2026-11-20" in text
+
+
+def test_every_pdf_page_is_landscape_numbered_k_of_n_with_the_footer(demo_engine, tmp_path):
+    """Page labels match the page count on every page, and each page says whose data it is and that it is confidential."""
+    report = patient_report(demo_engine, "TOH-000041", as_of=AS_OF, config=Config())
+    reader = PdfReader(str(write_patient_pdf(report, tmp_path / "p.pdf")))
+    n = len(reader.pages)
+    for k, page in enumerate(reader.pages, start=1):
+        text = page.extract_text()
+        assert f"page {k} of {n}" in text
+        assert "patient TOH-000041 | as of 2026-11-20 | Confidential" in text
+        assert page.mediabox.width > page.mediabox.height  # one orientation throughout
+
+
+def test_scan_table_has_one_row_per_scan_date(demo_engine):
+    """Seven scans read as seven rows with a column per site and side, significant changes marked."""
+    from monitor.reports.patient import scan_table_rows
+
+    report = patient_report(demo_engine, "TOH-000041", as_of=AS_OF, config=Config())
+    header, rows = scan_table_rows(report, "t_score")
+    dates = sorted(report.trend["scan_date"].dt.date.astype(str).unique())
+    assert [r[0] for r in rows] == dates
+    assert header[:4] == ["date", "make", "left total hip", "left femoral neck"]
+    assert {r[1] for r in rows} == {"Hologic", "GE Lunar"}
+    assert any("*" in cell for r in rows for cell in r[2:])
 
 
 def test_same_data_gives_identical_bytes(demo_engine, tmp_path):
@@ -101,7 +123,10 @@ def test_clinic_report(demo_engine, tmp_path):
     assert "clinic report as of 2026-11-20" in text
     overdue = int((evaluation.schedule["status"].isin(("due", "overdue"))).sum())
     assert f"DUE AND OVERDUE ({overdue})" in text
-    assert "URGENT AND WARNING FLAGS" in text and "PROTOCOL SETTINGS USED" in text
+    assert "URGENT FLAGS AND UNACKNOWLEDGED WARNINGS" in text and "PROTOCOL SETTINGS USED" in text
+    assert "pregnancy_toh_fracture_risk" not in text and "URGENT pregnancy TOH fracture risk" in text  # words
+    n = len(PdfReader(str(path)).pages)
+    assert all(f"page {k} of {n}" in PdfReader(str(path)).pages[k - 1].extract_text() for k in range(1, n + 1))
     png = write_clinic_report(evaluation, tmp_path / "clinic.png", config=Config(), fmt="png")
     assert png.read_bytes().startswith(PNG_MAGIC)
 
@@ -174,3 +199,94 @@ def test_clinic_report_lists_are_capped(demo_engine, tmp_path, monkeypatch):
     due = int((evaluation.schedule["status"].isin(("due", "overdue"))).sum())
     assert f"  ... and {due - 5} more: the full list is `monitor export overdue -o FILE`" in lines
     assert any(line.startswith("  ... and ") and "monitor flags --severity warn" in line for line in lines)
+
+
+def test_report_patients_to_a_pdf_file_writes_one_combined_pdf(demo_engine, tmp_path):
+    """A batch for printing: one PDF, a bookmark per patient at that patient's first page, same bytes twice."""
+    db = str(demo_engine.url)
+    args = ["--db", db, "report", "patients", "TOH-000041", "TOH-000009", "--as-of", "2026-11-20", "-o"]
+    r = CliRunner().invoke(main, args + [str(tmp_path / "batch.pdf")], catch_exceptions=False)
+    assert r.exit_code == 0
+    assert r.output == f"Wrote 2 patient report(s) to {tmp_path / 'batch.pdf'} (one PDF, a bookmark per patient)\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["batch.pdf"]
+    assert (tmp_path / "batch.pdf").stat().st_mode & 0o777 == 0o600
+    reader = PdfReader(str(tmp_path / "batch.pdf"))
+    marks = [(m.title, reader.get_destination_page_number(m)) for m in reader.outline]
+    assert [title for title, _ in marks] == ["TOH-000009", "TOH-000041"]  # in MRN order, like the folder
+    assert marks[0][1] == 0 and 0 < marks[1][1] < len(reader.pages)
+    assert "page 1 of" in reader.pages[marks[1][1]].extract_text()  # each patient counts its own pages
+    CliRunner().invoke(main, args + [str(tmp_path / "again.pdf")], catch_exceptions=False)
+    assert (tmp_path / "again.pdf").read_bytes() == (tmp_path / "batch.pdf").read_bytes()
+    r = CliRunner().invoke(main, args + [str(tmp_path / "c.pdf"), "--format", "png"])
+    assert r.exit_code == 1 and "Error: " in r.stderr and "for PNG charts name a folder" in r.stderr
+
+
+def test_clinic_kpis_count_overdue_share_median_and_lost(demo_engine):
+    """The manager's numbers are computed from the schedule: % of active overdue, median days, lost > 1 year."""
+    from monitor.reports.clinic import clinic_kpis
+
+    evaluation = evaluate_db(demo_engine, as_of=AS_OF, config=Config())
+    k = clinic_kpis(evaluation)
+    sched = evaluation.schedule
+    days = sched.loc[sched["status"] == "overdue", "days_overdue"]
+    assert k["active"] == len(sched) and k["overdue"] == len(days) > 0
+    assert k["overdue_pct"] == round(100 * len(days) / len(sched), 1)
+    assert k["median_days_overdue"] == int(days.astype(float).median())
+    assert k["lost"] == int((days > 365).sum()) > 0
+
+
+def test_clinic_flag_details_leave_out_acknowledged_warnings(demo_engine):
+    """A warning a clinician acknowledged leaves the clinic report's details; urgent flags always stay."""
+    from monitor.reports.clinic import flag_detail_lines
+
+    evaluation = evaluate_db(demo_engine, as_of=AS_OF, config=Config())
+    flags = evaluation.flags
+    warn = flags.loc[flags["severity"] == "warn"].iloc[0]
+    title = warn["title"]
+    before = sum(title in line for line in flag_detail_lines(evaluation))
+    acked = flags.assign(acknowledged_by=[("dr" if i == warn.name else "") for i in flags.index])
+    after = sum(title in line for line in flag_detail_lines(replace(evaluation, flags=acked)))
+    assert before >= 1 and after == before - 1
+    assert not any("[info]" in line for line in flag_detail_lines(evaluation))
+
+
+def test_clinic_overview_text_stays_on_the_page(demo_engine):
+    """The manager's page 1: every line of text whole on the page, codes as words (TOH, MRI), none under 7 pt."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.text import Text
+
+    from monitor.reports.clinic import overview_figure
+
+    fig = overview_figure(evaluate_db(demo_engine, as_of=AS_OF, config=Config()), Config())
+    FigureCanvasAgg(fig).draw()
+    renderer = fig.canvas.get_renderer()
+    ticks = {id(t) for ax in fig.axes for t in ax.xaxis.findobj(Text) + ax.yaxis.findobj(Text)}
+    def inside(value, limits):
+        return min(limits) - 1e-9 <= value <= max(limits) + 1e-9
+
+    in_view = [t for ax in fig.axes for t in ax.get_xticklabels() if inside(t.get_position()[0], ax.get_xlim())]
+    in_view += [t for ax in fig.axes for t in ax.get_yticklabels() if inside(t.get_position()[1], ax.get_ylim())]
+    shown = [t for t in fig.findobj(Text) if id(t) not in ticks] + in_view  # ticks outside the view are not drawn
+    shown = [t for t in shown if t.get_visible() and t.get_text().strip()]
+    for t in shown:
+        box = t.get_window_extent(renderer)
+        assert fig.bbox.x0 <= box.x0 and box.x1 <= fig.bbox.x1 and fig.bbox.y0 <= box.y0 <= box.y1 <= fig.bbox.y1, t
+        assert t.get_fontsize() >= 7
+    words = " ".join(t.get_text() for t in shown)
+    assert "lost to follow-up" in words and "% of active" in words and "median" in words
+    assert "_" not in words and "▲ pregnancy TOH fracture risk" in words
+
+
+def test_patient_pdf_has_the_reminder_history(demo_engine, tmp_path):
+    """The PDF says what the clinic did about the due scan: each reminder, where it stands, its events."""
+    from types import SimpleNamespace
+
+    report = patient_report(demo_engine, "TOH-000041", as_of=AS_OF, config=Config())
+    assert report.reminders == ()  # imported only: no nightly run yet, so no reminder
+    header = "TOH-000041 (Emma Weber), reminder 7 (DXA due 2026-10-10): open; assigned to clerk1"
+    rows = [{"at": "2026-11-02 09:15 +01:00", "by": "clerk1", "event": "outreach", "outcome": "no_answer",
+             "detail": "", "note": "left a message"}]
+    pdf = write_patient_pdf(replace(report, reminders=(SimpleNamespace(header=header, rows=rows),)), tmp_path / "r.pdf")
+    _, text = pdf_text(pdf)
+    assert "Reminder history (1)" in text and "Reminder 7 (DXA due 2026-10-10): open; assigned to clerk1" in text
+    assert "2026-11-02 09:15 +01:00" in text and "left a message" in text

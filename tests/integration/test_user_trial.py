@@ -44,13 +44,15 @@ def test_flag_codes_are_packed_never_cut():
 
 
 def test_the_clinic_report_list_shows_every_serious_code(demo_engine):  # noqa: F811
-    """An urgent flag hidden by a cut column is a hidden sign (pregnancy_toh_fractu… was shown)."""
+    """An urgent flag hidden by a cut column is a hidden sign (pregnancy_toh_fractu… was shown); flags read as words."""
+    from monitor.reports.words import word
+
     evaluation = evaluate_db(demo_engine, as_of=date(2026, 11, 20), config=Config())
-    text = "\n".join(list_lines(evaluation, Config())).split("URGENT AND WARNING FLAGS")[0]  # the due list
+    text = "\n".join(list_lines(evaluation, Config())).split("URGENT FLAGS AND UNACKNOWLEDGED WARNINGS")[0]
     listed = evaluation.schedule.loc[evaluation.schedule["status"].isin(("due", "overdue"))]
     for flags in listed["flags"]:
         for code in flags.split(";"):
             if FLAG_CODES.get(code) == "urgent":
-                assert f"!{code}" in text
+                assert f"URGENT {word(code)}" in text
             elif FLAG_CODES.get(code) == "warn":
-                assert code in text
+                assert word(code) in text

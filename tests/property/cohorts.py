@@ -151,9 +151,9 @@ def layouts(draw, cohort: dict[str, list[dict]]) -> dict[str, list[str]]:
     out = {}
     for kind in cohort:
         spec = SPECS[kind]
-        optional = [c.name for c in spec.columns if not c.required]
-        if kind == "scans":
-            optional.remove("side")  # a hip value needs its side: keep the column
+        # A column of the record's key stays: without it two records (symptoms on both sides the
+        # same day) would read as one repeated row, stored once.
+        optional = [c.name for c in spec.columns if not c.required and c.name not in spec.key]
         if kind == "pregnancies":
             optional = []  # which of the two dates identifies the pregnancy: keep both
         keep = draw(st.lists(st.sampled_from(optional), unique=True, max_size=len(optional))) if optional else []

@@ -22,9 +22,19 @@ def fingerprints(flags: pd.DataFrame) -> pd.DataFrame:
             + flags["action"].astype(str))
     frame = pd.DataFrame({"patient_id": flags["patient_id"].to_numpy(), "code": flags["code"].astype(str).to_numpy(),
                           "text": text.to_numpy()})
-    joined = frame.groupby(["patient_id", "code"], sort=True)["text"].agg("\x1e".join)
+    joined = joined_by_group(frame, ["patient_id", "code"], "text", "\x1e")
     out = joined.map(lambda t: hashlib.sha256(t.encode("utf-8")).hexdigest()).rename("fingerprint")
     return out.reset_index()
+
+
+def joined_by_group(frame: pd.DataFrame, keys: list[str], column: str, sep: str) -> pd.Series:
+    """`column`'s texts joined by `sep` within each group of `keys`, in row order, indexed by the
+    keys, sorted: `groupby(keys)[column].agg(sep.join)`, but a group of one row (nearly all of them
+    on a large cohort) costs no Python call."""
+    size = frame.groupby(keys, sort=False)[column].transform("size")
+    single = frame.loc[size == 1].set_index(keys)[column]
+    several = frame.loc[size > 1].groupby(keys, sort=True)[column].agg(sep.join)
+    return pd.concat([single, several]).sort_index()
 
 
 def mark_acknowledged(flags: pd.DataFrame, acks: pd.DataFrame) -> pd.DataFrame:
@@ -74,8 +84,10 @@ def _by_code(flags: pd.DataFrame) -> pd.DataFrame:
                           "code": flags["code"].astype(str).to_numpy(), "rank": severity_rank(flags["severity"]).to_numpy(),
                           "title": flags["title"].astype(str).to_numpy(), "evidence": flags["evidence"].astype(str).to_numpy()})
     grouped = frame.groupby(["patient_id", "code"], sort=True)
-    out = grouped.agg(rank=("rank", "max"), title=("title", "first"),
-                      evidence=("evidence", lambda e: " | ".join(t for t in e if t))).reset_index()
+    out = grouped.agg(rank=("rank", "max"), title=("title", "first"))
+    said = frame.loc[frame["evidence"] != ""]
+    evidence = joined_by_group(said, ["patient_id", "code"], "evidence", " | ")
+    out = out.assign(evidence=evidence.reindex(out.index).fillna("").astype(str)).reset_index()
     out["severity"] = out["rank"].map(dict(enumerate(SEVERITIES)))
     return out[["patient_id", "code", "severity", "title", "evidence"]]
 

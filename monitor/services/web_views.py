@@ -1,25 +1,21 @@
 """What the web workspace's pages show, assembled from the services the CLI uses.
 
-The whole-cohort evaluation (seconds on a large clinic) is kept in memory, keyed on the
-evaluation date and a cheap read of the data's version (the newest id of every table an
-evaluation reads, and the newest audit event that is not a read): any write, by this process or
-another, changes the key, so a page never shows data older than the database. Reminder states
-have their own key, so recording an outreach does not re-evaluate the cohort.
+The whole-cohort evaluation is kept in memory by services.web_cache.
 """
 
 from __future__ import annotations
 
-import threading
 from dataclasses import dataclass
 from datetime import date
 
 import pandas as pd
-from sqlalchemy import Engine, select, text
+from sqlalchemy import Engine, select
 
 from monitor import store
 from monitor.config import Config
 from monitor.rules.evaluation import EXPORT_COLUMNS, Evaluation, due_rows
 from monitor.rules.reminders import reminder_states
+from monitor.services.web_cache import CACHE, _evaluation_key, cohort_evaluation, reminder_version
 
 WORKLIST_STATUSES = ("overdue", "due", "due_soon")
 PAGE_SIZE = 50
@@ -27,82 +23,6 @@ SORTS = {"overdue": (["days_overdue", "due_date", "mrn"], [False, True, True]),
          "due_date": (["due_date", "mrn"], [True, True]),
          "mrn": (["mrn"], [True]),
          "name": (["name", "mrn"], [True, True])}
-# Audit actions that only read: they never make an evaluation stale.
-# Audit actions that change nothing an evaluation reads (views, exports, sign-ins, reminder work,
-# the nightly worklist): they must not throw away the cached cohort evaluation.
-READ_ACTIONS = ("view%", "export%", "report%", "web%", "account%", "reminder%", "nightly%")
-EVALUATION_TABLES = ("patient", "episode", "dxa_measurement", "mri_study", "pregnancy", "symptom", "assessment",
-                     "treatment", "flag_acknowledgement", "patient_status_change", "retraction")
-REMINDER_TABLES = ("reminder", "reminder_event")
-
-
-class _Cache:
-    """One value per kind, replaced when its key changes; a lock so one request computes it."""
-
-    def __init__(self):
-        self._lock = threading.RLock()  # a value may be computed from another cached one
-        self._values: dict[str, tuple[tuple, object]] = {}
-
-    def get(self, kind: str, key: tuple, compute):
-        with self._lock:
-            held = self._values.get(kind)
-            if held is not None and held[0] == key:
-                return held[1]
-            value = compute()
-            self._values[kind] = (key, value)
-            return value
-
-    def peek(self, kind: str, key: tuple):
-        """The value held for `key`, or None: never computes."""
-        with self._lock:
-            held = self._values.get(kind)
-            return held[1] if held is not None and held[0] == key else None
-
-    def clear(self) -> None:
-        with self._lock:
-            self._values.clear()
-
-
-CACHE = _Cache()
-
-
-def _max_ids(conn, tables) -> tuple:
-    present = set(_present_tables(conn))
-    parts = [f"(SELECT max(id) FROM {t})" if t in present else "NULL" for t in tables]
-    return tuple(conn.execute(text("SELECT " + ", ".join(parts))).one())
-
-
-def _present_tables(conn) -> list[str]:
-    from sqlalchemy import inspect
-
-    return inspect(conn).get_table_names()
-
-
-def data_version(engine: Engine) -> tuple:
-    """The newest id of every table an evaluation reads, and of the newest audit event that is not a
-    read (an import that only updated rows, a retraction restored): a few index look-ups."""
-    not_read = " AND ".join(f"action NOT LIKE '{p}'" for p in READ_ACTIONS)
-    with store.reading(engine) as conn:
-        ids = _max_ids(conn, EVALUATION_TABLES)
-        last_write = conn.execute(text(f"SELECT id FROM audit_event WHERE {not_read} ORDER BY id DESC LIMIT 1")).scalar()
-    return ids + (last_write,)
-
-
-def reminder_version(engine: Engine) -> tuple:
-    with store.reading(engine) as conn:
-        return _max_ids(conn, REMINDER_TABLES)
-
-
-def _evaluation_key(engine: Engine, as_of: date, config: Config) -> tuple:
-    return (as_of, id(config), data_version(engine))
-
-
-def cohort_evaluation(engine: Engine, *, as_of: date, config: Config, key: tuple | None = None) -> Evaluation:
-    """The cohort evaluated on `as_of` with flag evidence, from memory while the data is unchanged."""
-    from monitor.services.evaluation import evaluate_db
-
-    key = key or _evaluation_key(engine, as_of, config)
-    return CACHE.get("evaluation", key, lambda: evaluate_db(engine, as_of=as_of, config=config, evidence=True))
 
 
 def _worklist_base(engine: Engine, *, as_of: date, config: Config) -> pd.DataFrame:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 
 from monitor.web.auth import as_of, page, role
@@ -10,16 +10,24 @@ from monitor.web.auth import as_of, page, role
 router = APIRouter()
 
 
+REVIEW_PAGE_SIZE = 50
+
+
 @router.get("/review")
-def review(request: Request, done: str = "", session=Depends(role("clinician"))):
+def review(request: Request, done: str = "", page_no: int = Query(1, alias="page"),
+           session=Depends(role("clinician"))):
     from monitor.services.web_views import record_web_access, review_list
 
     state = request.app.state
     rows = review_list(state.engine, as_of=as_of(request), config=state.config)
+    total, pages = len(rows), max(1, -(-len(rows) // REVIEW_PAGE_SIZE))
+    page_no = min(max(1, page_no), pages)
+    shown = rows.iloc[(page_no - 1) * REVIEW_PAGE_SIZE: page_no * REVIEW_PAGE_SIZE]
     record_web_access(state.engine, actor=session.actor, action="view_review", subject="web review list",
-                      rows=len(rows))
+                      rows=len(shown), detail={"page": page_no})
     message = "Flag acknowledged: it has left the review list until its evidence changes." if done == "ack" else ""
-    return page(request, "review.html", {"rows": rows, "as_of": as_of(request), "done": message})
+    return page(request, "review.html", {"rows": shown, "total": total, "page": page_no, "pages": pages,
+                                         "as_of": as_of(request), "done": message})
 
 
 @router.get("/clinic")

@@ -70,3 +70,16 @@ def test_no_acknowledgements_marks_nothing():
     flags = evaluate(pregnant_episode(), as_of=AS_OF, config=Config()).flags
     marked = mark_acknowledged(flags, pd.DataFrame())
     assert (marked["acknowledged_by"] == "").all() and len(unacknowledged(marked)) == len(flags)
+
+
+def test_joining_texts_by_group_is_the_plain_groupby_join():
+    """The fast join behind fingerprints must hash exactly what a plain groupby join would."""
+    import numpy as np
+
+    from monitor.rules.acknowledgements import joined_by_group
+
+    rng = np.random.default_rng(7)
+    frame = pd.DataFrame({"patient_id": rng.integers(0, 40, 300), "code": rng.choice(["a", "b", "c"], 300),
+                          "text": [f"t{i}" for i in range(300)]})
+    expected = frame.groupby(["patient_id", "code"], sort=True)["text"].agg("\x1e".join)
+    pd.testing.assert_series_equal(joined_by_group(frame, ["patient_id", "code"], "text", "\x1e"), expected)

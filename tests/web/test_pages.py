@@ -94,7 +94,7 @@ def test_views_and_downloads_are_audited_as_the_web_account(client_as, accounts)
     client = client_as("carl")
     assert client.get(f"/patients/{MRN}").status_code == 200
     download = client.get("/downloads/overdue.csv")
-    assert download.status_code == 200 and download.text.startswith("mrn,name,status,due_date")
+    assert download.status_code == 200 and download.text.startswith("\ufeffmrn,name,status,due_date")  # BOM: Excel reads accents
     assert "attachment" in download.headers["content-disposition"]
     views = audit(accounts, "view_patient")
     assert views[["actor", "subject"]].values.tolist() == [["web:carl", f"patient {MRN}"]]
@@ -285,3 +285,16 @@ def test_pages_are_not_cached_and_framing_is_refused(client_as):
     response = client_as("carl").get(f"/patients/{MRN}")
     assert response.headers["cache-control"] == "no-store"
     assert "frame-ancestors 'none'" in response.headers["content-security-policy"]
+
+
+def test_the_review_list_comes_in_pages_oldest_first(client_as):
+    """A large clinic has thousands of waiting flags: the page shows 50 at a time, and says how many."""
+    client = client_as("cleo")
+    first = client.get("/review").text
+    total = int(re.search(r"(\d+) flags waiting, oldest first; page 1 of (\d+)", first).group(1))
+    assert total > 50 and first.count('<article class="flag') == 50
+    second = client.get("/review?page=2").text
+    assert "page 2 of" in second and first.count("Waiting ") == 50
+    assert re.findall(r'/patients/([^"/]+)/acknowledge', first) != re.findall(r'/patients/([^"/]+)/acknowledge', second)
+    last = client.get("/review?page=999").text  # past the end: the last page
+    assert re.search(r"page (\d+) of \1", last)

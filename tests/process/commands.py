@@ -235,15 +235,7 @@ def run_daemon(command: Command, folder: Path, *, ready_within_s: float = 120) -
             while not is_running() and proc.poll() is None and time.monotonic() - started < ready_within_s:
                 time.sleep(0.1)
             ready = is_running()
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGTERM)
-            stopped = True
-            try:
-                stdout, _ = proc.communicate(timeout=STOP_WITHIN_S)
-            except subprocess.TimeoutExpired:
-                stopped = False
-                proc.kill()
-                stdout, _ = proc.communicate()
+            stdout, stopped = _terminate(proc)
         finally:
             if proc.poll() is None:
                 proc.kill()
@@ -252,6 +244,20 @@ def run_daemon(command: Command, folder: Path, *, ready_within_s: float = 120) -
     log.unlink()
     return Outcome(command, proc.returncode, stdout, stderr, time.monotonic() - started, ready=ready,
                    stopped=stopped)
+
+
+def _terminate(proc: subprocess.Popen) -> tuple[str, bool]:
+    """SIGTERM a long-running command (if still running) and collect its stdout; (stdout, whether
+    it stopped by itself within STOP_WITHIN_S — else it is killed)."""
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+    try:
+        stdout, _ = proc.communicate(timeout=STOP_WITHIN_S)
+        return stdout, True
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        stdout, _ = proc.communicate()
+        return stdout, False
 
 
 SERVER_READY = "web workspace on http://"
@@ -281,15 +287,7 @@ def run_server(command: Command, folder: Path, *, ready_within_s: float = 60) ->
                         body = response.read().decode("utf-8")
                     if expect not in body:
                         ready, note = False, f"/{path} did not contain {expect!r}"
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGTERM)
-            stopped = True
-            try:
-                stdout, _ = proc.communicate(timeout=STOP_WITHIN_S)
-            except subprocess.TimeoutExpired:
-                stopped = False
-                proc.kill()
-                stdout, _ = proc.communicate()
+            stdout, stopped = _terminate(proc)
         finally:
             if proc.poll() is None:
                 proc.kill()

@@ -1,13 +1,18 @@
-"""The toh-monitor benchmark: one command, separate processes, times against the floor.
+"""The toh-monitor benchmark: each step as its own process, timed against a floor sampled around it.
 
-For each cohort size it generates a synthetic cohort (`monitor synth`), imports it into a fresh
-SQLite database and times, each as its own process: the import; the floor (reading every row
-into Python); `monitor due`; `monitor flags`; `monitor run nightly`; one per-patient PNG (as a
-process, and the render alone inside a process); `monitor --help`. It prints a table with each
-time, its ratio to the floor and the peak memory (max RSS), and writes it as JSON.
+For each cohort size it generates a synthetic cohort (`monitor synth`) and measures, each repeat
+its own process: the import into a fresh SQLite database (and a fresh PostgreSQL database when
+--pg-url or MONITOR_BENCH_PG_URL names a server); the re-import of the same files (idempotent);
+`due --format csv`; `flags --format json`; `run nightly` (on a fresh copy of the database each
+time); `export overdue`; `show MRN`; `--help`. The floor (benchmarks/floor.py: read every row of
+every cohort table into Python, nothing else) is sampled right before and right after each repeat.
+It prints a markdown table (median seconds, median × floor and its spread, peak RSS, target,
+verdict), the floor's own noise and a scaling table, and writes benchmarks/out/benchmark.json and
+benchmark.md; --update-readme puts the markdown into README.md between its benchmark markers.
 
-Usage:  python benchmarks/run.py                      # 10k and 100k patients
-        python benchmarks/run.py --patients 10000     # just one size
+Usage:  python benchmarks/run.py                           # 10k and 100k patients, 3 repeats
+        python benchmarks/run.py --patients 10000 100000 300000 --pg-url postgresql+psycopg://postgres@127.0.0.1/postgres
+        python benchmarks/run.py --smoke                   # 2,000 patients, 1 repeat, no PostgreSQL (~30 s)
 """
 
 from __future__ import annotations
@@ -17,43 +22,18 @@ import json
 import os
 import platform
 import shutil
-import statistics
-import subprocess
+import sqlite3
 import sys
 import tempfile
-import time
 from datetime import date
 from pathlib import Path
 
+from measure import FloorBracket, Step, monitor_cmd, run_child
+from report import ONE_MILLION, add_verdicts, markdown, scaling, update_readme
+
 HERE = Path(__file__).resolve().parent
-TARGETS = {  # step -> (limit, unit): "x" = times the floor, "s" = seconds, for the 100k cohort
-    "import": (60, "s"), "due": (3, "x"), "flags": (3, "x"), "nightly": (4, "x"),
-    "png render": (0.5, "s"), "--help": (0.3, "s"),
-}
-MEMORY_LIMIT_MB = 2048
-
-
-def monitor_cmd(*args: str) -> list[str]:
-    return [sys.executable, "-m", "monitor", *args]
-
-
-def run_child(cmd: list[str], *, cwd: Path, capture: bool = False) -> tuple[float, float, str]:
-    """Like `timed`, but reaps the child itself so its own peak memory is measured."""
-    start = time.perf_counter()
-    out_file = tempfile.TemporaryFile(mode="w+") if capture else subprocess.DEVNULL
-    err_file = tempfile.TemporaryFile(mode="w+")
-    proc = subprocess.Popen(cmd, cwd=cwd, stdout=out_file, stderr=err_file, text=True)
-    _, status, usage = os.wait4(proc.pid, 0)
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    elapsed = time.perf_counter() - start
-    if proc.returncode != 0:
-        err_file.seek(0)
-        raise SystemExit(f"benchmark step failed ({proc.returncode}): {' '.join(cmd)}\n{err_file.read()[-3000:]}")
-    out = ""
-    if capture:
-        out_file.seek(0)
-        out = out_file.read()
-    return elapsed, usage.ru_maxrss / 1024, out
+PG_ENV = "MONITOR_BENCH_PG_URL"
+SHOW_MRN = "TOH-000001"
 
 
 def machine() -> dict:
@@ -68,92 +48,170 @@ def machine() -> dict:
     import pandas
 
     return {"cpu": cpu, "cores": os.cpu_count(), "python": platform.python_version(), "pandas": pandas.__version__,
-            "platform": platform.platform()}
+            "sqlite": sqlite3.sqlite_version, "platform": platform.platform()}
 
 
-def bench(n: int, *, seed: int, work: Path) -> list[dict]:
-    folder = work / f"cohort-{n}"
-    db = work / f"bench-{n}.db"
-    url = f"sqlite:///{db}"
+class Postgres:
+    """Fresh databases on a PostgreSQL server, one per import repeat, dropped at the end."""
+
+    def __init__(self, url: str):
+        from sqlalchemy.engine import make_url
+
+        self.url = make_url(url)
+        self.made: list[str] = []
+
+    def _admin(self):
+        import psycopg
+
+        u = self.url
+        return psycopg.connect(host=u.host or "127.0.0.1", port=u.port or 5432, user=u.username,
+                               password=u.password, dbname=u.database or "postgres", autocommit=True)
+
+    def fresh(self, name: str) -> str:
+        with self._admin() as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
+            conn.execute(f'CREATE DATABASE "{name}"')
+        self.made.append(name)
+        return self.url.set(database=name).render_as_string(hide_password=False)
+
+    def drop_all(self) -> None:
+        with self._admin() as conn:
+            for name in self.made:
+                conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
+
+
+def remove_sqlite(db: Path) -> None:
+    for suffix in ("", "-wal", "-shm", "-journal"):
+        Path(f"{db}{suffix}").unlink(missing_ok=True)
+
+
+def bench(n: int, *, seed: int, repeats: int, work: Path, pg: Postgres | None) -> tuple[list[Step], list[float]]:
+    """Every step at one cohort size; returns the steps and every floor sample taken."""
+    folder, ref = work / f"cohort-{n}", work / f"ref-{n}.db"
     end = date.today().isoformat()
-    rows: list[dict] = []
+    print(f"{n:,} patients:", flush=True)
+    child = run_child(monitor_cmd("synth", "--patients", str(n), "--seed", str(seed), "--end", end,
+                                  "-o", str(folder)), cwd=work)
+    print(f"  synth {child.seconds:.1f} s", flush=True)
+    files = sorted(str(p) for p in folder.glob("*.csv"))
+    run_child(monitor_cmd("--db", f"sqlite:///{ref}", "init"), cwd=work)
+    child = run_child(monitor_cmd("--db", f"sqlite:///{ref}", "import", *files), cwd=work)
+    print(f"  reference database imported in {child.seconds:.1f} s (the floor reads it)", flush=True)
+    floor = FloorBracket(ref, cwd=work)
+    steps: list[Step] = []
 
-    def add(step, seconds, peak, note=""):
-        rows.append({"patients": n, "step": step, "seconds": round(seconds, 3), "peak_mb": round(peak, 1),
-                     "note": note})
-        print(f"  {step:12} {seconds:8.2f} s  {peak:8.0f} MB  {note}", flush=True)
+    def measure(name, command, prepare=None, note=""):
+        step = floor.measure(Step(n, name, note=note), repeats, prepare=prepare, command=command)
+        steps.append(step)
+        d = step.as_dict()
+        print(f"  {name:20} median {d['median_s']:7.2f} s  {d['x_floor_median']:5.2f}× floor "
+              f"({d['x_floor_min']:.2f}–{d['x_floor_max']:.2f})  {d['peak_rss_mb']:7,.0f} MB", flush=True)
 
-    print(f"{n} patients:", flush=True)
-    secs, peak, _ = run_child(monitor_cmd("synth", "--patients", str(n), "--seed", str(seed), "--end", end,
-                                          "-o", str(folder)), cwd=work)
-    add("synth", secs, peak)
-    run_child(monitor_cmd("--db", url, "init"), cwd=work)
-    secs, peak, _ = run_child(monitor_cmd("--db", url, "import", *sorted(str(p) for p in folder.glob("*.csv"))),
-                              cwd=work)
-    add("import", secs, peak)
-    secs, peak, out = run_child([sys.executable, str(HERE / "floor.py"), str(db)], cwd=work, capture=True)
-    add("floor", secs, peak, f"{int(out.strip()):,} rows")
-    for step, args in (("due", ("due", "--format", "csv")), ("flags", ("flags", "--format", "json")),
-                       ("nightly", ("run", "nightly"))):
-        secs, peak, _ = run_child(monitor_cmd("--db", url, *args, "--as-of", end), cwd=work)
-        add(step, secs, peak)
-    mrn = "TOH-000001"
-    secs, peak, _ = run_child(monitor_cmd("--db", url, "report", "patient", mrn, "--format", "png", "--as-of", end,
-                                          "-o", str(work / "chart.png")), cwd=work)
-    add("png process", secs, peak, "whole process, imports included")
-    _, peak, out = run_child([sys.executable, str(HERE / "render.py"), url, mrn, end], cwd=work, capture=True)
-    add("png render", float(out.strip()), peak, "median of 5 renders in one process")
-    helps = []
-    for _ in range(5):
-        secs, peak, _ = run_child(monitor_cmd("--help"), cwd=work)
-        helps.append(secs)
-    add("--help", statistics.median(helps), peak, "median of 5")
-    floor = next(r["seconds"] for r in rows if r["step"] == "floor")
-    for r in rows:
-        r["x_floor"] = round(r["seconds"] / floor, 2) if floor else None
-    return rows
+    fresh = work / f"fresh-{n}.db"
+
+    def fresh_sqlite(_i):
+        remove_sqlite(fresh)
+        run_child(monitor_cmd("--db", f"sqlite:///{fresh}", "init"), cwd=work)
+
+    measure("import (SQLite)", lambda _i: monitor_cmd("--db", f"sqlite:///{fresh}", "import", *files),
+            prepare=fresh_sqlite, note="a fresh database each repeat (init untimed)")
+    remove_sqlite(fresh)
+    if pg is not None:
+        urls: dict[int, str] = {}
+
+        def fresh_pg(i):
+            urls[i] = pg.fresh(f"toh_bench_{n}_{i}")
+            run_child(monitor_cmd("--db", urls[i], "init"), cwd=work)
+
+        measure("import (PostgreSQL)", lambda i: monitor_cmd("--db", urls[i], "import", *files), prepare=fresh_pg,
+                note="RSS is the client's only, not the server's")
+    ref_url = f"sqlite:///{ref}"
+    measure("re-import", lambda _i: monitor_cmd("--db", ref_url, "import", *files), note="same files, no change")
+    measure("due", lambda _i: monitor_cmd("--db", ref_url, "due", "--format", "csv", "--as-of", end))
+    measure("flags", lambda _i: monitor_cmd("--db", ref_url, "flags", "--format", "json", "--as-of", end))
+    nightly = work / f"nightly-{n}.db"
+
+    def copy_ref(_i):
+        remove_sqlite(nightly)
+        shutil.copyfile(ref, nightly)
+
+    measure("nightly", lambda _i: monitor_cmd("--db", f"sqlite:///{nightly}", "run", "nightly", "--as-of", end),
+            prepare=copy_ref, note="a fresh copy of the database each repeat")
+    remove_sqlite(nightly)
+    measure("export overdue", lambda i: monitor_cmd("--db", ref_url, "export", "overdue", "--as-of", end,
+                                                    "-o", str(work / f"overdue-{n}-{i}.csv")))
+    measure("show", lambda _i: monitor_cmd("--db", ref_url, "show", SHOW_MRN, "--as-of", end),
+            note="one patient, whole process")
+    measure("--help", lambda _i: monitor_cmd("--help"))
+    return steps, floor.samples
 
 
-def verdicts(rows: list[dict]) -> None:
-    for r in rows:
-        limit = TARGETS.get(r["step"])
-        if not limit or r["patients"] < 100_000:
-            r["target"] = ""
-            continue
-        value = r["x_floor"] if limit[1] == "x" else r["seconds"]
-        ok = value <= limit[0] and r["peak_mb"] <= MEMORY_LIMIT_MB
-        r["target"] = f"<= {limit[0]}{'x' if limit[1] == 'x' else ' s'}: {'met' if ok else 'MISSED'}"
-
-
-def main() -> None:
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--patients", type=int, nargs="+", default=[10_000, 100_000])
+    parser.add_argument("--patients", type=int, nargs="+", default=None,
+                        help="cohort sizes (default 10000 100000; --smoke: 2000)")
+    parser.add_argument("--repeats", type=int, default=None, help="repeats per step (default 3; --smoke: 1)")
     parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--out", type=Path, default=HERE / "out")
+    parser.add_argument("--pg-url", default=os.environ.get(PG_ENV),
+                        help=f"a PostgreSQL server to import into, fresh databases made on it (env {PG_ENV})")
+    parser.add_argument("--smoke", action="store_true",
+                        help="a quick check that every step runs: 2,000 patients, 1 repeat, no PostgreSQL")
+    parser.add_argument("--out", type=Path, default=HERE / "out", help="folder for benchmark.json and benchmark.md")
+    parser.add_argument("--update-readme", action="store_true",
+                        help="replace the README's table between <!-- benchmark:start --> and <!-- benchmark:end -->")
+    parser.add_argument("--readme", type=Path, default=HERE.parent / "README.md", help=argparse.SUPPRESS)
     parser.add_argument("--keep", action="store_true", help="keep the generated cohorts and databases")
-    args = parser.parse_args()
-    args.out.mkdir(parents=True, exist_ok=True)
+    args = parser.parse_args(argv)
+    if args.smoke:
+        args.patients = args.patients or [2_000]
+        args.repeats = args.repeats or 1
+        args.pg_url = None
+    args.patients = args.patients or [10_000, 100_000]
+    args.repeats = args.repeats or 3
+    if args.repeats < 1 or min(args.patients) < 1:
+        parser.error("--repeats and --patients must be at least 1")
+    return args
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(argv)
+    if args.repeats < 3 and not args.smoke:
+        print(f"note: {args.repeats} repeat(s) per step; verdicts need ≥ 3 to mean much", flush=True)
     work = Path(tempfile.mkdtemp(prefix="toh-bench-"))
-    rows: list[dict] = []
+    pg = Postgres(args.pg_url) if args.pg_url else None
+    steps: list[Step] = []
+    floors: dict[int, list[float]] = {}
+    notes = [] if pg else ["PostgreSQL import: skipped (no --pg-url, no MONITOR_BENCH_PG_URL)."]
+    if args.smoke:
+        notes.append("--smoke run: 1 repeat at a small size; a check that every step runs, not a measurement.")
     try:
         for n in args.patients:
-            rows += bench(n, seed=args.seed, work=work)
+            found, floors[n] = bench(n, seed=args.seed, repeats=args.repeats, work=work, pg=pg)
+            steps += found
     finally:
+        if pg is not None:
+            pg.drop_all()
         if not args.keep:
             shutil.rmtree(work, ignore_errors=True)
-    verdicts(rows)
-    info = machine()
-    print(f"\nMachine: {info['cpu']}, {info['cores']} cores, Python {info['python']}, pandas {info['pandas']}")
-    print("| patients | step | seconds | x floor | peak MB | target (100k) | note |")
-    print("|---:|---|---:|---:|---:|---|---|")
-    for r in rows:
-        print(f"| {r['patients']:,} | {r['step']} | {r['seconds']:.2f} | {r['x_floor']:.2f} | {r['peak_mb']:.0f} | "
-              f"{r['target']} | {r['note']} |")
-    result = {"machine": info, "date": date.today().isoformat(), "rows": rows}
-    target = args.out / "benchmark.json"
-    target.write_text(json.dumps(result, indent=2), encoding="utf-8")
-    print(f"\nWrote {target}")
+    rows = [s.as_dict() for s in steps]
+    add_verdicts(rows)
+    table = scaling(rows)
+    if ONE_MILLION not in args.patients and len(args.patients) >= 2:
+        notes.append("The 1M column is extrapolated linearly from the two largest sizes run, not measured.")
+    notes.append("Peak RSS is each child's own (os.wait4 ru_maxrss), the largest over the repeats; MB = MiB.")
+    result = {"machine": machine(), "date": date.today().isoformat(), "repeats": args.repeats,
+              "patients": args.patients, "rows": rows, "floor_samples": {str(k): v for k, v in floors.items()},
+              "scaling": table, "notes": notes}
+    text = markdown(result)
+    print("\n" + text)
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "benchmark.json").write_text(json.dumps(result, indent=2), encoding="utf-8")
+    (args.out / "benchmark.md").write_text(text, encoding="utf-8")
+    print(f"Wrote {args.out / 'benchmark.json'} and {args.out / 'benchmark.md'}")
+    if args.update_readme:
+        update_readme(args.readme, text)
+        print(f"Updated the benchmark table in {args.readme}")
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -40,7 +40,12 @@ def run_child(cmd: list[str], *, cwd: Path, capture: bool = False) -> Child:
     with tempfile.TemporaryFile(mode="w+") as err_file:
         start = time.perf_counter()
         proc = subprocess.Popen(cmd, cwd=cwd, stdout=out_file, stderr=err_file, text=True)
-        _, status, usage = os.wait4(proc.pid, 0)
+        try:
+            _, status, usage = os.wait4(proc.pid, 0)
+        except BaseException:  # interrupted: never leave a measured child running
+            proc.kill()
+            proc.wait()
+            raise
         elapsed = time.perf_counter() - start
         proc.returncode = os.waitstatus_to_exitcode(status)
         if proc.returncode != 0:

@@ -22,6 +22,7 @@ import json
 import os
 import platform
 import shutil
+import signal
 import sqlite3
 import sys
 import tempfile
@@ -34,6 +35,8 @@ from report import ONE_MILLION, add_verdicts, markdown, scaling, update_readme
 HERE = Path(__file__).resolve().parent
 PG_ENV = "MONITOR_BENCH_PG_URL"
 SHOW_MRN = "TOH-000001"
+STEP_ORDER = ("import (SQLite)", "import (PostgreSQL)", "re-import", "due", "flags", "nightly", "export overdue", "show",
+              "--help")
 
 
 def machine() -> dict:
@@ -116,15 +119,6 @@ def bench(n: int, *, seed: int, repeats: int, work: Path, pg: Postgres | None) -
     measure("import (SQLite)", lambda _i: monitor_cmd("--db", f"sqlite:///{fresh}", "import", *files),
             prepare=fresh_sqlite, note="a fresh database each repeat (init untimed)")
     remove_sqlite(fresh)
-    if pg is not None:
-        urls: dict[int, str] = {}
-
-        def fresh_pg(i):
-            urls[i] = pg.fresh(f"toh_bench_{n}_{i}")
-            run_child(monitor_cmd("--db", urls[i], "init"), cwd=work)
-
-        measure("import (PostgreSQL)", lambda i: monitor_cmd("--db", urls[i], "import", *files), prepare=fresh_pg,
-                note="RSS is the client's only, not the server's")
     ref_url = f"sqlite:///{ref}"
     measure("re-import", lambda _i: monitor_cmd("--db", ref_url, "import", *files), note="same files, no change")
     measure("due", lambda _i: monitor_cmd("--db", ref_url, "due", "--format", "csv", "--as-of", end))
@@ -137,13 +131,38 @@ def bench(n: int, *, seed: int, repeats: int, work: Path, pg: Postgres | None) -
 
     measure("nightly", lambda _i: monitor_cmd("--db", f"sqlite:///{nightly}", "run", "nightly", "--as-of", end),
             prepare=copy_ref, note="a fresh copy of the database each repeat")
-    remove_sqlite(nightly)
     measure("export overdue", lambda i: monitor_cmd("--db", ref_url, "export", "overdue", "--as-of", end,
                                                     "-o", str(work / f"overdue-{n}-{i}.csv")))
-    measure("show", lambda _i: monitor_cmd("--db", ref_url, "show", SHOW_MRN, "--as-of", end),
-            note="one patient, whole process")
+    measure("show", lambda _i: monitor_cmd("--db", f"sqlite:///{nightly}", "show", SHOW_MRN, "--as-of", end),
+            note="one patient, whole process, on the database after the nightly run (with reminders)")
+    remove_sqlite(nightly)
     measure("--help", lambda _i: monitor_cmd("--help"))
-    return steps, floor.samples
+    if pg is not None:
+        urls: dict[int, str] = {}
+
+        def fresh_pg(i):
+            urls[i] = pg.fresh(f"toh_bench_{n}_{i}")
+            run_child(monitor_cmd("--db", urls[i], "init"), cwd=work)
+
+        measure("import (PostgreSQL)", lambda i: monitor_cmd("--db", urls[i], "import", *files), prepare=fresh_pg,
+                note="RSS is the client's only, not the server's")
+    order = {name: i for i, name in enumerate(STEP_ORDER)}
+    return sorted(steps, key=lambda step: order.get(step.name, len(order))), floor.samples
+
+
+def compile_package() -> str:
+    """Byte-compile the installed `monitor` once, so no measured process compiles its sources: an
+    installed package has its .pyc files (the children may run with PYTHONDONTWRITEBYTECODE set)."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("monitor")
+    folder = Path(spec.origin).parent
+    run_child([sys.executable, "-m", "compileall", "-q", str(folder)], cwd=folder)
+    return str(folder)
+
+
+def _stop(signum, _frame):
+    raise KeyboardInterrupt(f"signal {signum}")  # unwinds through `finally`: temporary files and databases go
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -173,10 +192,32 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return args
 
 
+def write_results(args, steps: list[Step], floors: dict[int, list[float]], notes: list[str], package: str) -> str:
+    rows = [s.as_dict() for s in steps]
+    add_verdicts(rows)
+    table = scaling(rows)
+    notes = list(notes)
+    done = sorted(floors)
+    if ONE_MILLION not in done and len(done) >= 2:
+        notes.append("The 1M column is extrapolated linearly from the two largest sizes run, not measured.")
+    notes.append("Peak RSS is each child's own (os.wait4 ru_maxrss), the largest over the repeats; MB = MiB.")
+    result = {"machine": machine(), "date": date.today().isoformat(), "package": package, "repeats": args.repeats,
+              "patients": done, "rows": rows, "floor_samples": {str(k): v for k, v in floors.items()},
+              "scaling": table, "notes": notes}
+    text = markdown(result)
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "benchmark.json").write_text(json.dumps(result, indent=2), encoding="utf-8")
+    (args.out / "benchmark.md").write_text(text, encoding="utf-8")
+    return text
+
+
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     if args.repeats < 3 and not args.smoke:
         print(f"note: {args.repeats} repeat(s) per step; verdicts need ≥ 3 to mean much", flush=True)
+    signal.signal(signal.SIGTERM, _stop)
+    package = compile_package()
+    print(f"measuring the monitor package at {package}", flush=True)
     work = Path(tempfile.mkdtemp(prefix="toh-bench-"))
     pg = Postgres(args.pg_url) if args.pg_url else None
     steps: list[Step] = []
@@ -188,25 +229,13 @@ def main(argv: list[str] | None = None) -> None:
         for n in args.patients:
             found, floors[n] = bench(n, seed=args.seed, repeats=args.repeats, work=work, pg=pg)
             steps += found
+            text = write_results(args, steps, floors, notes, package)  # after every size: a cut-short run keeps these
     finally:
         if pg is not None:
             pg.drop_all()
         if not args.keep:
             shutil.rmtree(work, ignore_errors=True)
-    rows = [s.as_dict() for s in steps]
-    add_verdicts(rows)
-    table = scaling(rows)
-    if ONE_MILLION not in args.patients and len(args.patients) >= 2:
-        notes.append("The 1M column is extrapolated linearly from the two largest sizes run, not measured.")
-    notes.append("Peak RSS is each child's own (os.wait4 ru_maxrss), the largest over the repeats; MB = MiB.")
-    result = {"machine": machine(), "date": date.today().isoformat(), "repeats": args.repeats,
-              "patients": args.patients, "rows": rows, "floor_samples": {str(k): v for k, v in floors.items()},
-              "scaling": table, "notes": notes}
-    text = markdown(result)
     print("\n" + text)
-    args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "benchmark.json").write_text(json.dumps(result, indent=2), encoding="utf-8")
-    (args.out / "benchmark.md").write_text(text, encoding="utf-8")
     print(f"Wrote {args.out / 'benchmark.json'} and {args.out / 'benchmark.md'}")
     if args.update_readme:
         update_readme(args.readme, text)

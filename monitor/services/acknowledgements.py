@@ -29,9 +29,8 @@ class NoSuchFlag(MonitorError):
 
 def load_acknowledgements(engine: Engine, *, patient_id: int | None = None) -> pd.DataFrame:
     """Every acknowledgement (of one patient), oldest first; empty on a database without the table."""
-    from monitor.store.tables import FlagAcknowledgement
+    from monitor.store.core_tables import flag_acknowledgement as table  # no SQLModel: every command reads this
 
-    table = FlagAcknowledgement.__table__
     query = select(*[table.c[c] for c in ACK_COLUMNS]).order_by(table.c.acknowledged_at, table.c.id)
     if patient_id is not None:
         query = query.where(table.c.patient_id == patient_id)

@@ -121,9 +121,7 @@ def describe_change(change: StatusChange) -> str:
 
 def status_history(engine: Engine, patient_id: int) -> list[StatusChange]:
     """A patient's status changes made by staff, oldest first."""
-    from monitor.store.tables import Patient, PatientStatusChange
-
-    patient, changes = Patient.__table__, PatientStatusChange.__table__
+    from monitor.store.core_tables import patient, patient_status_change as changes  # no SQLModel: `show` reads this
     query = (select(patient.c.mrn, patient.c.name, changes.c.from_status, changes.c.to_status, changes.c.reason,
                     changes.c.changed_at, changes.c.changed_by, changes.c.on_behalf_of)
              .select_from(changes.join(patient, patient.c.id == changes.c.patient_id))
@@ -148,9 +146,7 @@ class Contact:
 
 
 def contact_of(engine: Engine, patient_id: int) -> Contact:
-    from monitor.store.tables import Patient
-
-    patient = Patient.__table__
+    from monitor.store.core_tables import patient  # no SQLModel: `show` reads this
     with store.reading(engine) as conn:
         row = conn.execute(select(patient.c.phone, patient.c.email, patient.c.preferred_contact, patient.c.address,
                                   patient.c.language).where(patient.c.id == patient_id)).one()

@@ -100,7 +100,7 @@ def describe_patient(engine: Engine, mrn: str, *, as_of: date, config: Config) -
         if len(frame):
             lines.append(f"{title} ({len(frame)}):")
             lines += _table(frame.sort_values(list(columns)[0] if kind != "treatments" else "started_on"), columns)
-    lines += _retracted(engine, p["mrn"], config.zone)
+    lines += _retracted(engine, pid, p["mrn"], config.zone)
 
     from monitor.rules.trends import trend_table
 
@@ -178,8 +178,26 @@ def _reminders(engine: Engine, patient_id: int, config: Config) -> list[str]:
     return lines
 
 
-def _retracted(engine: Engine, mrn: str, zone) -> list[str]:
+def _has_retractions(engine: Engine, patient_id: int) -> bool:
+    """Whether any of the patient's records is retracted now: one cheap query, so the usual patient
+    (none) never loads the record tables' models (SQLModel, ~0.4 s of start-up)."""
+    from sqlalchemy import text
+
+    from monitor import store
+    from monitor.services.records import KINDS, TABLE_OF
+
+    tables = sorted({TABLE_OF[kind] for kind in KINDS})
+    query = " UNION ALL ".join(
+        f"SELECT 1 FROM {store.RETRACTION_TABLE} r JOIN {table} t ON r.record_id = t.id "
+        f"WHERE r.table_name = '{table}' AND r.restored_at IS NULL AND t.patient_id = :pid" for table in tables)
+    with store.reading(engine) as conn:
+        return conn.execute(text(query + " LIMIT 1"), {"pid": patient_id}).first() is not None
+
+
+def _retracted(engine: Engine, patient_id: int, mrn: str, zone) -> list[str]:
     """The records retracted (and not restored): kept in the history, apart from what counts."""
+    if not _has_retractions(engine, patient_id):
+        return []
     from monitor.services.records import patient_retractions, stamp, who
 
     rows = patient_retractions(engine, mrn, active_only=True)

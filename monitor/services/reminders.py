@@ -20,7 +20,6 @@ from monitor.rules.clock_text import local_text
 from monitor.rules.reminders import OUTCOMES, find_target, pick_reminder, reminder_states
 from monitor.rules.worklist import active_only, patient_reminders, reminder_table, working_list
 from monitor.store.reminders import load_patient_names, load_reminders
-from monitor.store.tables import ReminderEvent
 
 LIST_COLUMNS = ["reminder_id", "mrn", "name", "item", "due_date", "status", "days_overdue", "state",
                 "deferred_until", "last_outreach", "assigned_to", "due_by", "flags"]
@@ -126,6 +125,8 @@ def act(engine: Engine, key: str, *, kind: str, actor: str, today: date, config:
                                f"(`monitor reminders reopen id:{reminder_id} --reason ...`)")
         if kind == "reopened" and before == "open":
             raise MonitorError(f"reminder {reminder_id} of {patient['mrn']} is already open")
+        from monitor.store.tables import ReminderEvent  # here, not at the top: `show` and `due` need no SQLModel
+
         conn.execute(ReminderEvent.__table__.insert(), {
             "reminder_id": reminder_id, "at": datetime.now(timezone.utc), "actor": actor, "kind": kind,
             "outcome": outcome, "reason": reason, "until": until, "booked_on": booked_on,

@@ -183,9 +183,9 @@ def reading(engine: Engine) -> Iterator[Connection]:
 def record_event(conn: Connection, *, actor: str, action: str, subject: str, rows: int = 0,
                  detail: dict | None = None) -> None:
     """Append who did what and when to the audit log (imports, exports)."""
-    from monitor.store.tables import AuditEvent
+    from monitor.store.core_tables import audit_event  # no SQLModel: every command that shows patient data writes this
 
-    conn.execute(AuditEvent.__table__.insert(), {
+    conn.execute(audit_event.insert(), {
         "at": datetime.now(timezone.utc), "actor": actor, "action": action, "subject": subject,
         "rows": rows, "detail": json.dumps(detail or {}),
     })

@@ -27,8 +27,9 @@ BOOKED_PAST_DAYS = 30
 BOOKED_AHEAD_DAYS = 731  # two years
 
 
-def _states(conn, config: Config) -> pd.DataFrame:
-    return reminder_states(*load_reminders(conn), zone=config.zone)
+def _states(conn, config: Config, *, patient_id: int | None = None) -> pd.DataFrame:
+    """Every reminder's state, or one patient's (a reminder's state depends on its own events only)."""
+    return reminder_states(*load_reminders(conn, patient_id=patient_id), zone=config.zone)
 
 
 def list_reminders(engine: Engine, *, as_of: date, config: Config, states: tuple[str, ...] | None = None,
@@ -163,10 +164,11 @@ class History:
     rows: list[dict]
 
 
-def _histories(conn, states: pd.DataFrame, patients: pd.DataFrame, reminder_ids, config: Config) -> list[History]:
+def _histories(conn, states: pd.DataFrame, patients: pd.DataFrame, reminder_ids, config: Config, *,
+               patient_id: int | None = None) -> list[History]:
     from monitor.store.reminders import load_reminder_events
 
-    events = load_reminder_events(conn)
+    events = load_reminder_events(conn, patient_id=patient_id)
     names = patients.set_index("patient_id")
     out = []
     for rid in reminder_ids:
@@ -202,11 +204,11 @@ def history(engine: Engine, key: str, *, config: Config) -> list[History]:
 
 def patient_histories(engine: Engine, patient_id: int, *, config: Config) -> list[History]:
     """Every reminder of one patient with its history, newest first (for `monitor show`)."""
-    with store.reading(engine) as conn:
-        states = _states(conn, config)
-        patients = load_patient_names(conn)
+    with store.reading(engine) as conn:  # that patient's rows only: the same at any cohort size
+        states = _states(conn, config, patient_id=patient_id)
+        patients = load_patient_names(conn, patient_id=patient_id)
         ids = sorted(states.loc[states["patient_id"] == patient_id, "reminder_id"].astype(int), reverse=True)
-        return _histories(conn, states, patients, ids, config)
+        return _histories(conn, states, patients, ids, config, patient_id=patient_id)
 
 
 def reminder_summary(engine: Engine, evaluation, *, config: Config) -> pd.DataFrame:

@@ -28,6 +28,7 @@ import sys
 import tempfile
 from datetime import date
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 from measure import FloorBracket, Step, monitor_cmd, run_child
 from report import ONE_MILLION, add_verdicts, markdown, scaling, update_readme
@@ -48,39 +49,38 @@ def machine() -> dict:
                 break
     except OSError:
         pass
-    import pandas
+    from importlib.metadata import version  # not `import pandas`: this process stays small (see `Postgres`)
 
-    return {"cpu": cpu, "cores": os.cpu_count(), "python": platform.python_version(), "pandas": pandas.__version__,
+    return {"cpu": cpu, "cores": os.cpu_count(), "python": platform.python_version(), "pandas": version("pandas"),
             "sqlite": sqlite3.sqlite_version, "platform": platform.platform()}
 
 
 class Postgres:
-    """Fresh databases on a PostgreSQL server, one per import repeat, dropped at the end."""
+    """Fresh databases on a PostgreSQL server, one per import repeat, dropped at the end.
+
+    The statements run in a child process: this process stays small, because a child started
+    with vfork reports at least its parent's peak RSS as its own (ru_maxrss carries over exec)."""
+
+    ADMIN = "import psycopg, sys\nwith psycopg.connect(sys.argv[1], autocommit=True) as c:\n" \
+            "    for q in sys.argv[2:]: c.execute(q)"
 
     def __init__(self, url: str):
-        from sqlalchemy.engine import make_url
-
-        self.url = make_url(url)
+        parts = urlsplit(url)
+        self.url = parts
+        self.libpq = urlunsplit(parts._replace(scheme="postgresql"))  # libpq reads postgresql://, not +psycopg
         self.made: list[str] = []
 
-    def _admin(self):
-        import psycopg
-
-        u = self.url
-        return psycopg.connect(host=u.host or "127.0.0.1", port=u.port or 5432, user=u.username,
-                               password=u.password, dbname=u.database or "postgres", autocommit=True)
+    def _admin(self, *statements: str) -> None:
+        run_child([sys.executable, "-c", self.ADMIN, self.libpq, *statements], cwd=HERE)
 
     def fresh(self, name: str) -> str:
-        with self._admin() as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
-            conn.execute(f'CREATE DATABASE "{name}"')
+        self._admin(f'DROP DATABASE IF EXISTS "{name}"', f'CREATE DATABASE "{name}"')
         self.made.append(name)
-        return self.url.set(database=name).render_as_string(hide_password=False)
+        return urlunsplit(self.url._replace(path=f"/{name}"))
 
     def drop_all(self) -> None:
-        with self._admin() as conn:
-            for name in self.made:
-                conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
+        if self.made:
+            self._admin(*[f'DROP DATABASE IF EXISTS "{name}"' for name in self.made])
 
 
 def remove_sqlite(db: Path) -> None:

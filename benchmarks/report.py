@@ -36,7 +36,9 @@ def verdict(row: dict, rows: list[dict]) -> tuple[str, str]:
     if step in RATIO_TARGETS:
         limit = RATIO_TARGETS[step]
         found = _spread_verdict(row["x_floor_min"], row["x_floor_max"], limit)
-        return f"≤ {limit:g}× floor, RSS ≤ 1 GB", found if rss_ok else "missed (RSS)"
+        if not rss_ok:
+            found = "missed (RSS)" if found == "met" else f"{found}; RSS missed"
+        return f"≤ {limit:g}× floor, RSS ≤ 1 GB", found
     if step in SECONDS_TARGETS:
         limit = SECONDS_TARGETS[step]
         return f"≤ {limit:g} s", _spread_verdict(min(row["seconds"]), max(row["seconds"]), limit)
@@ -90,7 +92,8 @@ def scaling(rows: list[dict]) -> dict:
             entry["at_1m"] = {"seconds": million[1], "peak_rss_mb": million[2], "extrapolated": False}
         elif len(points) >= 2:
             (n1, s1, m1), (n2, s2, m2) = points[-2], points[-1]
-            slope_s, slope_m = (s2 - s1) / (n2 - n1), (m2 - m1) / (n2 - n1)
+            # A fixed-cost step (show, --help) must not extrapolate below what it measured.
+            slope_s, slope_m = max((s2 - s1) / (n2 - n1), 0.0), max((m2 - m1) / (n2 - n1), 0.0)
             entry["at_1m"] = {"seconds": round(s2 + slope_s * (ONE_MILLION - n2), 1),
                               "peak_rss_mb": round(m2 + slope_m * (ONE_MILLION - n2)), "extrapolated": True,
                               "from": [n1, n2]}

@@ -13,7 +13,7 @@ import pandas as pd
 from monitor.config import Config
 from monitor.rules.flag_frames import severity_rank
 from monitor.reports.chart import A4_LANDSCAPE
-from monitor.reports.pages import stamp_pages, text_figures, wrap
+from monitor.reports.pages import Block, flow_figures, heading, paragraph, stamp_pages, text_figures, wrap
 from monitor.reports.patient import pdf_bytes, png_bytes, settings_lines
 from monitor.formats.files import write_private_bytes
 from monitor.reports.words import word
@@ -163,33 +163,17 @@ def list_lines(evaluation, config: Config, reminders: pd.DataFrame | None = None
                           " " * 15, width=160)
     if len(rows) > LIST_LIMIT:
         lines.append(f"  ... and {len(rows) - LIST_LIMIT} more: the full list is `monitor export overdue -o FILE`")
-    lines.append("")
-    lines += flag_detail_lines(evaluation)
-    lines.append("")
-    return lines + settings_lines(config, evaluation.as_of)
-
-
-def flag_detail_lines(evaluation) -> list[str]:
-    """Urgent flags and the warnings no clinician has acknowledged yet, grouped by patient (urgent first)."""
-    from monitor.rules.acknowledgements import unacknowledged
-    from monitor.rules.evaluation import flag_rows
-
-    flags = evaluation.flags
-    open_warn = unacknowledged(flags.loc[flags["severity"] == "warn"])
-    shown = pd.concat([flags.loc[flags["severity"] == "urgent"], open_warn])
-    rows = flag_rows(shown, evaluation.cohort.patients, min_severity="warn")
-    names = evaluation.cohort.patients.set_index("mrn")["name"]
-    patients = rows["mrn"].drop_duplicates().tolist()  # most severe patient first (rows are sorted so)
-    lines = [f"URGENT FLAGS AND UNACKNOWLEDGED WARNINGS ({len(rows)} on {len(patients)} patients), by patient"]
-    for mrn in patients[:LIST_LIMIT]:
-        name = names.get(mrn)
-        lines.append(f"  {mrn}" + (f"  {name}" if isinstance(name, str) and name else ""))
-        for r in rows.loc[rows["mrn"] == mrn].itertuples(index=False):
-            mark = "[URGENT]" if r.severity == "urgent" else "[warning]"
-            lines += wrap(f"{mark} {r.title}: {r.evidence} -> {r.action} [sources: {r.sources}]", "    ", width=160)
-    if len(patients) > LIST_LIMIT:
-        lines.append(f"  ... and {len(patients) - LIST_LIMIT} more patients: `monitor flags --severity warn` lists them all")
     return lines
+
+
+def annex_figures(evaluation, config: Config):
+    """The flag annex (urgent and unacknowledged warnings by patient), then the settings used."""
+    from monitor.reports.annex import LEADING, SIZE_PT, annex_blocks
+
+    blocks = annex_blocks(evaluation, limit=LIST_LIMIT) + [Block("gap")]
+    settings = settings_lines(config, evaluation.as_of)
+    blocks += [heading(settings[0].capitalize())] + [b for line in settings[1:] for b in paragraph(line.strip())]
+    return flow_figures("Clinic report: flags to act on, by patient", blocks, size=SIZE_PT, leading=LEADING)
 
 
 def write_clinic_report(evaluation, target: Path, *, config: Config, fmt: str = "pdf", record=None,
@@ -204,8 +188,9 @@ def write_clinic_report(evaluation, target: Path, *, config: Config, fmt: str = 
         return target
     from monitor.reports.clinic_trends import trends_figure
 
-    figures = [overview, trends_figure(evaluation)] + text_figures("Clinic report: lists", list_lines(evaluation, config, reminders),
-                                        footer=footer)
+    figures = [overview, trends_figure(evaluation)] + text_figures(
+        "Clinic report: due and overdue patients", list_lines(evaluation, config, reminders), footer=footer)
+    figures += annex_figures(evaluation, config)
     stamp_pages(figures, footer)
     write_private_bytes(target, pdf_bytes(figures, f"TOH clinic report {evaluation.as_of.isoformat()}"), record=record)
     return target

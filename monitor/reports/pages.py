@@ -17,14 +17,20 @@ WIDTH_CHARS = 190  # a paragraph line at TEXT_PT across the page
 class Block:
     """One line of a page: a heading, a table row (cells at column positions), or a text line."""
 
-    kind: str  # "heading", "row", "text", "gap"
+    kind: str  # "heading", "row", "text", "gap", "space" (a smaller gap)
     cells: tuple[str, ...] = ()
     columns: tuple[float, ...] = (0.0,)  # left edge of each cell, as a fraction of the text width
     bold: bool = False
+    bolds: tuple[bool, ...] = ()  # per cell, when cells differ in weight (else `bold` for all)
+    keep_with_next: bool = False  # never end a page after this block (a flag's lines stay together)
+
+    @property
+    def lines(self) -> float:
+        return {"heading": 2.0, "gap": 0.6, "space": 0.35}.get(self.kind, 1.0)
 
     @property
     def height(self) -> float:
-        return {"heading": 2.0, "gap": 0.6}.get(self.kind, 1.0) * LINE
+        return self.lines * LINE
 
 
 def heading(text: str) -> Block:
@@ -46,22 +52,25 @@ def wrap(text: str, indent: str = "", width: int = 112) -> list[str]:
     return textwrap.wrap(text, width=width, subsequent_indent=indent + "  ", initial_indent=indent) or [""]
 
 
-def flow_figures(title: str, blocks: list[Block]):
-    """Figures holding `blocks` under `title`, as many pages as needed; a heading never ends a page."""
+def flow_figures(title: str, blocks: list[Block], *, size: float = TEXT_PT, leading: float = 1.45):
+    """Figures holding `blocks` under `title`, as many pages as needed; a heading never ends a page,
+    nor does a block kept with the next. Text `size` in points, lines `leading` times that apart."""
     from matplotlib.figure import Figure
 
+    line = size * leading / (A4_LANDSCAPE[1] * 72)
     pages: list[list[Block]] = [[]]
     room = TOP - 0.03 - BOTTOM
     used = 0.0
     for n, block in enumerate(blocks):
-        need = block.height + (blocks[n + 1].height if block.kind == "heading" and n + 1 < len(blocks) else 0)
+        need = (_kept_lines(blocks, n, room / line) if n == 0 or not blocks[n - 1].keep_with_next
+                else block.lines) * line
         if used + need > room and pages[-1]:
             pages.append([])
             used = 0.0
-        if block.kind == "gap" and not pages[-1]:
+        if block.kind in ("gap", "space") and not pages[-1]:
             continue
         pages[-1].append(block)
-        used += block.height
+        used += block.lines * line
     figures = []
     for chunk in pages:
         fig = Figure(figsize=A4_LANDSCAPE, dpi=100)
@@ -69,19 +78,86 @@ def flow_figures(title: str, blocks: list[Block]):
         y = TOP - 0.02
         for block in chunk:
             if block.kind == "heading":
-                y -= LINE * 0.8
+                y -= line * 0.8
                 fig.text(LEFT, y, block.cells[0], fontsize=10, weight="bold", va="top")
-                y -= LINE * 1.2
+                y -= line * 1.2
                 continue
-            if block.kind == "gap":
-                y -= block.height
+            if block.kind in ("gap", "space"):
+                y -= block.lines * line
                 continue
-            for cell, at in zip(block.cells, block.columns):
-                fig.text(LEFT + at * (RIGHT - LEFT), y, cell, fontsize=TEXT_PT, va="top",
-                         weight="bold" if block.bold else "normal")
-            y -= LINE
+            bolds = block.bolds or (block.bold,) * len(block.cells)
+            for cell, at, bold in zip(block.cells, block.columns, bolds):
+                fig.text(LEFT + at * (RIGHT - LEFT), y, cell, fontsize=size, va="top",
+                         weight="bold" if bold else "normal")
+            y -= line
         figures.append(fig)
     return figures
+
+
+def _kept_lines(blocks: list[Block], n: int, page_lines: float) -> float:
+    """The lines of block `n` with the blocks kept with it (a heading keeps its first line), at
+    most a page: a longer group may break."""
+    lines, k = 0.0, n
+    while k < len(blocks):
+        lines += blocks[k].lines
+        if not (blocks[k].keep_with_next or blocks[k].kind == "heading") or lines > page_lines:
+            break
+        k += 1
+    return lines
+
+
+TEXT_WIDTH_PT = (RIGHT - LEFT) * A4_LANDSCAPE[0] * 72
+
+
+def text_width_pt(text: str, *, size: float = TEXT_PT, bold: bool = False, spare: float = 1.03) -> float:
+    """How wide `text` is drawn in the report's proportional font, in points: the sum of the
+    glyphs' unhinted advances (as the PDF draws them), with 3 % to spare for a raster rendering."""
+    advances = _ADVANCES.setdefault(bold, {})
+    missing = set(text) - advances.keys()
+    if missing:
+        _measure(missing, bold, advances)
+    return sum(advances[c] for c in text) * size * spare
+
+
+_ADVANCES: dict[bool, dict[str, float]] = {}
+
+
+def _measure(chars, bold: bool, advances: dict[str, float]) -> None:
+    """Advance of each character at 1 pt, from the font matplotlib draws with."""
+    from matplotlib.font_manager import FontProperties, findfont, get_font
+    from matplotlib.ft2font import LoadFlags
+
+    font = get_font(findfont(FontProperties(weight="bold" if bold else "normal")))
+    font.set_size(100, 72)
+    for c in chars:
+        glyph = font.load_char(ord(c), flags=LoadFlags.NO_HINTING)
+        advances[c] = glyph.linearHoriAdvance / 65536 / 100
+
+
+def wrap_pt(text: str, width_pt: float, *, first_pt: float | None = None, size: float = TEXT_PT,
+            bold: bool = False) -> list[str]:
+    """`text` in lines no wider than `width_pt` points (the first line `first_pt`, when it starts
+    after something), measured in the drawn font; a word longer than a line is cut."""
+    lines: list[str] = []
+    limit = width_pt if first_pt is None else first_pt
+    current = ""
+    for w in text.split():
+        candidate = f"{current} {w}" if current else w
+        if text_width_pt(candidate, size=size, bold=bold) <= limit:
+            current = candidate
+            continue
+        if current or lines or first_pt is not None:
+            lines.append(current)
+            limit = width_pt
+        current = w
+        while text_width_pt(current, size=size, bold=bold) > limit:  # a word wider than a line
+            cut = len(current) - 1
+            while cut > 1 and text_width_pt(current[:cut], size=size, bold=bold) > limit:
+                cut -= 1
+            lines.append(current[:cut])
+            current = current[cut:]
+    lines.append(current)
+    return lines
 
 
 def stamp_pages(figures, footer: str) -> None:

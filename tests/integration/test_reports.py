@@ -123,8 +123,9 @@ def test_clinic_report(demo_engine, tmp_path):
     assert "clinic report as of 2026-11-20" in text
     overdue = int((evaluation.schedule["status"].isin(("due", "overdue"))).sum())
     assert f"DUE AND OVERDUE ({overdue})" in text
-    assert "URGENT FLAGS AND UNACKNOWLEDGED WARNINGS" in text and "PROTOCOL SETTINGS USED" in text
+    assert "Flags to act on:" in text and "Protocol settings used" in text
     assert "pregnancy_toh_fracture_risk" not in text and "URGENT pregnancy TOH fracture risk" in text  # words
+    assert "Pregnancy-associated TOH: highest risk of displaced femoral neck fracture" in text  # the annex
     n = len(PdfReader(str(path)).pages)
     assert all(f"page {k} of {n}" in PdfReader(str(path)).pages[k - 1].extract_text() for k in range(1, n + 1))
     png = write_clinic_report(evaluation, tmp_path / "clinic.png", config=Config(), fmt="png")
@@ -198,7 +199,10 @@ def test_clinic_report_lists_are_capped(demo_engine, tmp_path, monkeypatch):
     lines = clinic.list_lines(evaluation, Config())
     due = int((evaluation.schedule["status"].isin(("due", "overdue"))).sum())
     assert f"  ... and {due - 5} more: the full list is `monitor export overdue -o FILE`" in lines
-    assert any(line.startswith("  ... and ") and "monitor flags --severity warn" in line for line in lines)
+    from monitor.reports.annex import annex_blocks
+
+    last = " ".join(annex_blocks(evaluation, limit=5)[-1].cells)
+    assert last.startswith("... and ") and "monitor flags --severity warn" in last
 
 
 def test_report_patients_to_a_pdf_file_writes_one_combined_pdf(demo_engine, tmp_path):
@@ -237,17 +241,16 @@ def test_clinic_kpis_count_overdue_share_median_and_lost(demo_engine):
 
 def test_clinic_flag_details_leave_out_acknowledged_warnings(demo_engine):
     """A warning a clinician acknowledged leaves the clinic report's details; urgent flags always stay."""
-    from monitor.reports.clinic import flag_detail_lines
+    from monitor.reports.annex import annex_flags
 
     evaluation = evaluate_db(demo_engine, as_of=AS_OF, config=Config())
     flags = evaluation.flags
     warn = flags.loc[flags["severity"] == "warn"].iloc[0]
-    title = warn["title"]
-    before = sum(title in line for line in flag_detail_lines(evaluation))
+    before, _ = annex_flags(evaluation)
     acked = flags.assign(acknowledged_by=[("dr" if i == warn.name else "") for i in flags.index])
-    after = sum(title in line for line in flag_detail_lines(replace(evaluation, flags=acked)))
-    assert before >= 1 and after == before - 1
-    assert not any("[info]" in line for line in flag_detail_lines(evaluation))
+    after, left_out = annex_flags(replace(evaluation, flags=acked))
+    assert len(after) == len(before) - 1 and left_out["acknowledged"] == 1
+    assert set(before["severity"]) == {"urgent", "warn"}
 
 
 def test_clinic_overview_text_stays_on_the_page(demo_engine):

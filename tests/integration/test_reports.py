@@ -293,3 +293,19 @@ def test_patient_pdf_has_the_reminder_history(demo_engine, tmp_path):
     _, text = pdf_text(pdf)
     assert "Reminder history (1)" in text and "Reminder 7 (DXA due 2026-10-10): open; assigned to clerk1" in text
     assert "2026-11-02 09:15 +01:00" in text and "left a message" in text
+
+
+def test_clinic_trend_table_ends_with_today_and_matches_the_kpis(demo_engine):
+    """Page 1's trend table: eight quarters, the last one today, its numbers the same as the KPIs above it."""
+    from monitor.reports.clinic import clinic_kpis
+    from monitor.reports.clinic_trends import quarterly_trends
+
+    evaluation = evaluate_db(demo_engine, as_of=AS_OF, config=Config())
+    trends = quarterly_trends(evaluation, Config())
+    k = clinic_kpis(evaluation)
+    assert trends["quarter"].tolist()[-1] == "2026Q4" and len(trends) == 8 and trends["on"].iloc[-1] == AS_OF
+    today = trends.iloc[-1]
+    assert [today["active"], today["overdue"], today["pct"], today["median_days"], today["lost"]] == \
+        [k["active"], k["overdue"], k["overdue_pct"], k["median_days_overdue"], k["lost"]]
+    assert (trends["active"].diff().dropna() >= 0).all()  # the demo clinic grows; nobody enrolled later counts
+    assert trends["answered"].sum() > 0 and trends["due_to_scan_days"].notna().any()

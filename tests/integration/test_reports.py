@@ -309,3 +309,23 @@ def test_clinic_trend_table_ends_with_today_and_matches_the_kpis(demo_engine):
         [k["active"], k["overdue"], k["overdue_pct"], k["median_days_overdue"], k["lost"]]
     assert (trends["active"].diff().dropna() >= 0).all()  # the demo clinic grows; nobody enrolled later counts
     assert trends["answered"].sum() > 0 and trends["due_to_scan_days"].notna().any()
+
+
+def test_demo_showcases_cover_the_issue_list(demo_engine):
+    """The demo's patient reports show each hard case once: migratory, pregnancy with breastfeeding,
+    scanner change, a young adult (Z-scores) and a patient on bone treatment."""
+    from monitor.demo.run import SHOWCASES, showcase_patients
+    from monitor.rules.thresholds import latest_scores
+
+    evaluation = evaluate_db(demo_engine, as_of=AS_OF, config=Config())
+    ids = showcase_patients(evaluation)
+    assert len(ids) == len(set(ids)) == len(SHOWCASES)
+    codes = {pid: set(evaluation.flags.loc[evaluation.flags["patient_id"] == pid, "code"]) for pid in ids}
+    migratory, pregnant, scanner, young, treated = ids
+    assert "migratory_pattern" in codes[migratory] and "scanner_changed" in codes[scanner]
+    preg = evaluation.cohort.pregnancies
+    assert preg.loc[preg["patient_id"] == pregnant, "breastfeeding_until"].notna().any() or \
+        preg.loc[preg["patient_id"] == pregnant, "breastfeeding_ongoing"].fillna(False).astype(bool).any()
+    scores = latest_scores(evaluation.cohort, Config()).set_index("patient_id")
+    assert bool(scores.loc[young, "is_young"]) and young not in set(preg["patient_id"])
+    assert "on_bone_treatment" in codes[treated]

@@ -72,11 +72,11 @@ def draw_trend_table(fig, evaluation, trends: pd.DataFrame, *, top: float) -> fl
 
     from monitor.reports.clinic_trends import trend_rows
 
-    step, label_w, left, right = 0.027, 0.25, 0.06, 0.97
+    step, label_w, left, right = 0.024, 0.25, 0.06, 0.97
     width = (right - left - label_w) / len(trends)
     x = [left + label_w + width * (k + 1) - 0.006 for k in range(len(trends))]  # numbers align right
     heads = [q if on != evaluation.as_of else "today" for q, on in zip(trends["quarter"], trends["on"])]
-    fig.text(left + 0.004, top, "Per quarter, on its last day (how: page 2)", fontsize=8.5, weight="bold", va="top")
+    fig.text(left + 0.004, top, "Per quarter, on its last day (how and counts: page 2)", fontsize=8.5, weight="bold", va="top")
     for at, h in zip(x, heads):
         fig.text(at, top, h, fontsize=8.5, weight="bold", ha="right", va="top")
     fig.add_artist(Line2D([left, right], [top - step * 0.72] * 2, color="black", linewidth=0.6))

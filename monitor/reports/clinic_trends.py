@@ -63,14 +63,14 @@ def replay_schedules(cohort, *, as_of: date, config, current=None, n: int = QUAR
     since = in_clinic_since(cohort)
     out = {}
     for day in quarter_days(as_of, n):
-        if day == as_of and current is not None:
-            sched = current
-        else:
-            known = cohort.known_on(day)
-            risks = risk_factor_table(known, alcohol_drinks_day=config.prevention.alcohol_drinks_day)
-            sched = schedule(known, as_of=day, settings=config.schedule, risks=risks, pregnancy=config.thresholds)
+        if day == as_of and current is not None:  # today's column is today's numbers, as on the page
+            out[day] = current
+            continue
+        known = cohort.known_on(day)
+        risks = risk_factor_table(known, alcohol_drinks_day=config.prevention.alcohol_drinks_day)
+        sched = schedule(known, as_of=day, settings=config.schedule, risks=risks, pregnancy=config.thresholds)
         joined = since.reindex(sched["patient_id"]).to_numpy()
-        out[day] = sched.loc[joined <= pd.Timestamp(day).to_datetime64()].reset_index(drop=True)
+        out[day] = sched.loc[~(joined > pd.Timestamp(day).to_datetime64())].reset_index(drop=True)  # NaT: counted
     return out
 
 
@@ -153,18 +153,19 @@ def _n(value, fmt: str = "{:.0f}") -> str:
 
 
 def trend_rows(trends: pd.DataFrame) -> list[tuple[str, list[str]]]:
-    """The page-1 table: each measure's label and its value per quarter, as printed."""
+    """The page-1 table: each measure's label and its value per quarter, as printed (the counts
+    behind the percentages and medians are on page 2)."""
     t = trends
     return [
-        ("Active patients (enrolled by the quarter's end)", [_n(v) for v in t["active"]]),
-        ("Overdue: % of active (patients)", [f"{_n(p, '{:.1f}')}% ({o})" for p, o in zip(t["pct"], t["overdue"])]),
+        ("Active patients", [_n(v, "{:,.0f}") for v in t["active"]]),
+        ("Overdue patients", [_n(v, "{:,.0f}") for v in t["overdue"]]),
+        ("Overdue: % of active", [_n(v, "{:.1f}%") for v in t["pct"]]),
         ("Median days past due (overdue patients)", [_n(v) for v in t["median_days"]]),
-        ("Lost to follow-up (overdue > 1 year)", [_n(v) for v in t["lost"]]),
-        ("Due to scan: median days (scans)", [f"{_n(d)} ({a})" if a else "-" for d, a in
-                                              zip(t["due_to_scan_days"], t["answered"])]),
-        (f"Baseline DXA within {CAPTURE_WEEKS} weeks of diagnosis", [f"{_n(p)}% ({c}/{d})" if d else "-" for p, c, d in
-                                                             zip(t["captured_pct"], t["captured"], t["diagnosed"])]),
-        ("DXA scan visits", [_n(v) for v in t["scans"]]),
+        ("Lost to follow-up (overdue > 1 year)", [_n(v, "{:,.0f}") for v in t["lost"]]),
+        ("Median days from due date to scan", [_n(d) if a else "-" for d, a in zip(t["due_to_scan_days"], t["answered"])]),
+        (f"Baseline DXA within {CAPTURE_WEEKS} weeks of diagnosis", [_n(p, "{:.0f}%") if d else "-" for p, d in
+                                                             zip(t["captured_pct"], t["diagnosed"])]),
+        ("DXA scan visits", [_n(v, "{:,.0f}") for v in t["scans"]]),
     ]
 
 
@@ -192,15 +193,15 @@ def trends_figure(evaluation, trends: pd.DataFrame):
         ax.tick_params(axis="x", rotation=30)
         return ax
 
-    bars(grid[0, 0], t["pct"], [f"{_n(p, '{:.1f}')}%" for p in t["pct"]],
-         "Active patients overdue at the quarter's end (%)", "% of active", color="#636363")
-    bars(grid[0, 1], t["due_to_scan_days"], [f"{_n(d)} d\n{a} scans" if a else "none" for d, a in
+    bars(grid[0, 0], t["pct"], [f"{_n(p, '{:.1f}')}%\n{o:,}" for p, o in zip(t["pct"], t["overdue"])],
+         "Active patients overdue at the quarter's end (% and patients)", "% of active", color="#636363")
+    bars(grid[0, 1], t["due_to_scan_days"], [f"{_n(d)} d\n{a:,} scans" if a else "none" for d, a in
                                               zip(t["due_to_scan_days"], t["answered"])],
          "Median days from due date to the scan that followed", "days", hatch="..")
-    bars(grid[1, 0], t["captured_pct"], [f"{c}/{d}" if d else "none" for c, d in zip(t["captured"], t["diagnosed"])],
-         f"Baseline DXA within {CAPTURE_WEEKS} weeks of diagnosis (captured / diagnosed)", "% of patients",
+    bars(grid[1, 0], t["captured_pct"], [f"{c:,} of {d:,}" if d else "none yet" for c, d in zip(t["captured"], t["diagnosed"])],
+         f"Baseline DXA within {CAPTURE_WEEKS} weeks of diagnosis (% and patients, by quarter of diagnosis)", "% of patients",
          color="#9dc3e6", top=115)
-    bars(grid[1, 1], t["scans"], [str(v) for v in t["scans"]], "DXA scan visits per quarter", "scans", hatch="//")
+    bars(grid[1, 1], t["scans"], [f"{v:,}" for v in t["scans"]], "DXA scan visits per quarter", "scans", hatch="//")
     fig.text(0.07, 0.045, "\n".join(_method_lines()), fontsize=7.5, va="bottom")
     return fig
 

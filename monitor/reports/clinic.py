@@ -76,7 +76,7 @@ def draw_trend_table(fig, evaluation, trends: pd.DataFrame, *, top: float) -> fl
     width = (right - left - label_w) / len(trends)
     x = [left + label_w + width * (k + 1) - 0.006 for k in range(len(trends))]  # numbers align right
     heads = [q if on != evaluation.as_of else "today" for q, on in zip(trends["quarter"], trends["on"])]
-    fig.text(left + 0.004, top, "Per quarter, on its last day (how and counts: page 2)", fontsize=8.5, weight="bold", va="top")
+    fig.text(left + 0.004, top, "Each quarter's last day (see page 2)", fontsize=8.5, weight="bold", va="top")
     for at, h in zip(x, heads):
         fig.text(at, top, h, fontsize=8.5, weight="bold", ha="right", va="top")
     fig.add_artist(Line2D([left, right], [top - step * 0.72] * 2, color="black", linewidth=0.6))
@@ -97,6 +97,7 @@ def overview_figure(evaluation, config: Config, reminders: pd.DataFrame | None =
     """Page 1: today's numbers with their quarterly trend, reminder work (when given), then active
     patients by status, overdue patients by time past due, and patients per urgent or warning flag."""
     from matplotlib.figure import Figure
+    from matplotlib.ticker import MaxNLocator
 
     from monitor.reports.clinic_trends import quarterly_trends
 
@@ -122,6 +123,7 @@ def overview_figure(evaluation, config: Config, reminders: pd.DataFrame | None =
     ax.bar_label(bars, padding=3, fontsize=8)
     ax.invert_yaxis()
     ax.set_xlim(0, max(1, int(counts.max())) * 1.18)
+    ax.xaxis.set_major_locator(MaxNLocator(4, integer=True))
     ax.set_title("Active patients by DXA status", fontsize=10, loc="left")
     ax.set_xlabel("patients")
 
@@ -147,6 +149,7 @@ def overview_figure(evaluation, config: Config, reminders: pd.DataFrame | None =
                    hatch=None)
     ax.bar_label(bars, padding=2, fontsize=7)
     ax.set_xlim(0, max(1, int(by_code["n"].max()) if len(by_code) else 1) * 1.18)
+    ax.xaxis.set_major_locator(MaxNLocator(4, integer=True))
     ax.set_title("Patients per flag: ▲ urgent, ● warning", fontsize=10, loc="left")
     ax.tick_params(axis="y", labelsize=7)
     return fig

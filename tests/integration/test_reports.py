@@ -329,3 +329,25 @@ def test_demo_showcases_cover_the_issue_list(demo_engine):
     scores = latest_scores(evaluation.cohort, Config()).set_index("patient_id")
     assert bool(scores.loc[young, "is_young"]) and young not in set(preg["patient_id"])
     assert "on_bone_treatment" in codes[treated]
+
+
+def test_clinic_page_one_table_cells_never_overlap_even_at_network_scale(demo_engine):
+    """Six-digit counts and the longest labels stay in their columns (a 100k-patient clinic's numbers)."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    from monitor.reports.clinic import overview_figure
+    from monitor.reports.clinic_trends import quarterly_trends
+
+    evaluation = evaluate_db(demo_engine, as_of=AS_OF, config=Config())
+    trends = quarterly_trends(evaluation, Config())
+    big = trends.assign(**{c: trends[c] * 1000 for c in ("active", "overdue", "lost", "scans", "diagnosed")})
+    fig = overview_figure(evaluation, Config(), trends=big.assign(median_days=123456.0))
+    FigureCanvasAgg(fig).draw()
+    renderer = fig.canvas.get_renderer()
+    rows: dict = {}
+    for t in fig.texts:
+        rows.setdefault(round(t.get_position()[1], 4), []).append(t.get_window_extent(renderer))
+    for boxes in rows.values():
+        boxes.sort(key=lambda b: b.x0)
+        assert all(a.x1 < b.x0 for a, b in zip(boxes, boxes[1:]))
+        assert all(0 <= b.x0 and b.x1 <= fig.bbox.width for b in boxes)

@@ -69,10 +69,12 @@ def _lines(cells: list[list[str]], columns, bolds) -> list[Block]:
 def flag_entry(r, patient: list[str] | None) -> list[Block]:
     """One flag: the patient's MRN and name (on the patient's first flag), then the marker and the
     title in bold with the evidence after it, wrapped."""
+    from monitor.reports.patient import readable
+
     width = (1.0 - TEXT_AT) * TEXT_WIDTH_PT - 2
     head = wrap_pt(f"{SEVERITY_MARK[r.severity]}  {r.title}:", width, bold=True, size=SIZE_PT)
     after = width - text_width_pt(head[-1] + "  ", bold=True, size=SIZE_PT, spare=1.0)
-    evidence = wrap_pt(str(r.evidence), width, first_pt=after, size=SIZE_PT)
+    evidence = wrap_pt(readable(r.evidence), width, first_pt=after, size=SIZE_PT)
     patient = patient or []
     lines = [[(TEXT_AT, line, True)] for line in head]
     if evidence[0]:

@@ -351,3 +351,13 @@ def test_clinic_page_one_table_cells_never_overlap_even_at_network_scale(demo_en
         boxes.sort(key=lambda b: b.x0)
         assert all(a.x1 < b.x0 for a, b in zip(boxes, boxes[1:]))
         assert all(0 <= b.x0 and b.x1 <= fig.bbox.width for b in boxes)
+
+
+def test_patient_pdf_reads_risk_codes_as_words_and_keeps_the_settings_together(demo_engine, tmp_path):
+    """`pregnancy_associated_toh;smoking` is code, not a sentence; the settings never straggle onto a page."""
+    report = patient_report(demo_engine, "TOH-000066", as_of=AS_OF, config=Config())
+    path = write_patient_pdf(report, tmp_path / "p.pdf")
+    pages, text = pdf_text(path)
+    assert "pregnancy_associated_toh" not in text and "pregnancy associated TOH, smoking" in text
+    last = PdfReader(str(path)).pages[-1].extract_text()
+    assert "Protocol settings used" in last and "migratory window" in last

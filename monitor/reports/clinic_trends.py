@@ -16,7 +16,8 @@ CAPTURE_WEEKS = 12
 QUARTERS = 8
 LOST_DAYS = 365  # overdue more than a year: lost to follow-up unless someone acts
 METHOD = ("Each quarter's overdue figures replay the schedule on the quarter's last day (the current "
-          "quarter: today) from the records dated by then, for the patients enrolled by then; due-to-scan "
+          "quarter: today) from the records dated by then, for today's active patients enrolled by then "
+          "(a patient discharged since is not counted in earlier quarters either); due-to-scan "
           "is the days from the due date each patient had at the end of the quarter before to their first "
           "hip DXA in the quarter (0 if scanned before it was due; scans earlier than the due-soon window "
           "are not counted).")
@@ -56,8 +57,9 @@ def quarter_days(as_of: date, n: int = QUARTERS) -> list[date]:
 
 def replay_schedules(cohort, *, as_of: date, config, current=None, n: int = QUARTERS) -> dict[date, pd.DataFrame]:
     """The schedule on each day of `quarter_days`, from the history known on that day, limited to
-    the patients enrolled by then (or, without an enrolment date, with an episode or scan by then).
-    `current`: the schedule on `as_of` when the caller has it already."""
+    the patients in the clinic by then (`in_clinic_since`; with no date at all, counted). Patients
+    are today's active ones: the cohort records no status history. `current`: the schedule on
+    `as_of` when the caller has it already (used as is, so the last column is today's numbers)."""
     from monitor.rules.schedule import risk_factor_table, schedule
 
     since = in_clinic_since(cohort)
@@ -179,7 +181,7 @@ def trends_figure(evaluation, trends: pd.DataFrame):
     quarters = [q if on != evaluation.as_of else f"{q} so far" for q, on in zip(t["quarter"], t["on"])]
     fig = Figure(figsize=A4_LANDSCAPE, dpi=100)
     fig.text(0.06, 0.95, "Trends per quarter", fontsize=14, weight="bold")
-    grid = fig.add_gridspec(2, 2, hspace=0.55, wspace=0.22, left=0.07, right=0.97, top=0.86, bottom=0.16)
+    grid = fig.add_gridspec(2, 2, hspace=0.55, wspace=0.22, left=0.07, right=0.97, top=0.86, bottom=0.2)
 
     def bars(cell, values, labels, title, ylabel, *, color="#d9d9d9", hatch=None, top=None):
         ax = fig.add_subplot(cell)

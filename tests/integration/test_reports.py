@@ -361,3 +361,19 @@ def test_patient_pdf_reads_risk_codes_as_words_and_keeps_the_settings_together(d
     assert "pregnancy_associated_toh" not in text and "pregnancy associated TOH, smoking" in text
     last = PdfReader(str(path)).pages[-1].extract_text()
     assert "Protocol settings used" in last and "migratory window" in last
+
+
+def test_clinic_trend_page_text_stays_clear_of_the_charts(demo_engine):
+    """Page 2: the method note under the charts never runs into a quarter's label, and stays on the page."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    from monitor.reports.clinic_trends import quarterly_trends, trends_figure
+
+    evaluation = evaluate_db(demo_engine, as_of=AS_OF, config=Config())
+    fig = trends_figure(evaluation, quarterly_trends(evaluation, Config()))
+    FigureCanvasAgg(fig).draw()
+    renderer = fig.canvas.get_renderer()
+    note = next(t for t in fig.texts if t.get_text().startswith("How: ")).get_window_extent(renderer)
+    assert 0 <= note.x0 and note.x1 <= fig.bbox.width and note.y0 >= 0
+    ticks = [t.get_window_extent(renderer) for ax in fig.axes for t in ax.get_xticklabels() if t.get_text()]
+    assert ticks and all(b.y0 > note.y1 for b in ticks)

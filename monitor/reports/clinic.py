@@ -152,6 +152,10 @@ def overview_figure(evaluation, config: Config, reminders: pd.DataFrame | None =
     ax.xaxis.set_major_locator(MaxNLocator(4, integer=True))
     ax.set_title("Patients per flag: ▲ urgent, ● warning", fontsize=10, loc="left")
     ax.tick_params(axis="y", labelsize=7)
+    if not len(by_code):
+        ax.set_yticks([])
+        ax.set_xticks([])
+        ax.text(0.5, 0.5, "No urgent or warning flag", transform=ax.transAxes, ha="center", fontsize=9)
     return fig
 
 

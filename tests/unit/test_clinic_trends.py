@@ -88,3 +88,21 @@ def test_an_early_scan_in_the_due_soon_window_counts_as_on_time():
     table = due_to_scan_by_quarter(cohort, replay_schedules(cohort, as_of=date(2026, 6, 30), config=Config()),
                                    due_soon_days=60).set_index("quarter")
     assert table.loc["2026Q1", ["scans", "median_days"]].tolist() == [1, 0.0]
+
+
+def test_an_empty_clinic_gets_a_whole_report_with_dashes_not_errors(tmp_path):
+    """A new clinic (no patients yet) gets every page, its trends as dashes and zeros."""
+    from pypdf import PdfReader
+
+    from monitor.config import Config
+    from monitor.reports.clinic import write_clinic_report
+    from monitor.reports.clinic_trends import quarterly_trends
+    from monitor.rules.evaluation import evaluate
+
+    evaluation = evaluate(Cohort.from_frames(), as_of=date(2026, 11, 20), config=Config())
+    trends = quarterly_trends(evaluation, Config())
+    assert trends["active"].tolist() == [0] * 8 and trends["pct"].isna().all()
+    path = write_clinic_report(evaluation, tmp_path / "c.pdf", config=Config())
+    reader = PdfReader(str(path))
+    text = " ".join(p.extract_text() for p in reader.pages)
+    assert "No urgent or warning flag" in text and f"page {len(reader.pages)} of {len(reader.pages)}" in text

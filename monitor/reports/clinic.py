@@ -13,7 +13,7 @@ import pandas as pd
 from monitor.config import Config
 from monitor.rules.flag_frames import severity_rank
 from monitor.reports.chart import A4_LANDSCAPE
-from monitor.reports.pages import Block, flow_figures, heading, paragraph, stamp_pages, text_figures, wrap
+from monitor.reports.pages import Block, flow_figures, heading, paragraph, stamp_pages
 from monitor.reports.patient import pdf_bytes, png_bytes, settings_lines
 from monitor.formats.files import write_private_bytes
 from monitor.reports.words import word
@@ -159,48 +159,14 @@ def overview_figure(evaluation, config: Config, reminders: pd.DataFrame | None =
     return fig
 
 
-def _pack(codes: list[str], width: int) -> list[str]:
-    """Codes joined by ', ' in lines of at most `width` characters (a longer code gets a line of its own)."""
-    out = [""]
-    for code in codes:
-        candidate = f"{out[-1]}, {code}" if out[-1] else code
-        if len(candidate) <= width or not out[-1]:
-            out[-1] = candidate
-        else:
-            out.append(code)
-    return out
+def list_figures(evaluation, reminders: pd.DataFrame | None = None):
+    """The reminder counts (when given), then the due and overdue list as a table."""
+    from monitor.reports.annex import LEADING, SIZE_PT
+    from monitor.reports.due_list import due_list_blocks
 
-
-def list_lines(evaluation, config: Config, reminders: pd.DataFrame | None = None) -> list[str]:
-    """Reminder counts (when given), the overdue list with each reminder's state, then urgent and
-    warning flags, then the settings."""
-    from monitor.rules.flags import FLAG_CODES
-    from monitor.rules.evaluation import due_rows
-
-    rows = due_rows(evaluation, ("due", "overdue"), reminders=reminders)
-    lines = [reminder_line(evaluation, reminders), ""] if reminders is not None else []
-    work = 12 if reminders is not None else 0  # the reminder column: its state, or the last outreach outcome
-    lines += [f"DUE AND OVERDUE ({len(rows)}), most overdue first",
-              f"  {'mrn':12} {'name':20} {'status':8} {'due':10} {'days':>5} {'last scan':10} {'mo':>3}  "
-              + (f"{'reminder':{work - 1}} " if work else "") + "URGENT and warning flags"]
-    flag_column = 2 + 12 + 1 + 20 + 1 + 8 + 1 + 10 + 1 + 5 + 1 + 10 + 1 + 3 + 2 + work
-    for r in rows.head(LIST_LIMIT).itertuples(index=False):
-        # Every urgent and warning code, urgent first, never cut: a hidden code is a hidden sign.
-        codes = [c for c in r.flags.split(";") if FLAG_CODES.get(c) in ("warn", "urgent")]
-        codes = ([f"URGENT {word(c)}" for c in codes if FLAG_CODES[c] == "urgent"]
-                 + [word(c) for c in codes if FLAG_CODES[c] == "warn"])
-        cells = _pack(codes, 75 - work)
-        lines.append(f"  {r.mrn[:12]:12} {str(r.name or '')[:20]:20} {r.status:8} {r.due_date:10} {r.days_overdue:>5} "
-                     f"{r.last_scan_date or '-':10} {r.interval_months:>3}  "
-                     + (f"{r.reminder_work.replace('scan_done_elsewhere', 'elsewhere'):{work - 1}} " if work else "")
-                     + cells[0])
-        lines += [" " * flag_column + more for more in cells[1:]]
-        if work and (r.reminder_note or r.assigned_to):  # until when and why, the outreach, who works it
-            lines += wrap(f"reminder: {r.reminder_note}" + (f"; assigned to {r.assigned_to}" if r.assigned_to else ""),
-                          " " * 15, width=160)
-    if len(rows) > LIST_LIMIT:
-        lines.append(f"  ... and {len(rows) - LIST_LIMIT} more: the full list is `monitor export overdue -o FILE`")
-    return lines
+    blocks = paragraph(reminder_line(evaluation, reminders)) if reminders is not None else []
+    blocks += due_list_blocks(evaluation, reminders, limit=LIST_LIMIT)
+    return flow_figures("Clinic report: due and overdue patients", blocks, size=SIZE_PT, leading=LEADING)
 
 
 def annex_figures(evaluation, config: Config):
@@ -226,8 +192,7 @@ def write_clinic_report(evaluation, target: Path, *, config: Config, fmt: str = 
         overview.text(0.05, 0.02, footer, fontsize=7, color="dimgrey")
         write_private_bytes(target, png_bytes(overview), record=record)
         return target
-    figures = [overview, trends_figure(evaluation, trends)] + text_figures(
-        "Clinic report: due and overdue patients", list_lines(evaluation, config, reminders), footer=footer)
+    figures = [overview, trends_figure(evaluation, trends)] + list_figures(evaluation, reminders)
     figures += annex_figures(evaluation, config)
     stamp_pages(figures, footer)
     write_private_bytes(target, pdf_bytes(figures, f"TOH clinic report {evaluation.as_of.isoformat()}"), record=record)

@@ -122,9 +122,9 @@ def test_clinic_report(demo_engine, tmp_path):
     assert pages >= 3
     assert "clinic report as of 2026-11-20" in text
     overdue = int((evaluation.schedule["status"].isin(("due", "overdue"))).sum())
-    assert f"DUE AND OVERDUE ({overdue})" in text
+    assert f"Due and overdue patients ({overdue}), most overdue first" in text
     assert "Flags to act on:" in text and "Protocol settings used" in text
-    assert "pregnancy_toh_fracture_risk" not in text and "URGENT pregnancy TOH fracture risk" in text  # words
+    assert "pregnancy_toh_fracture_risk" not in text and "URGENT: Pregnancy-associated TOH" in text  # titles
     assert "Pregnancy-associated TOH: highest risk of displaced femoral neck fracture" in text  # the annex
     n = len(PdfReader(str(path)).pages)
     assert all(f"page {k} of {n}" in PdfReader(str(path)).pages[k - 1].extract_text() for k in range(1, n + 1))
@@ -196,9 +196,12 @@ def test_clinic_report_lists_are_capped(demo_engine, tmp_path, monkeypatch):
 
     monkeypatch.setattr(clinic, "LIST_LIMIT", 5)
     evaluation = evaluate_db(demo_engine, as_of=AS_OF, config=Config())
-    lines = clinic.list_lines(evaluation, Config())
+    from monitor.reports.due_list import due_list_blocks
+
+    blocks = due_list_blocks(evaluation, None, limit=5)
     due = int((evaluation.schedule["status"].isin(("due", "overdue"))).sum())
-    assert f"  ... and {due - 5} more: the full list is `monitor export overdue -o FILE`" in lines
+    assert blocks[-1].cells == (f"... and {due - 5} more: the full list is `monitor export overdue -o FILE`",)
+    assert sum(1 for b in blocks if b.kind == "row" and b.cells[0]) == 5 + 1  # the header and five patients
     from monitor.reports.annex import annex_blocks
 
     last = " ".join(annex_blocks(evaluation, limit=5)[-1].cells)

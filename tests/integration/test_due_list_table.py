@@ -84,3 +84,13 @@ def test_the_list_says_every_listed_patient_s_reminder_and_assignee(demo_engine)
     want = reminder_words("deferred", reminders["reminder_note"].iloc[0], "clerk.with.a.long.name")
     listed = int(evaluation.schedule["status"].isin(("due", "overdue")).sum())
     assert len(cells) == listed and all(" ".join(c.split()) == want for c in cells)
+
+
+def test_the_clinic_report_is_the_same_bytes_twice(demo_engine, tmp_path):
+    """Same data, same file: the table's measuring and banding add nothing that varies."""
+    from monitor.reports.clinic import write_clinic_report
+
+    evaluation, reminders = _hard_case(demo_engine)
+    a = write_clinic_report(evaluation, tmp_path / "a.pdf", config=Config(), reminders=reminders).read_bytes()
+    b = write_clinic_report(evaluation, tmp_path / "b.pdf", config=Config(), reminders=reminders).read_bytes()
+    assert a == b

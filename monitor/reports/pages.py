@@ -104,6 +104,8 @@ def _draw_page(title: str, chunk: list[Block], *, size: float, line: float):
         bolds = block.bolds or (block.bold,) * len(block.cells)
         aligns = block.aligns or ("left",) * len(block.cells)
         for cell, at, bold, align in zip(block.cells, block.columns, bolds, aligns):
+            if not cell:  # an empty cell draws nothing (a long table has many)
+                continue
             fig.text(LEFT + at * (RIGHT - LEFT), y, cell, fontsize=size, va="top", ha=align,
                      weight="bold" if bold else "normal")
         y -= line

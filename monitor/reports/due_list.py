@@ -69,6 +69,13 @@ def _widest(texts, *, bold: bool = False) -> float:
     return max((text_width_pt(t, size=SIZE_PT, bold=bold) for t in set(texts)), default=0.0)
 
 
+def _head_width(head: str) -> float:
+    """The narrowest width that keeps a header on two lines at most ("Days past / due" is three)."""
+    words = head.split()
+    splits = [(" ".join(words[:k]), " ".join(words[k:])) for k in range(1, len(words))] or [(head, "")]
+    return min(_widest(pair, bold=True) for pair in splits)
+
+
 def _fit(widths: dict[str, float], room: float, words: dict[str, float]) -> dict[str, float]:
     """Columns at their content's width; spare room goes to the flags (the last column); when the
     content is wider than the page, the wrapping columns shrink in proportion to what they can give
@@ -98,7 +105,7 @@ def list_table(rows: pd.DataFrame, titles: pd.Series, *, has_reminders: bool) ->
         cells["Reminder"] = [reminder_words(w, n, a) for w, n, a in
                              zip(rows["reminder_work"], rows["reminder_note"], rows["assigned_to"])]
     flag_texts = [[f"{URGENT if u else WARNING} {t}" for u, t in pairs] for pairs in titles]
-    widths = {head: max(_widest(texts), _widest(head.split(), bold=True)) for head, texts in cells.items()}
+    widths = {head: max(_widest(texts), _head_width(head)) for head, texts in cells.items()}
     widths[FLAGS_HEAD] = max(_widest([t for texts in flag_texts for t in texts], bold=True),
                              _widest(FLAGS_HEAD.split(), bold=True))
     words = {h: _widest([w for t in cells[h] for w in t.split()]) for h in FLOORS_PT if h in cells}

@@ -65,9 +65,10 @@ def report_patient(app, mrn, fmt, output, as_of):
 @pass_app
 def report_clinic(app, fmt, output, as_of):
     """The clinic report: the manager's numbers (overdue share, median days past due, patients lost,
-    reminders open, booked, deferred, declined, unreachable, closed), quarterly trends (baseline DXA
-    within 12 weeks of diagnosis, scans done), the overdue list with each reminder's state, urgent
-    flags and unacknowledged warnings by patient.
+    reminders open, booked, deferred, declined, unreachable, closed) with their trend over the last
+    eight quarters (the schedule replayed at each quarter end; also days from due date to scan,
+    baseline DXA within 12 weeks of diagnosis, scans done), the overdue list with each reminder's
+    state, urgent flags and unacknowledged warnings by patient.
 
     \b
     Example:

@@ -33,15 +33,34 @@ def demo_files(folder: Path, output: Path) -> tuple[list[Path], date]:
     return [target / f"{k}.csv" for k in DEMO_KINDS], end
 
 
+# The demo's showcases, in the order they are picked: a label and the flag codes that qualify.
+SHOWCASES = (
+    ("migratory", ("migratory_pattern",)),
+    ("pregnancy with breastfeeding", ("pregnancy_toh_fracture_risk", "pregnancy_hip_pain_mri")),
+    ("scanner change", ("scanner_changed",)),
+    ("young adult", ("low_for_age",)),
+    ("on treatment", ("on_bone_treatment",)),
+)
+
+
 def showcase_patients(evaluation) -> list[int]:
-    """The demo's most instructive patients: the flag-richest with a migratory pattern, with an
-    urgent pregnancy flag, and with a scanner change."""
+    """The demo's most instructive patients, one per showcase (SHOWCASES), each the flag-richest not
+    yet chosen: migratory; a pregnancy flag with breastfeeding recorded; a scanner change; a young
+    adult (Z-scores, low for age) with no pregnancy; on bone treatment."""
     flags = evaluation.flags
     richness = flags.groupby("patient_id").size()
+    preg = evaluation.cohort.pregnancies
+    pregnant = set(preg["patient_id"])
+    breastfed = set(preg.loc[preg["breastfeeding_until"].notna() | preg["breastfeeding_ongoing"].fillna(False)
+                             .astype(bool), "patient_id"])
     chosen: list[int] = []
-    for code in ("migratory_pattern", "pregnancy_toh_fracture_risk", "scanner_changed"):
-        ids = flags.loc[flags["code"] == code, "patient_id"].unique()
-        ranked = sorted((pid for pid in ids if pid not in chosen), key=lambda pid: (-richness[pid], pid))
+    for label, codes in SHOWCASES:
+        ids = set(flags.loc[flags["code"].isin(codes), "patient_id"]) - set(chosen)
+        if label == "pregnancy with breastfeeding":
+            ids = (ids & breastfed) or ids
+        if label == "young adult":
+            ids = (ids - pregnant) or ids
+        ranked = sorted(ids, key=lambda pid: (-richness[pid], pid))
         if ranked:
             chosen.append(int(ranked[0]))
     return chosen
@@ -124,7 +143,8 @@ def run_demo(output: Path, *, as_of: date | None, config: Config, echo=print) ->
 
     clinic = write_clinic_report(evaluation, reports / f"clinic-report-{as_of.isoformat()}.pdf", config=config,
                                  reminders=reminder_summary(engine, evaluation, config=config))
-    echo(f"Reports: {clinic} and {len(written)} patient files in {reports} (migratory, pregnancy, scanner change)")
+    echo(f"Reports: {clinic} and {len(written)} patient files in {reports} "
+         f"({', '.join(label for label, _ in SHOWCASES)})")
     echo(f"Try: monitor --db {url} due --status overdue --as-of {as_of.isoformat()}")
     _demo_account(engine, url, as_of, echo)
 

@@ -82,11 +82,10 @@ def year_ticks(ax, lo: pd.Timestamp, hi: pd.Timestamp, as_of) -> None:
     span = max(1, hi.year - lo.year)
     step = 1 if span <= 10 else 2 if span <= 20 else 5
     years = [y for y in range(as_of.year - 40 * step, hi.year + 1, step) if lo <= pd.Timestamp(y, 1, 1) <= hi]
-    if pd.Timestamp(as_of.year, 1, 1) < lo:  # a short range inside the current year: label it at the left
-        years = [as_of.year]
-        ax.xaxis.set_major_locator(FixedLocator([mdates.date2num(lo)]))
-    else:
-        ax.xaxis.set_major_locator(FixedLocator([mdates.date2num(pd.Timestamp(y, 1, 1)) for y in years]))
+    where = [pd.Timestamp(y, 1, 1) for y in years]
+    if pd.Timestamp(as_of.year, 1, 1) < lo:  # a range starting inside the current year: label it at the left
+        years, where = [as_of.year] + years, [lo] + where  # and each later year (the next DXA's) as usual
+    ax.xaxis.set_major_locator(FixedLocator([mdates.date2num(w) for w in where]))
     ax.xaxis.set_major_formatter(lambda x, pos: str(years[pos]) if pos is not None and pos < len(years) else "")
     ax.xaxis.set_minor_locator(mdates.MonthLocator(bymonth=(1, 4, 7, 10)))
     ax.tick_params(axis="x", which="major", labelsize=8, length=5)

@@ -13,7 +13,7 @@ import pandas as pd
 from monitor.config import Config
 from monitor.rules.flag_frames import severity_rank
 from monitor.reports.chart import A4_LANDSCAPE
-from monitor.reports.pages import stamp_pages, text_figures, wrap
+from monitor.reports.pages import Block, flow_figures, heading, paragraph, stamp_pages
 from monitor.reports.patient import pdf_bytes, png_bytes, settings_lines
 from monitor.formats.files import write_private_bytes
 from monitor.reports.words import word
@@ -59,25 +59,61 @@ def clinic_kpis(evaluation) -> dict:
 
 def kpi_lines(evaluation) -> list[str]:
     k = clinic_kpis(evaluation)
-    return [f"{k['active']} active patients: {k['overdue']} overdue ({k['overdue_pct']:.1f}% of active), "
+    return [f"Today: {k['overdue']} of {k['active']} active patients overdue ({k['overdue_pct']:.1f}% of active), "
             f"median {k['median_days_overdue']} days past due",
             f"{k['lost']} lost to follow-up (overdue more than a year); {k['urgent_patients']} with an urgent flag"]
 
 
-def overview_figure(evaluation, config: Config, reminders: pd.DataFrame | None = None):
-    """Page 1: status counts (and reminder work, when given), days overdue, scans per year, flags by code."""
-    from matplotlib.figure import Figure
+def draw_trend_table(fig, evaluation, trends: pd.DataFrame, *, top: float) -> float:
+    """The KPIs with their trend: one row per measure, one column per quarter (the last: today).
+    Returns where the table ends (figure fraction)."""
+    from matplotlib.lines import Line2D
+    from matplotlib.patches import Rectangle
 
+    from monitor.reports.clinic_trends import trend_rows
+
+    step, label_w, left, right = 0.024, 0.25, 0.06, 0.97
+    width = (right - left - label_w) / len(trends)
+    x = [left + label_w + width * (k + 1) - 0.006 for k in range(len(trends))]  # numbers align right
+    heads = [q if on != evaluation.as_of else "today" for q, on in zip(trends["quarter"], trends["on"])]
+    fig.text(left + 0.004, top, "Each quarter's last day (see page 2)", fontsize=8.5, weight="bold", va="top")
+    for at, h in zip(x, heads):
+        fig.text(at, top, h, fontsize=8.5, weight="bold", ha="right", va="top")
+    fig.add_artist(Line2D([left, right], [top - step * 0.72] * 2, color="black", linewidth=0.6))
+    y = top - step
+    for n, (label, cells) in enumerate(trend_rows(trends)):
+        if n % 2 == 0:
+            fig.add_artist(Rectangle((left, y - step * 0.8), right - left, step, facecolor="#eeeeee",
+                                     edgecolor="none", zorder=-1))
+        fig.text(left + 0.004, y, label, fontsize=8.5, va="top")
+        for k, (at, cell) in enumerate(zip(x, cells)):
+            fig.text(at, y, cell, fontsize=8.5, ha="right", va="top", weight="bold" if k == len(x) - 1 else "normal")
+        y -= step
+    return y
+
+
+def overview_figure(evaluation, config: Config, reminders: pd.DataFrame | None = None,
+                    trends: pd.DataFrame | None = None):
+    """Page 1: today's numbers with their quarterly trend, reminder work (when given), then active
+    patients by status, overdue patients by time past due, and patients per urgent or warning flag."""
+    from matplotlib.figure import Figure
+    from matplotlib.ticker import MaxNLocator
+
+    from monitor.reports.clinic_trends import quarterly_trends
+
+    trends = quarterly_trends(evaluation, config) if trends is None else trends
     sched, flags = evaluation.schedule, evaluation.flags
     fig = Figure(figsize=A4_LANDSCAPE, dpi=100)
     fig.text(0.06, 0.95, f"TOH surveillance: clinic report as of {evaluation.as_of.isoformat()}", fontsize=15,
              weight="bold")
-    counts = sched["status"].value_counts().reindex(STATUS_ORDER, fill_value=0)
     for n, line in enumerate(kpi_lines(evaluation)):
-        fig.text(0.06, 0.915 - 0.026 * n, line, fontsize=10.5, weight="bold")
+        fig.text(0.06, 0.913 - 0.024 * n, line, fontsize=10, weight="bold")
     if reminders is not None:
-        fig.text(0.06, 0.863, reminder_line(evaluation, reminders), fontsize=10)
-    grid = fig.add_gridspec(2, 2, hspace=0.45, wspace=0.55, left=0.07, right=0.97, top=0.81, bottom=0.08)
+        fig.text(0.06, 0.862, reminder_line(evaluation, reminders), fontsize=9)
+    end = draw_trend_table(fig, evaluation, trends, top=0.83)
+    counts = sched["status"].value_counts().reindex(STATUS_ORDER, fill_value=0)
+    grid = fig.add_gridspec(1, 2, wspace=0.3, left=0.1, right=0.53, top=end - 0.05, bottom=0.1)
+    flag_grid = fig.add_gridspec(1, 1, left=0.76, right=0.97, top=end - 0.05, bottom=0.1)  # room for the names
 
     ax = fig.add_subplot(grid[0, 0])
     bars = ax.barh([s.replace("_", " ") for s in STATUS_ORDER], counts.to_numpy(), edgecolor="black")
@@ -86,6 +122,8 @@ def overview_figure(evaluation, config: Config, reminders: pd.DataFrame | None =
         bar.set_hatch(STATUS_FILL[status][1])
     ax.bar_label(bars, padding=3, fontsize=8)
     ax.invert_yaxis()
+    ax.set_xlim(0, max(1, int(counts.max())) * 1.18)
+    ax.xaxis.set_major_locator(MaxNLocator(4, integer=True))
     ax.set_title("Active patients by DXA status", fontsize=10, loc="left")
     ax.set_xlabel("patients")
 
@@ -96,19 +134,12 @@ def overview_figure(evaluation, config: Config, reminders: pd.DataFrame | None =
     binned = pd.cut(overdue, bins=edges, labels=labels, right=False).value_counts().reindex(labels, fill_value=0)
     bars = ax.bar(labels, binned.to_numpy(), color="#636363", edgecolor="black")
     ax.bar_label(bars, padding=2, fontsize=8)
+    ax.set_ylim(0, max(1, int(binned.max())) * 1.15)
     ax.set_title(f"Overdue patients by time past due ({len(overdue)})", fontsize=10, loc="left")
     ax.set_ylabel("patients")
-    ax.tick_params(axis="x", labelsize=8)
+    ax.tick_params(axis="x", labelsize=7.5, rotation=30)
 
-    ax = fig.add_subplot(grid[1, 0])
-    scans = evaluation.cohort.known_on(evaluation.as_of).scans.drop_duplicates(["patient_id", "scan_date"])
-    per_year = scans["scan_date"].dt.year.value_counts().sort_index()
-    bars = ax.bar(per_year.index.astype(str), per_year.to_numpy(), color="#9dc3e6", edgecolor="black")
-    ax.bar_label(bars, padding=2, fontsize=7)
-    ax.set_title("DXA scans per year (all patients)", fontsize=10, loc="left")
-    ax.tick_params(axis="x", labelsize=8, rotation=45)
-
-    ax = fig.add_subplot(grid[1, 1])
+    ax = fig.add_subplot(flag_grid[0, 0])
     serious = flags.loc[flags["severity"].isin(("urgent", "warn"))]
     by_code = serious.groupby(["severity", "code"])["patient_id"].nunique().reset_index(name="n")
     by_code = by_code.assign(rank=severity_rank(by_code["severity"])).sort_values(["rank", "n"])
@@ -117,95 +148,52 @@ def overview_figure(evaluation, config: Config, reminders: pd.DataFrame | None =
                    color=["#636363" if s == "urgent" else "#d9d9d9" for s in by_code["severity"]],
                    hatch=None)
     ax.bar_label(bars, padding=2, fontsize=7)
-    ax.set_title("Patients per flag: ▲ urgent (dark), ● warning (light)", fontsize=10, loc="left")
+    ax.set_xlim(0, max(1, int(by_code["n"].max()) if len(by_code) else 1) * 1.18)
+    ax.xaxis.set_major_locator(MaxNLocator(4, integer=True))
+    ax.set_title("Patients per flag: ▲ urgent, ● warning", fontsize=10, loc="left")
     ax.tick_params(axis="y", labelsize=7)
+    if not len(by_code):
+        ax.set_yticks([])
+        ax.set_xticks([])
+        ax.text(0.5, 0.5, "No urgent or warning flag", transform=ax.transAxes, ha="center", fontsize=9)
     return fig
 
 
-def _pack(codes: list[str], width: int) -> list[str]:
-    """Codes joined by ', ' in lines of at most `width` characters (a longer code gets a line of its own)."""
-    out = [""]
-    for code in codes:
-        candidate = f"{out[-1]}, {code}" if out[-1] else code
-        if len(candidate) <= width or not out[-1]:
-            out[-1] = candidate
-        else:
-            out.append(code)
-    return out
+def list_figures(evaluation, reminders: pd.DataFrame | None = None):
+    """The reminder counts (when given), then the due and overdue list as a table."""
+    from monitor.reports.annex import LEADING, SIZE_PT
+    from monitor.reports.due_list import due_list_blocks
+
+    blocks = paragraph(reminder_line(evaluation, reminders)) if reminders is not None else []
+    blocks += due_list_blocks(evaluation, reminders, limit=LIST_LIMIT)
+    return flow_figures("Clinic report: due and overdue patients", blocks, size=SIZE_PT, leading=LEADING)
 
 
-def list_lines(evaluation, config: Config, reminders: pd.DataFrame | None = None) -> list[str]:
-    """Reminder counts (when given), the overdue list with each reminder's state, then urgent and
-    warning flags, then the settings."""
-    from monitor.rules.flags import FLAG_CODES
-    from monitor.rules.evaluation import due_rows
+def annex_figures(evaluation, config: Config):
+    """The flag annex (urgent and unacknowledged warnings by patient), then the settings used."""
+    from monitor.reports.annex import LEADING, SIZE_PT, annex_blocks
 
-    rows = due_rows(evaluation, ("due", "overdue"), reminders=reminders)
-    lines = [reminder_line(evaluation, reminders), ""] if reminders is not None else []
-    work = 12 if reminders is not None else 0  # the reminder column: its state, or the last outreach outcome
-    lines += [f"DUE AND OVERDUE ({len(rows)}), most overdue first",
-              f"  {'mrn':12} {'name':20} {'status':8} {'due':10} {'days':>5} {'last scan':10} {'mo':>3}  "
-              + (f"{'reminder':{work - 1}} " if work else "") + "URGENT and warning flags"]
-    flag_column = 2 + 12 + 1 + 20 + 1 + 8 + 1 + 10 + 1 + 5 + 1 + 10 + 1 + 3 + 2 + work
-    for r in rows.head(LIST_LIMIT).itertuples(index=False):
-        # Every urgent and warning code, urgent first, never cut: a hidden code is a hidden sign.
-        codes = [c for c in r.flags.split(";") if FLAG_CODES.get(c) in ("warn", "urgent")]
-        codes = ([f"URGENT {word(c)}" for c in codes if FLAG_CODES[c] == "urgent"]
-                 + [word(c) for c in codes if FLAG_CODES[c] == "warn"])
-        cells = _pack(codes, 75 - work)
-        lines.append(f"  {r.mrn[:12]:12} {str(r.name or '')[:20]:20} {r.status:8} {r.due_date:10} {r.days_overdue:>5} "
-                     f"{r.last_scan_date or '-':10} {r.interval_months:>3}  "
-                     + (f"{r.reminder_work.replace('scan_done_elsewhere', 'elsewhere'):{work - 1}} " if work else "")
-                     + cells[0])
-        lines += [" " * flag_column + more for more in cells[1:]]
-        if work and (r.reminder_note or r.assigned_to):  # until when and why, the outreach, who works it
-            lines += wrap(f"reminder: {r.reminder_note}" + (f"; assigned to {r.assigned_to}" if r.assigned_to else ""),
-                          " " * 15, width=160)
-    if len(rows) > LIST_LIMIT:
-        lines.append(f"  ... and {len(rows) - LIST_LIMIT} more: the full list is `monitor export overdue -o FILE`")
-    lines.append("")
-    lines += flag_detail_lines(evaluation)
-    lines.append("")
-    return lines + settings_lines(config, evaluation.as_of)
-
-
-def flag_detail_lines(evaluation) -> list[str]:
-    """Urgent flags and the warnings no clinician has acknowledged yet, grouped by patient (urgent first)."""
-    from monitor.rules.acknowledgements import unacknowledged
-    from monitor.rules.evaluation import flag_rows
-
-    flags = evaluation.flags
-    open_warn = unacknowledged(flags.loc[flags["severity"] == "warn"])
-    shown = pd.concat([flags.loc[flags["severity"] == "urgent"], open_warn])
-    rows = flag_rows(shown, evaluation.cohort.patients, min_severity="warn")
-    names = evaluation.cohort.patients.set_index("mrn")["name"]
-    patients = rows["mrn"].drop_duplicates().tolist()  # most severe patient first (rows are sorted so)
-    lines = [f"URGENT FLAGS AND UNACKNOWLEDGED WARNINGS ({len(rows)} on {len(patients)} patients), by patient"]
-    for mrn in patients[:LIST_LIMIT]:
-        name = names.get(mrn)
-        lines.append(f"  {mrn}" + (f"  {name}" if isinstance(name, str) and name else ""))
-        for r in rows.loc[rows["mrn"] == mrn].itertuples(index=False):
-            mark = "[URGENT]" if r.severity == "urgent" else "[warning]"
-            lines += wrap(f"{mark} {r.title}: {r.evidence} -> {r.action} [sources: {r.sources}]", "    ", width=160)
-    if len(patients) > LIST_LIMIT:
-        lines.append(f"  ... and {len(patients) - LIST_LIMIT} more patients: `monitor flags --severity warn` lists them all")
-    return lines
+    blocks = annex_blocks(evaluation, limit=LIST_LIMIT) + [Block("gap")]
+    settings = settings_lines(config, evaluation.as_of)
+    blocks += [heading(settings[0].capitalize())] + [b for line in settings[1:] for b in paragraph(line.strip())]
+    return flow_figures("Clinic report: flags to act on, by patient", blocks, size=SIZE_PT, leading=LEADING)
 
 
 def write_clinic_report(evaluation, target: Path, *, config: Config, fmt: str = "pdf", record=None,
                         reminders: pd.DataFrame | None = None) -> Path:
     """`reminders`: per patient, the reminder state (rules.worklist.patient_reminders), shown
     as counts and in the due list; without it the report has no reminder section."""
-    overview = overview_figure(evaluation, config, reminders)
+    from monitor.reports.clinic_trends import quarterly_trends, trends_figure
+
+    trends = quarterly_trends(evaluation, config)
+    overview = overview_figure(evaluation, config, reminders, trends)
     footer = f"toh-monitor clinic report | as of {evaluation.as_of.isoformat()} | confidential patient data"
     if fmt == "png":
         overview.text(0.05, 0.02, footer, fontsize=7, color="dimgrey")
         write_private_bytes(target, png_bytes(overview), record=record)
         return target
-    from monitor.reports.clinic_trends import trends_figure
-
-    figures = [overview, trends_figure(evaluation)] + text_figures("Clinic report: lists", list_lines(evaluation, config, reminders),
-                                        footer=footer)
+    figures = [overview, trends_figure(evaluation, trends)] + list_figures(evaluation, reminders)
+    figures += annex_figures(evaluation, config)
     stamp_pages(figures, footer)
     write_private_bytes(target, pdf_bytes(figures, f"TOH clinic report {evaluation.as_of.isoformat()}"), record=record)
     return target

@@ -1,14 +1,26 @@
-"""The clinic report's trend page: per quarter, baseline DXA within 12 weeks of diagnosis (the
-IOF capture-the-fracture style measure) and DXA scans done. Data in, figure out; never queries."""
+"""The clinic report's quarterly trends: baseline DXA within 12 weeks of diagnosis (the IOF
+capture-the-fracture style measure), DXA scans done, and - replaying the schedule at each quarter
+end from what was recorded by then - the share of active patients overdue, median days past due,
+patients lost, and the days from a due date to the scan that followed. Pure: data in, frames and
+figures out; never queries, never reads a clock.
+"""
 
 from __future__ import annotations
 
 from datetime import date
 
+import numpy as np
 import pandas as pd
 
 CAPTURE_WEEKS = 12
 QUARTERS = 8
+LOST_DAYS = 365  # overdue more than a year: lost to follow-up unless someone acts
+METHOD = ("Each quarter's overdue figures replay the schedule on the quarter's last day (the current "
+          "quarter: today) from the records dated by then, for today's active patients enrolled by then "
+          "(a patient discharged since is not counted in earlier quarters either); due-to-scan "
+          "is the days from the due date each patient had at the end of the quarter before to their first "
+          "hip DXA in the quarter (0 if scanned before it was due; scans earlier than the due-soon window "
+          "are not counted).")
 
 
 def baseline_capture(cohort, *, as_of: date, weeks: int = CAPTURE_WEEKS) -> pd.DataFrame:
@@ -35,6 +47,99 @@ def quarters_until(as_of: date, n: int = QUARTERS) -> list[str]:
     return [str(last - k) for k in range(n - 1, -1, -1)]
 
 
+def quarter_days(as_of: date, n: int = QUARTERS) -> list[date]:
+    """The last day of each of the `n` quarters ending with `as_of`'s (that one: `as_of` itself),
+    preceded by the last day of the quarter before them (the due dates the first quarter starts with)."""
+    last = pd.Period(pd.Timestamp(as_of), freq="Q")
+    days = [(last - k).end_time.date() for k in range(n, 0, -1)]
+    return days + [as_of]
+
+
+def replay_schedules(cohort, *, as_of: date, config, current=None, n: int = QUARTERS) -> dict[date, pd.DataFrame]:
+    """The schedule on each day of `quarter_days`, from the history known on that day, limited to
+    the patients in the clinic by then (`in_clinic_since`; with no date at all, counted). Patients
+    are today's active ones: the cohort records no status history. `current`: the schedule on
+    `as_of` when the caller has it already (used as is, so the last column is today's numbers)."""
+    from monitor.rules.schedule import risk_factor_table, schedule
+
+    since = in_clinic_since(cohort)
+    out = {}
+    for day in quarter_days(as_of, n):
+        if day == as_of and current is not None:  # today's column is today's numbers, as on the page
+            out[day] = current
+            continue
+        known = cohort.known_on(day)
+        risks = risk_factor_table(known, alcohol_drinks_day=config.prevention.alcohol_drinks_day)
+        sched = schedule(known, as_of=day, settings=config.schedule, risks=risks, pregnancy=config.thresholds)
+        joined = since.reindex(sched["patient_id"]).to_numpy()
+        out[day] = sched.loc[~(joined > pd.Timestamp(day).to_datetime64())].reset_index(drop=True)  # NaT: counted
+    return out
+
+
+def in_clinic_since(cohort) -> pd.Series:
+    """Per patient id, the day they joined the clinic: enrolment, else their first episode or scan."""
+    first = pd.concat([cohort.episodes.groupby("patient_id")["onset_date"].min(),
+                       cohort.scans.groupby("patient_id")["scan_date"].min()], axis=1).min(axis=1)
+    enrolled = cohort.patients.set_index("patient_id")["enrolled_on"]
+    return enrolled.fillna(first.reindex(enrolled.index)).astype("datetime64[us]")
+
+
+def overdue_by_quarter(schedules: dict[date, pd.DataFrame], *, as_of: date) -> pd.DataFrame:
+    """Per quarter, on its last day (the current one: `as_of`): active patients, overdue (number
+    and % of active), median days past due of the overdue, lost (overdue more than a year)."""
+    days = list(schedules)[1:]
+    rows = []
+    for day in days:
+        s = schedules[day]
+        late = s.loc[s["status"] == "overdue", "days_overdue"].astype(float)
+        rows.append({"quarter": str(pd.Period(pd.Timestamp(day), freq="Q")), "on": day, "active": len(s),
+                     "overdue": len(late), "pct": round(100.0 * len(late) / len(s), 1) if len(s) else np.nan,
+                     "median_days": float(late.median()) if len(late) else np.nan,
+                     "lost": int((late > LOST_DAYS).sum())})
+    return pd.DataFrame(rows)
+
+
+def due_to_scan_by_quarter(cohort, schedules: dict[date, pd.DataFrame], *, due_soon_days: int) -> pd.DataFrame:
+    """Per quarter: the hip DXA scans that answered a due date, and the median days from that due
+    date (as it stood at the end of the quarter before) to the scan; 0 for a scan in the due-soon
+    window, before the date."""
+    from monitor.rules.schedule import HIP_SITES
+
+    scans = cohort.scans.loc[cohort.scans["site"].isin(HIP_SITES), ["patient_id", "scan_date"]].drop_duplicates()
+    days = list(schedules)
+    rows = []
+    for start, end in zip(days, days[1:]):
+        before = schedules[start][["patient_id", "due_date"]]
+        inside = scans.loc[(scans["scan_date"] > pd.Timestamp(start)) & (scans["scan_date"] <= pd.Timestamp(end))]
+        first = inside.groupby("patient_id", sort=False)["scan_date"].min().reset_index()
+        both = before.merge(first, on="patient_id")
+        both = both.loc[both["scan_date"] >= both["due_date"] - pd.Timedelta(days=due_soon_days)]
+        waited = (both["scan_date"] - both["due_date"]).dt.days.clip(lower=0)
+        rows.append({"quarter": str(pd.Period(pd.Timestamp(end), freq="Q")), "scans": len(waited),
+                     "median_days": float(waited.median()) if len(waited) else np.nan})
+    return pd.DataFrame(rows)
+
+
+def scans_by_quarter(cohort, *, as_of: date) -> pd.DataFrame:
+    """DXA scan visits (patient and date) per quarter, the current one so far."""
+    scans = cohort.known_on(as_of).scans.drop_duplicates(["patient_id", "scan_date"])
+    quarters = quarters_until(as_of)
+    counts = scans["scan_date"].dt.to_period("Q").astype(str).value_counts().reindex(quarters, fill_value=0)
+    return pd.DataFrame({"quarter": quarters, "scans": counts.astype(int).to_numpy()})
+
+
+def quarterly_trends(evaluation, config) -> pd.DataFrame:
+    """Every quarterly measure of the clinic report, one row per quarter (the last eight)."""
+    history = evaluation.cohort.known_on(evaluation.as_of)
+    schedules = replay_schedules(history, as_of=evaluation.as_of, config=config, current=evaluation.schedule)
+    over = overdue_by_quarter(schedules, as_of=evaluation.as_of)
+    wait = due_to_scan_by_quarter(history, schedules, due_soon_days=config.schedule.due_soon_days)
+    cap = capture_by_quarter(history, as_of=evaluation.as_of)
+    out = over.merge(wait.rename(columns={"scans": "answered", "median_days": "due_to_scan_days"}), on="quarter")
+    out = out.merge(cap.rename(columns={"patients": "diagnosed", "pct": "captured_pct"}), on="quarter")
+    return out.merge(scans_by_quarter(history, as_of=evaluation.as_of), on="quarter")
+
+
 def capture_by_quarter(cohort, *, as_of: date) -> pd.DataFrame:
     """Per quarter of diagnosis (the last eight): patients, captured, percent."""
     per = baseline_capture(cohort, as_of=as_of)
@@ -45,35 +150,66 @@ def capture_by_quarter(cohort, *, as_of: date) -> pd.DataFrame:
                          "captured": grouped["sum"].astype(int).to_numpy(), "pct": pct.to_numpy()})
 
 
-def trends_figure(evaluation):
-    """Page 2 of the clinic report: the two quarterly trends, each bar labelled with its numbers."""
+def _n(value, fmt: str = "{:.0f}") -> str:
+    return "-" if value is None or pd.isna(value) else fmt.format(value)
+
+
+def trend_rows(trends: pd.DataFrame) -> list[tuple[str, list[str]]]:
+    """The page-1 table: each measure's label and its value per quarter, as printed (the counts
+    behind the percentages and medians are on page 2)."""
+    t = trends
+    return [
+        ("Active patients", [_n(v, "{:,.0f}") for v in t["active"]]),
+        ("Overdue patients", [_n(v, "{:,.0f}") for v in t["overdue"]]),
+        ("Overdue: % of active", [_n(v, "{:.1f}%") for v in t["pct"]]),
+        ("Median days past due (overdue patients)", [_n(v) for v in t["median_days"]]),
+        ("Lost to follow-up (overdue > 1 year)", [_n(v, "{:,.0f}") for v in t["lost"]]),
+        ("Median days from due date to scan", [_n(d) if a else "-" for d, a in zip(t["due_to_scan_days"], t["answered"])]),
+        (f"Baseline DXA within {CAPTURE_WEEKS} weeks of diagnosis", [_n(p, "{:.0f}%") if d else "-" for p, d in
+                                                             zip(t["captured_pct"], t["diagnosed"])]),
+        ("DXA scan visits", [_n(v, "{:,.0f}") for v in t["scans"]]),
+    ]
+
+
+def trends_figure(evaluation, trends: pd.DataFrame):
+    """Page 2 of the clinic report: the quarterly trends as bars, each labelled with its numbers."""
     from matplotlib.figure import Figure
 
     from monitor.reports.pages import A4_LANDSCAPE
 
-    history = evaluation.cohort.known_on(evaluation.as_of)
+    t = trends
+    quarters = [q if on != evaluation.as_of else f"{q} so far" for q, on in zip(t["quarter"], t["on"])]
     fig = Figure(figsize=A4_LANDSCAPE, dpi=100)
     fig.text(0.06, 0.95, "Trends per quarter", fontsize=14, weight="bold")
-    grid = fig.add_gridspec(2, 1, hspace=0.5, left=0.08, right=0.95, top=0.86, bottom=0.1)
-    cap = capture_by_quarter(history, as_of=evaluation.as_of)
-    ax = fig.add_subplot(grid[0])
-    bars = ax.bar(cap["quarter"], cap["pct"].fillna(0), color="#9dc3e6", edgecolor="black")
-    ax.bar_label(bars, labels=[f"{c}/{n}" if n else "none" for c, n in zip(cap["captured"], cap["patients"])],
-                 padding=2, fontsize=8)
-    ax.set_ylim(0, 110)
-    ax.set_ylabel("% of patients")
-    ax.set_title(f"Baseline DXA within {CAPTURE_WEEKS} weeks of diagnosis, by quarter of diagnosis "
-                 "(captured / diagnosed; quarters still inside the window are left out)", fontsize=10, loc="left")
-    scans = history.scans.drop_duplicates(["patient_id", "scan_date"])
-    per_q = scans["scan_date"].dt.to_period("Q").astype(str).value_counts()
-    quarters = quarters_until(evaluation.as_of)
-    counts = per_q.reindex(quarters, fill_value=0)
-    ax = fig.add_subplot(grid[1])
-    bars = ax.bar(quarters, counts.to_numpy(), color="#d9d9d9", edgecolor="black", hatch="//")
-    ax.bar_label(bars, padding=2, fontsize=8)
-    ax.set_ylabel("scans")
-    ax.set_ylim(0, max(1, int(counts.max())) * 1.15)
-    ax.set_title("DXA scans done per quarter (the current quarter so far)", fontsize=10, loc="left")
-    for a in fig.axes:
-        a.tick_params(labelsize=8)
+    grid = fig.add_gridspec(2, 2, hspace=0.55, wspace=0.22, left=0.07, right=0.97, top=0.86, bottom=0.2)
+
+    def bars(cell, values, labels, title, ylabel, *, color="#d9d9d9", hatch=None, top=None):
+        ax = fig.add_subplot(cell)
+        drawn = ax.bar(quarters, np.nan_to_num(np.asarray(values, dtype=float)), color=color, edgecolor="black",
+                       hatch=hatch)
+        ax.bar_label(drawn, labels=labels, padding=2, fontsize=7.5)
+        ax.set_ylim(0, top or max(1.0, float(np.nanmax(np.asarray(values, dtype=float), initial=0))) * 1.25)
+        ax.set_title(title, fontsize=9.5, loc="left")
+        ax.set_ylabel(ylabel, fontsize=8)
+        ax.tick_params(labelsize=7.5)
+        ax.tick_params(axis="x", rotation=30)
+        return ax
+
+    bars(grid[0, 0], t["pct"], [f"{_n(p, '{:.1f}')}%\n{o:,}" for p, o in zip(t["pct"], t["overdue"])],
+         "Active patients overdue at the quarter's end (% and patients)", "% of active", color="#636363")
+    bars(grid[0, 1], t["due_to_scan_days"], [f"{_n(d)} d\n{a:,} scans" if a else "none" for d, a in
+                                              zip(t["due_to_scan_days"], t["answered"])],
+         "Median days from due date to the scan that followed", "days", hatch="..")
+    bars(grid[1, 0], t["captured_pct"], [f"{c:,} of {d:,}" if d else "none yet" for c, d in zip(t["captured"], t["diagnosed"])],
+         f"Baseline DXA within {CAPTURE_WEEKS} weeks of diagnosis (% and patients, by quarter of diagnosis)", "% of patients",
+         color="#9dc3e6", top=115)
+    bars(grid[1, 1], t["scans"], [f"{v:,}" for v in t["scans"]], "DXA scan visits per quarter", "scans", hatch="//")
+    fig.text(0.07, 0.045, "\n".join(_method_lines()), fontsize=7.5, va="bottom")
     return fig
+
+
+def _method_lines() -> list[str]:
+    from monitor.reports.pages import wrap_pt
+
+    return wrap_pt("How: " + METHOD + " Baseline capture is judged by quarter of diagnosis once the 12 weeks "
+                   "have passed.", 0.9 * 11.69 * 72, size=7.5)

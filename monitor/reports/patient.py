@@ -7,6 +7,8 @@ the same bytes. Files are written owner-only and whole (patient data).
 from __future__ import annotations
 
 import io
+import re
+from dataclasses import replace
 from pathlib import Path
 
 import pandas as pd
@@ -48,7 +50,7 @@ def footer_text(report: PatientReport) -> str:
 def patient_figures(report: PatientReport):
     """All pages of one patient's PDF (chart, then tables), each with the footer and its page number."""
     figures = [patient_figure(report)] + flow_figures(f"{report.mrn}: DXA scans, flags, history, settings",
-                                                      detail_blocks(report))
+                                                      detail_blocks(report), leading=1.35)
     stamp_pages(figures, footer_text(report))
     return figures
 
@@ -133,9 +135,9 @@ def detail_blocks(report: PatientReport) -> list[Block]:
         overdue = f", {s['days_overdue']} days past due" if s["days_overdue"] else ""
         blocks += paragraph(f"{word(s['status']).capitalize()}: next scan due {_d(s['due_date'])}{overdue}; "
                             f"interval {s['interval_months']} months.", bold=True)
-        blocks += paragraph(f"Why: {s['due_reason']}")
+        blocks += paragraph(f"Why: {readable(s['due_reason'])}")
         if s["risk_reasons"]:
-            blocks += paragraph(f"Risk factors: {s['risk_reasons']}")
+            blocks += paragraph(f"Risk factors: {readable(s['risk_reasons'])}")
     score = "z_score" if uses_z_scores(report) else "t_score"
     blocks.append(heading("DXA scans and changes"))
     if not len(report.trend):
@@ -152,8 +154,17 @@ def detail_blocks(report: PatientReport) -> list[Block]:
     blocks += reminder_blocks(report)
     blocks += history_blocks(report)
     blocks.append(heading("Protocol settings used"))
-    blocks += [b for line in settings_lines(report.config, report.as_of)[1:] for b in paragraph(line.strip())]
-    return blocks
+    settings = [b for line in settings_lines(report.config, report.as_of)[1:] for b in paragraph(line.strip())]
+    return blocks + [replace(b, keep_with_next=True) for b in settings[:-1]] + settings[-1:]  # on one page
+
+
+CODE = re.compile(r"\b[a-z][a-z0-9]*(?:_[a-z0-9]+)+\b")
+
+
+def readable(text: str) -> str:
+    """Stored codes inside a rule's sentence as words (`pregnancy_associated_toh;smoking` reads
+    "pregnancy associated TOH, smoking")."""
+    return re.sub(r";(?=\S)", ", ", CODE.sub(lambda m: word(m.group(0)), str(text)))
 
 
 def flag_blocks(report: PatientReport) -> list[Block]:
@@ -168,7 +179,7 @@ def flag_blocks(report: PatientReport) -> list[Block]:
         blocks += paragraph(f"{SEVERITY_MARK[severity]} ({len(some)})", bold=True)
         for _, f in some.iterrows():
             blocks += paragraph(f"{f['title']}   [code {f['code']}]", 2, bold=True)
-            blocks += paragraph(f"Evidence: {f['evidence']}", 4)
+            blocks += paragraph(f"Evidence: {readable(f['evidence'])}", 4)
             blocks += paragraph(f"Action: {f['action']}  [sources: {f['sources']}]", 4)
     return blocks
 

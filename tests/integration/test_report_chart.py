@@ -133,3 +133,11 @@ def test_no_treatment_threshold_is_drawn_while_breastfeeding(demo_engine):
     assert not any("alendronate" in t.get_text() or "therapy" in t.get_text() for t in ax.texts)
     ax = patient_figure(replace(breastfeeding, as_of=AS_OF)).axes[1]  # weaned by now: the thresholds are back
     assert sorted(round(line.get_ydata()[0], 2) for line in ax.lines if list(line.get_xdata()) == [0, 1]) == [-2.0, -1.5]
+
+
+def test_a_short_history_names_the_current_year_and_the_next_dxa_year(demo_engine):
+    """A history starting this year still labels the year of the next DXA (TOH-000104: one scan in 2026,
+    next DXA 2027): a date axis with one label cannot be read."""
+    fig = figure_of(demo_engine, "TOH-000104")
+    labels = [t.get_text() for t in fig.axes[2].get_xticklabels() if t.get_text()]
+    assert labels[:2] == ["2026", "2027"]

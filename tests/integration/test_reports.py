@@ -122,9 +122,10 @@ def test_clinic_report(demo_engine, tmp_path):
     assert pages >= 3
     assert "clinic report as of 2026-11-20" in text
     overdue = int((evaluation.schedule["status"].isin(("due", "overdue"))).sum())
-    assert f"DUE AND OVERDUE ({overdue})" in text
-    assert "URGENT FLAGS AND UNACKNOWLEDGED WARNINGS" in text and "PROTOCOL SETTINGS USED" in text
-    assert "pregnancy_toh_fracture_risk" not in text and "URGENT pregnancy TOH fracture risk" in text  # words
+    assert f"Due and overdue patients ({overdue}), most overdue first" in text
+    assert "Flags to act on:" in text and "Protocol settings used" in text
+    assert "pregnancy_toh_fracture_risk" not in text and "URGENT: Pregnancy-associated TOH" in text  # titles
+    assert "Pregnancy-associated TOH: highest risk of displaced femoral neck fracture" in text  # the annex
     n = len(PdfReader(str(path)).pages)
     assert all(f"page {k} of {n}" in PdfReader(str(path)).pages[k - 1].extract_text() for k in range(1, n + 1))
     png = write_clinic_report(evaluation, tmp_path / "clinic.png", config=Config(), fmt="png")
@@ -195,10 +196,16 @@ def test_clinic_report_lists_are_capped(demo_engine, tmp_path, monkeypatch):
 
     monkeypatch.setattr(clinic, "LIST_LIMIT", 5)
     evaluation = evaluate_db(demo_engine, as_of=AS_OF, config=Config())
-    lines = clinic.list_lines(evaluation, Config())
+    from monitor.reports.due_list import due_list_blocks
+
+    blocks = due_list_blocks(evaluation, None, limit=5)
     due = int((evaluation.schedule["status"].isin(("due", "overdue"))).sum())
-    assert f"  ... and {due - 5} more: the full list is `monitor export overdue -o FILE`" in lines
-    assert any(line.startswith("  ... and ") and "monitor flags --severity warn" in line for line in lines)
+    assert blocks[-1].cells == (f"... and {due - 5} more: the full list is `monitor export overdue -o FILE`",)
+    assert sum(1 for b in blocks if b.kind == "row" and b.cells[0]) == 5 + 1  # the header and five patients
+    from monitor.reports.annex import annex_blocks
+
+    last = " ".join(annex_blocks(evaluation, limit=5)[-1].cells)
+    assert last.startswith("... and ") and "monitor flags --severity warn" in last
 
 
 def test_report_patients_to_a_pdf_file_writes_one_combined_pdf(demo_engine, tmp_path):
@@ -237,17 +244,16 @@ def test_clinic_kpis_count_overdue_share_median_and_lost(demo_engine):
 
 def test_clinic_flag_details_leave_out_acknowledged_warnings(demo_engine):
     """A warning a clinician acknowledged leaves the clinic report's details; urgent flags always stay."""
-    from monitor.reports.clinic import flag_detail_lines
+    from monitor.reports.annex import annex_flags
 
     evaluation = evaluate_db(demo_engine, as_of=AS_OF, config=Config())
     flags = evaluation.flags
     warn = flags.loc[flags["severity"] == "warn"].iloc[0]
-    title = warn["title"]
-    before = sum(title in line for line in flag_detail_lines(evaluation))
+    before, _ = annex_flags(evaluation)
     acked = flags.assign(acknowledged_by=[("dr" if i == warn.name else "") for i in flags.index])
-    after = sum(title in line for line in flag_detail_lines(replace(evaluation, flags=acked)))
-    assert before >= 1 and after == before - 1
-    assert not any("[info]" in line for line in flag_detail_lines(evaluation))
+    after, left_out = annex_flags(replace(evaluation, flags=acked))
+    assert len(after) == len(before) - 1 and left_out["acknowledged"] == 1
+    assert set(before["severity"]) == {"urgent", "warn"}
 
 
 def test_clinic_overview_text_stays_on_the_page(demo_engine):
@@ -290,3 +296,87 @@ def test_patient_pdf_has_the_reminder_history(demo_engine, tmp_path):
     _, text = pdf_text(pdf)
     assert "Reminder history (1)" in text and "Reminder 7 (DXA due 2026-10-10): open; assigned to clerk1" in text
     assert "2026-11-02 09:15 +01:00" in text and "left a message" in text
+
+
+def test_clinic_trend_table_ends_with_today_and_matches_the_kpis(demo_engine):
+    """Page 1's trend table: eight quarters, the last one today, its numbers the same as the KPIs above it."""
+    from monitor.reports.clinic import clinic_kpis
+    from monitor.reports.clinic_trends import quarterly_trends
+
+    evaluation = evaluate_db(demo_engine, as_of=AS_OF, config=Config())
+    trends = quarterly_trends(evaluation, Config())
+    k = clinic_kpis(evaluation)
+    assert trends["quarter"].tolist()[-1] == "2026Q4" and len(trends) == 8 and trends["on"].iloc[-1] == AS_OF
+    today = trends.iloc[-1]
+    assert [today["active"], today["overdue"], today["pct"], today["median_days"], today["lost"]] == \
+        [k["active"], k["overdue"], k["overdue_pct"], k["median_days_overdue"], k["lost"]]
+    assert (trends["active"].diff().dropna() >= 0).all()  # the demo clinic grows; nobody enrolled later counts
+    assert trends["answered"].sum() > 0 and trends["due_to_scan_days"].notna().any()
+
+
+def test_demo_showcases_cover_the_issue_list(demo_engine):
+    """The demo's patient reports show each hard case once: migratory, pregnancy with breastfeeding,
+    scanner change, a young adult (Z-scores) and a patient on bone treatment."""
+    from monitor.demo.run import SHOWCASES, showcase_patients
+    from monitor.rules.thresholds import latest_scores
+
+    evaluation = evaluate_db(demo_engine, as_of=AS_OF, config=Config())
+    ids = showcase_patients(evaluation)
+    assert len(ids) == len(set(ids)) == len(SHOWCASES)
+    codes = {pid: set(evaluation.flags.loc[evaluation.flags["patient_id"] == pid, "code"]) for pid in ids}
+    migratory, pregnant, scanner, young, treated = ids
+    assert "migratory_pattern" in codes[migratory] and "scanner_changed" in codes[scanner]
+    preg = evaluation.cohort.pregnancies
+    assert preg.loc[preg["patient_id"] == pregnant, "breastfeeding_until"].notna().any() or \
+        preg.loc[preg["patient_id"] == pregnant, "breastfeeding_ongoing"].fillna(False).astype(bool).any()
+    scores = latest_scores(evaluation.cohort, Config()).set_index("patient_id")
+    assert bool(scores.loc[young, "is_young"]) and young not in set(preg["patient_id"])
+    assert "on_bone_treatment" in codes[treated]
+
+
+def test_clinic_page_one_table_cells_never_overlap_even_at_network_scale(demo_engine):
+    """Six-digit counts and the longest labels stay in their columns (a 100k-patient clinic's numbers)."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    from monitor.reports.clinic import overview_figure
+    from monitor.reports.clinic_trends import quarterly_trends
+
+    evaluation = evaluate_db(demo_engine, as_of=AS_OF, config=Config())
+    trends = quarterly_trends(evaluation, Config())
+    big = trends.assign(**{c: trends[c] * 1000 for c in ("active", "overdue", "lost", "scans", "diagnosed")})
+    fig = overview_figure(evaluation, Config(), trends=big.assign(median_days=123456.0))
+    FigureCanvasAgg(fig).draw()
+    renderer = fig.canvas.get_renderer()
+    rows: dict = {}
+    for t in fig.texts:
+        rows.setdefault(round(t.get_position()[1], 4), []).append(t.get_window_extent(renderer))
+    for boxes in rows.values():
+        boxes.sort(key=lambda b: b.x0)
+        assert all(a.x1 < b.x0 for a, b in zip(boxes, boxes[1:]))
+        assert all(0 <= b.x0 and b.x1 <= fig.bbox.width for b in boxes)
+
+
+def test_patient_pdf_reads_risk_codes_as_words_and_keeps_the_settings_together(demo_engine, tmp_path):
+    """`pregnancy_associated_toh;smoking` is code, not a sentence; the settings never straggle onto a page."""
+    report = patient_report(demo_engine, "TOH-000066", as_of=AS_OF, config=Config())
+    path = write_patient_pdf(report, tmp_path / "p.pdf")
+    pages, text = pdf_text(path)
+    assert "pregnancy_associated_toh" not in text and "pregnancy associated TOH, smoking" in text
+    last = PdfReader(str(path)).pages[-1].extract_text()
+    assert "Protocol settings used" in last and "migratory window" in last
+
+
+def test_clinic_trend_page_text_stays_clear_of_the_charts(demo_engine):
+    """Page 2: the method note under the charts never runs into a quarter's label, and stays on the page."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    from monitor.reports.clinic_trends import quarterly_trends, trends_figure
+
+    evaluation = evaluate_db(demo_engine, as_of=AS_OF, config=Config())
+    fig = trends_figure(evaluation, quarterly_trends(evaluation, Config()))
+    FigureCanvasAgg(fig).draw()
+    renderer = fig.canvas.get_renderer()
+    note = next(t for t in fig.texts if t.get_text().startswith("How: ")).get_window_extent(renderer)
+    assert 0 <= note.x0 and note.x1 <= fig.bbox.width and note.y0 >= 0
+    ticks = [t.get_window_extent(renderer) for ax in fig.axes for t in ax.get_xticklabels() if t.get_text()]
+    assert ticks and all(b.y0 > note.y1 for b in ticks)

@@ -61,9 +61,16 @@ def _by_recency(pairs: pd.DataFrame, text: pd.Series, *, as_of: date, config: Co
         months = config.thresholds.recent_months
         parts.append(per_patient_flags(
             f"history (all episodes resolved {months} months or more ago): " + ev.loc[~is_recent],
-            severity="info", **{**info, "title": "History: " + info["title"][0].lower() + info["title"][1:],
+            severity="info", **{**info, "title": "History: " + _lower_first(info["title"]),
                                 "action": "Keep DXA on the risk-factor interval; ask about new joint pain at each visit"}))
     return parts
+
+
+def _lower_first(title: str) -> str:
+    """'Recurrence at ...' -> 'recurrence at ...'; an acronym ('TOH at ...') keeps its capitals."""
+    if len(title) > 1 and title[1].isupper():
+        return title
+    return title[:1].lower() + title[1:]
 
 
 def recurrence_flags(cohort: Cohort, *, as_of: date, config: Config) -> pd.DataFrame:

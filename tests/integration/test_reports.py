@@ -47,7 +47,7 @@ def test_patient_png_and_pdf_are_valid_and_about_the_right_patient(demo_engine, 
     pages, text = pdf_text(pdf)
     assert pages >= 2  # the chart, then the tables
     assert "TOH-000041" in text and "Emma Weber" in text
-    assert "DXA scans and changes" in text and "History: tOH recurred at the same site" in text
+    assert "DXA scans and changes" in text and "History: TOH recurred at the same site" in text
     assert "(default, not measured here)" in text
     assert "evaluated as of 2026-11-20" in text
 

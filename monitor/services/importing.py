@@ -30,7 +30,7 @@ from monitor.formats.repeats import dedupe, dedupe_across
 from monitor.formats.xlsx_read import is_workbook, parse_workbook
 from monitor.services import import_buckets as buckets
 from monitor.services.import_checks import CLINICAL_TABLES, check_against_db, read_state, stamp
-from monitor.services.import_plan import FileResult, Plan, _plan
+from monitor.services.import_plan import FileResult, Plan, _plan, insert_values
 from monitor.store.bulk_write import bulk_insert
 
 __all__ = ["CLINICAL_TABLES", "ImportReport", "import_files"]
@@ -293,7 +293,7 @@ def _apply(conn, plans: list[Plan]) -> None:
     new_ids: dict[str, int] = {}
     for pl in plans:
         table = SQLModel.metadata.tables[pl.spec.table]
-        values = pl.inserts
+        values = insert_values(pl)
         if pl.spec.kind != "patients" and pl.insert_mrns and None in values["patient_id"]:
             values = {**values, "patient_id": [new_ids[mrn] if pid is None else pid
                                                for pid, mrn in zip(values["patient_id"], pl.insert_mrns)]}

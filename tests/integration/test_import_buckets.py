@@ -6,7 +6,6 @@ from datetime import date
 from pathlib import Path
 
 import pandas as pd
-import pytest
 from sqlalchemy import text
 
 from monitor.config import STAFF_RISK_FACTORS

@@ -36,7 +36,7 @@ class Plan:
     spec: KindSpec
     result: FileResult
     inserts: pd.DataFrame  # the new rows' table columns, typed (see `insert_values`)
-    insert_mrns: list[str]  # whose each new row is (a patient new in this import has no id yet)
+    insert_mrns: pd.Series  # whose each new row is (a patient new in this import has no id yet)
     updates: list[tuple[int, dict]]  # (row id, {column: new value})
     before: list[tuple[int, dict]]  # (row id, {column: the stored value the update replaces})
     changes: list[dict]  # for the audit log
@@ -171,7 +171,7 @@ def _plan(parsed: ParsedFile, spec: KindSpec, existing: pd.DataFrame, patient_id
     result.inserted, result.updated = len(inserts), len(updates)
     result.unchanged = len(merged) - result.inserted - result.updated + len(parsed.repeat_lines)
     columns = [c for c in inserts.columns if c != "mrn" or c in key]
-    return Plan(parsed, spec, result, inserts[columns].reset_index(drop=True), inserts["mrn"].tolist(), updates,
+    return Plan(parsed, spec, result, inserts[columns].reset_index(drop=True), inserts["mrn"].reset_index(drop=True), updates,
                 before, changes)
 
 

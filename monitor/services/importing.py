@@ -294,13 +294,13 @@ def _apply(conn, plans: list[Plan]) -> None:
     for pl in plans:
         table = SQLModel.metadata.tables[pl.spec.table]
         values = insert_values(pl)
-        if pl.spec.kind != "patients" and pl.insert_mrns and None in values["patient_id"]:
+        if pl.spec.kind != "patients" and len(pl.insert_mrns) and None in values["patient_id"]:
             values = {**values, "patient_id": [new_ids[mrn] if pid is None else pid
-                                               for pid, mrn in zip(values["patient_id"], pl.insert_mrns)]}
+                                               for pid, mrn in zip(values["patient_id"], pl.insert_mrns.tolist())]}
         highest = None
-        if pl.spec.kind == "patients" and pl.insert_mrns:
+        if pl.spec.kind == "patients" and len(pl.insert_mrns):
             highest = conn.execute(text("SELECT coalesce(max(id), 0) FROM patient")).scalar()
-        if pl.insert_mrns:
+        if len(pl.insert_mrns):
             bulk_insert(conn, table.name, values)
         for row_id, upd in pl.updates:
             conn.execute(table.update().where(table.c.id == row_id).values(**upd))

@@ -46,7 +46,7 @@ def bucket_count(paths: list[Path], per_bucket: int) -> int:
 
 def bucket_of(mrns, k: int) -> np.ndarray:
     """The bucket of each MRN cell (surrounding blanks ignored): stable across runs and files."""
-    values = np.asarray(pd.Series(mrns, dtype="object").fillna("").astype(str).str.strip(), dtype=object)
+    values = np.array([m.strip() if isinstance(m, str) else "" for m in mrns], dtype=object)
     if not len(values):
         return np.zeros(0, dtype=np.int64)
     return (pd.util.hash_array(values) % np.uint64(k)).astype(np.int64)
@@ -102,7 +102,7 @@ def split_csv(source: CsvSource, folder: Path, k: int, *, today, risk_codes, dat
         if date_format is None:
             _check_slashed_dates(source, header, lines, raw)
         at = _mrn_column(header)
-        buckets = bucket_of(raw.iloc[:, at] if at is not None else [""] * len(raw), k)
+        buckets = bucket_of(raw.iloc[:, at].tolist() if at is not None else [""] * len(raw), k)
         for bucket in range(k):
             keep = buckets == bucket
             part = (header, lines[keep], raw.loc[keep].reset_index(drop=True))

@@ -36,6 +36,8 @@ def stamp(conn) -> tuple:
 
 def rows_where_in(conn, sql: str, keys: list) -> pd.DataFrame:
     """`sql` (ending in `IN :keys`) run over the keys a chunk at a time, as one frame."""
+    if conn.dialect.name == "postgresql" and len(keys):  # one query: the keys as one array
+        return pd.read_sql_query(text(sql.replace("IN :keys", "= ANY(:keys)")), conn, params={"keys": list(keys)})
     query = text(sql).bindparams(bindparam("keys", expanding=True))
     parts = [pd.read_sql_query(query, conn, params={"keys": list(keys[start:start + CHUNK]) or [None]})
              for start in range(0, max(len(keys), 1), CHUNK)]
@@ -70,6 +72,7 @@ def check_against_db(parsed: list[ParsedFile], state: DbState) -> None:
         if p.kind == "patients":
             good = p.frame.loc[~p.frame["line"].isin(p.bad_lines)]
             births.update(zip(good["mrn"], good["birth_date"]))
+    births = pd.Series(births, dtype="datetime64[us]", index=pd.Index(list(births), dtype="object"))
     for p in parsed:
         if p.kind != "patients":
             check_patients(p, SPECS[p.kind], births)
@@ -144,11 +147,15 @@ def check_contact_means(parsed: ParsedFile, stored: pd.DataFrame) -> None:
                           f"give {what} in the {column} column, or choose another preferred contact")
 
 
-def check_patients(parsed: ParsedFile, spec: KindSpec, births: dict) -> None:
+def check_patients(parsed: ParsedFile, spec: KindSpec, births: pd.Series) -> None:
+    """Every row's MRN is a patient's (stored, or in this import), and its dates are not before the
+    patient's birth. `births`: birth date by MRN."""
     frame = parsed.frame
+    if not len(frame):
+        return
     lines = frame["line"].to_numpy()
-    birth = frame["mrn"].map(births)
-    unknown = frame["mrn"].notna() & ~frame["mrn"].isin(births.keys())
+    birth = pd.Series(births.reindex(frame["mrn"].astype("object")).to_numpy(), index=frame.index)
+    unknown = frame["mrn"].notna() & ~frame["mrn"].isin(births.index)
     for i in np.flatnonzero(unknown.to_numpy()):
         parsed.reject(int(lines[i]), "mrn", f"unknown MRN '{frame['mrn'].iloc[i]}': import the patient first")
     birth = pd.to_datetime(birth).astype("datetime64[us]")

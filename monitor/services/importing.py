@@ -125,7 +125,7 @@ def import_files(engine: Engine, paths: list[Path], *, today: date, actor: str, 
                 with store.reading(engine) as conn:
                     read_stamp = stamp(conn)  # first: a change after this point is seen as a change
                     prepared = _prepare_all(conn, parse, k, spool, today=today, keep_valid=keep_valid,
-                                            sqlite=sqlite)
+                                            sqlite=sqlite, step=step)
                 if dry_run:
                     return ImportReport([f.result for f in prepared.files], True, prepared.problems, skipped)
             try:
@@ -133,7 +133,7 @@ def import_files(engine: Engine, paths: list[Path], *, today: date, actor: str, 
                     _lock_for_writing(conn)
                     if under_lock:  # the database kept changing: prepare while holding the lock
                         prepared = _prepare_all(conn, parse, k, spool, today=today, keep_valid=keep_valid,
-                                                sqlite=sqlite)
+                                                sqlite=sqlite, step=step)
                     elif stamp(conn) != read_stamp:
                         raise _Changed
                     step("writing")
@@ -172,13 +172,16 @@ def _parse_whole(paths, *, kind, today, risk_codes, fhir, date_format, step):
     return parsed, skipped
 
 
-def _prepare_all(conn, parse, k: int, spool: Path, *, today: date, keep_valid: bool, sqlite: bool) -> _Prepared:
+def _prepare_all(conn, parse, k: int, spool: Path, *, today: date, keep_valid: bool, sqlite: bool,
+                 step) -> _Prepared:
     """Check every bucket against the database as read; plan each (spooled to disk) unless the
     import is rejected anyway. Problems come out in file and line order, as for a whole import."""
     files: list[_FileOut] | None = None
     problems: list[Problem] = []
     plans: list[Path] = []
     for bucket in range(k):
+        if k > 1:
+            step(f"checking patients' part {bucket + 1} of {k}")
         parsed = parse(bucket)
         for p in parsed:
             dedupe(p, SPECS[p.kind])

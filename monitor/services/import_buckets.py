@@ -93,7 +93,7 @@ def split_csv(source: CsvSource, folder: Path, k: int, *, today, risk_codes, dat
     """Write the file's records into the bucket spools; a file that is not plain is read whole."""
     try:
         _split_plain(source, folder, k, date_format=date_format, today=today, risk_codes=risk_codes)
-    except _NotPlain:
+    except (_NotPlain, OSError):  # (a file that cannot be opened: the whole-file reader says why)
         for bucket in range(k):
             for ext in ("csv", "lines"):
                 source._spool(folder, bucket, ext).unlink(missing_ok=True)

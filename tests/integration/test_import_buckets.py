@@ -197,3 +197,23 @@ def test_buckets_hold_exactly_the_files_cells(tmp_path, body, is_whole):
     got = pd.concat([r.assign(line=l) for _, l, r in parts]).sort_values("line").reset_index(drop=True)
     assert got["line"].tolist() == lines.tolist()
     assert got.drop(columns="line").astype(str).values.tolist() == raw.astype(str).values.tolist()
+
+
+def test_broken_files_fail_as_in_one_bucket(tmp_path):
+    """A file that is not UTF-8, has a wrong number of values or a bad row is named with its line
+    exactly as a small import names it, however the import is split."""
+    from monitor.store import init_db, make_engine
+
+    engine = make_engine(f"sqlite:///{tmp_path / 'monitor.db'}")
+    init_db(engine)
+    good = write_csv(tmp_path / "patients.csv", PATIENTS)
+    cases = {"scans.csv": SCANS.encode() + b"A1,2024-01-01,hologic,total_hip,left,0.8\n",
+             "mri.csv": b"mrn,study_date,joint,side\nA1,2024-01-01,hip,left\nB2,2024-01-0\xff,hip,left\n",
+             "episodes.csv": EPISODES.encode()}
+    for name, data in cases.items():
+        (tmp_path / name).write_bytes(data)
+    for name in cases:
+        paths = [good, tmp_path / name]
+        one = run(engine, paths, tmp_path, bucket_bytes=None)
+        many = run(engine, paths, tmp_path, bucket_bytes=TINY)
+        assert many == one and one[0] == "rejected", name

@@ -26,6 +26,8 @@ def slashed_pattern(columns: dict[str, pd.Series], lines) -> dict | None:
     day_first, month_first = [], []
     lines = np.asarray(lines)
     for name, cells in columns.items():
+        if not cells.str.contains("/", regex=False).any():  # the usual file: no slashes, no regex
+            continue
         parts = cells.reset_index(drop=True).str.extract(SLASHED_RE)
         found = parts[0].notna().to_numpy()
         if not found.any():

@@ -14,9 +14,8 @@ from monitor.formats.csv_cells import ParsedFile
 from monitor.formats.files import frame_csv_bytes, write_hidden
 
 
-def write_rejects(parsed: ParsedFile, folder: Path) -> Path:
-    """The rejected rows with their line and reason, in a new file named after the input
-    (`scans.rejects.csv`, else `scans.rejects-2.csv`, ...): an existing file is never replaced."""
+def rejected_rows(parsed: ParsedFile) -> pd.DataFrame:
+    """The file's rejected rows as the rejects file holds them: `line`, `reason`, then the cells."""
     reasons: dict[int, list[str]] = {}
     for pr in parsed.problems:
         reasons.setdefault(pr.line, []).append(f"{pr.column}: {pr.message}" if pr.column else pr.message)
@@ -24,9 +23,20 @@ def write_rejects(parsed: ParsedFile, folder: Path) -> Path:
     keep = np.isin(lines, list(reasons))
     raw = parsed.raw.reset_index(drop=True).loc[keep]
     out = pd.DataFrame({"line": lines[keep], "reason": ["; ".join(reasons[int(l)]) for l in lines[keep]]})
-    out = pd.concat([out, raw.reset_index(drop=True)], axis=1)
-    stem = parsed.rejects_stem  # a rejects file's own rejects: scans.rejects-2.csv
-    return write_new_file(folder, stem, frame_csv_bytes(out))
+    return pd.concat([out, raw.reset_index(drop=True)], axis=1)
+
+
+def write_rejected(rows: pd.DataFrame, stem: str, folder: Path) -> Path:
+    """Rejected rows (from one or more parts of a file, see `rejected_rows`) in line order, in a
+    new rejects file (see `write_rejects`)."""
+    rows = rows.sort_values("line", kind="stable").reset_index(drop=True)
+    return write_new_file(folder, stem, frame_csv_bytes(rows))
+
+
+def write_rejects(parsed: ParsedFile, folder: Path) -> Path:
+    """The rejected rows with their line and reason, in a new file named after the input
+    (`scans.rejects.csv`, else `scans.rejects-2.csv`, ...): an existing file is never replaced."""
+    return write_rejected(rejected_rows(parsed), parsed.rejects_stem, folder)  # a rejects file's own: -2
 
 
 def write_new_file(folder: Path, stem: str, data: bytes) -> Path:

@@ -21,10 +21,10 @@ def dedupe(parsed: ParsedFile, spec: KindSpec) -> None:
     key = [k for k in _key_columns(spec) if k in ok]
     if not len(ok):
         return
-    keyed = ok[key].astype("object").where(ok[key].notna(), "")
-    dup = keyed.duplicated(keep=False).to_numpy()
+    dup = ok[key].duplicated(keep=False).to_numpy()  # missing values equal each other, as "" did
     if not dup.any():
         return
+    keyed = ok[key].astype("object").where(ok[key].notna(), "")
     values = [c for c in parsed.present if c not in key]
     seen: dict[tuple, tuple[int, tuple]] = {}
     for i in np.flatnonzero(dup):

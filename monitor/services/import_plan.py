@@ -35,8 +35,8 @@ class Plan:
     parsed: ParsedFile
     spec: KindSpec
     result: FileResult
-    inserts: dict[str, list]  # table column -> the driver's values of the new rows, in order
-    insert_mrns: list[str]  # whose each new row is (a patient new in this import has no id yet)
+    inserts: pd.DataFrame  # the new rows' table columns, typed (see `insert_values`)
+    insert_mrns: pd.Series  # whose each new row is (a patient new in this import has no id yet)
     updates: list[tuple[int, dict]]  # (row id, {column: new value})
     before: list[tuple[int, dict]]  # (row id, {column: the stored value the update replaces})
     changes: list[dict]  # for the audit log
@@ -170,10 +170,22 @@ def _plan(parsed: ParsedFile, spec: KindSpec, existing: pd.DataFrame, patient_id
         changes.append(log)
     result.inserted, result.updated = len(inserts), len(updates)
     result.unchanged = len(merged) - result.inserted - result.updated + len(parsed.repeat_lines)
-    # The driver's values are made here, outside the write lock (on SQLite a date is ISO text,
-    # exactly as SQLAlchemy's Date type stores it).
-    values = {c: _column_values(inserts[c], iso_dates=sqlite) for c in inserts.columns if c != "mrn" or c in key}
-    return Plan(parsed, spec, result, values, inserts["mrn"].tolist(), updates, before, changes)
+    columns = [c for c in inserts.columns if c != "mrn" or c in key]
+    return Plan(parsed, spec, result, inserts[columns].reset_index(drop=True), inserts["mrn"].reset_index(drop=True), updates,
+                before, changes)
+
+
+def insert_values(plan: Plan) -> dict[str, list]:
+    """The new rows as the driver's values (column -> values, in order): a date is ISO text, as
+    SQLAlchemy's Date type stores it on SQLite and as PostgreSQL's COPY reads it."""
+    return {c: _iso_dates(plan.inserts[c]) if pd.api.types.is_datetime64_any_dtype(plan.inserts[c])
+            else _column_values(plan.inserts[c]) for c in plan.inserts.columns}
+
+
+def _iso_dates(s: pd.Series) -> list:
+    text = np.datetime_as_string(s.to_numpy().astype("datetime64[D]"), unit="D").astype(object)
+    text[s.isna().to_numpy()] = None
+    return text.tolist()
 
 
 def _json(v):

@@ -1,30 +1,40 @@
 """Validated, all-or-nothing, idempotent import of the clinic's CSV files (INTERFACE.md).
 
 Reading and validating one file is pure (`csv_cells`: text in, typed frame and problems out).
-`import_files` is the shell: it reads what it needs of the database in a read-only connection,
-checks the rows against it (MRNs, birth dates), plans every insert and update, and only then
-opens the write transaction, which re-checks that nothing changed meanwhile and writes.
+`import_files` is the shell. A large import is split by patient into buckets (`import_buckets`:
+every record of one MRN, in every file, in the same bucket), each checked and planned on its own
+against only its patients' stored rows, so memory stays bounded whatever the cohort's size; a
+small one is one bucket. Every bucket is checked and planned in a read-only connection (its
+plan spooled to disk), and only then does the write transaction open: it re-checks that nothing
+changed meanwhile and writes each bucket's plan in turn, or nothing at all.
 """
 
 from __future__ import annotations
 
+import pickle
+import tempfile
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 from sqlalchemy import Engine, select, text
 
 from monitor import store
+from monitor.errors import ImportRejected, MonitorError, Problem
 from monitor.formats.csv_cells import ParsedFile, kind_of, parse_file
 from monitor.formats.fhir_read import is_fhir
+from monitor.formats.import_spec import IMPORT_ORDER, SPECS
+from monitor.formats.rejects import rejected_rows, write_rejected
 from monitor.formats.repeats import dedupe, dedupe_across
-from monitor.errors import ImportRejected, MonitorError, Problem
-from monitor.formats.import_spec import CONTACT_NEEDS, EVENT_LABELS, IMPORT_ORDER, SPECS, KindSpec
-from monitor.formats.rejects import write_rejects
 from monitor.formats.xlsx_read import is_workbook, parse_workbook
-from monitor.services.import_plan import FileResult, Plan, _plan
+from monitor.services import import_buckets as buckets
+from monitor.services.import_checks import CLINICAL_TABLES, check_against_db, read_state, stamp
+from monitor.services.import_plan import FileResult, Plan, _plan, insert_values
+from monitor.store.bulk_write import bulk_insert
+
+__all__ = ["CLINICAL_TABLES", "ImportReport", "import_files"]
+
 
 @dataclass
 class ImportReport:
@@ -37,20 +47,34 @@ class ImportReport:
 MAX_PREPARE_ATTEMPTS = 3  # then the last attempt prepares under the write lock, so it always ends
 
 
-@dataclass
-class DbState:
-    """What an import needs to know of the database, read in one go (outside the write lock)."""
+class _Changed(Exception):
+    """Under the write lock a bucket's rows are no longer as read: roll back and prepare again."""
 
-    stamp: tuple  # cheap fingerprint of the tables read: changed under us -> prepare again
-    known: pd.DataFrame  # stored patients: mrn, patient_id, birth_date, enrolled_on
-    existing: dict[str, pd.DataFrame]  # table -> its rows, for the tables the import writes
+
+@dataclass
+class _FileOut:
+    """One input file (or sheet) across the buckets: its counts, audit changes, rejected rows."""
+
+    label: str
+    kind: str
+    rejects_stem: str
+    result: FileResult
+    changes: list[dict] = field(default_factory=list)
+    rejected: list[pd.DataFrame] = field(default_factory=list)
+
+
+@dataclass
+class _Prepared:
+    files: list[_FileOut]
+    problems: list[Problem]
+    plans: list[Path]  # one pickled list of plans per bucket (empty when rejected)
 
 
 def import_files(engine: Engine, paths: list[Path], *, today: date, actor: str, risk_codes: tuple[str, ...],
                  on_behalf_of: str | None = None,
                  kind: str | None = None, keep_valid: bool = False, dry_run: bool = False,
                  rejects_dir: Path | None = None, progress=None, fhir=None,
-                 date_format: str | None = None) -> ImportReport:
+                 date_format: str | None = None, bucket_bytes: int | None = None) -> ImportReport:
     """Validate every file, then write them all in one transaction, or nothing at all.
 
     Reading the files, reading what the database holds, checking and computing the inserts and
@@ -59,13 +83,70 @@ def import_files(engine: Engine, paths: list[Path], *, today: date, actor: str, 
     prepared again) and writes. `progress`, when given, is called with a short message at each
     step (the CLI prints them on a terminal). An `.xlsx` workbook is read sheet by sheet, each
     sheet like a CSV file of its kind; `date_format` (`DD/MM/YYYY`, `MM/DD/YYYY`) reads the
-    files' dates in that order instead of YYYY-MM-DD."""
+    files' dates in that order instead of YYYY-MM-DD. `bucket_bytes` (else the environment's
+    MONITOR_IMPORT_BUCKET_BYTES, else 16 MiB) is how much CSV text one bucket holds."""
     step = progress or (lambda _message: None)
     from monitor.store.tables import AuditEvent
 
     if len(actor) > AuditEvent.__table__.c.actor.type.length:
         raise MonitorError(f"--by: at most {AuditEvent.__table__.c.actor.type.length} characters, got {len(actor)}")
     store.require_initialised(engine)
+    with tempfile.TemporaryDirectory(prefix="monitor-import-") as spool_dir:
+        spool = Path(spool_dir)
+        k = buckets.bucket_count(paths, buckets.bucket_bytes(bucket_bytes))
+        if k == 1 or any(is_fhir(p) or is_workbook(p) for p in paths):
+            whole, skipped = _parse_whole(paths, kind=kind, today=today, risk_codes=risk_codes, fhir=fhir,
+                                          date_format=date_format, step=step)
+            alone = [(list(p.problems), set(p.bad_lines), set(p.repeat_lines)) for p in whole]
+
+            def parse(_bucket: int) -> list[ParsedFile]:
+                for p, (problems, bad_lines, repeat_lines) in zip(whole, alone):  # a redo checks afresh
+                    p.problems, p.bad_lines, p.repeat_lines = list(problems), set(bad_lines), set(repeat_lines)
+                return whole
+            k = 1
+        else:
+            sources = []
+            for path in paths:
+                step(f"reading and checking {path.name}")
+                source = buckets.CsvSource(path, kind_of(path, kind), len(sources))
+                buckets.split_csv(source, spool, k, today=today, risk_codes=risk_codes, date_format=date_format)
+                sources.append(source)
+            sources.sort(key=lambda s: IMPORT_ORDER.index(s.kind))
+            skipped = {}
+
+            def parse(bucket: int) -> list[ParsedFile]:
+                return buckets.parse_bucket(sources, spool, bucket, today=today, risk_codes=risk_codes,
+                                            date_format=date_format)
+        sqlite = store.is_sqlite(engine)
+        for attempt in range(MAX_PREPARE_ATTEMPTS + 1):
+            under_lock = attempt == MAX_PREPARE_ATTEMPTS
+            if not under_lock:
+                step("checking against the database")
+                with store.reading(engine) as conn:
+                    read_stamp = stamp(conn)  # first: a change after this point is seen as a change
+                    prepared = _prepare_all(conn, parse, k, spool, today=today, keep_valid=keep_valid,
+                                            sqlite=sqlite, step=step)
+                if dry_run:
+                    return ImportReport([f.result for f in prepared.files], True, prepared.problems, skipped)
+            try:
+                with store.transaction(engine) as conn:
+                    _lock_for_writing(conn)
+                    if under_lock:  # the database kept changing: prepare while holding the lock
+                        prepared = _prepare_all(conn, parse, k, spool, today=today, keep_valid=keep_valid,
+                                                sqlite=sqlite, step=step)
+                    elif stamp(conn) != read_stamp:
+                        raise _Changed
+                    step("writing")
+                    _write(conn, prepared, check=not under_lock, actor=actor, on_behalf_of=on_behalf_of,
+                           rejects_dir=rejects_dir)
+            except _Changed:
+                continue  # nothing was written; the transaction was rolled back
+            return ImportReport([f.result for f in prepared.files], False, prepared.problems, skipped)
+    raise AssertionError("unreachable: the last attempt prepares under the write lock")
+
+
+def _parse_whole(paths, *, kind, today, risk_codes, fhir, date_format, step):
+    """Every file read whole, as one bucket (small imports, workbooks, FHIR)."""
     parsed, skipped = [], {}
     for path in paths:
         if is_fhir(path):
@@ -88,109 +169,101 @@ def import_files(engine: Engine, paths: list[Path], *, today: date, actor: str, 
                                                settings=fhir or FhirSettings())
         parsed.extend(fhir_parsed)
     parsed.sort(key=lambda p: IMPORT_ORDER.index(p.kind))
-    for p in parsed:
-        dedupe(p, SPECS[p.kind])
-    dedupe_across(parsed)
-    checked_alone = [(list(p.problems), set(p.bad_lines)) for p in parsed]
-
-    for attempt in range(MAX_PREPARE_ATTEMPTS + 1):
-        for p, (problems, bad_lines) in zip(parsed, checked_alone):  # a redo checks afresh
-            p.problems, p.bad_lines = list(problems), set(bad_lines)
-        under_lock = attempt == MAX_PREPARE_ATTEMPTS
-        if not under_lock:
-            step("checking against the database")
-            with store.reading(engine) as conn:
-                state = _read_state(conn, parsed)
-            plans, problems = _prepare(parsed, state, today=today, keep_valid=keep_valid,
-                                          sqlite=store.is_sqlite(engine))
-            if dry_run:
-                return ImportReport([pl.result for pl in plans], True, problems, skipped)
-        with store.transaction(engine) as conn:
-            _lock_for_writing(conn)
-            if under_lock:  # the database kept changing: prepare while holding the lock
-                state = _read_state(conn, parsed)
-                plans, problems = _prepare(parsed, state, today=today, keep_valid=keep_valid,
-                                          sqlite=store.is_sqlite(engine))
-            elif not _still_as_read(conn, state, plans):
-                continue  # nothing was written; the transaction ends empty
-            step("writing")
-            _apply(conn, plans, state, actor=actor, on_behalf_of=on_behalf_of)
-            # Rejects files are written last, before the commit, so a failed write writes nothing.
-            written: list[Path] = []
-            try:
-                for pl in plans:
-                    if pl.parsed.problems:
-                        target = write_rejects(pl.parsed, rejects_dir or Path.cwd())
-                        written.append(target)
-                        pl.result.rejects_file = str(target)
-            except BaseException:
-                for target in written:
-                    target.unlink(missing_ok=True)
-                raise
-        return ImportReport([pl.result for pl in plans], False, problems, skipped)
-    raise AssertionError("unreachable: the last attempt prepares under the write lock")
+    return parsed, skipped
 
 
-CLINICAL_TABLES = tuple(SPECS[k].table for k in IMPORT_ORDER)
+def _prepare_all(conn, parse, k: int, spool: Path, *, today: date, keep_valid: bool, sqlite: bool,
+                 step) -> _Prepared:
+    """Check every bucket against the database as read; plan each (spooled to disk) unless the
+    import is rejected anyway. Problems come out in file and line order, as for a whole import."""
+    files: list[_FileOut] | None = None
+    problems: list[Problem] = []
+    plans: list[Path] = []
+    for bucket in range(k):
+        if k > 1:
+            step(f"checking patients' part {bucket + 1} of {k}")
+        parsed = parse(bucket)
+        for p in parsed:
+            dedupe(p, SPECS[p.kind])
+        dedupe_across(parsed)
+        state = read_state(conn, parsed)
+        check_against_db(parsed, state)
+        if files is None:
+            files = [_FileOut(p.label, p.kind, p.rejects_stem, FileResult(p.label, p.kind)) for p in parsed]
+        found = [pr for p in parsed for pr in p.problems]
+        problems.extend(found)
+        if problems and not keep_valid:
+            continue  # rejected: the rest is only checked, for the full list of problems
+        ids = dict(zip(state.known["mrn"], state.known["patient_id"]))
+        bucket_plans = [_plan(p, SPECS[p.kind], state.existing[SPECS[p.kind].table], ids, today=today,
+                              sqlite=sqlite) for p in parsed]
+        for out, pl in zip(files, bucket_plans):
+            _add_result(out.result, pl.result)
+            out.changes.extend(pl.changes)
+            if pl.parsed.problems:
+                out.rejected.append(rejected_rows(pl.parsed))
+            pl.parsed = None  # the plan alone goes to disk
+        target = spool / f"plan-{bucket}.pkl"
+        with open(target, "wb") as f:
+            pickle.dump(bucket_plans, f, protocol=pickle.HIGHEST_PROTOCOL)
+        plans.append(target)
+    problems.sort(key=lambda pr: (pr.file, pr.line))
+    if problems and not keep_valid:
+        raise ImportRejected(problems)
+    for out in files or []:
+        out.changes.sort(key=lambda c: c["line"])
+    return _Prepared(files or [], problems, plans)
+
+
+def _add_result(total: FileResult, part: FileResult) -> None:
+    for name in ("rows", "inserted", "updated", "unchanged", "rejected"):
+        setattr(total, name, getattr(total, name) + getattr(part, name))
+
+
+CLINICAL_LOCK = ", ".join(CLINICAL_TABLES)
 
 
 def _lock_for_writing(conn) -> None:
     """Hold off other writers of the clinical tables until the commit. SQLite's `BEGIN IMMEDIATE`
     already did; PostgreSQL lets other transactions write unless told (readers still read)."""
     if conn.dialect.name == "postgresql":
-        conn.execute(text(f"LOCK TABLE {', '.join(CLINICAL_TABLES)} IN SHARE ROW EXCLUSIVE MODE"))
+        conn.execute(text(f"LOCK TABLE {CLINICAL_LOCK} IN SHARE ROW EXCLUSIVE MODE"))
 
 
-def _stamp(conn) -> tuple:
-    """Row count and highest id of every clinical table, and the last import's audit id: any
-    insert, delete or import since the state was read changes it."""
-    parts = [tuple(conn.execute(text(f"SELECT count(*), max(id) FROM {t}")).one()) for t in CLINICAL_TABLES]
-    parts.append(conn.execute(text("SELECT max(id) FROM audit_event WHERE action = 'import'")).scalar())
-    return tuple(parts)
+def _write(conn, prepared: _Prepared, *, check: bool, actor: str, on_behalf_of: str | None,
+           rejects_dir: Path | None) -> None:
+    """Each bucket's plans in turn (checked first: still as read), then one audit event per file
+    and the rejects files, last before the commit, so a failed write writes nothing."""
+    for target in prepared.plans:
+        with open(target, "rb") as f:
+            plans: list[Plan] = pickle.load(f)
+        if check and not _still_as_read(conn, plans):
+            raise _Changed
+        _apply(conn, plans)
+    for out in prepared.files:
+        r = out.result
+        store.record_event(conn, actor=actor, action="import", subject=out.label,
+                           rows=r.inserted + r.updated,
+                           detail={"kind": out.kind, "inserted": r.inserted, "updated": r.updated,
+                                   "unchanged": r.unchanged, "rejected": r.rejected, "changes": out.changes,
+                                   **({"on_behalf_of": on_behalf_of} if on_behalf_of else {})})
+    written: list[Path] = []
+    try:
+        for out in prepared.files:
+            if out.rejected:
+                target = write_rejected(pd.concat(out.rejected, ignore_index=True), out.rejects_stem,
+                                        rejects_dir or Path.cwd())
+                written.append(target)
+                out.result.rejects_file = str(target)
+    except BaseException:
+        for target in written:
+            target.unlink(missing_ok=True)
+        raise
 
 
-def _read_state(conn, parsed: list[ParsedFile]) -> DbState:
-    stamp = _stamp(conn)  # first: a change after this point is seen as a change
-    known = pd.read_sql_query(text("SELECT mrn, id AS patient_id, birth_date, enrolled_on FROM patient"), conn)
-    for column in ("birth_date", "enrolled_on"):
-        known[column] = pd.to_datetime(known[column]).astype("datetime64[us]")
-    existing = {}
-    for table in dict.fromkeys(SPECS[p.kind].table for p in parsed):
-        existing[table] = pd.read_sql_query(text(f"SELECT * FROM {table}"), conn)
-    state = DbState(stamp, known, existing)
-    for p in parsed:
-        if p.kind == "patients":
-            _check_birth_after_events(p, _earliest_events(conn, p, known))
-    return state
-
-
-def _prepare(parsed: list[ParsedFile], state: DbState, *, today: date, keep_valid: bool, sqlite: bool):
-    """Check every row against the database as read, then plan each file's writes."""
-    births = dict(zip(state.known["mrn"], state.known["birth_date"]))
-    for p in parsed:
-        if p.kind == "patients":
-            good = p.frame.loc[~p.frame["line"].isin(p.bad_lines)]
-            births.update(zip(good["mrn"], good["birth_date"]))
-    for p in parsed:
-        if p.kind != "patients":
-            _check_patients(p, SPECS[p.kind], births)
-        elif "preferred_contact" in p.present:
-            _check_contact_means(p, state.existing["patient"])
-    problems = [pr for p in parsed for pr in p.problems]
-    problems.sort(key=lambda pr: (pr.file, pr.line))
-    if problems and not keep_valid:
-        raise ImportRejected(problems)
-    ids = dict(zip(state.known["mrn"], state.known["patient_id"]))
-    plans = [_plan(p, SPECS[p.kind], state.existing[SPECS[p.kind].table], ids, today=today, sqlite=sqlite)
-             for p in parsed]
-    return plans, problems
-
-
-def _still_as_read(conn, state: DbState, plans: list[Plan]) -> bool:
-    """Under the write lock: no row added, deleted or imported since the state was read, and every
-    row about to be updated still holds the values the plan replaces."""
-    if _stamp(conn) != state.stamp:
-        return False
+def _still_as_read(conn, plans: list[Plan]) -> bool:
+    """Under the write lock: every row about to be updated still holds the values the plan replaces
+    (the stamp already said no row was added, deleted or imported since the state was read)."""
     from monitor.store.tables import SQLModel
 
     for pl in plans:
@@ -216,118 +289,24 @@ def _same(a, b) -> bool:
     return a == b
 
 
-def _earliest_events(conn, parsed: ParsedFile, known: pd.DataFrame) -> pd.DataFrame:
-    """Per stored patient whose birth date the file moves later: the earliest stored date of any
-    of their records (index mrn; columns `on`, `label`). Empty when no birth date moves."""
-    later = parsed.frame[["mrn", "birth_date"]].merge(known, on="mrn", how="inner", suffixes=("", "__old"))
-    later = later.loc[(later["birth_date"] > later["birth_date__old"]).fillna(False)]
-    if not len(later):
-        return pd.DataFrame({"on": pd.Series(dtype="datetime64[us]"), "label": pd.Series(dtype="object")})
-    parts = []
-    for kind in IMPORT_ORDER[1:]:
-        spec = SPECS[kind]
-        for column in spec.event_dates:
-            found = pd.read_sql_query(text(f"SELECT patient_id, MIN({column}) AS on_ FROM {spec.table} "
-                                           f"WHERE {column} IS NOT NULL GROUP BY patient_id"), conn)
-            parts.append(pd.DataFrame({"patient_id": found["patient_id"].astype("int64"),
-                                       "on": pd.to_datetime(found["on_"]).astype("datetime64[us]"),
-                                       "label": EVENT_LABELS[column]}))
-    # A blank or absent enrolled_on keeps the stored enrolment date, which then counts too.
-    kept = parsed.frame["mrn"] if "enrolled_on" not in parsed.present else \
-        parsed.frame.loc[parsed.frame["enrolled_on"].isna(), "mrn"]
-    enrolled = known.loc[known["enrolled_on"].notna() & known["mrn"].isin(kept)]
-    if len(enrolled):
-        parts.append(pd.DataFrame({"patient_id": enrolled["patient_id"].astype("int64"),
-                                   "on": enrolled["enrolled_on"].astype("datetime64[us]"), "label": "enrolment"}))
-    events = pd.concat(parts, ignore_index=True)
-    events = events.loc[events["patient_id"].isin(later["patient_id"])]
-    events = events.sort_values(["patient_id", "on"], kind="stable").drop_duplicates("patient_id")
-    mrn_of = dict(zip(known["patient_id"], known["mrn"]))
-    return events.assign(mrn=events["patient_id"].map(mrn_of)).set_index("mrn")[["on", "label"]]
-
-
-def _check_birth_after_events(parsed: ParsedFile, earliest: pd.DataFrame) -> None:
-    """A stored patient's new birth date must not fall after any of their recorded dates."""
-    if not len(earliest):
-        return
-    frame = parsed.frame
-    first = frame[["mrn"]].join(earliest, on="mrn")
-    late = (frame["birth_date"] > first["on"]).fillna(False).to_numpy()
-    lines = frame["line"].to_numpy()
-    for i in np.flatnonzero(late):
-        parsed.reject(int(lines[i]), "birth_date",
-                      f"birth_date {frame['birth_date'].iloc[i].date()} is after the patient's recorded "
-                      f"{first['label'].iloc[i]} of {first['on'].iloc[i].date()}")
-
-
-def _check_contact_means(parsed: ParsedFile, stored: pd.DataFrame) -> None:
-    """A preferred contact needs its means: a phone number, an email address or a postal address,
-    in the row or already stored (a blank cell keeps the stored value)."""
-    frame = parsed.frame
-    lines = frame["line"].to_numpy()
-    by_mrn = stored.set_index("mrn") if len(stored) else pd.DataFrame(columns=list(CONTACT_NEEDS.values()))
-    for preferred, column in CONTACT_NEEDS.items():
-        wants = (frame["preferred_contact"] == preferred).fillna(False)
-        if not wants.any():
-            continue
-        given = frame[column].notna() if column in frame else pd.Series(False, index=frame.index)
-        kept = frame["mrn"].map(by_mrn[column].dropna().to_dict()).notna() if column in by_mrn \
-            else pd.Series(False, index=frame.index)
-        what = {"phone": "a phone number", "email": "an email address", "address": "an address"}[column]
-        for i in np.flatnonzero((wants & ~given & ~kept).to_numpy()):
-            if int(lines[i]) in parsed.bad_lines:
-                continue
-            parsed.reject(int(lines[i]), "preferred_contact",
-                          f"preferred contact is {preferred} but the patient has no {column} recorded: "
-                          f"give {what} in the {column} column, or choose another preferred contact")
-
-
-def _check_patients(parsed: ParsedFile, spec: KindSpec, births: dict) -> None:
-    frame = parsed.frame
-    lines = frame["line"].to_numpy()
-    birth = frame["mrn"].map(births)
-    unknown = frame["mrn"].notna() & ~frame["mrn"].isin(births.keys())
-    for i in np.flatnonzero(unknown.to_numpy()):
-        parsed.reject(int(lines[i]), "mrn", f"unknown MRN '{frame['mrn'].iloc[i]}': import the patient first")
-    birth = pd.to_datetime(birth).astype("datetime64[us]")
-    for column in spec.event_dates:
-        if column in frame:
-            early = (frame[column] < birth).fillna(False).to_numpy()
-            for i in np.flatnonzero(early):
-                parsed.reject(int(lines[i]), column, f"{column} {frame[column].iloc[i].date()} is before "
-                                                     f"the patient's birth date {birth.iloc[i].date()}")
-
-
-def _bulk_insert(conn, table, values: dict[str, list]) -> None:
-    """Insert many rows through the driver's executemany: the ORM layer costs more than the write."""
-    columns = list(values)
-    mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
-    sql = f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({', '.join([mark] * len(columns))})"
-    conn.exec_driver_sql(sql, list(zip(*values.values())))
-
-
-def _apply(conn, plans: list[Plan], state: DbState, *, actor: str, on_behalf_of: str | None = None) -> None:
-    """Write every plan (patients first); new patients' ids are read back for their records."""
+def _apply(conn, plans: list[Plan]) -> None:
+    """Write one bucket's plans (patients first); new patients' ids are read back for their records."""
     from monitor.store.tables import SQLModel
 
-    highest_known = int(state.known["patient_id"].max()) if len(state.known) else 0
     new_ids: dict[str, int] = {}
     for pl in plans:
         table = SQLModel.metadata.tables[pl.spec.table]
-        values = pl.inserts
-        if pl.spec.kind != "patients" and pl.insert_mrns and None in values["patient_id"]:
+        values = insert_values(pl)
+        if pl.spec.kind != "patients" and len(pl.insert_mrns) and None in values["patient_id"]:
             values = {**values, "patient_id": [new_ids[mrn] if pid is None else pid
-                                               for pid, mrn in zip(values["patient_id"], pl.insert_mrns)]}
-        if pl.insert_mrns:
-            _bulk_insert(conn, table, values)
+                                               for pid, mrn in zip(values["patient_id"], pl.insert_mrns.tolist())]}
+        highest = None
+        if pl.spec.kind == "patients" and len(pl.insert_mrns):
+            highest = conn.execute(text("SELECT coalesce(max(id), 0) FROM patient")).scalar()
+        if len(pl.insert_mrns):
+            bulk_insert(conn, table.name, values)
         for row_id, upd in pl.updates:
             conn.execute(table.update().where(table.c.id == row_id).values(**upd))
-        if pl.spec.kind == "patients" and pl.insert_mrns:
-            rows = conn.execute(text("SELECT mrn, id FROM patient WHERE id > :highest"), {"highest": highest_known})
+        if highest is not None:
+            rows = conn.execute(text("SELECT mrn, id FROM patient WHERE id > :highest"), {"highest": highest})
             new_ids.update({mrn: row_id for mrn, row_id in rows})
-        r = pl.result
-        store.record_event(conn, actor=actor, action="import", subject=pl.parsed.label,
-                           rows=r.inserted + r.updated,
-                           detail={"kind": pl.spec.kind, "inserted": r.inserted, "updated": r.updated,
-                                   "unchanged": r.unchanged, "rejected": r.rejected, "changes": pl.changes,
-                                   **({"on_behalf_of": on_behalf_of} if on_behalf_of else {})})

@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timezone
+from datetime import date, datetime
 
 from sqlalchemy import Engine, and_, func, or_, select
 from sqlalchemy.exc import IntegrityError

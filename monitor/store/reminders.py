@@ -8,27 +8,42 @@ import pandas as pd
 from sqlalchemy import text
 
 
-def load_reminders(conn) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Every reminder and every reminder event, one query each."""
-    return load_reminder_rows(conn), load_reminder_events(conn)
+def _patients_in(column: str, id_range: tuple[int, int] | None) -> tuple[str, dict]:
+    """A WHERE clause keeping the patient ids of `id_range` (lo..hi), and its parameters."""
+    if id_range is None:
+        return "", {}
+    return f" WHERE {column} BETWEEN :lo AND :hi", {"lo": int(id_range[0]), "hi": int(id_range[1])}
 
 
-def load_reminder_rows(conn) -> pd.DataFrame:
-    """Every reminder, with the evaluation date of the run that opened it (NaT when opened otherwise)."""
+def load_reminders(conn, id_range: tuple[int, int] | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Every reminder and every reminder event (of the patient ids in `id_range`), one query each."""
+    return load_reminder_rows(conn, id_range), load_reminder_events(conn, id_range)
+
+
+def load_reminder_rows(conn, id_range: tuple[int, int] | None = None) -> pd.DataFrame:
+    """Every reminder (of the patient ids in `id_range`), with the evaluation date of the run that
+    opened it (NaT when opened otherwise)."""
+    where, params = _patients_in("r.patient_id", id_range)
     reminders = pd.read_sql_query(text(
         "SELECT r.id AS reminder_id, r.patient_id, r.item, r.due_date, j.as_of AS opened_as_of "
-        "FROM reminder r LEFT JOIN job_run j ON j.id = r.run_id"), conn)
+        "FROM reminder r LEFT JOIN job_run j ON j.id = r.run_id" + where), conn, params=params)
     reminders["due_date"] = pd.to_datetime(reminders["due_date"]).astype("datetime64[us]")
     reminders["opened_as_of"] = pd.to_datetime(reminders["opened_as_of"]).astype("datetime64[us]")
     reminders["patient_id"] = reminders["patient_id"].astype("int64")
     return reminders
 
 
-def load_reminder_events(conn) -> pd.DataFrame:
-    """Every reminder event (dates as datetime64, `at` as aware UTC)."""
+def load_reminder_events(conn, id_range: tuple[int, int] | None = None) -> pd.DataFrame:
+    """Every reminder event (of the patient ids in `id_range`; dates as datetime64, `at` as aware UTC)."""
+    if id_range is None:
+        source = "reminder_event"
+        params = {}
+    else:
+        where, params = _patients_in("r.patient_id", id_range)
+        source = f"reminder_event WHERE reminder_id IN (SELECT r.id FROM reminder r{where})"
     events = pd.read_sql_query(text(
         "SELECT id AS event_id, reminder_id, at, actor, kind, outcome, reason, until, assignee, due_by, booked_on "
-        "FROM reminder_event"), conn)
+        "FROM " + source), conn, params=params)
     events["at"] = pd.to_datetime(events["at"], utc=True, format="ISO8601")
     for column in ("until", "due_by", "booked_on"):
         events[column] = pd.to_datetime(events[column]).astype("datetime64[us]")
@@ -41,9 +56,12 @@ def completed(conn, job: str, slot_on: date) -> int | None:
     return None if row is None else int(row[0])
 
 
-def load_contacts(conn) -> pd.DataFrame:
-    """How to reach each patient (not clinical: no rule reads it), indexed by patient_id."""
-    contacts = pd.read_sql_query(text("SELECT id AS patient_id, phone, preferred_contact FROM patient"), conn)
+def load_contacts(conn, id_range: tuple[int, int] | None = None) -> pd.DataFrame:
+    """How to reach each patient (of the ids in `id_range`; not clinical: no rule reads it),
+    indexed by patient_id."""
+    where, params = _patients_in("id", id_range)
+    contacts = pd.read_sql_query(text("SELECT id AS patient_id, phone, preferred_contact FROM patient" + where),
+                                 conn, params=params)
     contacts["patient_id"] = contacts["patient_id"].astype("int64")
     return contacts.set_index("patient_id")
 

@@ -30,13 +30,20 @@ def csv_header_and_rows(frame, *, bom: bool = False) -> tuple[bytes, list[bytes]
 
 def json_records(frame) -> list[str]:
     """Each row as pandas writes it in `to_json(orient="records", force_ascii=False, indent=2)`:
-    `  {` ... `  }`, to be joined by `,\\n` inside `[\\n` ... `\\n]` (`[]` when there are none).
-    No JSON string holds a raw line break, so the text between two records is always the same."""
+    `  {` ... `  }`, to be joined by `,\\n` inside `[\\n` ... `\\n]` (`[]` when there are none)."""
     if not len(frame):
         return []
-    text = frame.to_json(orient="records", force_ascii=False, indent=2)
+    return json_list_pieces(frame.to_json(orient="records", force_ascii=False, indent=2), len(frame))
+
+
+def json_list_pieces(text: str, count: int) -> list[str]:
+    """A JSON list of `count` objects written with indent 2 (by pandas or json.dumps), cut into
+    its objects' texts. No JSON string holds a raw line break and nested values are indented
+    deeper, so `\\n  },\\n  {\\n` only ever stands between two objects."""
+    if not count:
+        return []
     pieces = text[2:-2].split("\n  },\n  {\n")
-    if len(pieces) != len(frame):
+    if len(pieces) != count:
         raise RuntimeError("JSON records could not be told apart")
     last = len(pieces) - 1
     return [("" if i == 0 else "  {\n") + piece + ("" if i == last else "\n  }") for i, piece in enumerate(pieces)]

@@ -183,7 +183,7 @@ def flag_json(rows, acked) -> list[str]:
         if is_acked:
             record["acknowledged_by"] = by
             record["acknowledged_at"] = at.isoformat()
-    return [json.dumps([record], ensure_ascii=False, indent=2)[2:-2] for record in records]
+    return row_text.json_list_pieces(json.dumps(records, ensure_ascii=False, indent=2), len(records))
 
 
 def flag_lines(rows, acked, config: Config) -> list[str]:

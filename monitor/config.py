@@ -146,7 +146,7 @@ class ScaleSettings:
     """How many patients `due`, `flags` and `export overdue` load and evaluate at a time: memory
     stays flat whatever the cohort's size (0: the whole cohort at once)."""
 
-    chunk_patients: int = 20000
+    chunk_patients: int = 25000
 
 
 @dataclass(frozen=True, kw_only=True)

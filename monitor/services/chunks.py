@@ -37,6 +37,8 @@ def chunks(engine: Engine, *, config: Config, progress=None, what: str = "evalua
     step = progress or (lambda _message: None)
     store.require_initialised(engine)
     with store.reading(engine) as conn:  # one transaction (autobegin): one view of the data
+        if conn.dialect.name == "postgresql":  # a snapshot for the whole pass, not one per query
+            conn = conn.execution_options(isolation_level="REPEATABLE READ")
         ranges = patient_id_ranges(conn, config.scale.chunk_patients)
         for number, id_range in enumerate(ranges, start=1):
             if len(ranges) > 1:

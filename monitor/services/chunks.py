@@ -63,8 +63,11 @@ def due_chunks(engine: Engine, *, as_of: date, config: Config, statuses: tuple[s
     for chunk in chunks(engine, config=config, progress=progress):
         evaluation = evaluate_chunk(chunk, as_of=as_of, config=config, evidence=False)
         states = reminder_states(*load_reminders(chunk.conn, chunk.id_range), zone=config.zone)
-        yield due_rows(evaluation, statuses, contacts=load_contacts(chunk.conn, chunk.id_range),
-                       reminders=patient_reminders(states, evaluation.schedule))
+        rows = due_rows(evaluation, statuses, contacts=load_contacts(chunk.conn, chunk.id_range),
+                        reminders=patient_reminders(states, evaluation.schedule))
+        del evaluation, states  # never two chunks' evaluations at once
+        yield rows
+        del rows
 
 
 def flag_chunks(engine: Engine, *, as_of: date, config: Config, progress=None) -> Iterator[tuple[pd.DataFrame, pd.DataFrame]]:
@@ -75,4 +78,8 @@ def flag_chunks(engine: Engine, *, as_of: date, config: Config, progress=None) -
     for chunk in chunks(engine, config=config, progress=progress):
         cohort = load_cohort_part(chunk.conn, chunk.id_range)
         acks = load_acknowledgements_part(chunk.conn, chunk.id_range)
-        yield mark_acknowledged(evaluate_flags(cohort, as_of=as_of, config=config), acks), cohort.patients
+        found = mark_acknowledged(evaluate_flags(cohort, as_of=as_of, config=config), acks)
+        patients = cohort.patients
+        del cohort, acks  # never two chunks' cohorts at once
+        yield found, patients
+        del found, patients

@@ -64,6 +64,7 @@ def spool_due(engine: Engine, *, as_of: date, config: Config, statuses: tuple[st
             if prepare is not None:
                 rows = prepare(rows)
             out.add(due_keys(rows), _payloads(out, rows[columns]))
+            del rows  # before the next chunk is evaluated
         if fmt in ("csv", "csv_file") and not out.header:
             import pandas as pd
 
@@ -161,6 +162,7 @@ def spool_flags(engine: Engine, *, as_of: date, config: Config, min_severity: st
             out.extra["patients"] += int(rows["mrn"].nunique())
             out.extra["acknowledged"] += int(acked.sum())
             out.add(keys, flag_json(rows, acked) if fmt == "json" else flag_lines(rows, acked, config))
+            del found, patients, rows, acked  # before the next chunk is evaluated
     except BaseException:
         out.close()
         raise

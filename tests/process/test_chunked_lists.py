@@ -28,7 +28,7 @@ def run(folder: Path, *args: str) -> subprocess.CompletedProcess:
     return done
 
 
-def lists(folder: Path, chunk_patients: int | None, *, names=tuple(LISTS)) -> dict[str, bytes]:
+def lists(folder: Path, chunk_patients: int | None, *, names=tuple(LISTS), xlsx: bool = False) -> dict[str, bytes]:
     """Each list's stdout, and the overdue export's file, with `[scale] chunk_patients` set (None: unset)."""
     options = []
     if chunk_patients is not None:
@@ -40,6 +40,9 @@ def lists(folder: Path, chunk_patients: int | None, *, names=tuple(LISTS)) -> di
     said = run(folder, *options, "export", "overdue", "-o", target, "--as-of", AS_OF).stdout
     out["overdue.csv"] = (folder / target).read_bytes()
     out["export says"] = said.replace(target.encode(), b"FILE")
+    if xlsx:  # the workbook is built from the merged rows: the same bytes too
+        run(folder, *options, "export", "overdue", "-o", f"overdue-{chunk_patients}.xlsx", "--as-of", AS_OF)
+        out["overdue.xlsx"] = (folder / f"overdue-{chunk_patients}.xlsx").read_bytes()
     return out
 
 
@@ -78,10 +81,10 @@ def test_tiny_cohort_lists_are_the_same_in_chunks_of_one_and_seven(tmp_path):
     run(tmp_path, "synth", "--patients", "9", "--seed", "3", "--end", AS_OF, "-o", "cohort")
     load(tmp_path, sorted((tmp_path / "cohort").glob("*.csv")))
     names = ("due.csv", "due.json", "due.table", "flags.json", "flags.table")
-    whole = lists(tmp_path, 0, names=names)
+    whole = lists(tmp_path, 0, names=names, xlsx=True)
     assert whole["due.csv"].count(b"\n") >= 6 and whole["flags.json"].count(b'"mrn"') >= 10
-    assert lists(tmp_path, 7, names=names) == whole
-    assert lists(tmp_path, 1, names=names) == whole
+    assert lists(tmp_path, 7, names=names, xlsx=True) == whole
+    assert lists(tmp_path, 1, names=names, xlsx=True) == whole
 
 
 @pytest.mark.slow

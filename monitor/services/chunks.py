@@ -19,7 +19,12 @@ from sqlalchemy import Engine
 from monitor import store
 from monitor.config import Config
 from monitor.rules.evaluation import Evaluation, due_rows, evaluate
-from monitor.store.cohort_reads import load_acknowledgements_part, load_cohort_part, patient_id_ranges
+from monitor.store.cohort_reads import (
+    has_acknowledgements_table,
+    load_acknowledgements_part,
+    load_cohort_part,
+    patient_id_ranges,
+)
 
 
 @dataclass(frozen=True)
@@ -30,6 +35,10 @@ class Chunk:
     id_range: tuple[int, int]
     number: int
     total: int
+    has_acks: bool  # whether the database has the acknowledgements table
+
+    def acknowledgements(self) -> pd.DataFrame:
+        return load_acknowledgements_part(self.conn, self.id_range, has_table=self.has_acks)
 
 
 def chunks(engine: Engine, *, config: Config, progress=None, what: str = "evaluating") -> Iterator[Chunk]:
@@ -40,17 +49,18 @@ def chunks(engine: Engine, *, config: Config, progress=None, what: str = "evalua
         if conn.dialect.name == "postgresql":  # a snapshot for the whole pass, not one per query
             conn = conn.execution_options(isolation_level="REPEATABLE READ")
         ranges = patient_id_ranges(conn, config.scale.chunk_patients)
+        has_acks = has_acknowledgements_table(conn)
         for number, id_range in enumerate(ranges, start=1):
             if len(ranges) > 1:
                 step(f"{what} chunk {number} of {len(ranges)}")
-            yield Chunk(conn, id_range, number, len(ranges))
+            yield Chunk(conn, id_range, number, len(ranges), has_acks)
 
 
 def evaluate_chunk(chunk: Chunk, *, as_of: date, config: Config, evidence: bool = True) -> Evaluation:
     """The chunk's schedule and flags, as services.evaluation.evaluate_db gives them for its patients."""
     cohort = load_cohort_part(chunk.conn, chunk.id_range)
     return evaluate(cohort, as_of=as_of, config=config, evidence=evidence,
-                    acknowledgements=load_acknowledgements_part(chunk.conn, chunk.id_range))
+                    acknowledgements=chunk.acknowledgements())
 
 
 def due_chunks(engine: Engine, *, as_of: date, config: Config, statuses: tuple[str, ...] = (),
@@ -77,7 +87,7 @@ def flag_chunks(engine: Engine, *, as_of: date, config: Config, progress=None) -
 
     for chunk in chunks(engine, config=config, progress=progress):
         cohort = load_cohort_part(chunk.conn, chunk.id_range)
-        acks = load_acknowledgements_part(chunk.conn, chunk.id_range)
+        acks = chunk.acknowledgements()
         found = mark_acknowledged(evaluate_flags(cohort, as_of=as_of, config=config), acks)
         patients = cohort.patients
         del cohort, acks  # never two chunks' cohorts at once

@@ -159,16 +159,24 @@ def load_cohort_part(conn: Connection, id_range: tuple[int, int]) -> Cohort:
     return Cohort.from_frames(**{kind: read_table(conn, kind, id_range=id_range) for kind in TABLES})
 
 
-def load_acknowledgements_part(conn: Connection, id_range: tuple[int, int]) -> pd.DataFrame:
+def has_acknowledgements_table(conn: Connection) -> bool:
+    """Whether the database has the acknowledgements table (a database before version 2 has not)."""
+    from sqlalchemy import inspect
+
+    return inspect(conn).has_table("flag_acknowledgement")
+
+
+def load_acknowledgements_part(conn: Connection, id_range: tuple[int, int], *, has_table: bool = True) -> pd.DataFrame:
     """The flag acknowledgements of the patients whose ids fall in `id_range`, oldest first
-    (as services.acknowledgements.load_acknowledgements reads them for everyone)."""
-    from sqlalchemy import inspect, select
+    (as services.acknowledgements.load_acknowledgements reads them for everyone); none without
+    the table (`has_table`, checked once per pass by has_acknowledgements_table)."""
+    from sqlalchemy import select
 
     from monitor.rules.acknowledgements import ACK_COLUMNS
     from monitor.store.tables import FlagAcknowledgement
 
     table = FlagAcknowledgement.__table__
-    if not inspect(conn).has_table(table.name):
+    if not has_table:
         return pd.DataFrame(columns=ACK_COLUMNS)
     query = (select(*[table.c[c] for c in ACK_COLUMNS])
              .where(table.c.patient_id.between(int(id_range[0]), int(id_range[1])))

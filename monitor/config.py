@@ -142,6 +142,14 @@ class DatabaseSettings:
 
 
 @dataclass(frozen=True, kw_only=True)
+class ScaleSettings:
+    """How many patients `due`, `flags` and `export overdue` load and evaluate at a time: memory
+    stays flat whatever the cohort's size (0: the whole cohort at once)."""
+
+    chunk_patients: int = 25000
+
+
+@dataclass(frozen=True, kw_only=True)
 class FhirSettings:
     """FHIR R4 import (README "Importing from FHIR R4"): where the MRN is, what an unknown gender
     becomes, and which Condition codes are a TOH episode.
@@ -168,6 +176,7 @@ class Config:
     database: DatabaseSettings = field(default_factory=DatabaseSettings)
     fhir: FhirSettings = field(default_factory=FhirSettings)
     letters: LetterSettings = field(default_factory=LetterSettings)
+    scale: ScaleSettings = field(default_factory=ScaleSettings)
 
     @property
     def zone(self) -> ZoneInfo:
@@ -184,6 +193,7 @@ _SECTIONS = {
     "database": DatabaseSettings,
     "fhir": FhirSettings,
     "letters": LetterSettings,
+    "scale": ScaleSettings,
 }
 
 

@@ -103,14 +103,13 @@ def export_overdue_cmd(app, output, as_of, by):
       monitor export overdue -o overdue-2026-11.xlsx
     """
     from monitor.formats.files import check_target
-    from monitor.services.evaluation import evaluate_db
-    from monitor.services.exports import export_overdue
+    from monitor.services.exports import export_overdue_chunked
 
     check_target(output)  # before the work: the database, a folder, a missing folder
-    evaluation = evaluate_db(app.engine, as_of=app.as_of(as_of), config=app.config, evidence=False,
-                             progress=step_printer())
-    count = export_overdue(app.engine, output, evaluation=evaluation, by=by or app.by, config=app.config)
-    click.echo(f"Wrote {count} patient(s) due or overdue on {evaluation.as_of.isoformat()} to {output}")
+    as_of = app.as_of(as_of)
+    count = export_overdue_chunked(app.engine, output, as_of=as_of, config=app.config, by=by or app.by,
+                                   progress=step_printer())
+    click.echo(f"Wrote {count} patient(s) due or overdue on {as_of.isoformat()} to {output}")
 
 
 @export.command("fhir")

@@ -38,21 +38,25 @@ def due(app, as_of, statuses, fmt):
       monitor due --as-of 2026-01-31 --format csv > due.csv
     """
     from monitor.rules.evaluation import EXPORT_COLUMNS
-    from monitor.services.evaluation import evaluate_db
-    from monitor.services.exports import due_list
+    from monitor.services.list_streams import list_text, spool_due
 
-    evaluation = evaluate_db(app.engine, as_of=app.as_of(as_of), config=app.config, evidence=False,
-                             progress=step_printer())
-    rows = due_list(app.engine, evaluation, tuple(statuses), config=app.config)
-    app.audit("view_due", "due list", rows=len(rows), format=fmt, as_of=evaluation.as_of.isoformat())
+    as_of = app.as_of(as_of)
     if fmt == "table":
-        rows = rows.assign(reminder_state=rows["reminder_detail"])
         columns = [c for c in EXPORT_COLUMNS if c not in ("as_of", "reminder_note")]
+        prepare = lambda rows: rows.assign(reminder_state=rows["reminder_detail"])  # noqa: E731
     else:
-        columns = EXPORT_COLUMNS
-    click.echo(render(rows, columns, fmt))
+        columns, prepare = EXPORT_COLUMNS, None
+    # Evaluated a chunk of patients at a time ([scale] chunk_patients), merged in the list's order.
+    out = spool_due(app.engine, as_of=as_of, config=app.config, statuses=tuple(statuses), fmt=fmt,
+                    columns=columns, progress=step_printer(), prepare=prepare)
+    try:
+        app.audit("view_due", "due list", rows=out.count, format=fmt, as_of=as_of.isoformat())
+        for piece in list_text(out):
+            click.echo(piece, nl=False)
+    finally:
+        out.close()
     if fmt == "table":
-        click.echo(f"{len(rows)} patient(s), as of {evaluation.as_of.isoformat()}")
+        click.echo(f"{out.count} patient(s), as of {as_of.isoformat()}")
 
 
 class FlagsGroup(MonitorGroup):
@@ -100,40 +104,46 @@ def flags(ctx, mrn, as_of, severity, codes, fmt):
     """
     if ctx.invoked_subcommand is not None:
         return
-    from monitor.rules.evaluation import flag_rows, sources_list
-    from monitor.services.evaluation import flags_db
-
     app = ctx.find_object(AppContext)
     as_of = app.as_of(as_of)
+    if mrn is None:
+        return _all_flags(app, as_of=as_of, severity=severity, codes=tuple(codes), fmt=fmt)
+    from monitor.rules.evaluation import flag_rows
+    from monitor.services.evaluation import flags_db
+    from monitor.services.list_streams import flag_json, flag_lines
+
     found, patients = flags_db(app.engine, as_of=as_of, config=app.config, mrn=mrn, progress=step_printer())
     rows = flag_rows(found, patients, min_severity=severity, codes=tuple(codes))
-    app.audit("view_flags", f"patient {mrn}" if mrn else "flags", rows=len(rows), format=fmt,
-              as_of=as_of.isoformat())
+    app.audit("view_flags", f"patient {mrn}", rows=len(rows), format=fmt, as_of=as_of.isoformat())
     acked = rows["acknowledged_by"] != ""
     if fmt == "json":
-        import json
-
-        lists = {s: sources_list(s) for s in rows["sources"].unique()}
-        out = rows.assign(sources=rows["sources"].astype("object").map(lists))
-        records = json.loads(render(out, FLAG_JSON_FIELDS, "json")) if len(out) else []
-        for record, is_acked, by, at in zip(records, acked, rows["acknowledged_by"], rows["acknowledged_at"]):
-            if is_acked:
-                record["acknowledged_by"] = by
-                record["acknowledged_at"] = at.isoformat()
-        click.echo(json.dumps(records, ensure_ascii=False, indent=2))
+        records = flag_json(rows, acked)
+        click.echo("[\n" + ",\n".join(records) + "\n]" if records else "[]")
         return
-    from monitor.rules.clock_text import local_text
+    for text in flag_lines(rows, acked, app.config):
+        click.echo(text, nl=False)
+    click.echo(flags_summary(len(rows), rows["mrn"].nunique(), int(acked.sum()), as_of))
 
-    for r, is_acked in zip(rows.itertuples(index=False), acked):
-        click.echo(f"{r.mrn}  {r.severity:<6}  {r.code}: {r.title}" + ("  [acknowledged]" if is_acked else ""))
-        click.echo(f"    evidence: {r.evidence}")
-        click.echo(f"    action:   {r.action} [sources: {r.sources}]")
-        if is_acked:
-            click.echo(f"    acknowledged by {r.acknowledged_by} at {local_text(r.acknowledged_at, app.config.zone)}: "
-                       f"{r.acknowledged_note}")
-    patients = rows["mrn"].nunique()
-    click.echo(f"{len(rows)} flag(s) on {patients} patient(s), as of {as_of.isoformat()}"
-               + (f"; {int(acked.sum())} acknowledged" if acked.any() else ""))
+
+def _all_flags(app, *, as_of, severity: str, codes: tuple[str, ...], fmt: str) -> None:
+    """Every active patient's flags, evaluated a chunk of patients at a time and merged in order."""
+    from monitor.services.list_streams import flags_text, spool_flags
+
+    out = spool_flags(app.engine, as_of=as_of, config=app.config, min_severity=severity, codes=codes, fmt=fmt,
+                      progress=step_printer())
+    try:
+        app.audit("view_flags", "flags", rows=out.count, format=fmt, as_of=as_of.isoformat())
+        for piece in flags_text(out):
+            click.echo(piece, nl=False)
+    finally:
+        out.close()
+    if fmt != "json":
+        click.echo(flags_summary(out.count, out.extra["patients"], out.extra["acknowledged"], as_of))
+
+
+def flags_summary(count: int, patients: int, acknowledged: int, as_of) -> str:
+    return (f"{count} flag(s) on {patients} patient(s), as of {as_of.isoformat()}"
+            + (f"; {acknowledged} acknowledged" if acknowledged else ""))
 
 
 FLAG_JSON_FIELDS = ["mrn", "code", "severity", "title", "evidence", "action", "sources"]

@@ -65,14 +65,15 @@ def private_folder(path: Path) -> Path:
     return path
 
 
-def write_hidden(folder: Path, prefix: str, data: bytes) -> Path:
-    """The data in a new owner-only hidden file `PREFIX….part` in the folder, flushed to disk;
-    removed again if writing fails."""
+def write_hidden(folder: Path, prefix: str, data) -> Path:
+    """The data (bytes, or an iterable of bytes written as it comes) in a new owner-only hidden
+    file `PREFIX….part` in the folder, flushed to disk; removed again if writing fails."""
     fd, tmp = tempfile.mkstemp(dir=folder, prefix=prefix, suffix=".part")
     try:
         os.fchmod(fd, 0o600)
         with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
+            for piece in (data,) if isinstance(data, (bytes, bytearray)) else data:
+                fh.write(piece)
             fh.flush()
             os.fsync(fh.fileno())
     except BaseException:
@@ -87,7 +88,7 @@ class StagedFile:
     Publishing after the audit record is committed means a file on disk always has its record,
     and a killed process leaves at most a hidden `.part` file, never a half or unrecorded one."""
 
-    def __init__(self, target: Path, data: bytes):
+    def __init__(self, target: Path, data):
         self.target = check_target(target)
         self.tmp = write_hidden(self.target.parent, f".{self.target.name}.", data)
 

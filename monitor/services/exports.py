@@ -48,6 +48,33 @@ def export_overdue(engine: Engine, target: Path, *, evaluation: Evaluation, by: 
     return write_private_frame(target, rows[EXPORT_COLUMNS], record=record)
 
 
+def export_overdue_chunked(engine: Engine, target: Path, *, as_of: date, config: Config, by: str | None = None,
+                           progress=None) -> int:
+    """`export_overdue` evaluated a chunk of patients at a time (services.list_streams): the same
+    file, the same audit record; a CSV is written row by row as the chunks' rows merge, a
+    workbook from the list's rows only (never the whole cohort's evaluation)."""
+    from monitor.services.list_streams import file_bytes, list_frame, spool_due
+
+    target = Path(target)
+    xlsx = is_xlsx(target)
+    out = spool_due(engine, as_of=as_of, config=config, statuses=("due", "overdue"),
+                    fmt="records" if xlsx else "csv_file", columns=EXPORT_COLUMNS, progress=progress,
+                    prepare=lambda rows: rows.assign(name=rows["name"].fillna("")))
+    try:
+        record = lambda: record_access(  # noqa: E731
+            engine, action="export_overdue", subject=str(target.resolve()), rows=out.count, by=by,
+            detail={"as_of": as_of.isoformat(), "format": "xlsx" if xlsx else "csv"})
+        if xlsx:
+            from monitor.formats.xlsx_write import frame_xlsx_bytes
+
+            write_private_bytes(target, frame_xlsx_bytes(list_frame(out), sheet="overdue"), record=record)
+        else:
+            write_private_bytes(target, file_bytes(out), record=record)
+    finally:
+        out.close()
+    return out.count
+
+
 def is_xlsx(path: Path) -> bool:
     """An Excel workbook by its name's extension."""
     return Path(path).suffix.lower() == ".xlsx"

@@ -93,8 +93,10 @@ def _read_numeric_sqlite(conn: Connection, kind: str, table: str, where: str, pa
     return pd.DataFrame(out)
 
 
-def read_table(conn: Connection, kind: str, *, patient_id: int | None = None, numeric: bool = True) -> pd.DataFrame:
-    """One cohort frame, read in one query (all patients, or one), without retracted records.
+def read_table(conn: Connection, kind: str, *, patient_id: int | None = None,
+               id_range: tuple[int, int] | None = None, numeric: bool = True) -> pd.DataFrame:
+    """One cohort frame, read in one query (all patients, one, or the patient ids `lo..hi` of
+    `id_range`), without retracted records.
 
     `numeric=False` skips SQLite's numbers-and-codes read (the tests compare the two)."""
     table, renames = TABLES[kind]
@@ -108,6 +110,10 @@ def read_table(conn: Connection, kind: str, *, patient_id: int | None = None, nu
         mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
         conditions.append(f"{'id' if kind == 'patients' else 'patient_id'} = {mark}")
         params = (patient_id,)
+    elif id_range is not None:
+        mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+        conditions.append(f"{'id' if kind == 'patients' else 'patient_id'} BETWEEN {mark} AND {mark}")
+        params = (int(id_range[0]), int(id_range[1]))
     if kind != "patients":
         # One uncorrelated subquery: the database builds the set of retracted ids once.
         conditions.append(f"id NOT IN (SELECT record_id FROM {RETRACTION_TABLE} "
@@ -128,6 +134,54 @@ def read_table(conn: Connection, kind: str, *, patient_id: int | None = None, nu
             elif ctype == "bool":
                 frame[column] = frame[column].astype("boolean")
     return coerce_frame(kind, frame)
+
+
+def patient_id_ranges(conn: Connection, size: int) -> list[tuple[int, int]]:
+    """The patient ids in consecutive ranges of `size` patients each (0: one range for all);
+    streamed from the primary key, so only the ranges' ends are kept."""
+    cursor = conn.exec_driver_sql("SELECT id FROM patient ORDER BY id").cursor
+    ranges, first, last, count = [], None, None, 0
+    while rows := cursor.fetchmany(10000):
+        for (pid,) in rows:
+            if first is None:
+                first = pid
+            last, count = pid, count + 1
+            if size and count == size:
+                ranges.append((int(first), int(last)))
+                first, count = None, 0
+    if first is not None:
+        ranges.append((int(first), int(last)))
+    return ranges
+
+
+def load_cohort_part(conn: Connection, id_range: tuple[int, int]) -> Cohort:
+    """The recorded history of the patients whose ids fall in `id_range`, one query per table."""
+    return Cohort.from_frames(**{kind: read_table(conn, kind, id_range=id_range) for kind in TABLES})
+
+
+def has_acknowledgements_table(conn: Connection) -> bool:
+    """Whether the database has the acknowledgements table (a database before version 2 has not)."""
+    from sqlalchemy import inspect
+
+    return inspect(conn).has_table("flag_acknowledgement")
+
+
+def load_acknowledgements_part(conn: Connection, id_range: tuple[int, int], *, has_table: bool = True) -> pd.DataFrame:
+    """The flag acknowledgements of the patients whose ids fall in `id_range`, oldest first
+    (as services.acknowledgements.load_acknowledgements reads them for everyone); none without
+    the table (`has_table`, checked once per pass by has_acknowledgements_table)."""
+    from sqlalchemy import select
+
+    from monitor.rules.acknowledgements import ACK_COLUMNS
+    from monitor.store.tables import FlagAcknowledgement
+
+    table = FlagAcknowledgement.__table__
+    if not has_table:
+        return pd.DataFrame(columns=ACK_COLUMNS)
+    query = (select(*[table.c[c] for c in ACK_COLUMNS])
+             .where(table.c.patient_id.between(int(id_range[0]), int(id_range[1])))
+             .order_by(table.c.acknowledged_at, table.c.id))
+    return pd.DataFrame([tuple(r) for r in conn.execute(query)], columns=ACK_COLUMNS)
 
 
 def load_cohort(engine: Engine, kinds: tuple[str, ...] | None = None) -> Cohort:

@@ -161,3 +161,23 @@ def test_export_csv_starts_with_a_bom(cohort_db, tmp_path):
     out = tmp_path / "overdue.csv"
     cli(cohort_db, "export", "overdue", "-o", str(out), "--as-of", AS_OF)
     assert out.read_bytes().startswith(b"\xef\xbb\xbfmrn,name,status")
+
+
+@pytest.mark.parametrize("fmt", ["csv", "json", "table"])
+def test_due_flags_and_export_read_the_same_in_chunks_of_one_two_and_all(cohort_db, tmp_path, fmt):
+    """On SQLite and PostgreSQL, chunks of patients change no byte of due, flags or the export."""
+    outputs = {}
+    for size in (0, 1, 2):
+        config = tmp_path / f"chunks-{size}.toml"
+        config.write_text(f"[scale]\nchunk_patients = {size}\n")
+        out = [cli(cohort_db, "--config", str(config), "due", "--as-of", AS_OF, "--format", fmt).output]
+        if fmt != "csv":
+            out.append(cli(cohort_db, "--config", str(config), "flags", "--as-of", AS_OF, "--format", fmt).output)
+        else:
+            target = tmp_path / f"overdue-{size}.csv"
+            done = cli(cohort_db, "--config", str(config), "export", "overdue", "-o", str(target), "--as-of", AS_OF)
+            assert done.exit_code == 0, done.output
+            out.append(target.read_bytes())
+        outputs[size] = out
+    assert outputs[1] == outputs[0] and outputs[2] == outputs[0]
+    assert "OVR" in outputs[0][0]

@@ -1,0 +1,212 @@
+"""The due list and the flags, evaluated chunk by chunk and written in the whole list's order.
+
+Pass one evaluates each chunk of patients (services.chunks), cuts its sorted rows into text in
+the chosen format (formats.row_text) and spools them with their sort keys (formats.spool),
+keeping only counts and, for a table, column widths. Pass two (`pieces`) merges the chunks'
+rows in the list's order: the text is byte for byte the list evaluated at once, and memory
+holds one chunk, never the cohort.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import date
+
+from sqlalchemy import Engine
+
+from monitor.config import Config
+from monitor.formats import row_text
+from monitor.formats.spool import RunSpool
+from monitor.services.chunks import due_chunks, flag_chunks
+
+BATCH_ROWS = 2000
+
+
+@dataclass
+class SpooledList:
+    """A list's rows spooled in order keys; `pieces()` gives its text, `count` its rows."""
+
+    fmt: str
+    columns: list[str]
+    spool: RunSpool = field(default_factory=RunSpool)
+    count: int = 0
+    widths: list[int] = field(default_factory=list)
+    header: bytes = b""
+    extra: dict = field(default_factory=dict)
+
+    def add(self, keys, payloads) -> None:
+        payloads = list(payloads)
+        self.count += len(payloads)
+        self.spool.add_run(zip(keys, payloads))
+
+    def rows(self):
+        return (payload for _key, payload in self.spool.merged())
+
+    def close(self) -> None:
+        self.spool.close()
+
+
+def due_keys(rows) -> list[tuple]:
+    """rules.evaluation.due_rows' order: days overdue (most first), due date (a blank last), MRN."""
+    due = rows["due_date"]
+    return list(zip((-rows["days_overdue"]).tolist(), due.isna().tolist(), due.fillna("").tolist(),
+                    rows["mrn"].tolist()))
+
+
+def spool_due(engine: Engine, *, as_of: date, config: Config, statuses: tuple[str, ...], fmt: str,
+              columns: list[str], progress=None, prepare=None) -> SpooledList:
+    """The due list (services.exports.due_list) in `fmt` (table, csv, json; `csv_file` keeps the
+    CRLF and starts with a byte order mark), `prepare(rows)` applied to each chunk's rows first."""
+    out = SpooledList(fmt, columns, widths=[len(c) for c in columns])
+    try:
+        for rows in due_chunks(engine, as_of=as_of, config=config, statuses=statuses, progress=progress):
+            if prepare is not None:
+                rows = prepare(rows)
+            out.add(due_keys(rows), _payloads(out, rows[columns]))
+            del rows  # before the next chunk is evaluated
+        if fmt in ("csv", "csv_file") and not out.header:
+            import pandas as pd
+
+            out.header = row_text.csv_header_and_rows(pd.DataFrame(columns=columns), bom=fmt == "csv_file")[0]
+    except BaseException:
+        out.close()
+        raise
+    return out
+
+
+def _payloads(out: SpooledList, frame) -> list:
+    if out.fmt == "records":  # the values, to build a frame of the list's rows only
+        return list(frame.itertuples(index=False, name=None))
+    if out.fmt == "table":
+        cells = row_text.table_cells(frame)
+        for row in cells:
+            out.widths = [max(w, len(c)) for w, c in zip(out.widths, row)]
+        return cells
+    if out.fmt == "json":
+        return row_text.json_records(frame)
+    if not len(frame):
+        return []
+    header, lines = row_text.csv_header_and_rows(frame, bom=out.fmt == "csv_file")
+    out.header = out.header or header
+    return lines
+
+
+def list_text(out: SpooledList):
+    """The list's text (as cli.context.render writes it, with its final line break), in pieces."""
+    if out.fmt == "table":
+        yield row_text.table_head(out.columns, out.widths) + "\n"
+        yield from _batched(row_text.table_line(cells, out.widths) + "\n" for cells in out.rows())
+    elif out.fmt == "json":
+        yield from _json_text(out.rows())
+    else:
+        yield out.header.decode("utf-8").replace("\r\n", "\n")
+        yield from _batched(line.decode("utf-8").replace("\r\n", "\n") for line in out.rows())
+
+
+def _json_text(records):
+    first = True
+    for batch in _batches(records):
+        yield ("[\n" if first else ",\n") + ",\n".join(batch)
+        first = False
+    yield "[]\n" if first else "\n]\n"
+
+
+def _batches(items):
+    batch = []
+    for item in items:
+        batch.append(item)
+        if len(batch) == BATCH_ROWS:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def _batched(texts):
+    for batch in _batches(texts):
+        yield "".join(batch)
+
+
+def list_frame(out: SpooledList):
+    """A `records` list as one frame (the rows of the list only; for a workbook built whole)."""
+    import pandas as pd
+
+    frame = pd.DataFrame(list(out.rows()), columns=out.columns)
+    for column in ("days_overdue", "interval_months"):
+        if column in frame:
+            frame[column] = frame[column].astype("int64")
+    return frame
+
+
+def file_bytes(out: SpooledList):
+    """A `csv_file` list as the bytes of formats.files.write_private_frame's file, in pieces."""
+    yield out.header
+    for batch in _batches(out.rows()):
+        yield b"".join(batch)
+
+
+def spool_flags(engine: Engine, *, as_of: date, config: Config, min_severity: str, codes: tuple[str, ...],
+                fmt: str, progress=None) -> SpooledList:
+    """The flags of every active patient (rules.evaluation.flag_rows' order): JSON records, or the
+    table's lines; `extra` counts the patients and the acknowledged flags."""
+    from monitor.rules.evaluation import flag_rows
+    from monitor.rules.flag_frames import severity_rank
+
+    out = SpooledList(fmt, [], extra={"patients": 0, "acknowledged": 0})
+    try:
+        for found, patients in flag_chunks(engine, as_of=as_of, config=config, progress=progress):
+            rows = flag_rows(found, patients, min_severity=min_severity, codes=codes)
+            keys = zip((-severity_rank(rows["severity"])).tolist(), rows["mrn"].tolist(), rows["code"].tolist())
+            acked = rows["acknowledged_by"] != ""
+            out.extra["patients"] += int(rows["mrn"].nunique())
+            out.extra["acknowledged"] += int(acked.sum())
+            out.add(keys, flag_json(rows, acked) if fmt == "json" else flag_lines(rows, acked, config))
+            del found, patients, rows, acked  # before the next chunk is evaluated
+    except BaseException:
+        out.close()
+        raise
+    return out
+
+
+FLAG_JSON_FIELDS = ["mrn", "code", "severity", "title", "evidence", "action", "sources"]
+
+
+def flag_json(rows, acked) -> list[str]:
+    """Each flag as its record in the JSON list (json.dumps, indent 2; sources as a list)."""
+    from monitor.rules.evaluation import sources_list
+
+    if not len(rows):
+        return []
+    lists = {s: sources_list(s) for s in rows["sources"].unique()}
+    out = rows.assign(sources=rows["sources"].astype("object").map(lists))
+    records = json.loads(out[FLAG_JSON_FIELDS].to_json(orient="records", force_ascii=False, indent=2))
+    for record, is_acked, by, at in zip(records, acked, rows["acknowledged_by"], rows["acknowledged_at"]):
+        if is_acked:
+            record["acknowledged_by"] = by
+            record["acknowledged_at"] = at.isoformat()
+    return row_text.json_list_pieces(json.dumps(records, ensure_ascii=False, indent=2), len(records))
+
+
+def flag_lines(rows, acked, config: Config) -> list[str]:
+    """Each flag as its lines in the text list."""
+    from monitor.rules.clock_text import local_text
+
+    out = []
+    for r, is_acked in zip(rows.itertuples(index=False), acked):
+        text = (f"{r.mrn}  {r.severity:<6}  {r.code}: {r.title}" + ("  [acknowledged]" if is_acked else "") + "\n"
+                f"    evidence: {r.evidence}\n"
+                f"    action:   {r.action} [sources: {r.sources}]\n")
+        if is_acked:
+            text += (f"    acknowledged by {r.acknowledged_by} at {local_text(r.acknowledged_at, config.zone)}: "
+                     f"{r.acknowledged_note}\n")
+        out.append(text)
+    return out
+
+
+def flags_text(out: SpooledList):
+    """The flags' text in pieces: the JSON list, or the table's lines (without its summary line)."""
+    if out.fmt == "json":
+        yield from _json_text(out.rows())
+    else:
+        yield from _batched(out.rows())

@@ -173,9 +173,8 @@ def load_acknowledgements_part(conn: Connection, id_range: tuple[int, int], *, h
     from sqlalchemy import select
 
     from monitor.rules.acknowledgements import ACK_COLUMNS
-    from monitor.store.tables import FlagAcknowledgement
+    from monitor.store.core_tables import flag_acknowledgement as table  # no SQLModel: every list reads this
 
-    table = FlagAcknowledgement.__table__
     if not has_table:
         return pd.DataFrame(columns=ACK_COLUMNS)
     query = (select(*[table.c[c] for c in ACK_COLUMNS])

@@ -19,7 +19,7 @@ from sqlalchemy import Engine, select, text
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from monitor import store
-from monitor.store.reminders import completed, load_reminder_events, load_reminder_rows, load_reminders
+from monitor.store.reminders import completed
 from monitor.config import Config
 from monitor.errors import MonitorError
 from monitor.store.tables import JobCompletion, JobRun, Reminder, ReminderEvent
@@ -116,44 +116,36 @@ def _record_run(conn, *, job, slot_on, as_of, now_utc, trigger, actor, counts, r
 
 def _nightly(engine: Engine, *, slot_on, as_of, config: Config, now_utc, trigger, actor, record_completion,
              dry_run=False, progress=None) -> JobResult:
+    """Evaluate the cohort chunk by chunk (nightly_chunks) before the write transaction, then plan,
+    write and list tonight's reminders in it, a chunk of patients' reminders at a time."""
     from monitor.jobs.delivery import stage_delivery
-    from monitor.rules.worklist import working_list
-    from monitor.rules.reminders import reminder_states
-    from monitor.rules.evaluation import evaluate
+    from monitor.jobs.nightly_chunks import evaluate_nightly, plan_nightly, working_list
 
     step = progress or (lambda _msg: None)
-    step("loading the cohort")
-    cohort = store.load_cohort(engine)
-    step("evaluating")
-    from monitor.services.acknowledgements import load_acknowledgements
-
-    evaluation = evaluate(cohort, as_of=as_of, config=config, evidence=False,  # codes only
-                          acknowledgements=load_acknowledgements(engine))
+    step("evaluating the cohort (warn and urgent flags fingerprinted)")
+    cohort = evaluate_nightly(engine, as_of=as_of, config=config, progress=progress)
     if dry_run:
         with store.reading(engine) as conn:
-            plan, counts = _plan(conn, evaluation, as_of=as_of, config=config)
+            plan, counts = plan_nightly(conn, cohort, as_of=as_of, config=config)
         return JobResult(NIGHTLY, slot_on, as_of, "dry-run", None, counts, message="dry run: nothing was written")
     from monitor.jobs.delivery import outbox_path
 
     folder = outbox_path(config, engine)  # a PostgreSQL database with no outbox set stops here, before any write
-    step("fingerprinting the warn and urgent flags")
-    keys = review_keys(evaluation, config=config)
     staged = []
     try:
         with store.transaction(engine) as conn:
             step("planning reminders")
-            plan, counts = _plan(conn, evaluation, as_of=as_of, config=config)
+            plan, counts = plan_nightly(conn, cohort, as_of=as_of, config=config)
             run_id = _record_run(conn, job=NIGHTLY, slot_on=slot_on, as_of=as_of, now_utc=now_utc, trigger=trigger,
                                  actor=actor, counts=counts, record_completion=record_completion)
-            new_seen = record_seen(conn, keys, as_of=as_of, run_id=run_id)
+            new_seen = record_seen(conn, cohort.keys, as_of=as_of, run_id=run_id)
             counts["flags_first_seen"] = len(new_seen)
             step(f"writing {len(plan.new)} new reminder(s)")
             if len(plan.new):
                 conn.execute(Reminder.__table__.insert(), [
                     {"patient_id": int(p), "item": i, "due_date": d.date(), "created_at": now_utc, "run_id": run_id}
                     for p, i, d in plan.new[["patient_id", "item", "due_date"]].itertuples(index=False)])
-            reminders = load_reminder_rows(conn)  # the new rows' ids
-            keyed = plan.new.merge(reminders, on=["patient_id", "item", "due_date"])
+            keyed = plan.new.merge(_opened_by(conn, run_id), on=["patient_id", "item", "due_date"])  # their ids
             new_events = [{"reminder_id": int(r), "at": now_utc, "actor": actor, "kind": "created",
                            "reason": f"due {d.date()}"} for r, d in keyed[["reminder_id", "due_date"]].itertuples(index=False)]
             new_events += [{"reminder_id": int(r), "at": now_utc, "actor": actor, "kind": "closed", "reason": why}
@@ -161,10 +153,11 @@ def _nightly(engine: Engine, *, slot_on, as_of, config: Config, now_utc, trigger
             new_events += [{"reminder_id": int(r), "at": now_utc, "actor": actor, "kind": "reopened", "reason": why}
                            for r, why in plan.reopen.itertuples(index=False)]
             _insert_events(conn, new_events)
-            states = reminder_states(reminders, load_reminder_events(conn), zone=config.zone)
+            del keyed, new_events
             # Open reminders, and deferred ones of patients with an unacknowledged urgent flag:
             # a deferral never hides an urgent sign from tonight's worklist.
-            work = working_list(states, evaluation)
+            step("listing tonight's work")
+            work = working_list(conn, cohort, config=config)
             unsent = work.loc[~work["was_sent"], "reminder_id"]
             _insert_events(conn, [{"reminder_id": int(r), "at": now_utc, "actor": actor, "kind": "sent",
                                    "reason": f"worklist {as_of}"} for r in unsent])
@@ -173,7 +166,7 @@ def _nightly(engine: Engine, *, slot_on, as_of, config: Config, now_utc, trigger
             conn.execute(JobRun.__table__.update().where(JobRun.__table__.c.id == run_id).values(
                 counts=json.dumps(counts)))
             step("delivering the worklist")
-            staged = stage_delivery(work, evaluation, counts=counts, as_of=as_of, config=config, folder=folder,
+            staged = stage_delivery(work, cohort.flagged(), counts=counts, as_of=as_of, config=config, folder=folder,
                                     new_seen=new_seen)
             store.record_event(conn, actor=os_user(), action="nightly_worklist",
                                subject=", ".join(str(f.target.resolve()) for f in staged), rows=len(work),
@@ -188,6 +181,16 @@ def _nightly(engine: Engine, *, slot_on, as_of, config: Config, now_utc, trigger
 
     result.message = mail_digest(written, config=config, as_of=as_of)
     return result
+
+
+def _opened_by(conn, run_id: int) -> pd.DataFrame:
+    """The reminders this run opened (their ids), not every reminder."""
+    table = Reminder.__table__
+    rows = conn.execute(select(table.c.id, table.c.patient_id, table.c.item, table.c.due_date)
+                        .where(table.c.run_id == run_id)).all()
+    opened = pd.DataFrame([tuple(r) for r in rows], columns=["reminder_id", "patient_id", "item", "due_date"])
+    opened["due_date"] = pd.to_datetime(opened["due_date"]).astype("datetime64[us]")
+    return opened.astype({"reminder_id": "int64", "patient_id": "int64"})
 
 
 def review_keys(evaluation, *, config: Config) -> pd.DataFrame:
@@ -222,18 +225,6 @@ def record_seen(conn, keys: pd.DataFrame, *, as_of: date, run_id: int) -> pd.Dat
             for p, c, f, s in keys[["patient_id", "code", "fingerprint", "severity"]].itertuples(index=False)])
     rows = conn.execute(select(table.c.patient_id, table.c.code, table.c.severity).where(table.c.run_id == run_id))
     return pd.DataFrame([tuple(r) for r in rows], columns=["patient_id", "code", "severity"])
-
-
-def _plan(conn, evaluation, *, as_of: date, config: Config):
-    """Tonight's reminder changes from the reminders as they stand, and their counts."""
-    from monitor.rules.reminders import plan_nightly, reminder_states
-
-    states = reminder_states(*load_reminders(conn))
-    plan = plan_nightly(evaluation.schedule, states, evaluation.cohort.patients, as_of=as_of,
-                        remind_statuses=config.jobs.remind_statuses)
-    counts = {"patients": len(evaluation.schedule), "new": len(plan.new), "closed": len(plan.close),
-              "reopened": len(plan.reopen), "flags": len(evaluation.flags)}
-    return plan, counts
 
 
 def _insert_events(conn, rows: list[dict]) -> None:

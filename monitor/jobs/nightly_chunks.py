@@ -1,0 +1,173 @@
+"""The nightly run's cohort, evaluated a chunk of patients at a time (services.chunks).
+
+The evaluation is read first, outside the write transaction (a write lock is never held while
+the cohort is evaluated), and only what the run needs afterwards is kept of each chunk: the
+schedule columns reminder planning and the worklist read, each patient's MRN/name/status, and the
+flags of the patients with a warn or urgent flag (the digest, the worklist's urgent rule and
+`flag_seen`). The write transaction then plans and lists the reminders chunk by chunk, reading
+the reminders of a chunk's patient ids only; the worklist rows of every chunk are sorted into the
+one list's order at the end.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+import pandas as pd
+from sqlalchemy import Engine
+
+from monitor.config import Config
+
+# What reminder planning (rules.reminders.plan_nightly) and the worklist (rules.worklist) read.
+SCHEDULE_COLUMNS = ["patient_id", "due_date", "status", "last_scan_date", "days_overdue", "interval_months",
+                    "risk_factors", "flags"]
+PATIENT_COLUMNS = ["patient_id", "mrn", "name", "status"]
+# The worklist's order (rules.worklist.reminder_table), applied again to the chunks' rows together.
+WORK_ORDER_BY = (["days_overdue", "due_date", "mrn"], [False, True, True])
+_LOWEST, _HIGHEST = -(2 ** 62), 2 ** 62
+
+
+@dataclass(frozen=True)
+class Patients:
+    """What the worklist and the digest read of a cohort: its patients."""
+
+    patients: pd.DataFrame
+
+
+@dataclass(frozen=True)
+class Facts:
+    """What the nightly keeps of one chunk's evaluation (or of several together): it reads like
+    an Evaluation (as_of, cohort.patients, schedule, flags) for the rules that take one."""
+
+    as_of: date
+    cohort: Patients
+    schedule: pd.DataFrame
+    flags: pd.DataFrame
+
+
+@dataclass
+class NightlyCohort:
+    """The cohort's evaluation in compact form: per chunk, its id range and its facts, and the
+    warn/urgent flags' `flag_seen` keys; `patients` and `flags` count the whole cohort's."""
+
+    as_of: date
+    ranges: list[tuple[int, int]]
+    facts: list[Facts]
+    keys: pd.DataFrame
+    patients: int = 0
+    flags: int = 0
+
+    def write_ranges(self) -> list[tuple[int, int]]:
+        """The chunks' ranges widened to cover every id: a reminder whose patient is not in the
+        evaluation (gone since) is still read, and closed, as when the run read every reminder."""
+        if not self.ranges:
+            return [(_LOWEST, _HIGHEST)]
+        his = [hi for _lo, hi in self.ranges]
+        los = [_LOWEST] + [hi + 1 for hi in his[:-1]]
+        return list(zip(los, his[:-1] + [_HIGHEST]))
+
+    def flagged(self) -> Facts:
+        """The facts the digest reads: the flags, and the patients who have warn/urgent ones."""
+        flags = _concat([f.flags for f in self.facts])
+        patients = _concat([f.cohort.patients.loc[f.cohort.patients["patient_id"].isin(f.flags["patient_id"])]
+                            for f in self.facts])
+        return Facts(self.as_of, Patients(patients), _concat([f.schedule.iloc[:0] for f in self.facts]), flags)
+
+
+def _concat(frames: list[pd.DataFrame]) -> pd.DataFrame:
+    """The frames one under the other; empty ones add nothing (nor change a column's type)."""
+    full = [f for f in frames if len(f)]
+    if not full:
+        return frames[0] if frames else pd.DataFrame()
+    return pd.concat(full, ignore_index=True) if len(full) > 1 else full[0].reset_index(drop=True)
+
+
+def evaluate_nightly(engine: Engine, *, as_of: date, config: Config, progress=None) -> NightlyCohort:
+    """Evaluate the cohort chunk by chunk (codes only), keeping each chunk's facts and the
+    fingerprinted warn/urgent flags (evaluated again with evidence for those patients only)."""
+    from monitor.jobs.nightly import review_keys
+    from monitor.rules.acknowledgements import REVIEW_SEVERITIES
+    from monitor.services.chunks import chunks, evaluate_chunk
+
+    ranges, facts, keys, patients, flag_count = [], [], [], 0, 0
+    for chunk in chunks(engine, config=config, progress=progress):
+        evaluation = evaluate_chunk(chunk, as_of=as_of, config=config, evidence=False)
+        flags = evaluation.flags
+        reviewed = flags.loc[flags["severity"].astype(str).isin(REVIEW_SEVERITIES), "patient_id"].unique()
+        ranges.append(chunk.id_range)
+        facts.append(Facts(as_of, Patients(evaluation.cohort.patients[PATIENT_COLUMNS].reset_index(drop=True)),
+                           evaluation.schedule[SCHEDULE_COLUMNS].reset_index(drop=True),
+                           flags.loc[flags["patient_id"].isin(reviewed)].reset_index(drop=True)))
+        keys.append(review_keys(evaluation, config=config))
+        patients += len(evaluation.schedule)
+        flag_count += len(flags)
+        del evaluation, flags  # never two chunks' evaluations at once
+    return NightlyCohort(as_of, ranges, facts, _concat(keys) if keys else _no_keys(), patients, flag_count)
+
+
+def _no_keys() -> pd.DataFrame:
+    from monitor.rules.acknowledgements import seen_keys
+
+    return seen_keys(pd.DataFrame(columns=["patient_id", "code", "severity", "title", "evidence"]))
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Tonight's reminder changes over the cohort (rules.reminders.NightlyPlan's frames)."""
+
+    new: pd.DataFrame
+    close: pd.DataFrame
+    reopen: pd.DataFrame
+
+
+def plan_nightly(conn, cohort: NightlyCohort, *, as_of: date, config: Config) -> tuple[Plan, dict]:
+    """Tonight's reminder changes chunk by chunk, from the reminders as they stand, and their counts."""
+    from monitor.rules.reminders import plan_nightly as plan_chunk, reminder_states
+    from monitor.store.reminders import load_reminders
+
+    parts = []
+    for facts, id_range in zip(_facts_per_range(cohort), cohort.write_ranges()):
+        states = reminder_states(*load_reminders(conn, id_range))
+        part = plan_chunk(facts.schedule, states, facts.cohort.patients, as_of=as_of,
+                          remind_statuses=config.jobs.remind_statuses)
+        mrns = facts.cohort.patients.set_index("patient_id")["mrn"]
+        parts.append(Plan(part.new.assign(mrn=part.new["patient_id"].map(mrns.to_dict())), part.close, part.reopen))
+        del states
+    # New reminders in the schedule's order (due date, MRN), as they would be opened all at once: their ids.
+    new = _concat([p.new for p in parts])
+    new = new.sort_values(["due_date", "mrn"], kind="stable").drop(columns="mrn") if len(new) else new
+    plan = Plan(new.reset_index(drop=True),
+                _by_id(_concat([p.close for p in parts])), _by_id(_concat([p.reopen for p in parts])))
+    counts = {"patients": cohort.patients, "new": len(plan.new), "closed": len(plan.close),
+              "reopened": len(plan.reopen), "flags": cohort.flags}
+    return plan, counts
+
+
+def _by_id(frame: pd.DataFrame) -> pd.DataFrame:
+    """Reminders in id order (their events are recorded in that order, whatever the chunks)."""
+    return frame.sort_values("reminder_id", kind="stable").reset_index(drop=True) if len(frame) else frame
+
+
+def _facts_per_range(cohort: NightlyCohort) -> list[Facts]:
+    if cohort.facts:
+        return cohort.facts
+    empty = pd.DataFrame({c: pd.Series(dtype="object") for c in SCHEDULE_COLUMNS})
+    return [Facts(cohort.as_of, Patients(pd.DataFrame(columns=PATIENT_COLUMNS)), empty,
+                  pd.DataFrame(columns=["patient_id", "code", "severity", "title", "evidence"]))]
+
+
+def working_list(conn, cohort: NightlyCohort, *, config: Config) -> pd.DataFrame:
+    """Tonight's worklist (rules.worklist.working_list), its chunks' rows in the one list's order."""
+    from monitor.rules.reminders import reminder_states
+    from monitor.rules.worklist import working_list as chunk_list
+    from monitor.store.reminders import load_reminders
+
+    parts = []
+    for facts, id_range in zip(_facts_per_range(cohort), cohort.write_ranges()):
+        states = reminder_states(*load_reminders(conn, id_range), zone=config.zone)
+        parts.append(chunk_list(states, facts))
+        del states
+    work = _concat(parts)
+    by, ascending = WORK_ORDER_BY
+    return work.sort_values(by, ascending=ascending, kind="stable").reset_index(drop=True)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import smtplib
+from dataclasses import dataclass
 from datetime import date
 from email.message import EmailMessage
 from pathlib import Path
@@ -51,17 +52,42 @@ def outbox_dir(config: Config, engine: Engine) -> Path:
     return private_folder(outbox_path(config, engine))
 
 
+@dataclass(frozen=True)
+class DigestFlags:
+    """What the digest reads of the flags: the unacknowledged urgent flags (patient_id, code), the
+    titles of waiting flags that may be new tonight (patient_id, code, title: at least every
+    unacknowledged urgent code), how many flags wait for review (and how many are urgent), and
+    the MRNs of the patients these name (indexed by patient_id)."""
+
+    urgent: pd.DataFrame
+    titles: pd.DataFrame
+    waiting: int
+    waiting_urgent: int
+    mrns: pd.Series
+
+    @classmethod
+    def of(cls, evaluation) -> "DigestFlags":
+        """From an evaluation (its flags and patients)."""
+        from monitor.rules.acknowledgements import review_waiting, unacknowledged
+
+        flags = unacknowledged(evaluation.flags)  # an acknowledged flag leaves the digest
+        waiting = review_waiting(evaluation.flags)
+        return cls(flags.loc[flags["severity"] == "urgent", ["patient_id", "code"]],
+                   waiting[["patient_id", "code", "title"]], len(waiting),
+                   int((waiting["severity"] == "urgent").sum()),
+                   evaluation.cohort.patients.set_index("patient_id")["mrn"])
+
+
 def digest_text(work: pd.DataFrame, evaluation, *, counts: dict, as_of: date,
                 new_seen: pd.DataFrame | None = None) -> str:
     """A short plain-text summary for staff: counts, MRNs, flag codes and titles; no names.
 
-    `new_seen` (patient_id, code, severity): the flags this run saw first (`flag_seen`); the new
-    unacknowledged urgent ones are listed for the clinician's review."""
-    from monitor.rules.acknowledgements import review_waiting, unacknowledged
-
-    flags = unacknowledged(evaluation.flags)  # an acknowledged flag leaves the digest
-    urgent = flags.loc[flags["severity"] == "urgent"]
-    mrns = evaluation.cohort.patients.set_index("patient_id")["mrn"]
+    `evaluation`: an Evaluation or its DigestFlags. `new_seen` (patient_id, code, severity): the
+    flags this run saw first (`flag_seen`); the new unacknowledged urgent ones are listed for the
+    clinician's review."""
+    flags = evaluation if isinstance(evaluation, DigestFlags) else DigestFlags.of(evaluation)
+    urgent = flags.urgent
+    mrns = flags.mrns
     is_open = work["state"] == "open"
     lines = [
         f"toh-monitor nightly worklist for {as_of.isoformat()}",
@@ -77,7 +103,7 @@ def digest_text(work: pd.DataFrame, evaluation, *, counts: dict, as_of: date,
         for code, group in urgent.groupby("code"):
             ids = sorted(group["patient_id"].map(mrns.to_dict()))
             lines.append(f"  {code}: {', '.join(ids)}")
-    lines += _review_section(evaluation, mrns, new_seen, review_waiting(evaluation.flags))
+    lines += _review_section(flags, new_seen)
     lines += ["", "The worklist CSV beside this file has one row per open reminder.",
               "Record outreach with `monitor reminders outreach MRN --outcome ...`."]
     return "\n".join(lines) + "\n"
@@ -100,20 +126,19 @@ def _work_lines(work: pd.DataFrame, is_open: pd.Series) -> list[str]:
     return lines
 
 
-def _review_section(evaluation, mrns: pd.Series, new_seen: pd.DataFrame | None, waiting: pd.DataFrame) -> list[str]:
+def _review_section(flags: DigestFlags, new_seen: pd.DataFrame | None) -> list[str]:
     """New unacknowledged urgent flags (first seen tonight) and how many flags wait for review."""
     lines = [""]
     if new_seen is not None and len(new_seen):
         fresh = new_seen.loc[new_seen["severity"] == "urgent", ["patient_id", "code"]].astype({"code": str})
-        fresh = fresh.merge(waiting[["patient_id", "code", "title"]].astype({"code": str}), on=["patient_id", "code"])
+        fresh = fresh.merge(flags.titles.astype({"code": str}), on=["patient_id", "code"])
         if len(fresh):
-            fresh = fresh.assign(mrn=fresh["patient_id"].map(mrns.to_dict())).sort_values(["mrn", "code"])
+            fresh = fresh.assign(mrn=fresh["patient_id"].map(flags.mrns.to_dict())).sort_values(["mrn", "code"])
             lines.append(f"New urgent flags tonight, not acknowledged ({len(fresh)}):")
             lines += [f"  {r.mrn}  {r.code}: {r.title}" for r in fresh.itertuples(index=False)]
             lines.append("")
-    urgent = int((waiting["severity"] == "urgent").sum())
-    lines.append(f"Flags waiting for a clinician's review: {len(waiting)} ({urgent} urgent, "
-                 f"{len(waiting) - urgent} warn); see `monitor flags review`, acknowledge with "
+    lines.append(f"Flags waiting for a clinician's review: {flags.waiting} ({flags.waiting_urgent} urgent, "
+                 f"{flags.waiting - flags.waiting_urgent} warn); see `monitor flags review`, acknowledge with "
                  "`monitor flags ack MRN CODE --note ...`.")
     return lines
 

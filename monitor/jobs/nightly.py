@@ -30,6 +30,7 @@ log = logging.getLogger("monitor.jobs")
 NIGHTLY = "nightly"
 CLINIC_REPORT = "clinic_report"
 JOBS = (NIGHTLY, CLINIC_REPORT)
+BATCH_ROWS = 10_000  # rows per INSERT statement
 
 
 @dataclass
@@ -166,7 +167,7 @@ def _nightly(engine: Engine, *, slot_on, as_of, config: Config, now_utc, trigger
             conn.execute(JobRun.__table__.update().where(JobRun.__table__.c.id == run_id).values(
                 counts=json.dumps(counts)))
             step("delivering the worklist")
-            staged = stage_delivery(work, cohort.flagged(), counts=counts, as_of=as_of, config=config, folder=folder,
+            staged = stage_delivery(work, cohort.digest(), counts=counts, as_of=as_of, config=config, folder=folder,
                                     new_seen=new_seen)
             store.record_event(conn, actor=os_user(), action="nightly_worklist",
                                subject=", ".join(str(f.target.resolve()) for f in staged), rows=len(work),
@@ -220,9 +221,12 @@ def record_seen(conn, keys: pd.DataFrame, *, as_of: date, run_id: int) -> pd.Dat
             from sqlalchemy.dialects.postgresql import insert
         else:
             from sqlalchemy.dialects.sqlite import insert
-        conn.execute(insert(table).on_conflict_do_nothing(index_elements=["patient_id", "code", "fingerprint"]), [
-            {"patient_id": int(p), "code": c, "fingerprint": f, "severity": s, "first_seen_on": as_of, "run_id": run_id}
-            for p, c, f, s in keys[["patient_id", "code", "fingerprint", "severity"]].itertuples(index=False)])
+        statement = insert(table).on_conflict_do_nothing(index_elements=["patient_id", "code", "fingerprint"])
+        for start in range(0, len(keys), BATCH_ROWS):  # the rows as dicts a batch at a time: bounded memory
+            conn.execute(statement, [
+                {"patient_id": int(p), "code": c, "fingerprint": f, "severity": s, "first_seen_on": as_of,
+                 "run_id": run_id} for p, c, f, s in keys[["patient_id", "code", "fingerprint", "severity"]]
+                .iloc[start:start + BATCH_ROWS].itertuples(index=False)])
     rows = conn.execute(select(table.c.patient_id, table.c.code, table.c.severity).where(table.c.run_id == run_id))
     return pd.DataFrame([tuple(r) for r in rows], columns=["patient_id", "code", "severity"])
 
@@ -232,7 +236,8 @@ def _insert_events(conn, rows: list[dict]) -> None:
         for r in rows:
             r.setdefault("outcome", None)
             r.setdefault("until", None)
-        conn.execute(ReminderEvent.__table__.insert(), rows)
+        for start in range(0, len(rows), BATCH_ROWS):
+            conn.execute(ReminderEvent.__table__.insert(), rows[start:start + BATCH_ROWS])
 
 
 def _clinic_report(engine: Engine, *, slot_on, as_of, config: Config, now_utc, trigger, actor,

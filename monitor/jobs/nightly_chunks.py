@@ -2,9 +2,9 @@
 
 The evaluation is read first, outside the write transaction (a write lock is never held while
 the cohort is evaluated), and only what the run needs afterwards is kept of each chunk: the
-schedule columns reminder planning and the worklist read, each patient's MRN/name/status, and the
-flags of the patients with a warn or urgent flag (the digest, the worklist's urgent rule and
-`flag_seen`). The write transaction then plans and lists the reminders chunk by chunk, reading
+schedule columns reminder planning and the worklist read, each patient's MRN/name/status, the
+unacknowledged urgent flags (patient and code: the worklist's urgent rule, the digest), the
+digest's counts and titles, and the warn/urgent flags' `flag_seen` keys. The write transaction then plans and lists the reminders chunk by chunk, reading
 the reminders of a chunk's patient ids only; the worklist rows of every chunk are sorted into the
 one list's order at the end.
 """
@@ -54,6 +54,7 @@ class NightlyCohort:
     as_of: date
     ranges: list[tuple[int, int]]
     facts: list[Facts]
+    digests: list  # per chunk, jobs.delivery.DigestFlags
     keys: pd.DataFrame
     patients: int = 0
     flags: int = 0
@@ -67,12 +68,14 @@ class NightlyCohort:
         los = [_LOWEST] + [hi + 1 for hi in his[:-1]]
         return list(zip(los, his[:-1] + [_HIGHEST]))
 
-    def flagged(self) -> Facts:
-        """The facts the digest reads: the flags, and the patients who have warn/urgent ones."""
-        flags = _concat([f.flags for f in self.facts])
-        patients = _concat([f.cohort.patients.loc[f.cohort.patients["patient_id"].isin(f.flags["patient_id"])]
-                            for f in self.facts])
-        return Facts(self.as_of, Patients(patients), _concat([f.schedule.iloc[:0] for f in self.facts]), flags)
+    def digest(self):
+        """What the digest reads of the whole cohort's flags (jobs.delivery.DigestFlags)."""
+        from monitor.jobs.delivery import DigestFlags
+
+        parts = self.digests or [_digest_part(_facts_per_range(self)[0], _no_keys(), None)]
+        return DigestFlags(_concat([d.urgent for d in parts]), _concat([d.titles for d in parts]),
+                           sum(d.waiting for d in parts), sum(d.waiting_urgent for d in parts),
+                           pd.concat([d.mrns for d in parts]))
 
 
 def _concat(frames: list[pd.DataFrame]) -> pd.DataFrame:
@@ -86,24 +89,42 @@ def _concat(frames: list[pd.DataFrame]) -> pd.DataFrame:
 def evaluate_nightly(engine: Engine, *, as_of: date, config: Config, progress=None) -> NightlyCohort:
     """Evaluate the cohort chunk by chunk (codes only), keeping each chunk's facts and the
     fingerprinted warn/urgent flags (evaluated again with evidence for those patients only)."""
+    from monitor.jobs.delivery import DigestFlags
     from monitor.jobs.nightly import review_keys
-    from monitor.rules.acknowledgements import REVIEW_SEVERITIES
     from monitor.services.chunks import chunks, evaluate_chunk
 
-    ranges, facts, keys, patients, flag_count = [], [], [], 0, 0
+    ranges, facts, digests, keys, patients, flag_count = [], [], [], [], 0, 0
     for chunk in chunks(engine, config=config, progress=progress):
         evaluation = evaluate_chunk(chunk, as_of=as_of, config=config, evidence=False)
-        flags = evaluation.flags
-        reviewed = flags.loc[flags["severity"].astype(str).isin(REVIEW_SEVERITIES), "patient_id"].unique()
+        chunk_keys = review_keys(evaluation, config=config)
+        digest = _digest_part(evaluation, chunk_keys, DigestFlags.of(evaluation))
         ranges.append(chunk.id_range)
         facts.append(Facts(as_of, Patients(evaluation.cohort.patients[PATIENT_COLUMNS].reset_index(drop=True)),
                            evaluation.schedule[SCHEDULE_COLUMNS].reset_index(drop=True),
-                           flags.loc[flags["patient_id"].isin(reviewed)].reset_index(drop=True)))
-        keys.append(review_keys(evaluation, config=config))
+                           digest.urgent.assign(severity="urgent")))  # what rules.worklist.urgent_patients reads
+        digests.append(digest)
+        keys.append(chunk_keys)
         patients += len(evaluation.schedule)
-        flag_count += len(flags)
-        del evaluation, flags  # never two chunks' evaluations at once
-    return NightlyCohort(as_of, ranges, facts, _concat(keys) if keys else _no_keys(), patients, flag_count)
+        flag_count += len(evaluation.flags)
+        del evaluation, chunk_keys  # never two chunks' evaluations at once
+    return NightlyCohort(as_of, ranges, facts, digests, _concat(keys) if keys else _no_keys(), patients, flag_count)
+
+
+def _digest_part(evaluation, keys: pd.DataFrame, digest):
+    """A chunk's DigestFlags, compact: only the titles of urgent codes (those tonight may see
+    first), only the MRNs of the patients named."""
+    from monitor.jobs.delivery import DigestFlags
+
+    if digest is None:  # no patients at all
+        empty = pd.DataFrame({"patient_id": pd.Series(dtype="int64"), "code": pd.Series(dtype="str")})
+        return DigestFlags(empty, empty.assign(title=pd.Series(dtype="str")), 0, 0,
+                           pd.Series(dtype="str", index=pd.Index([], dtype="int64", name="patient_id")))
+    urgent = digest.urgent.astype({"code": str}).reset_index(drop=True)
+    maybe_new = keys.loc[keys["severity"] == "urgent", ["patient_id", "code"]].astype({"code": str})
+    titles = digest.titles.astype({"code": str, "title": str}).merge(maybe_new, on=["patient_id", "code"])
+    named = pd.Index(urgent["patient_id"]).union(pd.Index(titles["patient_id"]))
+    return DigestFlags(urgent, titles, digest.waiting, digest.waiting_urgent,
+                       digest.mrns.loc[digest.mrns.index.isin(named)])
 
 
 def _no_keys() -> pd.DataFrame:
@@ -154,7 +175,7 @@ def _facts_per_range(cohort: NightlyCohort) -> list[Facts]:
         return cohort.facts
     empty = pd.DataFrame({c: pd.Series(dtype="object") for c in SCHEDULE_COLUMNS})
     return [Facts(cohort.as_of, Patients(pd.DataFrame(columns=PATIENT_COLUMNS)), empty,
-                  pd.DataFrame(columns=["patient_id", "code", "severity", "title", "evidence"]))]
+                  pd.DataFrame(columns=["patient_id", "code", "severity"]))]
 
 
 def working_list(conn, cohort: NightlyCohort, *, config: Config) -> pd.DataFrame:

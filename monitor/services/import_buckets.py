@@ -227,7 +227,7 @@ def _texts(source: CsvSource, blocks, *, slashes_matter: bool):
     quotes = 0
     for block in blocks:
         text = _decode(block)
-        if slashes_matter and SLASHED_DATE.search(text):
+        if slashes_matter and "/" in text and SLASHED_DATE.search(text):
             raise _NotPlain  # the one hint is taken from the whole file
         if not source.strip and (block.startswith(b" ") or _has_blank_marks(block)):
             source.strip = True
@@ -250,9 +250,11 @@ def _is_plain(text: str, sep: str, width: int) -> bool:
     """Every line one record of `width` values: no quotes, no blank line, no lone carriage return."""
     if '"' in text or text.count("\r") != text.count("\r\n"):
         return False
-    rows = text.split("\n")[:-1]
-    counts = np.fromiter((r.count(sep) for r in rows), dtype=np.int64, count=len(rows))
-    return bool((counts == width - 1).all())
+    if text.count(sep) != text.count("\n") * (width - 1):
+        return False
+    data = np.frombuffer(text.encode("utf-8"), dtype=np.uint8)  # (ASCII separators: byte counts)
+    seps = np.cumsum(data == ord(sep), dtype=np.int32)[data == ord("\n")]
+    return bool((np.diff(seps, prepend=0) == width - 1).all())
 
 
 def _distribute(text: str, line_no: int, source: CsvSource, folder: Path, k: int, outs: dict, at: int) -> int:

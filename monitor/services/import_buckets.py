@@ -253,8 +253,8 @@ def _is_plain(text: str, sep: str, width: int) -> bool:
     if text.count(sep) != text.count("\n") * (width - 1):
         return False
     data = np.frombuffer(text.encode("utf-8"), dtype=np.uint8)  # (ASCII separators: byte counts)
-    seps = np.cumsum(data == ord(sep), dtype=np.int32)[data == ord("\n")]
-    return bool((np.diff(seps, prepend=0) == width - 1).all())
+    seps = np.searchsorted(np.flatnonzero(data == ord(sep)), np.flatnonzero(data == ord("\n")))
+    return bool((np.diff(seps, prepend=0) == width - 1).all())  # values per line
 
 
 def _distribute(text: str, line_no: int, source: CsvSource, folder: Path, k: int, outs: dict, at: int) -> int:

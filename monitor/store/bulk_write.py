@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import numpy as np
 import pandas as pd
 
-PLAIN_TYPES = {str, int, float, bool, type(None)}
 COPY_BYTES = 8 * 2**20  # of COPY text sent at a time
 
 
@@ -40,26 +38,31 @@ def copy_text(values: dict[str, list]) -> str | None:
     None when a column holds a value that is not text, a number, a truth value or none."""
     fields = []
     for column in values.values():
-        if not set(map(type, column)) <= PLAIN_TYPES:
+        kinds = set(map(type, column)) - {type(None)}
+        if not (kinds <= {int, float} or kinds == {str} or kinds == {bool}):
             return None
-        fields.append(_copy_field(column))
-    if not len(fields[0]):
+        fields.append(_copy_field(column, kinds))
+    if not fields[0]:
         return ""
-    return "\n".join(fields[0].str.cat(fields[1:], sep="\t") if len(fields) > 1 else fields[0]) + "\n"
+    return "\n".join(map("\t".join, zip(*fields))) + "\n"
 
 
-def _copy_field(column: list) -> pd.Series:
-    values = pd.Series(column, dtype="object")
-    none = values.isna().to_numpy()  # (None; a float NaN is no value either)
-    kinds = set(map(type, column)) - {type(None)}
+ESCAPES = (("\\", "\\\\"), ("\t", "\\t"), ("\n", "\\n"), ("\r", "\\r"))  # backslash first
+
+
+def _copy_field(column: list, kinds: set) -> list[str]:
+    if kinds == {str}:
+        given = "".join(v for v in column if v is not None)
+        if any(char in given for char, _ in ESCAPES):
+            text = pd.Series(column, dtype="object")
+            for char, escaped in ESCAPES:
+                text = text.str.replace(char, escaped, regex=False)
+            column = text.tolist()
+        return [v if isinstance(v, str) else NONE for v in column]  # (pandas made a None NaN)
     if kinds == {bool}:
-        text = values.map({True: "t", False: "f"}, na_action="ignore")
-    else:
-        text = values.astype(str)  # an int or float as Python writes it: exactly, shortest
-        if str in kinds:
-            for char, escaped in (("\\", "\\\\"), ("\t", "\\t"), ("\n", "\\n"), ("\r", "\\r")):
-                if text.str.contains(char, regex=False).any():
-                    text = text.str.replace(char, escaped, regex=False)
-    out = np.array(text.astype("object").to_numpy(), dtype=object)  # (a writable copy)
-    out[none] = "\\N"
-    return pd.Series(out, dtype="object")
+        return [NONE if v is None else ("t" if v else "f") for v in column]
+    # an int or float as Python writes it (exactly, shortest); a float NaN is no value either
+    return [NONE if v is None or v != v else repr(v) for v in column]
+
+
+NONE = "\\N"

@@ -78,8 +78,11 @@ def read_cells(path: Path) -> tuple[list[str], np.ndarray, pd.DataFrame]:
         i = int(wrong[0])
         raise BadImportFile(f"{path.name}, line {i + 1}: expected {width} values as in the header, "
                            f"found {int(lengths[i])}")
-    frame = pd.read_csv(io.StringIO(text), sep=sep, dtype="str", keep_default_na=False, na_filter=False,
-                        skip_blank_lines=True, engine="c", index_col=False)
+    try:
+        frame = pd.read_csv(io.StringIO(text), sep=sep, dtype="str", keep_default_na=False, na_filter=False,
+                            skip_blank_lines=True, engine="c", index_col=False)
+    except pd.errors.ParserError:  # a quote never closed: the csv module reads it (as the split does)
+        return _read_cells_slowly(path, text)
     lines = (np.flatnonzero(lengths != 0)[1:] + 1).astype("int64")
     if len(frame) != len(lines):
         return _read_cells_slowly(path, text)

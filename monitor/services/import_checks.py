@@ -154,8 +154,10 @@ def check_patients(parsed: ParsedFile, spec: KindSpec, births: pd.Series) -> Non
     if not len(frame):
         return
     lines = frame["line"].to_numpy()
-    birth = pd.Series(births.reindex(frame["mrn"].astype("object")).to_numpy(), index=frame.index)
-    unknown = frame["mrn"].notna() & ~frame["mrn"].isin(births.index)
+    mrns = frame["mrn"].astype("object")
+    birth = pd.Series(births.reindex(mrns).to_numpy(), index=frame.index)
+    # (object values: a hashed lookup; an arrow string `isin` would walk every patient in Python)
+    unknown = frame["mrn"].notna() & ~mrns.isin(births.index.astype("object"))
     for i in np.flatnonzero(unknown.to_numpy()):
         parsed.reject(int(lines[i]), "mrn", f"unknown MRN '{frame['mrn'].iloc[i]}': import the patient first")
     birth = pd.to_datetime(birth).astype("datetime64[us]")

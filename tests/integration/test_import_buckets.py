@@ -107,6 +107,16 @@ B2,alendronate,70 mg weekly,2024-02-01,
 
 H8,alendronate,70 mg weekly,2024-02-01,2024-01-01
 """
+MULTILINE = (  # a real export: names with commas, doubled quotes, a note over lines, blank lines, CRLF
+    'mrn,drug,dose,started_on,stopped_on\r\n'
+    'A1,"calcium, vitamin D","1000 mg, ""daily""",2024-01-01,\r\n'
+    '\r\n'
+    'B2,"alendronate\r\nweekly, with water","70 mg\nweekly",2024-02-01,\r\n'
+    '   \r\n'
+    'C3, risedronate ,"35 mg",2024-03-01,\r\n'
+    'H8,"zoledronate",5 mg,2024-02-01,2024-01-01\r\n'
+    'D4,"ibandronate\r\n\r\n(monthly)",150 mg,2024-04-01,'
+)
 SLASHED = """\
 mrn,assessed_on,calcium_mg_day
 A1,25/01/2024,1200
@@ -124,6 +134,9 @@ def scenario(folder: Path) -> list[tuple[list[Path], dict]]:
     (folder / "later").mkdir()
     upd = write_csv(folder / "later" / "patients.csv", UPDATED_PATIENTS)
     treat = write_csv(folder / "later" / "treatments.csv", QUOTED)
+    (folder / "later" / "more").mkdir()
+    multi = folder / "later" / "more" / "treatments.csv"
+    multi.write_bytes(MULTILINE.encode())
     assess = write_csv(folder / "later" / "assessments.csv", SLASHED)
     everything = [f["scans.csv"], f["patients.csv"], f["episodes.csv"], f["scans2.csv"]]
     return [
@@ -133,6 +146,7 @@ def scenario(folder: Path) -> list[tuple[list[Path], dict]]:
         ([upd, treat, assess], {"keep_valid": True}),
         ([assess], {"date_format": "DD/MM/YYYY", "keep_valid": True}),
         ([treat, assess], {"kind": None}),  # the slashed dates' one hint
+        ([multi], {"keep_valid": True}),  # quoted cells over lines, CRLF, blank lines
         (everything, {"keep_valid": True}),  # the same again: unchanged
     ]
 
@@ -174,7 +188,12 @@ def test_many_buckets_import_exactly_as_one(tmp_path, db_url):
 @pytest.mark.parametrize("body, is_whole", [
     (SCANS, False),  # plain: split while streaming
     (SCANS.replace("\n", "\r\n"), False),  # Windows line ends
-    (QUOTED, True),  # quoted cells and a blank line: read whole, then split
+    (QUOTED, False),  # quoted cells and a blank line: the csv module, record by record
+    (MULTILINE, False),  # quoted cells over lines, doubled quotes, CRLF, a blank-only line
+    (SCANS * 3 + SCANS.replace("hologic", '"hologic, inc"'), False),  # plain, then quoted
+    (SCANS.replace("\n", "\r", 3).replace("\r", "\n", 1), False),  # lone carriage returns
+    (SCANS.replace("\n", "\r", 1), True),  # a header ended by a lone carriage return: read whole
+    (SCANS + 'A1,2024-01-01,hologic,total_hip,left,0.8,,"open\n', False),  # a quote never closed
     (SCANS[:-1], False),  # no line end after the last record
 ])
 def test_buckets_hold_exactly_the_files_cells(tmp_path, body, is_whole):
@@ -183,7 +202,7 @@ def test_buckets_hold_exactly_the_files_cells(tmp_path, body, is_whole):
     from monitor.formats.csv_read import read_cells
     from monitor.services.import_buckets import CsvSource, bucket_of, split_csv
 
-    path = tmp_path / ("treatments.csv" if body is QUOTED else "scans.csv")
+    path = tmp_path / ("treatments.csv" if body in (QUOTED, MULTILINE) else "scans.csv")
     path.write_bytes(body.encode())
     source = CsvSource(path, path.stem, 0)
     (tmp_path / "spool").mkdir()

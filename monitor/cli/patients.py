@@ -49,14 +49,19 @@ def due(app, as_of, statuses, fmt):
     # Evaluated a chunk of patients at a time ([scale] chunk_patients), merged in the list's order.
     out = spool_due(app.engine, as_of=as_of, config=app.config, statuses=tuple(statuses), fmt=fmt,
                     columns=columns, progress=step_printer(), prepare=prepare)
+    _audit_and_echo(app, out, list_text, "view_due", "due list", fmt=fmt, as_of=as_of)
+    if fmt == "table":
+        click.echo(f"{out.count} patient(s), as of {as_of.isoformat()}")
+
+
+def _audit_and_echo(app, out, text, action: str, target: str, *, fmt: str, as_of) -> None:
+    """Record the view (before any of it is printed), print the spooled list, close its spool."""
     try:
-        app.audit("view_due", "due list", rows=out.count, format=fmt, as_of=as_of.isoformat())
-        for piece in list_text(out):
+        app.audit(action, target, rows=out.count, format=fmt, as_of=as_of.isoformat())
+        for piece in text(out):
             click.echo(piece, nl=False)
     finally:
         out.close()
-    if fmt == "table":
-        click.echo(f"{out.count} patient(s), as of {as_of.isoformat()}")
 
 
 class FlagsGroup(MonitorGroup):
@@ -131,12 +136,7 @@ def _all_flags(app, *, as_of, severity: str, codes: tuple[str, ...], fmt: str) -
 
     out = spool_flags(app.engine, as_of=as_of, config=app.config, min_severity=severity, codes=codes, fmt=fmt,
                       progress=step_printer())
-    try:
-        app.audit("view_flags", "flags", rows=out.count, format=fmt, as_of=as_of.isoformat())
-        for piece in flags_text(out):
-            click.echo(piece, nl=False)
-    finally:
-        out.close()
+    _audit_and_echo(app, out, flags_text, "view_flags", "flags", fmt=fmt, as_of=as_of)
     if fmt != "json":
         click.echo(flags_summary(out.count, out.extra["patients"], out.extra["acknowledged"], as_of))
 

@@ -1,7 +1,9 @@
 """Timing child processes against the floor, so a verdict survives a noisy machine.
 
 Every measured command is its own process, reaped with `os.wait4` so its peak RSS is that
-child's alone. Each repeat of a step is bracketed by a floor sample taken right before and right
+child's alone (the largest of it and any process it started); a command that starts worker
+processes is also sampled as a whole: the peak sum of the proportional set sizes (PSS) of it and
+every process under it, read from /proc ten times a second. Each repeat of a step is bracketed by a floor sample taken right before and right
 after it (consecutive repeats share the sample between them), and its ratio is the step's time
 over the mean of those two samples: a machine that slows down for a minute slows the floor too.
 """
@@ -32,6 +34,48 @@ class Child:
     seconds: float
     peak_mb: float
     stdout: str = ""
+    tree_mb: float = 0.0  # peak PSS of the command and every process under it (0: not sampled)
+
+
+class TreeMemory:
+    """Samples the summed PSS of a process and its descendants in a thread until stopped."""
+
+    def __init__(self, pid: int, every: float = 0.1):
+        import threading
+
+        self.pid, self.every, self.peak_kb = pid, every, 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _tree(self, pid: int) -> list[int]:
+        out, todo = [], [pid]
+        while todo:
+            p = todo.pop()
+            out.append(p)
+            try:
+                todo += [int(c) for c in Path(f"/proc/{p}/task/{p}/children").read_text().split()]
+            except OSError:
+                pass
+        return out
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.every):
+            total = 0
+            for p in self._tree(self.pid):
+                try:
+                    for line in Path(f"/proc/{p}/smaps_rollup").read_text().splitlines():
+                        if line.startswith("Pss:"):
+                            total += int(line.split()[1])
+                            break
+                except OSError:
+                    pass
+            self.peak_kb = max(self.peak_kb, total)
+
+    def stop(self) -> float:
+        self._stop.set()
+        self._thread.join()
+        return self.peak_kb / 1024
 
 
 def run_child(cmd: list[str], *, cwd: Path, capture: bool = False) -> Child:
@@ -40,12 +84,15 @@ def run_child(cmd: list[str], *, cwd: Path, capture: bool = False) -> Child:
     with tempfile.TemporaryFile(mode="w+") as err_file:
         start = time.perf_counter()
         proc = subprocess.Popen(cmd, cwd=cwd, stdout=out_file, stderr=err_file, text=True)
+        tree = TreeMemory(proc.pid) if Path("/proc/self/smaps_rollup").exists() else None
         try:
             _, status, usage = os.wait4(proc.pid, 0)
         except BaseException:  # interrupted: never leave a measured child running
             proc.kill()
             proc.wait()
             raise
+        finally:
+            tree_mb = tree.stop() if tree is not None else 0.0
         elapsed = time.perf_counter() - start
         proc.returncode = os.waitstatus_to_exitcode(status)
         if proc.returncode != 0:
@@ -57,7 +104,7 @@ def run_child(cmd: list[str], *, cwd: Path, capture: bool = False) -> Child:
         out_file.seek(0)
         out = out_file.read()
         out_file.close()
-    return Child(elapsed, usage.ru_maxrss / 1024, out)
+    return Child(elapsed, usage.ru_maxrss / 1024, out, tree_mb)
 
 
 def monitor_cmd(*args: str) -> list[str]:
@@ -78,6 +125,7 @@ class Step:
     seconds: list[float] = field(default_factory=list)
     ratios: list[float] = field(default_factory=list)
     peaks_mb: list[float] = field(default_factory=list)
+    trees_mb: list[float] = field(default_factory=list)
     floors: list[float] = field(default_factory=list)
     note: str = ""
 
@@ -90,6 +138,7 @@ class Step:
             "x_floor_min": round(min(self.ratios), 2), "x_floor_max": round(max(self.ratios), 2),
             "ratios": [round(r, 3) for r in self.ratios],
             "peak_rss_mb": round(max(self.peaks_mb), 1),
+            "peak_tree_pss_mb": round(max(self.trees_mb, default=0.0), 1),
             "floor_samples_s": [round(f, 3) for f in self.floors],
             "note": self.note,
         }
@@ -124,6 +173,7 @@ class FloorBracket:
             step.seconds.append(child.seconds)
             step.ratios.append(child.seconds / floor if floor else float("nan"))
             step.peaks_mb.append(child.peak_mb)
+            step.trees_mb.append(child.tree_mb)
             step.floors += [before, after]
             before = after
         return step

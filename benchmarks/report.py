@@ -1,7 +1,8 @@
 """The benchmark's verdicts, its markdown (results, floor noise, scaling) and the README update.
 
 Targets are issue 16's: import ≤ 4× floor; due, flags, nightly and export ≤ 2.5× floor; both
-with peak RSS ≤ 1 GB (1024 MiB, the child's own); the PostgreSQL import no slower than SQLite's
+with peak memory ≤ 1 GB (1024 MiB: the larger of the child's own peak RSS and the peak summed PSS
+of it and its worker processes); the PostgreSQL import no slower than SQLite's
 (medians); `show` ≤ 0.5 s. A verdict is "met" when the whole spread of the repeats is within the
 target, "missed" when all of it is beyond, "within noise" when the target lies inside the spread
 (the machine's noise, not the code, decides that one). Peak RSS over the limit is "missed".
@@ -29,10 +30,15 @@ def _spread_verdict(low: float, high: float, limit: float) -> str:
     return "within noise"
 
 
+def memory_mb(row: dict) -> float:
+    """A step's peak memory: its own peak RSS, or all its processes' together when larger."""
+    return max(row["peak_rss_mb"], row.get("peak_tree_pss_mb", 0.0))
+
+
 def verdict(row: dict, rows: list[dict]) -> tuple[str, str]:
     """(target text, verdict) for one result row; ("", "") for a step without a target."""
     step = row["step"]
-    rss_ok = row["peak_rss_mb"] <= RSS_LIMIT_MB
+    rss_ok = memory_mb(row) <= RSS_LIMIT_MB
     if step in RATIO_TARGETS:
         limit = RATIO_TARGETS[step]
         found = _spread_verdict(row["x_floor_min"], row["x_floor_max"], limit)
@@ -56,11 +62,13 @@ def add_verdicts(rows: list[dict]) -> None:
 
 
 def results_table(rows: list[dict]) -> list[str]:
-    lines = ["| patients | step | median s | × floor (median) | ratio spread | peak RSS MB | target | verdict |",
-             "|---:|---|---:|---:|---|---:|---|---|"]
+    lines = ["| patients | step | median s | × floor (median) | ratio spread | peak RSS MB | all processes MB | "
+             "target | verdict |",
+             "|---:|---|---:|---:|---|---:|---:|---|---|"]
     for r in rows:
         lines.append(f"| {r['patients']:,} | {r['step']} | {r['median_s']:.2f} | {r['x_floor_median']:.2f} | "
-                     f"{r['x_floor_min']:.2f}–{r['x_floor_max']:.2f} | {r['peak_rss_mb']:,.0f} | {r['target']} | "
+                     f"{r['x_floor_min']:.2f}–{r['x_floor_max']:.2f} | {r['peak_rss_mb']:,.0f} | "
+                     f"{r.get('peak_tree_pss_mb', 0.0):,.0f} | {r['target']} | "
                      f"{r['verdict']} |")
     return lines
 
@@ -80,7 +88,7 @@ def scaling(rows: list[dict]) -> dict:
     largest sizes (and marked so)."""
     out: dict = {}
     for step in dict.fromkeys(r["step"] for r in rows):
-        points = sorted((r["patients"], r["median_s"], r["peak_rss_mb"]) for r in rows if r["step"] == step)
+        points = sorted((r["patients"], r["median_s"], memory_mb(r)) for r in rows if r["step"] == step)
         entry = {"sizes": [p[0] for p in points], "peak_rss_mb": [p[2] for p in points],
                  "s_per_1000": [round(p[1] / (p[0] / 1000), 4) for p in points]}
         big = [p for p in points if p[0] >= SCALING_FROM]

@@ -147,6 +147,9 @@ class ScaleSettings:
     stays flat whatever the cohort's size (0: the whole cohort at once)."""
 
     chunk_patients: int = 25000
+    # Worker processes that evaluate a chunk while this process reads the next (services.chunk_workers);
+    # 0 evaluates in this process. Used only when the cohort has more than one chunk.
+    workers: int = 1
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -273,6 +276,10 @@ def _check(config: Config, source: str) -> None:
         raise ConfigError(f"{source} [fhir]: 'unknown_gender' is \"X\" or \"\" (reject), got {config.fhir.unknown_gender!r}")
     if config.schedule.interval_months < 1 or config.schedule.risk_interval_months < 1:
         raise ConfigError(f"{source} [schedule]: intervals must be at least 1 month")
+    if config.scale.chunk_patients < 0:
+        raise ConfigError(f"{source} [scale]: 'chunk_patients' must be 0 (all at once) or more")
+    if not 0 <= config.scale.workers <= 16:
+        raise ConfigError(f"{source} [scale]: 'workers' must be 0 (evaluate in the command's process) to 16")
 
 
 def load_config(path: str | os.PathLike | None) -> Config:

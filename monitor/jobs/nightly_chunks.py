@@ -88,26 +88,43 @@ def _concat(frames: list[pd.DataFrame]) -> pd.DataFrame:
 
 def evaluate_nightly(engine: Engine, *, as_of: date, config: Config, progress=None) -> NightlyCohort:
     """Evaluate the cohort chunk by chunk (codes only), keeping each chunk's facts and the
-    fingerprinted warn/urgent flags (evaluated again with evidence for those patients only)."""
-    from monitor.jobs.delivery import DigestFlags
-    from monitor.jobs.nightly import review_keys
-    from monitor.services.chunks import chunks, evaluate_chunk
+    fingerprinted warn/urgent flags (evaluated again with evidence for those patients only);
+    with `[scale] workers`, a worker evaluates a chunk while the next one is read."""
+    from monitor.services.chunk_workers import in_order
+    from monitor.services.chunks import chunks
+    from monitor.store.cohort_reads import load_cohort_part
 
-    ranges, facts, digests, keys, patients, flag_count = [], [], [], [], 0, 0
-    for chunk in chunks(engine, config=config, progress=progress):
-        evaluation = evaluate_chunk(chunk, as_of=as_of, config=config, evidence=False)
-        chunk_keys = review_keys(evaluation, config=config)
-        digest = _digest_part(evaluation, chunk_keys, DigestFlags.of(evaluation))
-        ranges.append(chunk.id_range)
-        facts.append(Facts(as_of, Patients(evaluation.cohort.patients[PATIENT_COLUMNS].reset_index(drop=True)),
-                           evaluation.schedule[SCHEDULE_COLUMNS].reset_index(drop=True),
-                           digest.urgent.assign(severity="urgent")))  # what rules.worklist.urgent_patients reads
+    ranges = []
+
+    def tasks():
+        for chunk in chunks(engine, config=config, progress=progress):
+            ranges.append(chunk.id_range)
+            yield chunk.total, nightly_part, (load_cohort_part(chunk.conn, chunk.id_range), chunk.acknowledgements(),
+                                              as_of, config)
+    facts, digests, keys, patients, flag_count = [], [], [], 0, 0
+    for part, digest, chunk_keys, n_patients, n_flags in in_order(tasks(), workers=config.scale.workers):
+        facts.append(part)
         digests.append(digest)
         keys.append(chunk_keys)
-        patients += len(evaluation.schedule)
-        flag_count += len(evaluation.flags)
-        del evaluation, chunk_keys  # never two chunks' evaluations at once
+        patients += n_patients
+        flag_count += n_flags
     return NightlyCohort(as_of, ranges, facts, digests, _concat(keys) if keys else _no_keys(), patients, flag_count)
+
+
+def nightly_part(cohort, acks: pd.DataFrame, as_of: date, config: Config) -> tuple:
+    """What the run keeps of one chunk (no database: services.chunk_workers may run it in a worker):
+    its Facts, DigestFlags, `flag_seen` keys, and how many patients and flags it has."""
+    from monitor.jobs.delivery import DigestFlags
+    from monitor.jobs.nightly import review_keys
+    from monitor.rules.evaluation import evaluate
+
+    evaluation = evaluate(cohort, as_of=as_of, config=config, evidence=False, acknowledgements=acks)
+    chunk_keys = review_keys(evaluation, config=config)
+    digest = _digest_part(evaluation, chunk_keys, DigestFlags.of(evaluation))
+    facts = Facts(as_of, Patients(evaluation.cohort.patients[PATIENT_COLUMNS].reset_index(drop=True)),
+                  evaluation.schedule[SCHEDULE_COLUMNS].reset_index(drop=True),
+                  digest.urgent.assign(severity="urgent"))  # what rules.worklist.urgent_patients reads
+    return facts, digest, chunk_keys, len(evaluation.schedule), len(evaluation.flags)
 
 
 def _digest_part(evaluation, keys: pd.DataFrame, digest):

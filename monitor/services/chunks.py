@@ -4,7 +4,9 @@ A chunk is a range of consecutive patient ids (`[scale] chunk_patients` patients
 the acknowledgements, contacts and reminders are read for that range only, in one read
 transaction for the whole pass (one consistent view of the database). The rules are per patient,
 so a chunk's results are the cohort's results for its patients: the callers merge the chunks'
-sorted rows (formats.spool) into the order of the whole list.
+sorted rows (formats.spool) into the order of the whole list. Reading stays here, on the pass's
+connection; evaluating a chunk (services.chunk_work) runs in a worker process meanwhile
+(services.chunk_workers, `[scale] workers`).
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from sqlalchemy import Engine
 
 from monitor import store
 from monitor.config import Config
-from monitor.rules.evaluation import Evaluation, due_rows, evaluate
+from monitor.services.chunk_workers import in_order
 from monitor.store.cohort_reads import (
     has_acknowledgements_table,
     load_acknowledgements_part,
@@ -56,40 +58,27 @@ def chunks(engine: Engine, *, config: Config, progress=None, what: str = "evalua
             yield Chunk(conn, id_range, number, len(ranges), has_acks)
 
 
-def evaluate_chunk(chunk: Chunk, *, as_of: date, config: Config, evidence: bool = True) -> Evaluation:
-    """The chunk's schedule and flags, as services.evaluation.evaluate_db gives them for its patients."""
-    cohort = load_cohort_part(chunk.conn, chunk.id_range)
-    return evaluate(cohort, as_of=as_of, config=config, evidence=evidence,
-                    acknowledgements=chunk.acknowledgements())
-
-
 def due_chunks(engine: Engine, *, as_of: date, config: Config, statuses: tuple[str, ...] = (),
                progress=None) -> Iterator[pd.DataFrame]:
     """Per chunk, its part of the surveillance list (services.exports.due_list), most overdue first."""
-    from monitor.rules.reminders import reminder_states
-    from monitor.rules.worklist import patient_reminders
+    from monitor.services.chunk_work import due_part
     from monitor.store.reminders import load_contacts, load_reminders
 
-    for chunk in chunks(engine, config=config, progress=progress):
-        evaluation = evaluate_chunk(chunk, as_of=as_of, config=config, evidence=False)
-        states = reminder_states(*load_reminders(chunk.conn, chunk.id_range), zone=config.zone)
-        rows = due_rows(evaluation, statuses, contacts=load_contacts(chunk.conn, chunk.id_range),
-                        reminders=patient_reminders(states, evaluation.schedule))
-        del evaluation, states  # never two chunks' evaluations at once
-        yield rows
-        del rows
+    def tasks():
+        for chunk in chunks(engine, config=config, progress=progress):
+            conn, ids = chunk.conn, chunk.id_range
+            yield chunk.total, due_part, (load_cohort_part(conn, ids), chunk.acknowledgements(),
+                                          load_reminders(conn, ids), load_contacts(conn, ids), as_of, config, statuses)
+    return in_order(tasks(), workers=config.scale.workers)
 
 
-def flag_chunks(engine: Engine, *, as_of: date, config: Config, progress=None) -> Iterator[tuple[pd.DataFrame, pd.DataFrame]]:
-    """Per chunk, its flags marked acknowledged and its patients (services.evaluation.flags_db)."""
-    from monitor.rules.acknowledgements import mark_acknowledged
-    from monitor.rules.flags import evaluate_flags
+def flag_chunks(engine: Engine, *, as_of: date, config: Config, min_severity: str = "info",
+                codes: tuple[str, ...] = (), progress=None) -> Iterator[pd.DataFrame]:
+    """Per chunk, its flags marked acknowledged, with MRNs (rules.evaluation.flag_rows)."""
+    from monitor.services.chunk_work import flags_part
 
-    for chunk in chunks(engine, config=config, progress=progress):
-        cohort = load_cohort_part(chunk.conn, chunk.id_range)
-        acks = chunk.acknowledgements()
-        found = mark_acknowledged(evaluate_flags(cohort, as_of=as_of, config=config), acks)
-        patients = cohort.patients
-        del cohort, acks  # never two chunks' cohorts at once
-        yield found, patients
-        del found, patients
+    def tasks():
+        for chunk in chunks(engine, config=config, progress=progress):
+            yield chunk.total, flags_part, (load_cohort_part(chunk.conn, chunk.id_range), chunk.acknowledgements(),
+                                            as_of, config, min_severity, codes)
+    return in_order(tasks(), workers=config.scale.workers)

@@ -150,19 +150,18 @@ def spool_flags(engine: Engine, *, as_of: date, config: Config, min_severity: st
                 fmt: str, progress=None) -> SpooledList:
     """The flags of every active patient (rules.evaluation.flag_rows' order): JSON records, or the
     table's lines; `extra` counts the patients and the acknowledged flags."""
-    from monitor.rules.evaluation import flag_rows
     from monitor.rules.flag_frames import severity_rank
 
     out = SpooledList(fmt, [], extra={"patients": 0, "acknowledged": 0})
     try:
-        for found, patients in flag_chunks(engine, as_of=as_of, config=config, progress=progress):
-            rows = flag_rows(found, patients, min_severity=min_severity, codes=codes)
+        for rows in flag_chunks(engine, as_of=as_of, config=config, min_severity=min_severity, codes=codes,
+                                progress=progress):
             keys = zip((-severity_rank(rows["severity"])).tolist(), rows["mrn"].tolist(), rows["code"].tolist())
             acked = rows["acknowledged_by"] != ""
             out.extra["patients"] += int(rows["mrn"].nunique())
             out.extra["acknowledged"] += int(acked.sum())
             out.add(keys, flag_json(rows, acked) if fmt == "json" else flag_lines(rows, acked, config))
-            del found, patients, rows, acked  # before the next chunk is evaluated
+            del rows, acked  # before the next chunk is read
     except BaseException:
         out.close()
         raise
@@ -173,19 +172,38 @@ FLAG_JSON_FIELDS = ["mrn", "code", "severity", "title", "evidence", "action", "s
 
 
 def flag_json(rows, acked) -> list[str]:
-    """Each flag as its record in the JSON list (json.dumps, indent 2; sources as a list)."""
+    """Each flag as its record in the JSON list, as `json.dumps(records, ensure_ascii=False,
+    indent=2)` writes it (sources as a list; acknowledged_by/at on an acknowledged flag), written
+    a record at a time with the encoder's own string escaping (no whole-list round trip)."""
+    from json.encoder import encode_basestring
+
     from monitor.rules.evaluation import sources_list
 
     if not len(rows):
         return []
-    lists = {s: sources_list(s) for s in rows["sources"].unique()}
-    out = rows.assign(sources=rows["sources"].astype("object").map(lists))
-    records = json.loads(out[FLAG_JSON_FIELDS].to_json(orient="records", force_ascii=False, indent=2))
-    for record, is_acked, by, at in zip(records, acked, rows["acknowledged_by"], rows["acknowledged_at"]):
+
+    def value(v) -> str:
+        if v is None or v != v:  # missing (None, NaN): JSON null
+            return "null"
+        return encode_basestring(v) if isinstance(v, str) else json.dumps(v)
+
+    def listed(items: list) -> str:
+        if not items:
+            return "[]"
+        return "[\n" + ",\n".join("      " + value(x) for x in items) + "\n    ]"
+
+    sources = {s: listed(sources_list(s)) for s in rows["sources"].unique()}
+    names = [encode_basestring(f) for f in FLAG_JSON_FIELDS[:-1]]
+    columns = [rows[f].astype(object).tolist() for f in FLAG_JSON_FIELDS[:-1]]
+    out = []
+    for i, (source, is_acked) in enumerate(zip(rows["sources"].tolist(), acked.tolist())):
+        fields = [f"    {n}: {value(c[i])}" for n, c in zip(names, columns)]
+        fields.append(f'    "sources": {sources[source]}')
         if is_acked:
-            record["acknowledged_by"] = by
-            record["acknowledged_at"] = at.isoformat()
-    return row_text.json_list_pieces(json.dumps(records, ensure_ascii=False, indent=2), len(records))
+            fields.append(f'    "acknowledged_by": {value(rows["acknowledged_by"].iat[i])}')
+            fields.append(f'    "acknowledged_at": {value(rows["acknowledged_at"].iat[i].isoformat())}')
+        out.append("  {\n" + ",\n".join(fields) + "\n  }")
+    return out
 
 
 def flag_lines(rows, acked, config: Config) -> list[str]:

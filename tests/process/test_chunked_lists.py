@@ -28,12 +28,15 @@ def run(folder: Path, *args: str) -> subprocess.CompletedProcess:
     return done
 
 
-def lists(folder: Path, chunk_patients: int | None, *, names=tuple(LISTS), xlsx: bool = False) -> dict[str, bytes]:
-    """Each list's stdout, and the overdue export's file, with `[scale] chunk_patients` set (None: unset)."""
+def lists(folder: Path, chunk_patients: int | None, *, names=tuple(LISTS), xlsx: bool = False,
+          workers: int | None = None) -> dict[str, bytes]:
+    """Each list's stdout, and the overdue export's file, with `[scale] chunk_patients` set (None:
+    unset) and `[scale] workers` (None: unset, one worker process evaluates while this one reads)."""
     options = []
-    if chunk_patients is not None:
-        config = folder / f"chunks-{chunk_patients}.toml"
-        config.write_text(f"[scale]\nchunk_patients = {chunk_patients}\n")
+    if chunk_patients is not None or workers is not None:
+        config = folder / f"chunks-{chunk_patients}-{workers}.toml"
+        config.write_text("[scale]\n" + (f"chunk_patients = {chunk_patients}\n" if chunk_patients is not None else "")
+                          + (f"workers = {workers}\n" if workers is not None else ""))
         options = ["--config", config.name]
     out = {name: run(folder, *options, *LISTS[name], "--as-of", AS_OF).stdout for name in names}
     target = f"overdue-{chunk_patients}.csv"
@@ -72,8 +75,9 @@ def test_demo_lists_are_the_same_in_chunks_as_at_once(demo):
     assert b"deferred until 2030-01-15" in whole["due.table"] and b"unreachable" in whole["due.csv"]
     default = lists(demo, None, names=("due.csv",))  # unset: chunks of 25,000 patients
     assert default == {name: whole[name] for name in default}
-    chunked = lists(demo, 45)  # 7 chunks, the last one short
+    chunked = lists(demo, 45)  # 7 chunks, the last one short; a worker process evaluates them
     assert chunked == whole
+    assert lists(demo, 45, workers=0) == whole  # the same chunks evaluated in this process
 
 
 def test_tiny_cohort_lists_are_the_same_in_chunks_of_one_and_seven(tmp_path):
@@ -85,6 +89,8 @@ def test_tiny_cohort_lists_are_the_same_in_chunks_of_one_and_seven(tmp_path):
     assert whole["due.csv"].count(b"\n") >= 6 and whole["flags.json"].count(b'"mrn"') >= 10
     assert lists(tmp_path, 7, names=names, xlsx=True) == whole
     assert lists(tmp_path, 1, names=names, xlsx=True) == whole
+    assert lists(tmp_path, 1, names=names, workers=2) == {name: whole[name] for name in (*names, "export says")} | {
+        "overdue.csv": whole["overdue.csv"]}
 
 
 @pytest.mark.slow

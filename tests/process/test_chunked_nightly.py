@@ -15,12 +15,13 @@ from tests.process.test_chunked_lists import AS_OF, load, run
 LATER = "2026-11-25"  # the next run: a deferral has expired, a scan has moved a due date
 
 
-def written(folder: Path, chunk_patients: int, *, as_of: str = LATER) -> dict[str, object]:
+def written(folder: Path, chunk_patients: int, *, as_of: str = LATER, workers: int = 1) -> dict[str, object]:
     """Run the nightly for `as_of` on a copy of `folder` in chunks of `chunk_patients` (0: all at
-    once), and what it wrote: its rows (clock times aside) and its outbox files."""
-    copy = folder.parent / f"{folder.name}-{as_of}-chunks-{chunk_patients}"
+    once), evaluated by `workers` worker processes (0: in the run's process; used only with more
+    than one chunk), and what it wrote: its rows (clock times aside) and its outbox files."""
+    copy = folder.parent / f"{folder.name}-{as_of}-chunks-{chunk_patients}-workers-{workers}"
     shutil.copytree(folder, copy)
-    (copy / "chunks.toml").write_text(f"[scale]\nchunk_patients = {chunk_patients}\n")
+    (copy / "chunks.toml").write_text(f"[scale]\nchunk_patients = {chunk_patients}\nworkers = {workers}\n")
     said = run(copy, "--config", "chunks.toml", "run", "nightly", "--as-of", as_of).stdout
     said = said.replace(str(copy).encode(), b"FOLDER")
     (database,) = copy.glob("*.db")
@@ -63,6 +64,7 @@ def test_demo_nightly_writes_the_same_in_chunks_as_at_once(tmp_path):
     first = written(folder, 0, as_of=AS_OF)
     assert first["rows"]["job_run"][-1][-1]["new"] > 50 and first["rows"]["flag_seen"]
     assert written(folder, 7, as_of=AS_OF) == first, "first night, chunks of 7"
+    assert written(folder, 7, as_of=AS_OF, workers=0) == first, "first night, chunks of 7 in the run's process"
     run(folder, "run", "nightly", "--as-of", AS_OF)
     due = run(folder, "due", "--status", "overdue", "--format", "csv", "--as-of", AS_OF).stdout.decode()
     overdue = [line.split(",")[0] for line in due.splitlines()[1:6]]
@@ -80,6 +82,7 @@ def test_demo_nightly_writes_the_same_in_chunks_as_at_once(tmp_path):
     assert whole["files"]["worklist-" + LATER + ".csv"].count(b"\n") > 50
     for size in (7, 45):
         assert written(folder, size) == whole, f"next night, chunks of {size}"
+    assert written(folder, 45, workers=2) == whole, "next night, chunks of 45, two workers"
 
 
 def test_synthetic_nightly_writes_the_same_in_chunks_of_one_and_seven(tmp_path):
@@ -93,3 +96,4 @@ def test_synthetic_nightly_writes_the_same_in_chunks_of_one_and_seven(tmp_path):
     assert whole["rows"]["reminder"] and whole["rows"]["flag_seen"]
     assert written(folder, 7) == whole
     assert written(folder, 1) == whole
+    assert written(folder, 1, workers=0) == whole

@@ -56,3 +56,32 @@ def test_scale_section_sets_the_chunk_size_and_refuses_nonsense():
     for bad in (-1, "7", 2.5):
         with pytest.raises(ConfigError, match=r"\[scale\].*chunk_patients"):
             parse_config({"scale": {"chunk_patients": bad}})
+    assert parse_config({}).scale.workers == 1 and parse_config({"scale": {"workers": 0}}).scale.workers == 0
+    for bad in (-1, 17, "2"):
+        with pytest.raises(ConfigError, match=r"\[scale\].*workers"):
+            parse_config({"scale": {"workers": bad}})
+
+
+def test_flag_records_read_as_json_dumps_writes_the_list():
+    """Each flag's record, written a field at a time, is what json.dumps(indent=2) writes for the
+    list: quotes, line breaks, non-ASCII, a missing evidence, numbered and named sources, an
+    acknowledged flag's two extra fields."""
+    from monitor.services.list_streams import flag_json
+
+    rows = pd.DataFrame({
+        "mrn": ["A1", "B2", "C3"], "code": ["x", "y", "z"], "severity": ["urgent", "warn", "info"],
+        "title": ['say "no"', "Zoë\nMüller \\ tab\t", "plain"], "evidence": ["e", None, "</script>"],
+        "action": ["a", "b", "c"], "sources": ["2, 4", "", "PROTOCOL §3, 7"],
+        "acknowledged_by": ["", "dr \"o\"", ""],
+        "acknowledged_at": pd.to_datetime([None, "2026-11-20T10:11:12Z", None], utc=True),
+    }).astype({"code": "category", "severity": "category", "sources": "category"})
+    acked = rows["acknowledged_by"] != ""
+    records = [{"mrn": r.mrn, "code": r.code, "severity": r.severity, "title": r.title,
+                "evidence": r.evidence if isinstance(r.evidence, str) else None,
+                "action": r.action,
+                "sources": [int(s) if s.strip().isdigit() else s.strip() for s in r.sources.split(",") if s.strip()]}
+               for r in rows.itertuples()]
+    records[1] |= {"acknowledged_by": 'dr "o"', "acknowledged_at": "2026-11-20T10:11:12+00:00"}
+    text = json.dumps(records, ensure_ascii=False, indent=2)
+    assert "[\n" + ",\n".join(flag_json(rows, acked)) + "\n]" == text
+    assert flag_json(rows.iloc[:0], acked.iloc[:0]) == []

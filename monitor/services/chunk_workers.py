@@ -1,0 +1,59 @@
+"""Chunks evaluated in worker processes while this process reads the next one.
+
+Reading a chunk (SQL, rows into frames) and evaluating it (the rules) each take about half of a
+list's time and use one core each: with `[scale] workers` worker processes (1 by default; 0
+evaluates here), this process reads chunk k+1 on the pass's one connection while a worker
+evaluates chunk k. The workers never touch the database: they get the chunk's frames and return
+the rows; results come back in the chunks' order, so the output is the same bytes either way.
+A worker is a fresh process (forkserver, else spawn: never a fork of a process holding a database
+connection or threads), started once per pass and only when there is more than one chunk.
+"""
+
+from __future__ import annotations
+
+import itertools
+import multiprocessing
+from collections import deque
+from concurrent.futures import Future, ProcessPoolExecutor
+from typing import Callable, Iterable, Iterator
+
+# Imported once by the fork server, so each worker starts with pandas and the rules loaded.
+PRELOAD = ["monitor.rules.evaluation", "monitor.services.chunk_work"]
+
+
+def _pool(workers: int) -> ProcessPoolExecutor:
+    methods = multiprocessing.get_all_start_methods()
+    context = multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
+    if "forkserver" in methods:
+        context.set_forkserver_preload(PRELOAD)
+    return ProcessPoolExecutor(max_workers=workers, mp_context=context)
+
+
+def in_order(tasks: Iterable[tuple[int, Callable, tuple]], *, workers: int) -> Iterator:
+    """`fn(*args)` of every task `(chunks, fn, args)`, in the tasks' order (`chunks`: how many
+    tasks the pass has). With `workers` > 0 and more than one chunk the calls run in worker
+    processes, at most `workers` at a time, while the next task's arguments are produced (read)
+    here: memory holds at most `workers` + 1 chunks' inputs. A worker's exception is raised here."""
+    tasks = iter(tasks)
+    first = next(tasks, None)
+    if first is None:
+        return
+    chunks = first[0]
+    if workers <= 0 or chunks <= 1:
+        for _chunks, fn, args in itertools.chain([first], tasks):
+            yield fn(*args)
+        return
+    pending: deque[Future] = deque()
+    pool = _pool(min(workers, chunks))
+    try:
+        for _chunks, fn, args in itertools.chain([first], tasks):
+            pending.append(pool.submit(fn, *args))
+            del args  # the pool holds them until the call is done
+            while len(pending) > workers:
+                yield pending.popleft().result()
+        while pending:
+            yield pending.popleft().result()
+    finally:
+        for future in pending:
+            future.cancel()
+        pool.shutdown(wait=True, cancel_futures=True)

@@ -1,0 +1,52 @@
+"""services.chunk_workers: results in the tasks' order, in worker processes or here."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from monitor.services.chunk_workers import in_order
+
+
+def square_and_pid(x: int) -> tuple[int, int]:
+    return x * x, os.getpid()
+
+
+def fail_on_three(x: int) -> int:
+    if x == 3:
+        raise ValueError("three is refused")
+    return x
+
+
+def tasks(fn, n: int, seen: list | None = None):
+    for i in range(n):
+        if seen is not None:
+            seen.append(i)
+        yield n, fn, (i,)
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_workers_return_results_in_order_from_other_processes(workers):
+    out = list(in_order(tasks(square_and_pid, 9), workers=workers))
+    assert [r for r, _pid in out] == [i * i for i in range(9)]
+    assert os.getpid() not in {pid for _r, pid in out}
+
+
+def test_no_workers_or_one_chunk_run_here():
+    assert {pid for _r, pid in in_order(tasks(square_and_pid, 4), workers=0)} == {os.getpid()}
+    assert {pid for _r, pid in in_order(tasks(square_and_pid, 1), workers=2)} == {os.getpid()}
+    assert list(in_order(iter(()), workers=1)) == []
+
+
+def test_reading_runs_at_most_one_task_ahead_per_worker():
+    seen: list[int] = []
+    results = in_order(tasks(square_and_pid, 6, seen), workers=1)
+    next(results)
+    assert len(seen) == 2  # the first result waited while the second chunk was read
+    results.close()
+
+
+def test_a_workers_exception_is_raised_here_and_the_pool_stops():
+    with pytest.raises(ValueError, match="three is refused"):
+        list(in_order(tasks(fail_on_three, 6), workers=1))

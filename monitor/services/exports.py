@@ -81,10 +81,10 @@ def is_xlsx(path: Path) -> bool:
 
 
 def reminder_histories(engine: Engine, patient_ids, *, config: Config) -> dict:
-    """Per patient id, the reminders with their histories, for the patient reports."""
-    from monitor.services.reminders import patient_histories
+    """Per patient id, the reminders with their histories, for the patient reports (one read for all)."""
+    from monitor.services.reminders import patients_histories
 
-    return {int(pid): patient_histories(engine, int(pid), config=config) for pid in patient_ids}
+    return patients_histories(engine, patient_ids, config=config)
 
 
 def write_patient_reports(engine: Engine, evaluation: Evaluation, patient_ids: list[int], folder: Path, *,

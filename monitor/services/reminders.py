@@ -165,10 +165,12 @@ class History:
 
 
 def _histories(conn, states: pd.DataFrame, patients: pd.DataFrame, reminder_ids, config: Config, *,
-               patient_id: int | None = None) -> list[History]:
+               patient_id: int | None = None, events: pd.DataFrame | None = None) -> list[History]:
+    """Each reminder's header and event rows; `events` already read, or read here (of `patient_id`)."""
     from monitor.store.reminders import load_reminder_events
 
-    events = load_reminder_events(conn, patient_id=patient_id)
+    if events is None:
+        events = load_reminder_events(conn, patient_id=patient_id)
     names = patients.set_index("patient_id")
     out = []
     for rid in reminder_ids:
@@ -209,6 +211,25 @@ def patient_histories(engine: Engine, patient_id: int, *, config: Config) -> lis
         patients = load_patient_names(conn, patient_id=patient_id)
         ids = sorted(states.loc[states["patient_id"] == patient_id, "reminder_id"].astype(int), reverse=True)
         return _histories(conn, states, patients, ids, config, patient_id=patient_id)
+
+
+def patients_histories(engine: Engine, patient_ids, *, config: Config) -> dict[int, list[History]]:
+    """Per patient id, every reminder with its history, newest first (for the patient reports):
+    one read of the reminders, events and names of the patients' id span, never one per patient."""
+    ids = sorted({int(p) for p in patient_ids})
+    if not ids:
+        return {}
+    span = (ids[0], ids[-1])
+    with store.reading(engine) as conn:
+        rows, events = load_reminders(conn, span)
+        states = reminder_states(rows, events, zone=config.zone)
+        states = states.loc[states["patient_id"].isin(ids)]
+        patients = load_patient_names(conn, span)
+    out = {}
+    for pid, mine in states.groupby("patient_id", sort=False):
+        reminder_ids = sorted(mine["reminder_id"].astype(int), reverse=True)
+        out[int(pid)] = _histories(None, mine, patients, reminder_ids, config, events=events)
+    return {pid: out.get(pid, []) for pid in ids}
 
 
 def reminder_summary(engine: Engine, evaluation, *, config: Config) -> pd.DataFrame:

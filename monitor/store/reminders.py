@@ -78,10 +78,12 @@ def load_contacts(conn, id_range: tuple[int, int] | None = None) -> pd.DataFrame
     return contacts.set_index("patient_id")
 
 
-def load_patient_names(conn, *, patient_id: int | None = None) -> pd.DataFrame:
-    """Every patient's (or one patient's) id, MRN, name and status (to read an argument as an MRN,
-    echo whom an action hit, and refuse work on a patient no longer followed)."""
-    where, params = _patients_in("id", _range(None, patient_id))
+def load_patient_names(conn, id_range: tuple[int, int] | None = None, *,
+                       patient_id: int | None = None) -> pd.DataFrame:
+    """Every patient's (or those of the ids in `id_range`, or one patient's) id, MRN, name and
+    status (to read an argument as an MRN, echo whom an action hit, and refuse work on a patient
+    no longer followed)."""
+    where, params = _patients_in("id", _range(id_range, patient_id))
     patients = pd.read_sql_query(text("SELECT id AS patient_id, mrn, name, status FROM patient" + where), conn,
                                  params=params)
     patients["patient_id"] = patients["patient_id"].astype("int64")

@@ -15,7 +15,14 @@ import itertools
 import multiprocessing
 from collections import deque
 from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from typing import Callable, Iterable, Iterator
+
+from monitor.errors import MonitorError
+
+
+class WorkerLost(MonitorError):
+    """A worker process ended without its result (killed, or out of memory)."""
 
 # Imported once by the fork server, so each worker starts with pandas and the rules loaded.
 PRELOAD = ["monitor.rules.evaluation", "monitor.services.chunk_work"]
@@ -53,6 +60,10 @@ def in_order(tasks: Iterable[tuple[int, Callable, tuple]], *, workers: int) -> I
                 yield pending.popleft().result()
         while pending:
             yield pending.popleft().result()
+    except BrokenProcessPool:
+        raise WorkerLost("a worker process that evaluates the cohort ended before its chunk was done "
+                         "(killed, or out of memory); nothing was written. Run again, or set "
+                         "[scale] workers = 0 or a smaller chunk_patients in the config file") from None
     finally:
         for future in pending:
             future.cancel()

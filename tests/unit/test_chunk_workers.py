@@ -50,3 +50,16 @@ def test_reading_runs_at_most_one_task_ahead_per_worker():
 def test_a_workers_exception_is_raised_here_and_the_pool_stops():
     with pytest.raises(ValueError, match="three is refused"):
         list(in_order(tasks(fail_on_three, 6), workers=1))
+
+
+def die(x: int) -> int:
+    if x == 2:
+        os._exit(9)  # as the out-of-memory killer ends a process: no result, no exception
+    return x
+
+
+def test_a_worker_that_dies_is_a_clear_error_not_a_traceback():
+    from monitor.services.chunk_workers import WorkerLost
+
+    with pytest.raises(WorkerLost, match=r"workers = 0"):
+        list(in_order(tasks(die, 5), workers=1))

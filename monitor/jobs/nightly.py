@@ -194,20 +194,6 @@ def _opened_by(conn, run_id: int) -> pd.DataFrame:
     return opened.astype({"reminder_id": "int64", "patient_id": "int64"})
 
 
-def review_keys(evaluation, *, config: Config) -> pd.DataFrame:
-    """The warn and urgent flags of the run with the fingerprint `flags ack` gives them: the run
-    evaluates without evidence text, so the few patients with such flags are evaluated again with it."""
-    from monitor.rules.acknowledgements import REVIEW_SEVERITIES, seen_keys
-    from monitor.rules.flags import evaluate_flags
-
-    flags = evaluation.flags
-    ids = flags.loc[flags["severity"].astype(str).isin(REVIEW_SEVERITIES), "patient_id"].unique()
-    if not len(ids):
-        return seen_keys(flags.iloc[:0])
-    full = evaluate_flags(evaluation.cohort.only(ids), as_of=evaluation.as_of, config=config, evidence=True)
-    return seen_keys(full)
-
-
 def record_seen(conn, keys: pd.DataFrame, *, as_of: date, run_id: int) -> pd.DataFrame:
     """Insert a `flag_seen` row for every (patient, code, fingerprint) not seen before, in one
     statement (a conflict with an existing row, even another process's, is skipped). Returns the

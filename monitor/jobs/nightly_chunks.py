@@ -87,8 +87,8 @@ def _concat(frames: list[pd.DataFrame]) -> pd.DataFrame:
 
 
 def evaluate_nightly(engine: Engine, *, as_of: date, config: Config, progress=None) -> NightlyCohort:
-    """Evaluate the cohort chunk by chunk (codes only), keeping each chunk's facts and the
-    fingerprinted warn/urgent flags (evaluated again with evidence for those patients only);
+    """Evaluate the cohort chunk by chunk, keeping each chunk's facts and the fingerprinted
+    warn/urgent flags;
     with `[scale] workers`, a worker evaluates a chunk while the next one is read."""
     from monitor.services.chunk_workers import in_order
     from monitor.services.chunks import chunks
@@ -113,13 +113,16 @@ def evaluate_nightly(engine: Engine, *, as_of: date, config: Config, progress=No
 
 def nightly_part(cohort, acks: pd.DataFrame, as_of: date, config: Config) -> tuple:
     """What the run keeps of one chunk (no database: services.chunk_workers may run it in a worker):
-    its Facts, DigestFlags, `flag_seen` keys, and how many patients and flags it has."""
+    its Facts, DigestFlags, `flag_seen` keys, and how many patients and flags it has.
+
+    Evaluated once, with the evidence the `flag_seen` fingerprints need (as `flags ack` takes
+    them): evaluating without it and again with it for the flagged patients cost twice as much."""
     from monitor.jobs.delivery import DigestFlags
-    from monitor.jobs.nightly import review_keys
+    from monitor.rules.acknowledgements import seen_keys
     from monitor.rules.evaluation import evaluate
 
-    evaluation = evaluate(cohort, as_of=as_of, config=config, evidence=False, acknowledgements=acks)
-    chunk_keys = review_keys(evaluation, config=config)
+    evaluation = evaluate(cohort, as_of=as_of, config=config, evidence=True, acknowledgements=acks)
+    chunk_keys = seen_keys(evaluation.flags)
     digest = _digest_part(evaluation, chunk_keys, DigestFlags.of(evaluation))
     facts = Facts(as_of, Patients(evaluation.cohort.patients[PATIENT_COLUMNS].reset_index(drop=True)),
                   evaluation.schedule[SCHEDULE_COLUMNS].reset_index(drop=True),

@@ -60,7 +60,7 @@ LACTATION_NOTE = ("; note: measured while breastfeeding: bone loss during breast
 
 
 def trend_flags(cohort: Cohort, trend: pd.DataFrame, *, evidence: bool = True,
-                settings: ThresholdSettings | None = None) -> pd.DataFrame:
+                settings: ThresholdSettings | None = None, spans: pd.DataFrame | None = None) -> pd.DataFrame:
     """contralateral_decline, affected_decline_after_resolution, bilateral_decline, affected_recovery.
 
     Version 2: a loss at a hip without an episode is always `contralateral_decline` (a sign of
@@ -77,7 +77,7 @@ def trend_flags(cohort: Cohort, trend: pd.DataFrame, *, evidence: bool = True,
     decline = ((latest["significant_prev"] & (latest["delta_prev"] < 0))
                | (latest["significant_base"] & (latest["delta_base"] < 0)))
     declined = latest.loc[decline]
-    spans = pregnancy_spans(cohort.pregnancies, settings=settings)
+    spans = pregnancy_spans(cohort.pregnancies, settings=settings) if spans is None else spans
     lactating = breastfeeding_on(spans, latest["patient_id"], latest["scan_date"])
     lactating_ids = set(latest.loc[lactating & decline, "patient_id"])
 

@@ -115,9 +115,10 @@ def trend_flags(cohort: Cohort, trend: pd.DataFrame, *, evidence: bool = True,
                                               "if symptomatic",
                                        sources="1, 2, 4"))
     gain = latest["significant_prev"] & (latest["delta_prev"] > 0) & latest["affected"]
-    lost_sides = set(zip(declined["patient_id"], declined["side"]))
-    keys = pd.Series(list(zip(latest["patient_id"], latest["side"])), index=latest.index)
-    rec = latest.loc[gain & ~keys.isin(lost_sides)]
+    # (patient, side) pairs as index keys: no Python tuple per row.
+    lost = pd.MultiIndex.from_arrays([declined["patient_id"], declined["side"]])
+    is_lost = pd.MultiIndex.from_arrays([latest["patient_id"], latest["side"]]).isin(lost)
+    rec = latest.loc[gain & ~is_lost]
     if len(rec):
         ev = _join_evidence(rec, rec["patient_id"], evidence)
         parts.append(per_patient_flags(ev, code="affected_recovery", severity="info",

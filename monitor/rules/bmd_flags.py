@@ -130,7 +130,8 @@ def trend_flags(cohort: Cohort, trend: pd.DataFrame, *, evidence: bool = True,
 
 def scanner_flags(trend: pd.DataFrame) -> pd.DataFrame:
     """scanner_changed (info): BMD from different makes is not compared."""
-    per_scan = trend.drop_duplicates(["patient_id", "scan_date"]).sort_values(["patient_id", "scan_date"])
+    per_scan = (trend[["patient_id", "scan_date", "scanner"]].drop_duplicates(["patient_id", "scan_date"])
+                .sort_values(["patient_id", "scan_date"]))
     prev = per_scan.groupby("patient_id")["scanner"].shift()
     change = per_scan.loc[prev.notna() & (per_scan["scanner"] != prev)]
     if not len(change):

@@ -49,7 +49,8 @@ def evaluate(cohort: Cohort, *, as_of: date, config: Config, evidence: bool = Tr
     flags = evaluate_flags(cohort, as_of=as_of, config=config, evidence=evidence, risks=risks)
     flags = apply_acknowledgements(flags, cohort, acknowledgements, as_of=as_of, config=config, evidence=evidence,
                                    risks=risks)
-    distinct = unacknowledged(flags).drop_duplicates(["patient_id", "code"]).sort_values(["patient_id", "code"])
+    distinct = (unacknowledged(flags)[["patient_id", "code"]].drop_duplicates(["patient_id", "code"])
+                .sort_values(["patient_id", "code"]))
     codes = join_by(distinct["patient_id"], distinct["code"], ";")
     sched = sched.assign(flags=codes.reindex(sched["patient_id"].to_numpy()).fillna("").to_numpy())
     return Evaluation(as_of, cohort, sched, flags)

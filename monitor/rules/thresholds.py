@@ -48,6 +48,7 @@ def latest_scores(cohort: Cohort, config: Config) -> pd.DataFrame:
     cols = ["patient_id", "scan_date", "min_hip_t", "min_z", "age", "is_young"]
     if not len(scans):
         return pd.DataFrame(columns=cols)
+    scans = scans[["patient_id", "scan_date", "site", "t_score", "z_score"]]  # not the other texts
     last = scans.loc[scans["scan_date"] == scans.groupby("patient_id")["scan_date"].transform("max")]
     hips = last.loc[last["site"].isin(HIP_SITES)]
     out = pd.DataFrame({

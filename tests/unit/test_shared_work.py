@@ -91,3 +91,19 @@ def test_make_flags_keeps_the_flag_shape():
     for column, value in (("code", "c"), ("severity", "warn"), ("title", "T"), ("action", "A"), ("sources", "1, 2")):
         assert list(flags[column].cat.categories) == [value] and list(flags[column]) == [value, value]
     assert list(flags["evidence"]) == ["e1", "e2"]
+
+
+def test_only_keeps_a_frame_of_the_chosen_patients_and_cuts_the_others(synthetic):
+    """Restricting to the active patients skips the copy when everyone is chosen, and still drops
+    every row of a patient left out (their records must never reach another patient's flags)."""
+    every = synthetic.patients["patient_id"]
+    same = synthetic.only(every)
+    assert all(getattr(same, k) is getattr(synthetic, k) for k in synthetic.counts())
+    dropped = int(every.iloc[0])
+    cut = synthetic.only(every.iloc[1:])
+    for kind in synthetic.counts():
+        frame = getattr(cut, kind)
+        assert dropped not in set(frame["patient_id"]), kind
+        assert frame.index.equals(pd.RangeIndex(len(frame))), kind
+        expected = getattr(synthetic, kind).loc[lambda d: d["patient_id"] != dropped].reset_index(drop=True)
+        pd.testing.assert_frame_equal(frame, expected, obj=kind)

@@ -60,7 +60,7 @@ LACTATION_NOTE = ("; note: measured while breastfeeding: bone loss during breast
 
 
 def trend_flags(cohort: Cohort, trend: pd.DataFrame, *, evidence: bool = True,
-                settings: ThresholdSettings | None = None) -> pd.DataFrame:
+                settings: ThresholdSettings | None = None, spans: pd.DataFrame | None = None) -> pd.DataFrame:
     """contralateral_decline, affected_decline_after_resolution, bilateral_decline, affected_recovery.
 
     Version 2: a loss at a hip without an episode is always `contralateral_decline` (a sign of
@@ -77,7 +77,7 @@ def trend_flags(cohort: Cohort, trend: pd.DataFrame, *, evidence: bool = True,
     decline = ((latest["significant_prev"] & (latest["delta_prev"] < 0))
                | (latest["significant_base"] & (latest["delta_base"] < 0)))
     declined = latest.loc[decline]
-    spans = pregnancy_spans(cohort.pregnancies, settings=settings)
+    spans = pregnancy_spans(cohort.pregnancies, settings=settings) if spans is None else spans
     lactating = breastfeeding_on(spans, latest["patient_id"], latest["scan_date"])
     lactating_ids = set(latest.loc[lactating & decline, "patient_id"])
 
@@ -115,9 +115,10 @@ def trend_flags(cohort: Cohort, trend: pd.DataFrame, *, evidence: bool = True,
                                               "if symptomatic",
                                        sources="1, 2, 4"))
     gain = latest["significant_prev"] & (latest["delta_prev"] > 0) & latest["affected"]
-    lost_sides = set(zip(declined["patient_id"], declined["side"]))
-    keys = pd.Series(list(zip(latest["patient_id"], latest["side"])), index=latest.index)
-    rec = latest.loc[gain & ~keys.isin(lost_sides)]
+    # (patient, side) pairs as index keys: no Python tuple per row.
+    lost = pd.MultiIndex.from_arrays([declined["patient_id"], declined["side"]])
+    is_lost = pd.MultiIndex.from_arrays([latest["patient_id"], latest["side"]]).isin(lost)
+    rec = latest.loc[gain & ~is_lost]
     if len(rec):
         ev = _join_evidence(rec, rec["patient_id"], evidence)
         parts.append(per_patient_flags(ev, code="affected_recovery", severity="info",
@@ -129,7 +130,8 @@ def trend_flags(cohort: Cohort, trend: pd.DataFrame, *, evidence: bool = True,
 
 def scanner_flags(trend: pd.DataFrame) -> pd.DataFrame:
     """scanner_changed (info): BMD from different makes is not compared."""
-    per_scan = trend.drop_duplicates(["patient_id", "scan_date"]).sort_values(["patient_id", "scan_date"])
+    per_scan = (trend[["patient_id", "scan_date", "scanner"]].drop_duplicates(["patient_id", "scan_date"])
+                .sort_values(["patient_id", "scan_date"]))
     prev = per_scan.groupby("patient_id")["scanner"].shift()
     change = per_scan.loc[prev.notna() & (per_scan["scanner"] != prev)]
     if not len(change):

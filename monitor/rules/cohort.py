@@ -85,6 +85,14 @@ def coerce_frame(kind: str, frame: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(out, index=frame.index).reset_index(drop=True)
 
 
+def _rows_of(frame: pd.DataFrame, ids: pd.Index) -> pd.DataFrame:
+    """The frame's rows of these patients, on a fresh 0..n-1 index."""
+    keep = frame["patient_id"].isin(ids)
+    if keep.all() and frame.index.equals(pd.RangeIndex(len(frame))):
+        return frame  # every row kept: no copy (the usual chunk of active patients)
+    return frame.loc[keep].reset_index(drop=True)
+
+
 @dataclass(frozen=True)
 class Cohort:
     patients: pd.DataFrame
@@ -142,10 +150,9 @@ class Cohort:
         return replace(self, **changes) if changes else self
 
     def only(self, patient_ids) -> "Cohort":
-        """The cohort restricted to these patients."""
+        """The cohort restricted to these patients (a frame of theirs alone is kept as it is)."""
         ids = pd.Index(patient_ids)
-        return replace(self, **{f.name: getattr(self, f.name).loc[lambda d: d["patient_id"].isin(ids)]
-                                .reset_index(drop=True) for f in fields(self)})
+        return replace(self, **{f.name: _rows_of(getattr(self, f.name), ids) for f in fields(self)})
 
     def counts(self) -> dict[str, int]:
         return {f.name: len(getattr(self, f.name)) for f in fields(self)}

@@ -36,22 +36,29 @@ class Evaluation:
 
 
 def evaluate(cohort: Cohort, *, as_of: date, config: Config, evidence: bool = True,
-             acknowledgements: pd.DataFrame | None = None) -> Evaluation:
+             acknowledgements: pd.DataFrame | None = None, risks: pd.DataFrame | None = None) -> Evaluation:
     """The schedule and the flags; `evidence=False` for callers that show flag codes only.
 
     With `acknowledgements`, the flags are marked (`acknowledged_by`, `acknowledged_at`) and the
-    schedule's `flags` column (the worklists) leaves the acknowledged ones out."""
+    schedule's `flags` column (the worklists) leaves the acknowledged ones out. `risks`: the
+    cohort's `evaluation_risks` when the caller shows them too (computed here otherwise)."""
     cohort = cohort.known_on(as_of)
     # once, for the intervals and the therapy threshold
-    risks = risk_factor_table(cohort, alcohol_drinks_day=config.prevention.alcohol_drinks_day)
+    risks = evaluation_risks(cohort, config=config) if risks is None else risks
     sched = schedule(cohort, as_of=as_of, settings=config.schedule, risks=risks, pregnancy=config.thresholds)
     flags = evaluate_flags(cohort, as_of=as_of, config=config, evidence=evidence, risks=risks)
     flags = apply_acknowledgements(flags, cohort, acknowledgements, as_of=as_of, config=config, evidence=evidence,
                                    risks=risks)
-    distinct = unacknowledged(flags).drop_duplicates(["patient_id", "code"]).sort_values(["patient_id", "code"])
+    distinct = (unacknowledged(flags)[["patient_id", "code"]].drop_duplicates(["patient_id", "code"])
+                .sort_values(["patient_id", "code"]))
     codes = join_by(distinct["patient_id"], distinct["code"], ";")
     sched = sched.assign(flags=codes.reindex(sched["patient_id"].to_numpy()).fillna("").to_numpy())
     return Evaluation(as_of, cohort, sched, flags)
+
+
+def evaluation_risks(cohort: Cohort, *, config: Config) -> pd.DataFrame:
+    """The risk factor table the schedule and the thresholds use (cohort cut to `as_of`)."""
+    return risk_factor_table(cohort, alcohol_drinks_day=config.prevention.alcohol_drinks_day)
 
 
 def apply_acknowledgements(flags: pd.DataFrame, cohort: Cohort, acks: pd.DataFrame | None, *, as_of: date,

@@ -12,7 +12,7 @@ from monitor.rules.cohort import Cohort
 from monitor.config import Config
 from monitor.rules.flag_frames import FLAG_COLUMNS, as_categories, sort_flags
 from monitor.rules.pitfalls import new_joint_pain_flags, pitfall_flags
-from monitor.rules.pregnancy import deferred_ids, pregnancy_state
+from monitor.rules.pregnancy import deferred_ids, pregnancy_spans, pregnancy_state
 from monitor.rules.pregnancy_flags import pregnancy_flags
 from monitor.rules.prevention import prevention_flags
 from monitor.rules.schedule import bilateral_scan_flags
@@ -54,19 +54,22 @@ def evaluate_flags(cohort: Cohort, *, as_of: date, config: Config, evidence: boo
         return pd.DataFrame(columns=FLAG_COLUMNS)
     cohort = cohort.only(active)
     trend = trend_table(cohort.scans, settings=config.trend)
+    # Once for every rule that asks who is pregnant or breastfeeding (per patient, so the same
+    # whichever rule computes it).
+    spans = pregnancy_spans(cohort.pregnancies, settings=config.thresholds)
+    state = pregnancy_state(cohort, as_of=as_of, settings=config.thresholds, spans=spans)
     parts = [
         bilateral_scan_flags(cohort, as_of=as_of),
-        trend_flags(cohort, trend, evidence=evidence, settings=config.thresholds),
+        trend_flags(cohort, trend, evidence=evidence, settings=config.thresholds, spans=spans),
         scanner_flags(trend),
-        threshold_flags(cohort, as_of=as_of, config=config, risks=risks),
-        on_treatment_flags(cohort, as_of=as_of, config=config,
-                           deferred=deferred_ids(pregnancy_state(cohort, as_of=as_of, settings=config.thresholds))),
+        threshold_flags(cohort, as_of=as_of, config=config, risks=risks, state=state),
+        on_treatment_flags(cohort, as_of=as_of, config=config, deferred=deferred_ids(state)),
         recurrence_flags(cohort, as_of=as_of, config=config),
-        pregnancy_flags(cohort, as_of=as_of, config=config),
+        pregnancy_flags(cohort, as_of=as_of, config=config, state=state),
         mri_flags(cohort),
-        pitfall_flags(cohort, as_of=as_of, config=config),
+        pitfall_flags(cohort, as_of=as_of, config=config, state=state),
         new_joint_pain_flags(cohort, config=config),
-        prevention_flags(cohort, as_of=as_of, config=config),
+        prevention_flags(cohort, as_of=as_of, config=config, state=state),
     ]
     parts = [p for p in parts if len(p)]
     if not parts:

@@ -117,8 +117,9 @@ def new_joint_pain_flags(cohort: Cohort, *, config: Config) -> pd.DataFrame:
                              sources="2, 4")
 
 
-def pitfall_flags(cohort: Cohort, *, as_of: date, config: Config) -> pd.DataFrame:
-    """weight_bearing_despite_pain, fracture_surgical_referral, and the cards of an active episode."""
+def pitfall_flags(cohort: Cohort, *, as_of: date, config: Config, state: pd.DataFrame | None = None) -> pd.DataFrame:
+    """weight_bearing_despite_pain, fracture_surgical_referral, and the cards of an active episode.
+    `state`: the cohort's `pregnancy_state` if already known."""
     ep = cohort.episodes.sort_values(["patient_id", "onset_date", "joint", "side"], kind="stable")
     active = ep.loc[ep["resolved_on"].isna()]
     parts = [weight_bearing_flags(cohort)]
@@ -132,7 +133,7 @@ def pitfall_flags(cohort: Cohort, *, as_of: date, config: Config) -> pd.DataFram
                             action="Restrict weight-bearing, assistive devices, analgesics; core decompression is not "
                                    "superior to medical therapy",
                             sources="4"))
-    parts.append(_recovery_options(cohort, labels, as_of=as_of, config=config))
+    parts.append(_recovery_options(cohort, labels, as_of=as_of, config=config, state=state))
     frac = active.loc[has_fracture(active)]
     if len(frac):
         when = np.where(frac["fracture_on"].notna(), " on " + fmt_dates(frac["fracture_on"]), "")
@@ -150,10 +151,11 @@ def pitfall_flags(cohort: Cohort, *, as_of: date, config: Config) -> pd.DataFram
     return _concat(parts)
 
 
-def _recovery_options(cohort: Cohort, labels: pd.Series, *, as_of: date, config: Config) -> pd.DataFrame:
+def _recovery_options(cohort: Cohort, labels: pd.Series, *, as_of: date, config: Config,
+                      state: pd.DataFrame | None = None) -> pd.DataFrame:
     """`recovery_options` (info) [4]: what shortens recovery — never a drug to start while pregnant
     or breastfeeding (drug labelling), and the current drug when already on bone treatment."""
-    state = pregnancy_state(cohort, as_of=as_of, settings=config.thresholds)
+    state = pregnancy_state(cohort, as_of=as_of, settings=config.thresholds) if state is None else state
     deferred = labels.index.isin(deferred_ids(state))
     current = bone_treatment_text(bone_treatments_on(cohort, as_of=as_of, settings=config.treatment))
     treated = labels.index.isin(current.index) & ~deferred

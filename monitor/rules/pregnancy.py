@@ -67,9 +67,12 @@ def breastfeeding_on(spans: pd.DataFrame, patient_ids: pd.Series, days) -> pd.Se
     return _within(spans, "delivered_on", "bf_end", patient_ids, days)
 
 
-def pregnancy_state(cohort: Cohort, *, as_of: date, settings: ThresholdSettings) -> pd.DataFrame:
-    """Per patient of the cohort on `as_of`: is_pregnant, is_breastfeeding (indexed by patient_id)."""
-    spans = pregnancy_spans(cohort.pregnancies, settings=settings)
+def pregnancy_state(cohort: Cohort, *, as_of: date, settings: ThresholdSettings,
+                    spans: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Per patient of the cohort on `as_of`: is_pregnant, is_breastfeeding (indexed by patient_id).
+
+    `spans`: the cohort's `pregnancy_spans` when the caller has them already."""
+    spans = pregnancy_spans(cohort.pregnancies, settings=settings) if spans is None else spans
     ids = cohort.patients["patient_id"]
     return pd.DataFrame({
         "is_pregnant": pregnant_on(spans, ids, as_of).to_numpy(),

@@ -60,8 +60,9 @@ def hip_pain_windows(cohort: Cohort, *, config: Config) -> pd.DataFrame:
     return hits.loc[third | post].drop_duplicates(["patient_id", "reported_on", "complaint", "side"])
 
 
-def pregnancy_flags(cohort: Cohort, *, as_of: date, config: Config) -> pd.DataFrame:
-    """pregnancy_hip_pain_mri and pregnancy_toh_fracture_risk (urgent), post_fracture_treatment (info)."""
+def pregnancy_flags(cohort: Cohort, *, as_of: date, config: Config, state: pd.DataFrame | None = None) -> pd.DataFrame:
+    """pregnancy_hip_pain_mri and pregnancy_toh_fracture_risk (urgent), post_fracture_treatment (info).
+    `state`: the cohort's `pregnancy_state` if already known."""
     as_of_ts = pd.Timestamp(as_of)
     parts = []
     hits = hip_pain_windows(cohort, config=config)
@@ -92,12 +93,13 @@ def pregnancy_flags(cohort: Cohort, *, as_of: date, config: Config) -> pd.DataFr
                                        action="Restrict weight-bearing and use assistive devices until symptoms improve; "
                                               "urgent imaging for any increase in pain",
                                        sources="5, 6"))
-    parts.append(_post_fracture(cohort, preg_ep.loc[fractured], as_of=as_of, config=config))
+    parts.append(_post_fracture(cohort, preg_ep.loc[fractured], as_of=as_of, config=config, state=state))
     parts = [p for p in parts if len(p)]
     return pd.concat(parts, ignore_index=True) if parts else _empty()
 
 
-def _post_fracture(cohort: Cohort, fractured: pd.DataFrame, *, as_of: date, config: Config) -> pd.DataFrame:
+def _post_fracture(cohort: Cohort, fractured: pd.DataFrame, *, as_of: date, config: Config,
+                  state: pd.DataFrame | None = None) -> pd.DataFrame:
     """After a pregnancy-associated fracture, once delivered and with no bone drug since: the
     treatment used in reported cases [5] — named only once she is not breastfeeding."""
     if not len(fractured):
@@ -113,7 +115,7 @@ def _post_fracture(cohort: Cohort, fractured: pd.DataFrame, *, as_of: date, conf
     last_bone = bone.groupby("patient_id")["started_on"].max()
     since = lookup(pairs["patient_id"], last_bone)
     pairs = pairs.loc[since.isna() | (since < pairs["onset_date"])]
-    state = pregnancy_state(cohort, as_of=as_of, settings=th)
+    state = pregnancy_state(cohort, as_of=as_of, settings=th) if state is None else state
     pairs = pairs.loc[~pairs["patient_id"].isin(state.index[state["is_pregnant"]])]
     if not len(pairs):
         return _empty()

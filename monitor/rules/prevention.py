@@ -20,8 +20,9 @@ from monitor.rules.pregnancy import deferred_ids, pregnancy_state
 from monitor.rules.treatment import supplement_intake
 
 
-def prevention_flags(cohort: Cohort, *, as_of: date, config: Config) -> pd.DataFrame:
-    """prevention_gap (info), one per item, from each patient's latest assessment [2, 3]."""
+def prevention_flags(cohort: Cohort, *, as_of: date, config: Config, state: pd.DataFrame | None = None) -> pd.DataFrame:
+    """prevention_gap (info), one per item, from each patient's latest assessment [2, 3].
+    `state`: the cohort's `pregnancy_state` if already known."""
     a = cohort.assessments
     if not len(a):
         return pd.DataFrame(columns=FLAG_COLUMNS)
@@ -36,7 +37,7 @@ def prevention_flags(cohort: Cohort, *, as_of: date, config: Config) -> pd.DataF
     supp_text = supp["text"].fillna("").astype(str)
     calcium = latest["calcium_mg_day"] + ca_extra.where(latest["calcium_mg_day"].notna())
     vitamin_d = latest["vitamin_d_iu_day"] + d_extra.where(latest["vitamin_d_iu_day"].notna())
-    state = pregnancy_state(cohort, as_of=as_of, settings=config.thresholds)
+    state = pregnancy_state(cohort, as_of=as_of, settings=config.thresholds) if state is None else state
     no_alcohol = latest["patient_id"].isin(deferred_ids(state))
 
     def recorded(column: str):

@@ -148,7 +148,8 @@ def schedule(cohort: Cohort, *, as_of: date, settings: ScheduleSettings,
     else:
         frame["diagnosis_date"] = pd.Series(pd.NaT, index=frame.index, dtype="datetime64[us]")
     # reindex: assigning a Series to an empty frame would adopt the Series' index.
-    hip_scans = cohort.scans.loc[cohort.scans["site"].isin(HIP_SITES)]
+    # Two columns only: filtering the whole frame would copy its text columns too.
+    hip_scans = cohort.scans.loc[cohort.scans["site"].isin(HIP_SITES), ["patient_id", "scan_date"]]
     frame["last_scan_date"] = hip_scans.groupby("patient_id")["scan_date"].max().reindex(frame.index)
 
     risks = risk_factor_table(cohort) if risks is None else risks
@@ -209,7 +210,7 @@ def bilateral_scan_flags(cohort: Cohort, *, as_of: date) -> pd.DataFrame:
     """`incomplete_bilateral_scan` (warn) when the latest scan lacks either hip [1]."""
     cohort = cohort.known_on(as_of)
     active = cohort.patients.loc[cohort.patients["status"] == "active", "patient_id"]
-    scans = cohort.scans.loc[cohort.scans["patient_id"].isin(active)]
+    scans = cohort.scans.loc[cohort.scans["patient_id"].isin(active), ["patient_id", "scan_date", "site", "side"]]
     if not len(scans):
         return pd.DataFrame(columns=FLAG_COLUMNS)
     last = scans.groupby("patient_id")["scan_date"].transform("max")

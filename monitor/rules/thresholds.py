@@ -48,6 +48,7 @@ def latest_scores(cohort: Cohort, config: Config) -> pd.DataFrame:
     cols = ["patient_id", "scan_date", "min_hip_t", "min_z", "age", "is_young"]
     if not len(scans):
         return pd.DataFrame(columns=cols)
+    scans = scans[["patient_id", "scan_date", "site", "t_score", "z_score"]]  # not the other texts
     last = scans.loc[scans["scan_date"] == scans.groupby("patient_id")["scan_date"].transform("max")]
     hips = last.loc[last["site"].isin(HIP_SITES)]
     out = pd.DataFrame({
@@ -65,14 +66,15 @@ def _empty() -> pd.DataFrame:
     return pd.DataFrame(columns=FLAG_COLUMNS)
 
 
-def threshold_flags(cohort: Cohort, *, as_of: date, config: Config, risks: pd.DataFrame | None = None) -> pd.DataFrame:
+def threshold_flags(cohort: Cohort, *, as_of: date, config: Config, risks: pd.DataFrame | None = None,
+                    state: pd.DataFrame | None = None) -> pd.DataFrame:
     """persistent_osteopenia (warn), therapy_indicated (urgent), low_for_age (warn),
-    low_bmd_defer_treatment (warn)."""
+    low_bmd_defer_treatment (warn). `state`: the cohort's `pregnancy_state` if already known."""
     scores = latest_scores(cohort, config)
     if not len(scores):
         return _empty()
     th = config.thresholds
-    state = pregnancy_state(cohort, as_of=as_of, settings=th)
+    state = pregnancy_state(cohort, as_of=as_of, settings=th) if state is None else state
     deferred = scores["patient_id"].isin(deferred_ids(state))
     treated = scores["patient_id"].isin(bone_treatments_on(cohort, as_of=as_of, settings=config.treatment)["patient_id"])
     young = scores["is_young"]

@@ -83,12 +83,17 @@ def bone_treatment_text(current: pd.DataFrame) -> pd.Series:
 
 
 def _daily_amount(dose: pd.Series, unit_re: str) -> pd.Series:
-    """The first amount in the given unit per day ('1000 mg + 800 IU daily'; weekly doses / 7)."""
-    amount = pd.to_numeric(dose.str.extract(rf"(?i)(\d+(?:[.,]\d+)?)\s*(?:{unit_re})\b", expand=False)
+    """The first amount in the given unit per day ('1000 mg + 800 IU daily'; weekly doses / 7).
+
+    A cohort records few distinct doses: each is read once, then mapped to its rows."""
+    codes, distinct = pd.factorize(dose.astype("str"), use_na_sentinel=False)
+    distinct = pd.Series(distinct, dtype="str")
+    amount = pd.to_numeric(distinct.str.extract(rf"(?i)(\d+(?:[.,]\d+)?)\s*(?:{unit_re})\b", expand=False)
                            .str.replace(",", ".", regex=False), errors="coerce")
-    per = np.where(dose.str.contains(r"(?i)week", regex=True), 7.0,
-                   np.where(dose.str.contains(r"(?i)month", regex=True), 30.0, 1.0))
-    return amount / per
+    per = np.where(distinct.str.contains(r"(?i)week", regex=True), 7.0,
+                   np.where(distinct.str.contains(r"(?i)month", regex=True), 30.0, 1.0))
+    per_day = (amount / per).to_numpy(dtype="float64")
+    return pd.Series(per_day[codes], index=dose.index)
 
 
 def supplement_intake(cohort: Cohort, *, as_of: date) -> pd.DataFrame:

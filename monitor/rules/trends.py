@@ -34,7 +34,7 @@ def trend_table(scans: pd.DataFrame, *, settings: TrendSettings) -> pd.DataFrame
     if not len(scans):
         return pd.DataFrame(columns=TREND_COLUMNS)
     # Integer codes for the text keys: sorting and comparing numbers beats comparing strings.
-    site_code = pd.factorize(scans["site"], sort=True)[0]
+    site_code, site_names = pd.factorize(scans["site"], sort=True)
     side_code = pd.factorize(scans["side"], sort=True)[0]
     order = np.lexsort((scans["scan_date"].to_numpy(), side_code, site_code, scans["patient_id"].to_numpy()))
     t = scans.iloc[order].reset_index(drop=True)
@@ -52,7 +52,9 @@ def trend_table(scans: pd.DataFrame, *, settings: TrendSettings) -> pd.DataFrame
     starts = np.flatnonzero(changed)
     t["series"] = (series - series[starts[group - 1]]).astype("int64")  # 0 = the group's first make
 
-    masks = [(t["site"] == site).to_numpy() for site in SITE_ORDER]
+    # Per known site, its rows: compared as integer codes, not as 350,000 strings per site.
+    code_of = {name: i for i, name in enumerate(site_names)}
+    masks = [site_code == code_of.get(site, -2) for site in SITE_ORDER]
     lsc = [settings.lsc(site) for site in SITE_ORDER]
     t["lsc_g_cm2"] = np.select(masks, [v for v, _ in lsc], np.nan)
     t["lsc_measured"] = np.select(masks, [m for _, m in lsc], False).astype(bool)

@@ -52,7 +52,7 @@ def patient_history(engine: Engine, mrn: str) -> Cohort:
         frames = {}
         for kind in store.TABLES:
             frames[kind] = store.read_table(conn, kind, patient_id=row[0])
-    return Cohort.from_frames(**frames)
+    return Cohort(**frames)  # read_table's frames are coerced already
 
 
 def check_mrn(mrn: str) -> str:

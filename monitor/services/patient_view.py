@@ -30,8 +30,7 @@ def _table(frame: pd.DataFrame, columns: dict[str, callable]) -> list[str]:
 
 
 def describe_patient(engine: Engine, mrn: str, *, as_of: date, config: Config) -> str:
-    from monitor.rules.schedule import risk_factor_table
-    from monitor.rules.evaluation import evaluate
+    from monitor.rules.evaluation import evaluate, evaluation_risks
     from monitor.services.evaluation import patient_history
 
     cohort = patient_history(engine, mrn)
@@ -39,15 +38,17 @@ def describe_patient(engine: Engine, mrn: str, *, as_of: date, config: Config) -
     from monitor.services.acknowledgements import load_acknowledgements
 
     pid = int(p["patient_id"])
-    evaluation = evaluate(cohort, as_of=as_of, config=config, acknowledgements=load_acknowledgements(engine, patient_id=pid))
     known = cohort.known_on(as_of)
+    # The risk factors shown are the ones the schedule used: one table for both.
+    risks = evaluation_risks(known, config=config)
+    evaluation = evaluate(known, as_of=as_of, config=config, risks=risks,
+                          acknowledgements=load_acknowledgements(engine, patient_id=pid))
     lines = [
         f"Patient {p['mrn']}  {p['name'] or ''}".rstrip(),
         f"  sex {p['sex']}, born {_d(p['birth_date'])}, enrolled {_d(p['enrolled_on']) or 'unknown'}, "
         f"status {p['status']}",
     ]
     lines += _contact_and_status(engine, pid, config)
-    risks = risk_factor_table(known)
     lines.append("Risk factors:" + ("" if len(risks) else " none"))
     for _, r in risks.iterrows():
         lines.append(f"  {r['code']}: {r['reason']}")

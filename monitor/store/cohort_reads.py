@@ -156,7 +156,8 @@ def patient_id_ranges(conn: Connection, size: int) -> list[tuple[int, int]]:
 
 def load_cohort_part(conn: Connection, id_range: tuple[int, int]) -> Cohort:
     """The recorded history of the patients whose ids fall in `id_range`, one query per table."""
-    return Cohort.from_frames(**{kind: read_table(conn, kind, id_range=id_range) for kind in TABLES})
+    # read_table coerces each frame: Cohort.from_frames would coerce (copy) every column again.
+    return Cohort(**{kind: read_table(conn, kind, id_range=id_range) for kind in TABLES})
 
 
 def has_acknowledgements_table(conn: Connection) -> bool:

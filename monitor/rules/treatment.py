@@ -88,7 +88,13 @@ def _daily_amount(dose: pd.Series, unit_re: str) -> pd.Series:
     A cohort records few distinct doses: each is read once, then mapped to its rows."""
     codes, distinct = pd.factorize(dose.astype("str"), use_na_sentinel=False)
     distinct = pd.Series(distinct, dtype="str")
-    amount = pd.to_numeric(distinct.str.extract(rf"(?i)(\d+(?:[.,]\d+)?)\s*(?:{unit_re})\b", expand=False)
+    # "1,000 mg" and "20,000 IU" group thousands (read as 1000 and 20000: read as decimals they
+    # would count a supplement a thousand times too small and raise a false prevention gap);
+    # a comma before one or two digits ("1,5 mg") is a decimal comma.
+    number = distinct.str.extract(rf"(?i)(\d{{1,3}}(?:,\d{{3}})+(?![\d.,])|\d+(?:[.,]\d+)?)\s*(?:{unit_re})\b",
+                                  expand=False)
+    grouped = number.str.fullmatch(r"\d{1,3}(?:,\d{3})+", na=False)
+    amount = pd.to_numeric(number.where(~grouped, number.str.replace(",", "", regex=False))
                            .str.replace(",", ".", regex=False), errors="coerce")
     per = np.where(distinct.str.contains(r"(?i)week", regex=True), 7.0,
                    np.where(distinct.str.contains(r"(?i)month", regex=True), 30.0, 1.0))

@@ -322,6 +322,15 @@ def test_prevention_gap_items(values, gaps):
     assert [e.split(": ", 1)[1].split(" (")[0] for e in ev] == gaps
 
 
+@pytest.mark.parametrize("dose, gap", [("1,000 mg daily", False), ("1000 mg daily", False), ("500 mg daily", True)])
+def test_a_supplement_written_with_a_thousands_comma_closes_the_calcium_gap(dose, gap):
+    """300 mg in the diet + "1,000 mg" of calcium is 1,300 mg/day, not 301: no false gap (a
+    clinician would be told to add calcium to a patient who already takes it)."""
+    calcium = [dict(patient_id=1, drug="Calcium carbonate", dose=dose, started_on="2025-06-01", stopped_on=None)]
+    ev = evidence(cohort(assessments=[assess(calcium_mg_day=300)], treatments=calcium), "prevention_gap")
+    assert bool([e for e in ev if "calcium" in e]) == gap, ev
+
+
 def test_exercise_gap_waits_for_weight_bearing():
     """During an active episode weight-bearing is restricted: no exercise reminder yet."""
     c = cohort(episodes=[episode(onset="2025-12-01")], assessments=[assess(exercise_min_day=0)])

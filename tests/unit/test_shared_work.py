@@ -65,6 +65,12 @@ def test_evaluation_with_the_callers_risk_table_is_the_same(synthetic):
     ("50000 IU monthly", "iu|ui|units?", 50000.0 / 30),
     ("25 µg daily", "µg|mcg|ug", 25.0),
     ("1,5 mg daily", "mg", 1.5),
+    ("1,000 mg daily", "mg", 1000.0),  # thousands grouped: never 1 mg (a false prevention gap)
+    ("calcium 1,200mg daily", "mg", 1200.0),
+    ("20,000 IU weekly", "iu|ui|units?", 20000.0 / 7),
+    ("1,000,000 IU monthly", "iu|ui|units?", 1000000.0 / 30),
+    ("12,5 µg daily", "µg|mcg|ug", 12.5),
+    ("1,0000 mg daily", "mg", 1.0),  # not thousands groups: the decimal reading, as before
     ("", "mg", np.nan),
     ("as needed", "mg", np.nan),
 ])

@@ -43,7 +43,7 @@ def due(app, as_of, statuses, fmt):
     as_of = app.as_of(as_of)
     if fmt == "table":
         columns = [c for c in EXPORT_COLUMNS if c not in ("as_of", "reminder_note")]
-        prepare = lambda rows: rows.assign(reminder_state=rows["reminder_detail"])  # noqa: E731
+        prepare = "state_in_words"  # the reminder state as a sentence (services.list_streams.PREPARE)
     else:
         columns, prepare = EXPORT_COLUMNS, None
     # Evaluated a chunk of patients at a time ([scale] chunk_patients), merged in the list's order.

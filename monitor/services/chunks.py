@@ -59,8 +59,9 @@ def chunks(engine: Engine, *, config: Config, progress=None, what: str = "evalua
 
 
 def due_chunks(engine: Engine, *, as_of: date, config: Config, statuses: tuple[str, ...] = (),
-               progress=None) -> Iterator[pd.DataFrame]:
-    """Per chunk, its part of the surveillance list (services.exports.due_list), most overdue first."""
+               progress=None, finish=None) -> Iterator:
+    """Per chunk, its part of the surveillance list (services.exports.due_list), most overdue
+    first, or `finish(rows)` of it (done where the chunk is evaluated: a picklable function)."""
     from monitor.services.chunk_work import due_part
     from monitor.store.reminders import load_contacts, load_reminders
 
@@ -68,17 +69,19 @@ def due_chunks(engine: Engine, *, as_of: date, config: Config, statuses: tuple[s
         for chunk in chunks(engine, config=config, progress=progress):
             conn, ids = chunk.conn, chunk.id_range
             yield chunk.total, due_part, (load_cohort_part(conn, ids), chunk.acknowledgements(),
-                                          load_reminders(conn, ids), load_contacts(conn, ids), as_of, config, statuses)
+                                          load_reminders(conn, ids), load_contacts(conn, ids), as_of, config, statuses,
+                                          finish)
     return in_order(tasks(), workers=config.scale.workers)
 
 
 def flag_chunks(engine: Engine, *, as_of: date, config: Config, min_severity: str = "info",
-                codes: tuple[str, ...] = (), progress=None) -> Iterator[pd.DataFrame]:
-    """Per chunk, its flags marked acknowledged, with MRNs (rules.evaluation.flag_rows)."""
+                codes: tuple[str, ...] = (), progress=None, finish=None) -> Iterator:
+    """Per chunk, its flags marked acknowledged, with MRNs (rules.evaluation.flag_rows), or
+    `finish(rows)` of them (done where the chunk is evaluated)."""
     from monitor.services.chunk_work import flags_part
 
     def tasks():
         for chunk in chunks(engine, config=config, progress=progress):
             yield chunk.total, flags_part, (load_cohort_part(chunk.conn, chunk.id_range), chunk.acknowledgements(),
-                                            as_of, config, min_severity, codes)
+                                            as_of, config, min_severity, codes, finish)
     return in_order(tasks(), workers=config.scale.workers)

@@ -59,7 +59,7 @@ def export_overdue_chunked(engine: Engine, target: Path, *, as_of: date, config:
     xlsx = is_xlsx(target)
     out = spool_due(engine, as_of=as_of, config=config, statuses=("due", "overdue"),
                     fmt="records" if xlsx else "csv_file", columns=EXPORT_COLUMNS, progress=progress,
-                    prepare=lambda rows: rows.assign(name=rows["name"].fillna("")))
+                    prepare="blank_names")
     try:
         record = lambda: record_access(  # noqa: E731
             engine, action="export_overdue", subject=str(target.resolve()), rows=out.count, by=by,

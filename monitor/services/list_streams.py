@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from functools import partial
 from datetime import date
 
 from sqlalchemy import Engine
@@ -40,6 +41,14 @@ class SpooledList:
         self.count += len(payloads)
         self.spool.add_run(zip(keys, payloads))
 
+    def add_piece(self, piece: "Piece") -> None:
+        """A chunk's rows as cut into text (in a worker process, or here)."""
+        self.add(piece.keys, piece.payloads)
+        self.widths = [max(a, b) for a, b in zip(self.widths, piece.widths)] if self.widths else piece.widths
+        self.header = self.header or piece.header
+        for name, value in piece.extra.items():
+            self.extra[name] = self.extra.get(name, 0) + value
+
     def rows(self):
         return (payload for _key, payload in self.spool.merged())
 
@@ -54,17 +63,36 @@ def due_keys(rows) -> list[tuple]:
                     rows["mrn"].tolist()))
 
 
+@dataclass
+class Piece:
+    """One chunk's rows cut into text: their order keys, texts, the table's column widths, the CSV
+    header, and counts (`extra`)."""
+
+    keys: list
+    payloads: list
+    widths: list[int] = field(default_factory=list)
+    header: bytes = b""
+    extra: dict = field(default_factory=dict)
+
+
+# What a list changes in a chunk's rows before they become text, by name (a worker is told the name).
+PREPARE = {
+    "blank_names": lambda rows: rows.assign(name=rows["name"].fillna("")),
+    "state_in_words": lambda rows: rows.assign(reminder_state=rows["reminder_detail"]),
+}
+
+
 def spool_due(engine: Engine, *, as_of: date, config: Config, statuses: tuple[str, ...], fmt: str,
-              columns: list[str], progress=None, prepare=None) -> SpooledList:
+              columns: list[str], progress=None, prepare: str | None = None) -> SpooledList:
     """The due list (services.exports.due_list) in `fmt` (table, csv, json; `csv_file` keeps the
-    CRLF and starts with a byte order mark), `prepare(rows)` applied to each chunk's rows first."""
+    CRLF and starts with a byte order mark), PREPARE[`prepare`] applied to each chunk's rows first."""
     out = SpooledList(fmt, columns, widths=[len(c) for c in columns])
     try:
-        for rows in due_chunks(engine, as_of=as_of, config=config, statuses=statuses, progress=progress):
-            if prepare is not None:
-                rows = prepare(rows)
-            out.add(due_keys(rows), _payloads(out, rows[columns]))
-            del rows  # before the next chunk is evaluated
+        finish = partial(due_piece, fmt=fmt, columns=columns, prepare=prepare)
+        for piece in due_chunks(engine, as_of=as_of, config=config, statuses=statuses, progress=progress,
+                                finish=finish):
+            out.add_piece(piece)
+            del piece  # before the next chunk is evaluated
         if fmt in ("csv", "csv_file") and not out.header:
             import pandas as pd
 
@@ -75,21 +103,29 @@ def spool_due(engine: Engine, *, as_of: date, config: Config, statuses: tuple[st
     return out
 
 
-def _payloads(out: SpooledList, frame) -> list:
-    if out.fmt == "records":  # the values, to build a frame of the list's rows only
-        return list(frame.itertuples(index=False, name=None))
-    if out.fmt == "table":
+def due_piece(rows, *, fmt: str, columns: list[str], prepare: str | None) -> Piece:
+    """A chunk's part of the due list as text (run where the chunk was evaluated)."""
+    if prepare is not None:
+        rows = PREPARE[prepare](rows)
+    payloads, widths, header = _payloads(fmt, rows[columns], [len(c) for c in columns])
+    return Piece(due_keys(rows), payloads, widths, header)
+
+
+def _payloads(fmt: str, frame, widths: list[int]) -> tuple[list, list[int], bytes]:
+    """The rows' texts in `fmt`, the table's column widths so far, the CSV header."""
+    if fmt == "records":  # the values, to build a frame of the list's rows only
+        return list(frame.itertuples(index=False, name=None)), widths, b""
+    if fmt == "table":
         cells = row_text.table_cells(frame)
         for row in cells:
-            out.widths = [max(w, len(c)) for w, c in zip(out.widths, row)]
-        return cells
-    if out.fmt == "json":
-        return row_text.json_records(frame)
+            widths = [max(w, len(c)) for w, c in zip(widths, row)]
+        return cells, widths, b""
+    if fmt == "json":
+        return row_text.json_records(frame), widths, b""
     if not len(frame):
-        return []
-    header, lines = row_text.csv_header_and_rows(frame, bom=out.fmt == "csv_file")
-    out.header = out.header or header
-    return lines
+        return [], widths, b""
+    header, lines = row_text.csv_header_and_rows(frame, bom=fmt == "csv_file")
+    return lines, widths, header
 
 
 def list_text(out: SpooledList):
@@ -150,22 +186,27 @@ def spool_flags(engine: Engine, *, as_of: date, config: Config, min_severity: st
                 fmt: str, progress=None) -> SpooledList:
     """The flags of every active patient (rules.evaluation.flag_rows' order): JSON records, or the
     table's lines; `extra` counts the patients and the acknowledged flags."""
-    from monitor.rules.flag_frames import severity_rank
-
     out = SpooledList(fmt, [], extra={"patients": 0, "acknowledged": 0})
     try:
-        for rows in flag_chunks(engine, as_of=as_of, config=config, min_severity=min_severity, codes=codes,
-                                progress=progress):
-            keys = zip((-severity_rank(rows["severity"])).tolist(), rows["mrn"].tolist(), rows["code"].tolist())
-            acked = rows["acknowledged_by"] != ""
-            out.extra["patients"] += int(rows["mrn"].nunique())
-            out.extra["acknowledged"] += int(acked.sum())
-            out.add(keys, flag_json(rows, acked) if fmt == "json" else flag_lines(rows, acked, config))
-            del rows, acked  # before the next chunk is read
+        finish = partial(flag_piece, fmt=fmt, config=config)
+        for piece in flag_chunks(engine, as_of=as_of, config=config, min_severity=min_severity, codes=codes,
+                                 progress=progress, finish=finish):
+            out.add_piece(piece)
+            del piece  # before the next chunk is read
     except BaseException:
         out.close()
         raise
     return out
+
+
+def flag_piece(rows, *, fmt: str, config: Config) -> Piece:
+    """A chunk's flags as text, with the patients and acknowledged flags they count."""
+    from monitor.rules.flag_frames import severity_rank
+
+    keys = list(zip((-severity_rank(rows["severity"])).tolist(), rows["mrn"].tolist(), rows["code"].tolist()))
+    acked = rows["acknowledged_by"] != ""
+    payloads = flag_json(rows, acked) if fmt == "json" else flag_lines(rows, acked, config)
+    return Piece(keys, payloads, extra={"patients": int(rows["mrn"].nunique()), "acknowledged": int(acked.sum())})
 
 
 FLAG_JSON_FIELDS = ["mrn", "code", "severity", "title", "evidence", "action", "sources"]

@@ -144,9 +144,12 @@ class DatabaseSettings:
 @dataclass(frozen=True, kw_only=True)
 class ScaleSettings:
     """How many patients `due`, `flags` and `export overdue` load and evaluate at a time: memory
-    stays flat whatever the cohort's size (0: the whole cohort at once)."""
+    stays flat whatever the cohort's size (0: the whole cohort at once). `import_workers`: how
+    many processes split a large import's files and check its parts (0: one per core, at most 2;
+    1: all in the importing process)."""
 
     chunk_patients: int = 25000
+    import_workers: int = 0
 
 
 @dataclass(frozen=True, kw_only=True)

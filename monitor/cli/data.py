@@ -52,7 +52,8 @@ def import_(app, files, kind, dry_run, keep_valid, rejects_dir, by, date_format)
                           on_behalf_of=check_by(by or app.by),
                           risk_codes=app.config.schedule.risk_factor_codes, kind=kind,
                           keep_valid=keep_valid, dry_run=dry_run, rejects_dir=rejects_dir,
-                          progress=step_printer(), fhir=app.config.fhir, date_format=date_format)
+                          progress=step_printer(), fhir=app.config.fhir, date_format=date_format,
+                          workers=app.config.scale.import_workers or None)
     verb = "would import" if report.dry_run else "imported"
     for r in report.files:
         line = (f"{r.file}: {verb} {r.rows - r.rejected} row(s): {r.inserted} new, {r.updated} updated, "

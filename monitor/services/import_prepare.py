@@ -22,7 +22,7 @@ from monitor.formats.import_spec import SPECS
 from monitor.formats.rejects import rejected_rows
 from monitor.formats.repeats import dedupe, dedupe_across
 from monitor.services.import_checks import check_against_db, read_state
-from monitor.services.import_plan import FileResult, _plan
+from monitor.services.import_plan import FileResult, _plan, insert_values
 
 
 @dataclass
@@ -76,7 +76,8 @@ def prepare_bucket(conn, parsed: list[ParsedFile], bucket: int, spool: Path, *, 
         part.changes = pl.changes
         if pl.parsed.problems:
             part.rejected.append(rejected_rows(pl.parsed))
-        pl.parsed = None  # the plan alone goes to disk
+        pl.parsed = None  # the plan alone goes to disk,
+        pl.values, pl.inserts = insert_values(pl), None  # its new rows as the driver takes them
     out.plan = spool / f"plan-{bucket}.pkl"
     with open(out.plan, "wb") as f:
         pickle.dump(bucket_plans, f, protocol=pickle.HIGHEST_PROTOCOL)

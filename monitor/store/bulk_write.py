@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pandas as pd
+from sqlalchemy.exc import DBAPIError
 
 COPY_BYTES = 8 * 2**20  # of COPY text sent at a time
 
@@ -11,7 +12,7 @@ def bulk_insert(conn, table_name: str, values: dict[str, list]) -> None:
     """Insert the rows (column -> values, in order) inside the caller's transaction.
 
     On PostgreSQL the rows stream through `COPY ... FROM STDIN` (one round trip, no per-row
-    statement), as text made a column at a time; elsewhere one prepared INSERT runs over plain tuples."""
+    statement), as text made a column at a time; elsewhere one prepared INSERT runs over the rows."""
     columns = list(values)
     if not columns:
         return
@@ -30,7 +31,15 @@ def bulk_insert(conn, table_name: str, values: dict[str, list]) -> None:
         return
     mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
     sql = f"INSERT INTO {table_name} ({', '.join(columns)}) VALUES ({', '.join([mark] * len(columns))})"
-    conn.exec_driver_sql(sql, list(zip(*values.values())))
+    dbapi = conn.dialect.loaded_dbapi
+    cursor = conn.connection.driver_connection.cursor()  # rows from an iterator: zip reuses its tuple
+    try:
+        cursor.executemany(sql, zip(*values.values()))
+    except dbapi.Error as exc:  # as SQLAlchemy raises it (the CLI names its kind, never its values)
+        raise DBAPIError.instance(sql, None, exc, dbapi.Error, hide_parameters=True,
+                                  dialect=conn.dialect) from None
+    finally:
+        cursor.close()
 
 
 def copy_text(values: dict[str, list]) -> str | None:

@@ -37,6 +37,8 @@ def import_(app, files, kind, dry_run, keep_valid, rejects_dir, by, date_format)
     line): Patient, DXA Observation, DiagnosticReport, Condition, MedicationStatement/
     MedicationRequest. Header names ignore case and blanks. Re-importing the same rows changes
     nothing; a changed row updates the record and the old value is kept in the audit log.
+    A large import is split by patient and checked by [scale] import_workers processes
+    (default: one per core, at most 2).
 
     \b
     Example:

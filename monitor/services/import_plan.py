@@ -41,6 +41,7 @@ class Plan:
     before: list[tuple[int, dict]]  # (row id, {column: the stored value the update replaces})
     changes: list[dict]  # for the audit log
     values: dict[str, list] | None = None  # `inserts` as the driver's values, once made (then inserts is None)
+    staged: tuple[str, list[str]] | None = None  # or the staging table (and columns) that holds them
 
 
 def _normalise(series: pd.Series, python_type: type) -> pd.Series:

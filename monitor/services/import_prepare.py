@@ -42,6 +42,7 @@ class Prepared:
     files: list[FileOut]
     problems: list[Problem]
     plans: list[Path]  # one pickled list of plans per bucket (empty when rejected)
+    stages: list[Path | None] = field(default_factory=list)  # each bucket's staging file (SQLite workers)
 
 
 @dataclass
@@ -52,13 +53,15 @@ class BucketOut:
     files: list[FileOut]
     problems: list[Problem]
     plan: Path | None = None
+    stage: Path | None = None  # the staging database that holds its new rows (see import_stage)
 
 
 def prepare_bucket(conn, parsed: list[ParsedFile], bucket: int, spool: Path, *, today: date, keep_valid: bool,
-                   rejected: bool, sqlite: bool) -> BucketOut:
+                   rejected: bool, sqlite: bool, stage: bool = False) -> BucketOut:
     """Check one bucket's rows against the database as read, then plan its writes and spool them
     to disk, unless the import is rejected anyway (not `keep_valid`, and problems were found here
-    or, `rejected`, in an earlier bucket)."""
+    or, `rejected`, in an earlier bucket). With `stage`, the new rows go to this process's staging
+    database instead of the spooled plan."""
     for p in parsed:
         dedupe(p, SPECS[p.kind])
     dedupe_across(parsed)
@@ -78,6 +81,10 @@ def prepare_bucket(conn, parsed: list[ParsedFile], bucket: int, spool: Path, *, 
             part.rejected.append(rejected_rows(pl.parsed))
         pl.parsed = None  # the plan alone goes to disk,
         pl.values, pl.inserts = insert_values(pl), None  # its new rows as the driver takes them
+    if stage:
+        from monitor.services.import_stage import stage_plans
+
+        out.stage = stage_plans(spool, bucket, bucket_plans)
     out.plan = spool / f"plan-{bucket}.pkl"
     with open(out.plan, "wb") as f:
         pickle.dump(bucket_plans, f, protocol=pickle.HIGHEST_PROTOCOL)
@@ -90,6 +97,7 @@ def merge(outs, *, keep_valid: bool) -> Prepared:
     files: list[FileOut] | None = None
     problems: list[Problem] = []
     plans: list[Path] = []
+    stages: list[Path | None] = []
     for out in outs:
         if files is None:
             files = [FileOut(f.label, f.kind, f.rejects_stem, FileResult(f.label, f.kind)) for f in out.files]
@@ -101,12 +109,13 @@ def merge(outs, *, keep_valid: bool) -> Prepared:
             total.changes.extend(part.changes)
             total.rejected.extend(part.rejected)
         plans.append(out.plan)
+        stages.append(out.stage)
     problems.sort(key=lambda pr: (pr.file, pr.line))
     if problems and not keep_valid:
         raise ImportRejected(problems)
     for total in files or []:
         total.changes.sort(key=lambda c: c["line"])
-    return Prepared(files or [], problems, plans)
+    return Prepared(files or [], problems, plans, stages)
 
 
 def _add_result(total: FileResult, part: FileResult) -> None:

@@ -127,6 +127,7 @@ def _prepare(task):
             parsed = parse_bucket(job["sources"], job["spool"], bucket, today=job["today"],
                                   risk_codes=job["risk_codes"], date_format=job["date_format"])
             return read_stamp, prepare_bucket(conn, parsed, bucket, job["spool"], today=job["today"],
-                                              keep_valid=job["keep_valid"], rejected=False, sqlite=job["sqlite"])
+                                              keep_valid=job["keep_valid"], rejected=False, sqlite=job["sqlite"],
+                                              stage=job["stage"])
     except MonitorError as exc:
         return _Failed(exc)

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import pickle
 import tempfile
-from contextlib import ExitStack
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -33,6 +33,7 @@ from monitor.services import import_workers
 from monitor.services.import_checks import CLINICAL_TABLES, stamp
 from monitor.services.import_plan import FileResult, Plan, insert_values
 from monitor.services.import_prepare import Prepared, merge, prepare_bucket
+from monitor.services.import_stage import copy_staged
 from monitor.store.bulk_write import bulk_insert
 
 __all__ = ["CLINICAL_TABLES", "ImportReport", "import_files"]
@@ -111,7 +112,8 @@ def import_files(engine: Engine, paths: list[Path], *, today: date, actor: str, 
                     prepared = None
                     if pool is not None:
                         prepared = _prepare_in_workers(pool, engine, read_stamp, k, step=step, sources=sources,
-                                                       spool=spool, keep_valid=keep_valid, sqlite=sqlite, **options)
+                                                       spool=spool, keep_valid=keep_valid, sqlite=sqlite,
+                                                       stage=sqlite and not dry_run, **options)
                         stack.close()  # the workers are done (a retry prepares here): free their memory
                         pool = None
                     if prepared is None:  # (or a worker read after a change: prepare here, as read)
@@ -120,7 +122,7 @@ def import_files(engine: Engine, paths: list[Path], *, today: date, actor: str, 
                 if dry_run:
                     return ImportReport([f.result for f in prepared.files], True, prepared.problems, skipped)
             try:
-                with store.transaction(engine) as conn:
+                with _writing(engine, [] if under_lock else prepared.stages) as (conn, schemas):
                     _lock_for_writing(conn)
                     if under_lock:  # the database kept changing: prepare while holding the lock
                         prepared = _prepare_all(conn, parse, k, spool, today=today, keep_valid=keep_valid,
@@ -128,7 +130,7 @@ def import_files(engine: Engine, paths: list[Path], *, today: date, actor: str, 
                     elif stamp(conn) != read_stamp:
                         raise _Changed
                     step("writing")
-                    _write(conn, prepared, check=not under_lock, actor=actor, on_behalf_of=on_behalf_of,
+                    _write(conn, prepared, schemas, check=not under_lock, actor=actor, on_behalf_of=on_behalf_of,
                            rejects_dir=rejects_dir)
             except _Changed:
                 continue  # nothing was written; the transaction was rolled back
@@ -217,16 +219,38 @@ def _lock_for_writing(conn) -> None:
         conn.execute(text(f"LOCK TABLE {CLINICAL_LOCK} IN SHARE ROW EXCLUSIVE MODE"))
 
 
-def _write(conn, prepared: Prepared, *, check: bool, actor: str, on_behalf_of: str | None,
+@contextmanager
+def _writing(engine: Engine, stages: list):
+    """The write transaction (and the schema name of each staging file, attached before it begins:
+    SQLite attaches no database inside a transaction)."""
+    files = list(dict.fromkeys(path for path in stages if path is not None))
+    if not files:
+        with store.transaction(engine) as conn:
+            yield conn, {}
+        return
+    with engine.connect() as conn:
+        raw = conn.connection.driver_connection
+        schemas = {path: f"stage{i}" for i, path in enumerate(files)}
+        for path, schema in schemas.items():
+            raw.execute(f"ATTACH DATABASE ? AS {schema}", (str(path),))
+        try:
+            with conn.begin():
+                yield conn, schemas
+        finally:
+            for schema in schemas.values():
+                raw.execute(f"DETACH DATABASE {schema}")
+
+
+def _write(conn, prepared: Prepared, schemas: dict, *, check: bool, actor: str, on_behalf_of: str | None,
            rejects_dir: Path | None) -> None:
     """Each bucket's plans in turn (checked first: still as read), then one audit event per file
     and the rejects files, last before the commit, so a failed write writes nothing."""
-    for target in prepared.plans:
+    for target, stage in zip(prepared.plans, prepared.stages or [None] * len(prepared.plans)):
         with open(target, "rb") as f:
             plans: list[Plan] = pickle.load(f)
         if check and not _still_as_read(conn, plans):
             raise _Changed
-        _apply(conn, plans)
+        _apply(conn, plans, schemas.get(stage))
     for out in prepared.files:
         r = out.result
         store.record_event(conn, actor=actor, action="import", subject=out.label,
@@ -276,13 +300,18 @@ def _same(a, b) -> bool:
     return a == b
 
 
-def _apply(conn, plans: list[Plan]) -> None:
-    """Write one bucket's plans (patients first); new patients' ids are read back for their records."""
+def _apply(conn, plans: list[Plan], schema: str | None = None) -> None:
+    """Write one bucket's plans (patients first); new patients' ids are read back for their records
+    (rows staged in the attached `schema` look them up as they are copied)."""
     from monitor.store.tables import SQLModel
 
     new_ids: dict[str, int] = {}
     for pl in plans:
         table = SQLModel.metadata.tables[pl.spec.table]
+        if pl.staged is not None:
+            copy_staged(conn, table.name, pl.staged, schema)
+            _update(conn, table, pl)
+            continue
         values = insert_values(pl)
         if pl.spec.kind != "patients" and len(pl.insert_mrns) and None in values["patient_id"]:
             values = {**values, "patient_id": [new_ids[mrn] if pid is None else pid
@@ -292,8 +321,12 @@ def _apply(conn, plans: list[Plan]) -> None:
             highest = conn.execute(text("SELECT coalesce(max(id), 0) FROM patient")).scalar()
         if len(pl.insert_mrns):
             bulk_insert(conn, table.name, values)
-        for row_id, upd in pl.updates:
-            conn.execute(table.update().where(table.c.id == row_id).values(**upd))
+        _update(conn, table, pl)
         if highest is not None:
             rows = conn.execute(text("SELECT mrn, id FROM patient WHERE id > :highest"), {"highest": highest})
             new_ids.update({mrn: row_id for mrn, row_id in rows})
+
+
+def _update(conn, table, pl: Plan) -> None:
+    for row_id, upd in pl.updates:
+        conn.execute(table.update().where(table.c.id == row_id).values(**upd))

@@ -265,6 +265,9 @@ def test_worker_processes_import_exactly_as_one(tmp_path, db_url, monkeypatch):
         outcomes[workers] = [run(engine, paths, where / "rejects", bucket_bytes=TINY, workers=workers, **kw)
                              for paths, kw in steps]
         stored[workers] = contents(engine)
+        with engine.connect() as conn:  # the same ids too: rows are written in the same order
+            stored[workers]["ids"] = {SPECS[k].table: conn.execute(text(f"SELECT * FROM {SPECS[k].table} ORDER BY id"))
+                                      .all() for k in IMPORT_ORDER}
         engine.dispose()
         assert bool(used) is (workers == 2)
     assert outcomes[2] == outcomes[1]

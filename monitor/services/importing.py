@@ -229,16 +229,27 @@ def _writing(engine: Engine, stages: list):
             yield conn, {}
         return
     with engine.connect() as conn:
-        raw = conn.connection.driver_connection
         schemas = {path: f"stage{i}" for i, path in enumerate(files)}
         for path, schema in schemas.items():
-            raw.execute(f"ATTACH DATABASE ? AS {schema}", (str(path),))
+            _outside_transaction(conn, f"ATTACH DATABASE ? AS {schema}", (str(path),))
         try:
             with conn.begin():
                 yield conn, schemas
         finally:
             for schema in schemas.values():
-                raw.execute(f"DETACH DATABASE {schema}")
+                _outside_transaction(conn, f"DETACH DATABASE {schema}", ())
+
+
+def _outside_transaction(conn, sql: str, params: tuple) -> None:
+    """A statement on the driver's connection before (or after) the transaction, as SQLite wants
+    ATTACH; its error raised as SQLAlchemy's (the CLI names its kind)."""
+    from sqlalchemy.exc import DBAPIError
+
+    dbapi = conn.dialect.loaded_dbapi
+    try:
+        conn.connection.driver_connection.execute(sql, params)
+    except dbapi.Error as exc:
+        raise DBAPIError.instance(sql, None, exc, dbapi.Error, hide_parameters=True, dialect=conn.dialect) from None
 
 
 def _write(conn, prepared: Prepared, schemas: dict, *, check: bool, actor: str, on_behalf_of: str | None,

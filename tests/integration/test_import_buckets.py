@@ -273,3 +273,30 @@ def test_worker_processes_import_exactly_as_one(tmp_path, db_url, monkeypatch):
     assert outcomes[2] == outcomes[1]
     assert stored[2] == stored[1]
     assert outcomes[1][-1][0] == "rejected" and "line 3" in outcomes[1][-1][2]
+
+
+def test_workers_started_by_a_fork_server_when_threads_run(tmp_path):
+    """In the daemon or the web server (threads running) the workers are not forked from the
+    threaded process, and the import is still exactly the one-process import."""
+    import threading
+
+    from monitor.services import import_workers
+
+    stop = threading.Event()
+    thread = threading.Thread(target=stop.wait)
+    thread.start()
+    try:
+        assert import_workers.start_method() in ("forkserver", "spawn")
+        outcomes, stored = {}, {}
+        for workers in (1, 2):
+            where = tmp_path / f"w{workers}"
+            where.mkdir()
+            engine = fresh("sqlite", where)
+            paths, kw = scenario(where)[1]
+            outcomes[workers] = run(engine, paths, where, bucket_bytes=TINY, workers=workers, **kw)
+            stored[workers] = contents(engine)
+            engine.dispose()
+    finally:
+        stop.set()
+        thread.join()
+    assert outcomes[2] == outcomes[1] and stored[2] == stored[1]

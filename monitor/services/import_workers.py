@@ -75,7 +75,10 @@ def split_files(pool, paths: list[Path], tasks: list, step) -> list:
     """Split each file (CsvSource, spool folder, buckets, options) in the pool; the split sources
     in file order, or the first file's error in file order (a task may be an error already: a
     file that is not there)."""
-    pending = [None if isinstance(t, MonitorError) else pool.apply_async(_split, t) for t in tasks]
+    pending: list = [None] * len(tasks)
+    for i in sorted(range(len(tasks)), key=lambda i: -_size(paths[i])):  # the largest first: it ends last
+        if not isinstance(tasks[i], MonitorError):
+            pending[i] = pool.apply_async(_split, tasks[i])
     sources = []
     for path, task, result in zip(paths, tasks, pending):
         step(f"reading and checking {path.name}")
@@ -86,6 +89,13 @@ def split_files(pool, paths: list[Path], tasks: list, step) -> list:
             raise got.error
         sources.append(got)
     return sources
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0
 
 
 def _split(source, folder: Path, k: int, options: dict):

@@ -144,12 +144,16 @@ class DatabaseSettings:
 @dataclass(frozen=True, kw_only=True)
 class ScaleSettings:
     """How many patients `due`, `flags` and `export overdue` load and evaluate at a time: memory
-    stays flat whatever the cohort's size (0: the whole cohort at once)."""
+    stays flat whatever the cohort's size (0: the whole cohort at once), and `evaluation_workers`
+    processes evaluate a chunk while the command reads the next (0: none). `import_workers`: how
+    many processes split a large import's files and check its parts (0: one per core, at most 2;
+    1: all in the importing process)."""
 
     chunk_patients: int = 25000
     # Worker processes that evaluate a chunk while this process reads the next (services.chunk_workers);
     # 0 evaluates in this process. Used only when the cohort has more than one chunk.
-    workers: int = 1
+    evaluation_workers: int = 1
+    import_workers: int = 0
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -278,8 +282,8 @@ def _check(config: Config, source: str) -> None:
         raise ConfigError(f"{source} [schedule]: intervals must be at least 1 month")
     if config.scale.chunk_patients < 0:
         raise ConfigError(f"{source} [scale]: 'chunk_patients' must be 0 (all at once) or more")
-    if not 0 <= config.scale.workers <= 16:
-        raise ConfigError(f"{source} [scale]: 'workers' must be 0 (evaluate in the command's process) to 16")
+    if not 0 <= config.scale.evaluation_workers <= 16:
+        raise ConfigError(f"{source} [scale]: 'evaluation_workers' must be 0 (evaluate in the command's process) to 16")
 
 
 def load_config(path: str | os.PathLike | None) -> Config:

@@ -37,6 +37,8 @@ def import_(app, files, kind, dry_run, keep_valid, rejects_dir, by, date_format)
     line): Patient, DXA Observation, DiagnosticReport, Condition, MedicationStatement/
     MedicationRequest. Header names ignore case and blanks. Re-importing the same rows changes
     nothing; a changed row updates the record and the old value is kept in the audit log.
+    A large import is split by patient and checked by [scale] import_workers processes
+    (default: one per core, at most 2).
 
     \b
     Example:
@@ -52,7 +54,8 @@ def import_(app, files, kind, dry_run, keep_valid, rejects_dir, by, date_format)
                           on_behalf_of=check_by(by or app.by),
                           risk_codes=app.config.schedule.risk_factor_codes, kind=kind,
                           keep_valid=keep_valid, dry_run=dry_run, rejects_dir=rejects_dir,
-                          progress=step_printer(), fhir=app.config.fhir, date_format=date_format)
+                          progress=step_printer(), fhir=app.config.fhir, date_format=date_format,
+                          workers=app.config.scale.import_workers or None)
     verb = "would import" if report.dry_run else "imported"
     for r in report.files:
         line = (f"{r.file}: {verb} {r.rows - r.rejected} row(s): {r.inserted} new, {r.updated} updated, "

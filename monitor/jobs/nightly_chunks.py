@@ -89,7 +89,7 @@ def _concat(frames: list[pd.DataFrame]) -> pd.DataFrame:
 def evaluate_nightly(engine: Engine, *, as_of: date, config: Config, progress=None) -> NightlyCohort:
     """Evaluate the cohort chunk by chunk, keeping each chunk's facts and the fingerprinted
     warn/urgent flags;
-    with `[scale] workers`, a worker evaluates a chunk while the next one is read."""
+    with `[scale] evaluation_workers`, a worker evaluates a chunk while the next one is read."""
     from monitor.services.chunk_workers import in_order
     from monitor.services.chunks import chunks
     from monitor.store.cohort_reads import load_cohort_part
@@ -102,7 +102,8 @@ def evaluate_nightly(engine: Engine, *, as_of: date, config: Config, progress=No
             yield chunk.total, nightly_part, (load_cohort_part(chunk.conn, chunk.id_range), chunk.acknowledgements(),
                                               as_of, config)
     facts, digests, keys, patients, flag_count = [], [], [], 0, 0
-    for part, digest, chunk_keys, n_patients, n_flags in in_order(tasks(), workers=config.scale.workers):
+    parts = in_order(tasks(), workers=config.scale.evaluation_workers)
+    for part, digest, chunk_keys, n_patients, n_flags in parts:
         facts.append(part)
         digests.append(digest)
         keys.append(chunk_keys)

@@ -1,5 +1,5 @@
 """What is done with one chunk's frames once they are read: evaluation only, no database, no
-file (services.chunk_workers runs these in a worker process, or here with `[scale] workers = 0`)."""
+file (services.chunk_workers runs these in a worker process, or here with `[scale] evaluation_workers = 0`)."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """Chunks evaluated in worker processes while this process reads the next one.
 
 Reading a chunk (SQL, rows into frames) and evaluating it (the rules) each take about half of a
-list's time and use one core each: with `[scale] workers` worker processes (1 by default; 0
+list's time and use one core each: with `[scale] evaluation_workers` worker processes (1 by default; 0
 evaluates here), this process reads chunk k+1 on the pass's one connection while a worker
 evaluates chunk k. The workers never touch the database: they get the chunk's frames and return
 the rows; results come back in the chunks' order, so the output is the same bytes either way.
@@ -63,7 +63,7 @@ def in_order(tasks: Iterable[tuple[int, Callable, tuple]], *, workers: int) -> I
     except BrokenProcessPool:
         raise WorkerLost("a worker process that evaluates the cohort ended before its chunk was done "
                          "(killed, or out of memory); nothing was written. Run again, or set "
-                         "[scale] workers = 0 or a smaller chunk_patients in the config file") from None
+                         "[scale] evaluation_workers = 0 or a smaller chunk_patients in the config file") from None
     finally:
         for future in pending:
             future.cancel()

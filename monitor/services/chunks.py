@@ -6,7 +6,7 @@ transaction for the whole pass (one consistent view of the database). The rules 
 so a chunk's results are the cohort's results for its patients: the callers merge the chunks'
 sorted rows (formats.spool) into the order of the whole list. Reading stays here, on the pass's
 connection; evaluating a chunk (services.chunk_work) runs in a worker process meanwhile
-(services.chunk_workers, `[scale] workers`).
+(services.chunk_workers, `[scale] evaluation_workers`).
 """
 
 from __future__ import annotations
@@ -71,7 +71,7 @@ def due_chunks(engine: Engine, *, as_of: date, config: Config, statuses: tuple[s
             yield chunk.total, due_part, (load_cohort_part(conn, ids), chunk.acknowledgements(),
                                           load_reminders(conn, ids), load_contacts(conn, ids), as_of, config, statuses,
                                           finish)
-    return in_order(tasks(), workers=config.scale.workers)
+    return in_order(tasks(), workers=config.scale.evaluation_workers)
 
 
 def flag_chunks(engine: Engine, *, as_of: date, config: Config, min_severity: str = "info",
@@ -84,4 +84,4 @@ def flag_chunks(engine: Engine, *, as_of: date, config: Config, min_severity: st
         for chunk in chunks(engine, config=config, progress=progress):
             yield chunk.total, flags_part, (load_cohort_part(chunk.conn, chunk.id_range), chunk.acknowledgements(),
                                             as_of, config, min_severity, codes, finish)
-    return in_order(tasks(), workers=config.scale.workers)
+    return in_order(tasks(), workers=config.scale.evaluation_workers)

@@ -40,6 +40,8 @@ class Plan:
     updates: list[tuple[int, dict]]  # (row id, {column: new value})
     before: list[tuple[int, dict]]  # (row id, {column: the stored value the update replaces})
     changes: list[dict]  # for the audit log
+    values: dict[str, list] | None = None  # `inserts` as the driver's values, once made (then inserts is None)
+    staged: tuple[str, list[str]] | None = None  # or the staging table (and columns) that holds them
 
 
 def _normalise(series: pd.Series, python_type: type) -> pd.Series:
@@ -178,6 +180,8 @@ def _plan(parsed: ParsedFile, spec: KindSpec, existing: pd.DataFrame, patient_id
 def insert_values(plan: Plan) -> dict[str, list]:
     """The new rows as the driver's values (column -> values, in order): a date is ISO text, as
     SQLAlchemy's Date type stores it on SQLite and as PostgreSQL's COPY reads it."""
+    if plan.values is not None:
+        return plan.values
     return {c: _iso_dates(plan.inserts[c]) if pd.api.types.is_datetime64_any_dtype(plan.inserts[c])
             else _column_values(plan.inserts[c]) for c in plan.inserts.columns}
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import pickle
 import tempfile
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -21,16 +22,18 @@ import pandas as pd
 from sqlalchemy import Engine, select, text
 
 from monitor import store
-from monitor.errors import ImportRejected, MonitorError, Problem
+from monitor.errors import MonitorError, Problem
 from monitor.formats.csv_cells import ParsedFile, kind_of, parse_file
 from monitor.formats.fhir_read import is_fhir
-from monitor.formats.import_spec import IMPORT_ORDER, SPECS
-from monitor.formats.rejects import rejected_rows, write_rejected
-from monitor.formats.repeats import dedupe, dedupe_across
+from monitor.formats.import_spec import IMPORT_ORDER
+from monitor.formats.rejects import write_rejected
 from monitor.formats.xlsx_read import is_workbook, parse_workbook
 from monitor.services import import_buckets as buckets
-from monitor.services.import_checks import CLINICAL_TABLES, check_against_db, read_state, stamp
-from monitor.services.import_plan import FileResult, Plan, _plan, insert_values
+from monitor.services import import_workers
+from monitor.services.import_checks import CLINICAL_TABLES, stamp
+from monitor.services.import_plan import FileResult, Plan, insert_values
+from monitor.services.import_prepare import Prepared, merge, prepare_bucket
+from monitor.services.import_stage import copy_staged
 from monitor.store.bulk_write import bulk_insert
 
 __all__ = ["CLINICAL_TABLES", "ImportReport", "import_files"]
@@ -51,30 +54,12 @@ class _Changed(Exception):
     """Under the write lock a bucket's rows are no longer as read: roll back and prepare again."""
 
 
-@dataclass
-class _FileOut:
-    """One input file (or sheet) across the buckets: its counts, audit changes, rejected rows."""
-
-    label: str
-    kind: str
-    rejects_stem: str
-    result: FileResult
-    changes: list[dict] = field(default_factory=list)
-    rejected: list[pd.DataFrame] = field(default_factory=list)
-
-
-@dataclass
-class _Prepared:
-    files: list[_FileOut]
-    problems: list[Problem]
-    plans: list[Path]  # one pickled list of plans per bucket (empty when rejected)
-
-
 def import_files(engine: Engine, paths: list[Path], *, today: date, actor: str, risk_codes: tuple[str, ...],
                  on_behalf_of: str | None = None,
                  kind: str | None = None, keep_valid: bool = False, dry_run: bool = False,
                  rejects_dir: Path | None = None, progress=None, fhir=None,
-                 date_format: str | None = None, bucket_bytes: int | None = None) -> ImportReport:
+                 date_format: str | None = None, bucket_bytes: int | None = None,
+                 workers: int | None = None) -> ImportReport:
     """Validate every file, then write them all in one transaction, or nothing at all.
 
     Reading the files, reading what the database holds, checking and computing the inserts and
@@ -84,15 +69,17 @@ def import_files(engine: Engine, paths: list[Path], *, today: date, actor: str, 
     step (the CLI prints them on a terminal). An `.xlsx` workbook is read sheet by sheet, each
     sheet like a CSV file of its kind; `date_format` (`DD/MM/YYYY`, `MM/DD/YYYY`) reads the
     files' dates in that order instead of YYYY-MM-DD. `bucket_bytes` (else the environment's
-    MONITOR_IMPORT_BUCKET_BYTES, else 16 MiB) is how much CSV text one bucket holds."""
+    MONITOR_IMPORT_BUCKET_BYTES, else 16 MiB) is how much CSV text one bucket holds. A split
+    import's files are split, and its buckets checked and planned, by `workers` processes (else
+    MONITOR_IMPORT_WORKERS, else one per core, at most 2; 1: all in this process)."""
     step = progress or (lambda _message: None)
     from monitor.store.tables import AuditEvent
 
     if len(actor) > AuditEvent.__table__.c.actor.type.length:
         raise MonitorError(f"--by: at most {AuditEvent.__table__.c.actor.type.length} characters, got {len(actor)}")
     store.require_initialised(engine)
-    with tempfile.TemporaryDirectory(prefix="monitor-import-") as spool_dir:
-        spool = Path(spool_dir)
+    with tempfile.TemporaryDirectory(prefix="monitor-import-") as spool_dir, ExitStack() as stack:
+        spool, pool = Path(spool_dir), None
         k = buckets.bucket_count(paths, buckets.bucket_bytes(bucket_bytes))
         if k == 1 or any(is_fhir(p) or is_workbook(p) for p in paths):
             whole, skipped = _parse_whole(paths, kind=kind, today=today, risk_codes=risk_codes, fhir=fhir,
@@ -105,18 +92,16 @@ def import_files(engine: Engine, paths: list[Path], *, today: date, actor: str, 
                 return whole
             k = 1
         else:
-            sources = []
-            for path in paths:
-                step(f"reading and checking {path.name}")
-                source = buckets.CsvSource(path, kind_of(path, kind), len(sources))
-                buckets.split_csv(source, spool, k, today=today, risk_codes=risk_codes, date_format=date_format)
-                sources.append(source)
-            sources.sort(key=lambda s: IMPORT_ORDER.index(s.kind))
+            options = {"today": today, "risk_codes": risk_codes, "date_format": date_format}
+            n = import_workers.worker_count(workers)
+            if n > 1 and import_workers.can_share(engine):
+                pool = stack.enter_context(import_workers.worker_pool(min(n, k)))
+                step(f"working in {min(n, k)} processes")
+            sources = _split_all(pool, paths, kind, spool, k, options, step)
             skipped = {}
 
             def parse(bucket: int) -> list[ParsedFile]:
-                return buckets.parse_bucket(sources, spool, bucket, today=today, risk_codes=risk_codes,
-                                            date_format=date_format)
+                return buckets.parse_bucket(sources, spool, bucket, **options)
         sqlite = store.is_sqlite(engine)
         for attempt in range(MAX_PREPARE_ATTEMPTS + 1):
             under_lock = attempt == MAX_PREPARE_ATTEMPTS
@@ -124,12 +109,20 @@ def import_files(engine: Engine, paths: list[Path], *, today: date, actor: str, 
                 step("checking against the database")
                 with store.reading(engine) as conn:
                     read_stamp = stamp(conn)  # first: a change after this point is seen as a change
-                    prepared = _prepare_all(conn, parse, k, spool, today=today, keep_valid=keep_valid,
-                                            sqlite=sqlite, step=step)
+                    prepared = None
+                    if pool is not None:
+                        prepared = _prepare_in_workers(pool, engine, read_stamp, k, step=step, sources=sources,
+                                                       spool=spool, keep_valid=keep_valid, sqlite=sqlite,
+                                                       stage=sqlite and not dry_run, **options)
+                        stack.close()  # the workers are done (a retry prepares here): free their memory
+                        pool = None
+                    if prepared is None:  # (or a worker read after a change: prepare here, as read)
+                        prepared = _prepare_all(conn, parse, k, spool, today=today, keep_valid=keep_valid,
+                                                sqlite=sqlite, step=step)
                 if dry_run:
                     return ImportReport([f.result for f in prepared.files], True, prepared.problems, skipped)
             try:
-                with store.transaction(engine) as conn:
+                with _writing(engine, [] if under_lock else prepared.stages) as (conn, schemas):
                     _lock_for_writing(conn)
                     if under_lock:  # the database kept changing: prepare while holding the lock
                         prepared = _prepare_all(conn, parse, k, spool, today=today, keep_valid=keep_valid,
@@ -137,7 +130,7 @@ def import_files(engine: Engine, paths: list[Path], *, today: date, actor: str, 
                     elif stamp(conn) != read_stamp:
                         raise _Changed
                     step("writing")
-                    _write(conn, prepared, check=not under_lock, actor=actor, on_behalf_of=on_behalf_of,
+                    _write(conn, prepared, schemas, check=not under_lock, actor=actor, on_behalf_of=on_behalf_of,
                            rejects_dir=rejects_dir)
             except _Changed:
                 continue  # nothing was written; the transaction was rolled back
@@ -172,52 +165,48 @@ def _parse_whole(paths, *, kind, today, risk_codes, fhir, date_format, step):
     return parsed, skipped
 
 
+def _split_all(pool, paths: list[Path], kind: str | None, spool: Path, k: int, options: dict, step) -> list:
+    """Every CSV file split into the buckets (in the pool, when there is one), in import order."""
+    if pool is None:
+        sources = []
+        for path in paths:
+            step(f"reading and checking {path.name}")
+            source = buckets.CsvSource(path, kind_of(path, kind), len(sources))
+            buckets.split_csv(source, spool, k, **options)
+            sources.append(source)
+    else:
+        tasks = []
+        for index, path in enumerate(paths):
+            try:
+                tasks.append((buckets.CsvSource(path, kind_of(path, kind), index), spool, k, options))
+            except MonitorError as exc:  # raised in its turn, after the files before it
+                tasks.append(exc)
+        sources = import_workers.split_files(pool, paths, tasks, step)
+    return sorted(sources, key=lambda s: IMPORT_ORDER.index(s.kind))
+
+
+def _prepare_in_workers(pool, engine: Engine, read_stamp: tuple, k: int, *, step, keep_valid: bool,
+                        **job) -> Prepared | None:
+    """Every bucket checked and planned in the pool, merged in bucket order; None when a worker
+    read the database after a change (its stamp is not `read_stamp`)."""
+    url = engine.url.render_as_string(hide_password=False)
+    got = list(import_workers.prepare_buckets(pool, url, k, step=step, keep_valid=keep_valid, **job))
+    if any(worker_stamp != read_stamp for worker_stamp, _ in got):
+        return None
+    return merge([out for _, out in got], keep_valid=keep_valid)
+
+
 def _prepare_all(conn, parse, k: int, spool: Path, *, today: date, keep_valid: bool, sqlite: bool,
-                 step) -> _Prepared:
-    """Check every bucket against the database as read; plan each (spooled to disk) unless the
-    import is rejected anyway. Problems come out in file and line order, as for a whole import."""
-    files: list[_FileOut] | None = None
-    problems: list[Problem] = []
-    plans: list[Path] = []
+                 step) -> Prepared:
+    """Check every bucket against the database as read, one after the other in this process; plan
+    each (spooled to disk) unless the import is rejected anyway."""
+    outs = []
     for bucket in range(k):
         if k > 1:
             step(f"checking patients' part {bucket + 1} of {k}")
-        parsed = parse(bucket)
-        for p in parsed:
-            dedupe(p, SPECS[p.kind])
-        dedupe_across(parsed)
-        state = read_state(conn, parsed)
-        check_against_db(parsed, state)
-        if files is None:
-            files = [_FileOut(p.label, p.kind, p.rejects_stem, FileResult(p.label, p.kind)) for p in parsed]
-        found = [pr for p in parsed for pr in p.problems]
-        problems.extend(found)
-        if problems and not keep_valid:
-            continue  # rejected: the rest is only checked, for the full list of problems
-        ids = dict(zip(state.known["mrn"], state.known["patient_id"]))
-        bucket_plans = [_plan(p, SPECS[p.kind], state.existing[SPECS[p.kind].table], ids, today=today,
-                              sqlite=sqlite) for p in parsed]
-        for out, pl in zip(files, bucket_plans):
-            _add_result(out.result, pl.result)
-            out.changes.extend(pl.changes)
-            if pl.parsed.problems:
-                out.rejected.append(rejected_rows(pl.parsed))
-            pl.parsed = None  # the plan alone goes to disk
-        target = spool / f"plan-{bucket}.pkl"
-        with open(target, "wb") as f:
-            pickle.dump(bucket_plans, f, protocol=pickle.HIGHEST_PROTOCOL)
-        plans.append(target)
-    problems.sort(key=lambda pr: (pr.file, pr.line))
-    if problems and not keep_valid:
-        raise ImportRejected(problems)
-    for out in files or []:
-        out.changes.sort(key=lambda c: c["line"])
-    return _Prepared(files or [], problems, plans)
-
-
-def _add_result(total: FileResult, part: FileResult) -> None:
-    for name in ("rows", "inserted", "updated", "unchanged", "rejected"):
-        setattr(total, name, getattr(total, name) + getattr(part, name))
+        outs.append(prepare_bucket(conn, parse(bucket), bucket, spool, today=today, keep_valid=keep_valid,
+                                   rejected=any(out.problems for out in outs), sqlite=sqlite))
+    return merge(outs, keep_valid=keep_valid)
 
 
 CLINICAL_LOCK = ", ".join(CLINICAL_TABLES)
@@ -230,16 +219,49 @@ def _lock_for_writing(conn) -> None:
         conn.execute(text(f"LOCK TABLE {CLINICAL_LOCK} IN SHARE ROW EXCLUSIVE MODE"))
 
 
-def _write(conn, prepared: _Prepared, *, check: bool, actor: str, on_behalf_of: str | None,
+@contextmanager
+def _writing(engine: Engine, stages: list):
+    """The write transaction (and the schema name of each staging file, attached before it begins:
+    SQLite attaches no database inside a transaction)."""
+    files = list(dict.fromkeys(path for path in stages if path is not None))
+    if not files:
+        with store.transaction(engine) as conn:
+            yield conn, {}
+        return
+    with engine.connect() as conn:
+        schemas = {path: f"stage{i}" for i, path in enumerate(files)}
+        for path, schema in schemas.items():
+            _outside_transaction(conn, f"ATTACH DATABASE ? AS {schema}", (str(path),))
+        try:
+            with conn.begin():
+                yield conn, schemas
+        finally:
+            for schema in schemas.values():
+                _outside_transaction(conn, f"DETACH DATABASE {schema}", ())
+
+
+def _outside_transaction(conn, sql: str, params: tuple) -> None:
+    """A statement on the driver's connection before (or after) the transaction, as SQLite wants
+    ATTACH; its error raised as SQLAlchemy's (the CLI names its kind)."""
+    from sqlalchemy.exc import DBAPIError
+
+    dbapi = conn.dialect.loaded_dbapi
+    try:
+        conn.connection.driver_connection.execute(sql, params)
+    except dbapi.Error as exc:
+        raise DBAPIError.instance(sql, None, exc, dbapi.Error, hide_parameters=True, dialect=conn.dialect) from None
+
+
+def _write(conn, prepared: Prepared, schemas: dict, *, check: bool, actor: str, on_behalf_of: str | None,
            rejects_dir: Path | None) -> None:
     """Each bucket's plans in turn (checked first: still as read), then one audit event per file
     and the rejects files, last before the commit, so a failed write writes nothing."""
-    for target in prepared.plans:
+    for target, stage in zip(prepared.plans, prepared.stages or [None] * len(prepared.plans)):
         with open(target, "rb") as f:
             plans: list[Plan] = pickle.load(f)
         if check and not _still_as_read(conn, plans):
             raise _Changed
-        _apply(conn, plans)
+        _apply(conn, plans, schemas.get(stage))
     for out in prepared.files:
         r = out.result
         store.record_event(conn, actor=actor, action="import", subject=out.label,
@@ -289,13 +311,18 @@ def _same(a, b) -> bool:
     return a == b
 
 
-def _apply(conn, plans: list[Plan]) -> None:
-    """Write one bucket's plans (patients first); new patients' ids are read back for their records."""
+def _apply(conn, plans: list[Plan], schema: str | None = None) -> None:
+    """Write one bucket's plans (patients first); new patients' ids are read back for their records
+    (rows staged in the attached `schema` look them up as they are copied)."""
     from monitor.store.tables import SQLModel
 
     new_ids: dict[str, int] = {}
     for pl in plans:
         table = SQLModel.metadata.tables[pl.spec.table]
+        if pl.staged is not None:
+            copy_staged(conn, table.name, pl.staged, schema)
+            _update(conn, table, pl)
+            continue
         values = insert_values(pl)
         if pl.spec.kind != "patients" and len(pl.insert_mrns) and None in values["patient_id"]:
             values = {**values, "patient_id": [new_ids[mrn] if pid is None else pid
@@ -305,8 +332,12 @@ def _apply(conn, plans: list[Plan]) -> None:
             highest = conn.execute(text("SELECT coalesce(max(id), 0) FROM patient")).scalar()
         if len(pl.insert_mrns):
             bulk_insert(conn, table.name, values)
-        for row_id, upd in pl.updates:
-            conn.execute(table.update().where(table.c.id == row_id).values(**upd))
+        _update(conn, table, pl)
         if highest is not None:
             rows = conn.execute(text("SELECT mrn, id FROM patient WHERE id > :highest"), {"highest": highest})
             new_ids.update({mrn: row_id for mrn, row_id in rows})
+
+
+def _update(conn, table, pl: Plan) -> None:
+    for row_id, upd in pl.updates:
+        conn.execute(table.update().where(table.c.id == row_id).values(**upd))

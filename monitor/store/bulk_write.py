@@ -3,34 +3,49 @@
 from __future__ import annotations
 
 import pandas as pd
+from sqlalchemy.exc import DBAPIError
 
-COPY_BYTES = 8 * 2**20  # of COPY text sent at a time
+COPY_ROWS = 20_000  # made into COPY text and sent at a time
 
 
 def bulk_insert(conn, table_name: str, values: dict[str, list]) -> None:
     """Insert the rows (column -> values, in order) inside the caller's transaction.
 
     On PostgreSQL the rows stream through `COPY ... FROM STDIN` (one round trip, no per-row
-    statement), as text made a column at a time; elsewhere one prepared INSERT runs over plain tuples."""
+    statement), as text made a column at a time, a part at a time; elsewhere one prepared INSERT runs over the rows."""
     columns = list(values)
     if not columns:
         return
     if conn.dialect.name == "postgresql":
+        from psycopg.copy import QueuedLibpqWriter
+
         raw = conn.connection.driver_connection  # the psycopg connection of this transaction
+        rows = len(values[columns[0]])
         with raw.cursor() as cursor:
-            with cursor.copy(f"COPY {table_name} ({', '.join(columns)}) FROM STDIN") as copy:
-                text = copy_text(values)
-                if text is None:  # a value of another type: psycopg's adapters write it
-                    for row in zip(*values.values()):
-                        copy.write_row(row)
-                    return
-                data = text.encode("utf-8")
-                for start in range(0, len(data), COPY_BYTES):
-                    copy.write(data[start:start + COPY_BYTES])
+            # A thread sends each part while the next is made: the server's work (constraints,
+            # indexes) overlaps ours instead of following it.
+            with cursor.copy(f"COPY {table_name} ({', '.join(columns)}) FROM STDIN",
+                             writer=QueuedLibpqWriter(cursor)) as copy:
+                for start in range(0, rows, COPY_ROWS):
+                    part = {c: v[start:start + COPY_ROWS] for c, v in values.items()}
+                    text = copy_text(part)
+                    if text is None:  # a value of another type: psycopg's adapters write it
+                        for row in zip(*part.values()):
+                            copy.write_row(row)
+                    else:
+                        copy.write(text.encode("utf-8"))
         return
     mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
     sql = f"INSERT INTO {table_name} ({', '.join(columns)}) VALUES ({', '.join([mark] * len(columns))})"
-    conn.exec_driver_sql(sql, list(zip(*values.values())))
+    dbapi = conn.dialect.loaded_dbapi
+    cursor = conn.connection.driver_connection.cursor()  # rows from an iterator: zip reuses its tuple
+    try:
+        cursor.executemany(sql, zip(*values.values()))
+    except dbapi.Error as exc:  # as SQLAlchemy raises it (the CLI names its kind, never its values)
+        raise DBAPIError.instance(sql, None, exc, dbapi.Error, hide_parameters=True,
+                                  dialect=conn.dialect) from None
+    finally:
+        cursor.close()
 
 
 def copy_text(values: dict[str, list]) -> str | None:

@@ -15,7 +15,10 @@ def test_copy_text_escapes_what_copy_reads_specially():
     assert copy_text({"a": [object()]}) is None  # another type: the driver's adapters write it
 
 
-def test_bulk_insert_stores_values_exactly(db_url):
+def test_bulk_insert_stores_values_exactly(db_url, monkeypatch):
+    """Rows go in whole and in order, in parts too (PostgreSQL: each part's COPY text made while
+    the one before is sent)."""
+    monkeypatch.setattr("monitor.store.bulk_write.COPY_ROWS", 3)
     engine = make_engine(db_url)
     n = len(NAMES)
     values = {"mrn": [f"M{i}" for i in range(n)], "name": NAMES, "sex": ["F"] * n,

@@ -236,3 +236,67 @@ def test_broken_files_fail_as_in_one_bucket(tmp_path):
         one = run(engine, paths, tmp_path, bucket_bytes=None)
         many = run(engine, paths, tmp_path, bucket_bytes=TINY)
         assert many == one and one[0] == "rejected", name
+
+
+def test_worker_processes_import_exactly_as_one(tmp_path, db_url, monkeypatch):
+    """Checking an import's parts in worker processes changes nothing a clinic sees: the records
+    stored, the counts, the problems (same order), the rejects files, the audit and a broken
+    file's error are those of one process doing it all."""
+    from monitor.services import import_workers
+
+    used = []
+    real = import_workers.prepare_buckets
+
+    def spy(*args, **kw):
+        used.append(args[2])
+        return real(*args, **kw)
+
+    monkeypatch.setattr(import_workers, "prepare_buckets", spy)
+    outcomes, stored = {}, {}
+    for workers in (1, 2):
+        where = tmp_path / f"w{workers}"
+        where.mkdir()
+        engine = fresh(db_url, where)
+        steps = scenario(where)
+        (where / "rejects").mkdir()
+        broken = where / "mri.csv"
+        broken.write_bytes(b"mrn,study_date,joint,side\nA1,2024-01-01,hip,left\nB2,2024-01-0\xff,hip,left\n")
+        steps.append(([steps[0][0][1], broken, where / "missing.csv"], {}))
+        outcomes[workers] = [run(engine, paths, where / "rejects", bucket_bytes=TINY, workers=workers, **kw)
+                             for paths, kw in steps]
+        stored[workers] = contents(engine)
+        with engine.connect() as conn:  # the same ids too: rows are written in the same order
+            stored[workers]["ids"] = {SPECS[k].table: conn.execute(text(f"SELECT * FROM {SPECS[k].table} ORDER BY id"))
+                                      .all() for k in IMPORT_ORDER}
+        engine.dispose()
+        assert bool(used) is (workers == 2)
+    assert outcomes[2] == outcomes[1]
+    assert stored[2] == stored[1]
+    assert outcomes[1][-1][0] == "rejected" and "line 3" in outcomes[1][-1][2]
+
+
+def test_workers_started_by_a_fork_server_when_threads_run(tmp_path):
+    """In the daemon or the web server (threads running) the workers are not forked from the
+    threaded process, and the import is still exactly the one-process import."""
+    import threading
+
+    from monitor.services import import_workers
+
+    stop = threading.Event()
+    thread = threading.Thread(target=stop.wait)
+    thread.start()
+    try:
+        assert import_workers.start_method() in ("forkserver", "spawn")
+        outcomes, stored = {}, {}
+        for workers in (1, 2):
+            where = tmp_path / f"w{workers}"
+            where.mkdir()
+            engine = fresh("sqlite", where)
+            paths, kw = scenario(where)[1]
+            outcomes[workers] = run(engine, paths, where, bucket_bytes=TINY, workers=workers, **kw)
+            stored[workers] = contents(engine)
+            engine.dispose()
+    finally:
+        stop.set()
+        thread.join()
+    assert outcomes[2] == outcomes[1] and stored[2] == stored[1]

@@ -36,7 +36,7 @@ def lists(folder: Path, chunk_patients: int | None, *, names=tuple(LISTS), xlsx:
     if chunk_patients is not None or workers is not None:
         config = folder / f"chunks-{chunk_patients}-{workers}.toml"
         config.write_text("[scale]\n" + (f"chunk_patients = {chunk_patients}\n" if chunk_patients is not None else "")
-                          + (f"workers = {workers}\n" if workers is not None else ""))
+                          + (f"evaluation_workers = {workers}\n" if workers is not None else ""))
         options = ["--config", config.name]
     out = {name: run(folder, *options, *LISTS[name], "--as-of", AS_OF).stdout for name in names}
     target = f"overdue-{chunk_patients}.csv"

@@ -21,7 +21,7 @@ def written(folder: Path, chunk_patients: int, *, as_of: str = LATER, workers: i
     than one chunk), and what it wrote: its rows (clock times aside) and its outbox files."""
     copy = folder.parent / f"{folder.name}-{as_of}-chunks-{chunk_patients}-workers-{workers}"
     shutil.copytree(folder, copy)
-    (copy / "chunks.toml").write_text(f"[scale]\nchunk_patients = {chunk_patients}\nworkers = {workers}\n")
+    (copy / "chunks.toml").write_text(f"[scale]\nchunk_patients = {chunk_patients}\nevaluation_workers = {workers}\n")
     said = run(copy, "--config", "chunks.toml", "run", "nightly", "--as-of", as_of).stdout
     said = said.replace(str(copy).encode(), b"FOLDER")
     (database,) = copy.glob("*.db")

@@ -56,10 +56,11 @@ def test_scale_section_sets_the_chunk_size_and_refuses_nonsense():
     for bad in (-1, "7", 2.5):
         with pytest.raises(ConfigError, match=r"\[scale\].*chunk_patients"):
             parse_config({"scale": {"chunk_patients": bad}})
-    assert parse_config({}).scale.workers == 1 and parse_config({"scale": {"workers": 0}}).scale.workers == 0
+    assert parse_config({}).scale.evaluation_workers == 1
+    assert parse_config({"scale": {"evaluation_workers": 0}}).scale.evaluation_workers == 0
     for bad in (-1, 17, "2"):
-        with pytest.raises(ConfigError, match=r"\[scale\].*workers"):
-            parse_config({"scale": {"workers": bad}})
+        with pytest.raises(ConfigError, match=r"\[scale\].*evaluation_workers"):
+            parse_config({"scale": {"evaluation_workers": bad}})
 
 
 def test_flag_records_read_as_json_dumps_writes_the_list():

@@ -152,7 +152,7 @@ class ScaleSettings:
     chunk_patients: int = 25000
     # Worker processes that evaluate a chunk while this process reads the next (services.chunk_workers);
     # 0 evaluates in this process. Used only when the cohort has more than one chunk.
-    evaluation_workers: int = 1
+    evaluation_workers: int = 2
     import_workers: int = 0
 
 

@@ -56,7 +56,7 @@ def test_scale_section_sets_the_chunk_size_and_refuses_nonsense():
     for bad in (-1, "7", 2.5):
         with pytest.raises(ConfigError, match=r"\[scale\].*chunk_patients"):
             parse_config({"scale": {"chunk_patients": bad}})
-    assert parse_config({}).scale.evaluation_workers == 1
+    assert parse_config({}).scale.evaluation_workers == 2
     assert parse_config({"scale": {"evaluation_workers": 0}}).scale.evaluation_workers == 0
     for bad in (-1, 17, "2"):
         with pytest.raises(ConfigError, match=r"\[scale\].*evaluation_workers"):

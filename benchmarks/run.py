@@ -200,7 +200,10 @@ def write_results(args, steps: list[Step], floors: dict[int, list[float]], notes
     done = sorted(floors)
     if ONE_MILLION not in done and len(done) >= 2:
         notes.append("The 1M column is extrapolated linearly from the two largest sizes run, not measured.")
-    notes.append("Peak RSS is each child's own (os.wait4 ru_maxrss), the largest over the repeats; MB = MiB.")
+    notes.append("Peak RSS is each child's own (os.wait4 ru_maxrss: the largest of it and the processes it "
+                 "started), the largest over the repeats; 'all processes' is the peak sum of the proportional set "
+                 "sizes of the child and every process under it (its workers), sampled ten times a second; the "
+                 "memory verdict takes the larger of the two; MB = MiB.")
     result = {"machine": machine(), "date": date.today().isoformat(), "package": package, "repeats": args.repeats,
               "patients": done, "rows": rows, "floor_samples": {str(k): v for k, v in floors.items()},
               "scaling": table, "notes": notes}

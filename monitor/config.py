@@ -149,7 +149,7 @@ class ScaleSettings:
     many processes split a large import's files and check its parts (0: one per core, at most 2;
     1: all in the importing process)."""
 
-    chunk_patients: int = 25000
+    chunk_patients: int = 10000
     # Worker processes that evaluate a chunk while this process reads the next (services.chunk_workers);
     # 0 evaluates in this process. Used only when the cohort has more than one chunk.
     evaluation_workers: int = 2

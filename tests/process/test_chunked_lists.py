@@ -73,7 +73,7 @@ def test_demo_lists_are_the_same_in_chunks_as_at_once(demo):
     whole = lists(demo, 0)
     assert whole["due.csv"].count(b"\n") > 250 and b"acknowledged_by" in whole["flags.json"]
     assert b"deferred until 2030-01-15" in whole["due.table"] and b"unreachable" in whole["due.csv"]
-    default = lists(demo, None, names=("due.csv",))  # unset: chunks of 25,000 patients
+    default = lists(demo, None, names=("due.csv",))  # unset: chunks of 10,000 patients
     assert default == {name: whole[name] for name in default}
     chunked = lists(demo, 45)  # 7 chunks, the last one short; a worker process evaluates them
     assert chunked == whole

@@ -52,7 +52,7 @@ def test_spool_merges_runs_in_key_order_keeping_equal_keys_in_run_order():
 def test_scale_section_sets_the_chunk_size_and_refuses_nonsense():
     """A negative or textual chunk size is a configuration error, never a silent default."""
     assert parse_config({"scale": {"chunk_patients": 7}}).scale.chunk_patients == 7
-    assert parse_config({}).scale.chunk_patients == 25000
+    assert parse_config({}).scale.chunk_patients == 10000
     for bad in (-1, "7", 2.5):
         with pytest.raises(ConfigError, match=r"\[scale\].*chunk_patients"):
             parse_config({"scale": {"chunk_patients": bad}})

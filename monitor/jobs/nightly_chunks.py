@@ -88,8 +88,7 @@ def _concat(frames: list[pd.DataFrame]) -> pd.DataFrame:
 
 def evaluate_nightly(engine: Engine, *, as_of: date, config: Config, progress=None) -> NightlyCohort:
     """Evaluate the cohort chunk by chunk, keeping each chunk's facts and the fingerprinted
-    warn/urgent flags;
-    with `[scale] evaluation_workers`, a worker evaluates a chunk while the next one is read."""
+    warn/urgent flags (with `[scale] evaluation_workers`, workers evaluate while the next chunk is read)."""
     from monitor.services.chunk_workers import in_order
     from monitor.services.chunks import chunks
     from monitor.store.cohort_reads import load_cohort_part

@@ -43,7 +43,7 @@ class Chunk:
         return load_acknowledgements_part(self.conn, self.id_range, has_table=self.has_acks)
 
 
-def chunks(engine: Engine, *, config: Config, progress=None, what: str = "evaluating") -> Iterator[Chunk]:
+def chunks(engine: Engine, *, config: Config, progress=None) -> Iterator[Chunk]:
     """The cohort's chunks, in patient id order, on one read-only connection."""
     step = progress or (lambda _message: None)
     store.require_initialised(engine)
@@ -54,14 +54,14 @@ def chunks(engine: Engine, *, config: Config, progress=None, what: str = "evalua
         has_acks = has_acknowledgements_table(conn)
         for number, id_range in enumerate(ranges, start=1):
             if len(ranges) > 1:
-                step(f"{what} chunk {number} of {len(ranges)}")
+                step(f"evaluating chunk {number} of {len(ranges)}")
             yield Chunk(conn, id_range, number, len(ranges), has_acks)
 
 
 def due_chunks(engine: Engine, *, as_of: date, config: Config, statuses: tuple[str, ...] = (),
-               progress=None, finish=None) -> Iterator:
-    """Per chunk, its part of the surveillance list (services.exports.due_list), most overdue
-    first, or `finish(rows)` of it (done where the chunk is evaluated: a picklable function)."""
+               progress=None, finish) -> Iterator:
+    """Per chunk, `finish(rows)` of its part of the surveillance list (services.exports.due_list),
+    most overdue first (done where the chunk is evaluated: a picklable function)."""
     from monitor.services.chunk_work import due_part
     from monitor.store.reminders import load_contacts, load_reminders
 
@@ -75,9 +75,9 @@ def due_chunks(engine: Engine, *, as_of: date, config: Config, statuses: tuple[s
 
 
 def flag_chunks(engine: Engine, *, as_of: date, config: Config, min_severity: str = "info",
-                codes: tuple[str, ...] = (), progress=None, finish=None) -> Iterator:
-    """Per chunk, its flags marked acknowledged, with MRNs (rules.evaluation.flag_rows), or
-    `finish(rows)` of them (done where the chunk is evaluated)."""
+                codes: tuple[str, ...] = (), progress=None, finish) -> Iterator:
+    """Per chunk, `finish(rows)` of its flags marked acknowledged, with MRNs
+    (rules.evaluation.flag_rows; done where the chunk is evaluated)."""
     from monitor.services.chunk_work import flags_part
 
     def tasks():

@@ -19,6 +19,7 @@ from sqlalchemy import Engine, select, text
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from monitor import store
+from monitor.store.bulk_write import insert_rows
 from monitor.store.reminders import completed
 from monitor.config import Config
 from monitor.errors import MonitorError
@@ -142,10 +143,12 @@ def _nightly(engine: Engine, *, slot_on, as_of, config: Config, now_utc, trigger
             new_seen = record_seen(conn, cohort.keys, as_of=as_of, run_id=run_id)
             counts["flags_first_seen"] = len(new_seen)
             step(f"writing {len(plan.new)} new reminder(s)")
-            if len(plan.new):
-                conn.execute(Reminder.__table__.insert(), [
-                    {"patient_id": int(p), "item": i, "due_date": d.date(), "created_at": now_utc, "run_id": run_id}
-                    for p, i, d in plan.new[["patient_id", "item", "due_date"]].itertuples(index=False)])
+            new = plan.new
+            if len(new):
+                insert_rows(conn, Reminder.__table__, {
+                    "patient_id": [int(p) for p in new["patient_id"]], "item": new["item"].tolist(),
+                    "due_date": [d.date() for d in new["due_date"]], "created_at": [now_utc] * len(new),
+                    "run_id": [run_id] * len(new)})
             keyed = plan.new.merge(_opened_by(conn, run_id), on=["patient_id", "item", "due_date"])  # their ids
             new_events = [{"reminder_id": int(r), "at": now_utc, "actor": actor, "kind": "created",
                            "reason": f"due {d.date()}"} for r, d in keyed[["reminder_id", "due_date"]].itertuples(index=False)]
@@ -202,17 +205,12 @@ def record_seen(conn, keys: pd.DataFrame, *, as_of: date, run_id: int) -> pd.Dat
 
     table = FlagSeen.__table__
     if len(keys):
-        name = conn.dialect.name
-        if name == "postgresql":
-            from sqlalchemy.dialects.postgresql import insert
-        else:
-            from sqlalchemy.dialects.sqlite import insert
-        statement = insert(table).on_conflict_do_nothing(index_elements=["patient_id", "code", "fingerprint"])
-        for start in range(0, len(keys), BATCH_ROWS):  # the rows as dicts a batch at a time: bounded memory
-            conn.execute(statement, [
-                {"patient_id": int(p), "code": c, "fingerprint": f, "severity": s, "first_seen_on": as_of,
-                 "run_id": run_id} for p, c, f, s in keys[["patient_id", "code", "fingerprint", "severity"]]
-                .iloc[start:start + BATCH_ROWS].itertuples(index=False)])
+        for start in range(0, len(keys), BATCH_ROWS):  # a batch at a time: bounded memory
+            part = keys.iloc[start:start + BATCH_ROWS]
+            insert_rows(conn, table, {
+                "patient_id": [int(p) for p in part["patient_id"]], "code": part["code"].tolist(),
+                "fingerprint": part["fingerprint"].tolist(), "severity": part["severity"].tolist(), "first_seen_on": [as_of] * len(part),
+                "run_id": [run_id] * len(part)}, skip_conflicts_on=("patient_id", "code", "fingerprint"))
     rows = conn.execute(select(table.c.patient_id, table.c.code, table.c.severity).where(table.c.run_id == run_id))
     return pd.DataFrame([tuple(r) for r in rows], columns=["patient_id", "code", "severity"])
 
@@ -222,8 +220,10 @@ def _insert_events(conn, rows: list[dict]) -> None:
         for r in rows:
             r.setdefault("outcome", None)
             r.setdefault("until", None)
+        columns = list(rows[0])
         for start in range(0, len(rows), BATCH_ROWS):
-            conn.execute(ReminderEvent.__table__.insert(), rows[start:start + BATCH_ROWS])
+            part = rows[start:start + BATCH_ROWS]
+            insert_rows(conn, ReminderEvent.__table__, {c: [r[c] for r in part] for c in columns})
 
 
 def _clinic_report(engine: Engine, *, slot_on, as_of, config: Config, now_utc, trigger, actor,

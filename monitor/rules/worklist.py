@@ -15,8 +15,10 @@ WORK_ORDER = ("open", "contacted", "booked", "scan_done_elsewhere", "declined", 
 
 
 def _by_patient(ids: pd.Series, values: pd.Series, fill):
-    """values (indexed by patient_id) for each id; `fill` where the patient has none."""
-    return ids.map(values.to_dict()).astype("object").fillna(fill)
+    """values (indexed by patient_id, one row per patient) for each id; `fill` where the patient
+    has none. A lookup by index, not a dict of every patient's value built per column."""
+    found = values.reindex(ids.to_numpy())
+    return pd.Series(found.to_numpy(), index=ids.index, dtype="object").fillna(fill)
 
 
 def _day(values: pd.Series) -> pd.Series:

@@ -145,13 +145,13 @@ class DatabaseSettings:
 class ScaleSettings:
     """How many patients `due`, `flags` and `export overdue` load and evaluate at a time: memory
     stays flat whatever the cohort's size (0: the whole cohort at once), and `evaluation_workers`
-    processes evaluate a chunk while the command reads the next (0: none). `import_workers`: how
+    processes read and evaluate the chunks (0: none: the command does). `import_workers`: how
     many processes split a large import's files and check its parts (0: one per core, at most 2;
     1: all in the importing process)."""
 
     chunk_patients: int = 10000
-    # Worker processes that evaluate a chunk while this process reads the next (services.chunk_workers);
-    # 0 evaluates in this process. Used only when the cohort has more than one chunk.
+    # Worker processes that read and evaluate the chunks (services.chunks, chunk_workers); 0 reads
+    # and evaluates in this process. Used only when the cohort has more than one chunk.
     evaluation_workers: int = 2
     import_workers: int = 0
 

@@ -88,27 +88,23 @@ def _concat(frames: list[pd.DataFrame]) -> pd.DataFrame:
 
 def evaluate_nightly(engine: Engine, *, as_of: date, config: Config, progress=None) -> NightlyCohort:
     """Evaluate the cohort chunk by chunk, keeping each chunk's facts and the fingerprinted
-    warn/urgent flags (with `[scale] evaluation_workers`, workers evaluate while the next chunk is read)."""
-    from monitor.services.chunk_workers import in_order
-    from monitor.services.chunks import chunks
-    from monitor.store.cohort_reads import load_cohort_part
+    warn/urgent flags (with `[scale] evaluation_workers`, workers read and evaluate the chunks)."""
+    from monitor.services.chunks import chunk_results, consistent
 
-    ranges = []
-
-    def tasks():
-        for chunk in chunks(engine, config=config, progress=progress):
-            ranges.append(chunk.id_range)
-            yield chunk.total, nightly_part, (load_cohort_part(chunk.conn, chunk.id_range), chunk.acknowledgements(),
-                                              as_of, config)
-    facts, digests, keys, patients, flag_count = [], [], [], 0, 0
-    parts = in_order(tasks(), workers=config.scale.evaluation_workers)
-    for part, digest, chunk_keys, n_patients, n_flags in parts:
-        facts.append(part)
-        digests.append(digest)
-        keys.append(chunk_keys)
-        patients += n_patients
-        flag_count += n_flags
-    return NightlyCohort(as_of, ranges, facts, digests, _concat(keys) if keys else _no_keys(), patients, flag_count)
+    def run(read_in_workers: bool) -> NightlyCohort:
+        ranges, facts, digests, keys, patients, flag_count = [], [], [], [], 0, 0
+        for id_range, (part, digest, chunk_keys, n_patients, n_flags) in chunk_results(
+                engine, config=config, work=nightly_part, args=(as_of, config), read_in_workers=read_in_workers,
+                progress=progress):
+            ranges.append(id_range)
+            facts.append(part)
+            digests.append(digest)
+            keys.append(chunk_keys)
+            patients += n_patients
+            flag_count += n_flags
+        return NightlyCohort(as_of, ranges, facts, digests, _concat(keys) if keys else _no_keys(), patients,
+                             flag_count)
+    return consistent(run, progress)
 
 
 def nightly_part(cohort, acks: pd.DataFrame, as_of: date, config: Config) -> tuple:

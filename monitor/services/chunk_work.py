@@ -1,14 +1,55 @@
-"""What is done with one chunk's frames once they are read: evaluation only, no database, no
-file (services.chunk_workers runs these in a worker process, or here with `[scale] evaluation_workers = 0`)."""
+"""What is done with one chunk: its rows read (read_inputs), then evaluated (due_part,
+flags_part, jobs.nightly_chunks.nightly_part: no database, no file). services.chunk_workers runs
+them in a worker process (read_and_run: the worker reads its own chunk, in the pass's view of the
+data), or here with `[scale] evaluation_workers = 0`."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date
 
 import pandas as pd
 
+from monitor import store
 from monitor.config import Config
 from monitor.rules.cohort import Cohort
+from monitor.store.cohort_reads import load_acknowledgements_part, load_cohort_part
+from monitor.store.reminders import load_contacts, load_reminders
+
+
+@dataclass(frozen=True)
+class Source:
+    """Where a worker reads its chunks: the database (URL with its password: it travels over the
+    pool's pipe only) and, on PostgreSQL, the snapshot the pass exported."""
+
+    url: str
+    snapshot: str | None = None
+
+
+def read_inputs(conn, id_range: tuple[int, int], has_acks: bool, reminders: bool) -> tuple:
+    """A chunk's cohort and acknowledgements, and with `reminders` its reminders and contacts."""
+    inputs = (load_cohort_part(conn, id_range), load_acknowledgements_part(conn, id_range, has_table=has_acks))
+    if reminders:
+        inputs += (load_reminders(conn, id_range), load_contacts(conn, id_range))
+    return inputs
+
+
+_engines: dict[str, object] = {}  # a worker's engine per database, kept for its next chunk
+
+
+def read_and_run(source: Source, id_range: tuple[int, int], has_acks: bool, reminders: bool, work, args: tuple):
+    """`work(*inputs, *args)` of a chunk read here (a worker), in one read transaction: on
+    PostgreSQL in the pass's exported snapshot, so every chunk sees the same data."""
+    engine = _engines.get(source.url)
+    if engine is None:
+        engine = _engines[source.url] = store.make_engine(source.url)
+    with store.reading(engine) as conn:
+        if source.snapshot is not None:
+            conn = conn.execution_options(isolation_level="REPEATABLE READ")
+            # First statement of the transaction; the id was checked to be a snapshot id.
+            conn.exec_driver_sql(f"SET TRANSACTION SNAPSHOT '{source.snapshot}'")
+        inputs = read_inputs(conn, id_range, has_acks, reminders)
+    return work(*inputs, *args)
 
 
 def due_part(cohort: Cohort, acks: pd.DataFrame, reminders: tuple[pd.DataFrame, pd.DataFrame],

@@ -1,11 +1,9 @@
-"""Chunks evaluated in worker processes while this process reads the next one.
+"""Tasks run in worker processes, their results handed back in the tasks' order.
 
-Reading a chunk (SQL, rows into frames) and evaluating it (the rules, then the rows cut into
-text) each take a large part of a list's time and one core each: with `[scale]
-evaluation_workers` worker processes (2 by default; 0 evaluates here), this process reads chunk
-k+1 on the pass's one connection while workers evaluate chunks k and k-1. The workers never touch
-the database: they get the chunk's frames and return its rows; results come back in the chunks'
-order, so the output is the same bytes either way.
+The lists and the nightly run give each worker a chunk to read and evaluate (services.chunks:
+reading a chunk and evaluating it each take a large part of the time, so both cores read and
+evaluate); with `[scale] evaluation_workers = 0`, or one chunk, the tasks run here. Results come
+back in the chunks' order, so the output is the same bytes either way.
 A worker is a fresh process (forkserver, else spawn: never a fork of a process holding a database
 connection or threads), started once per pass and only when there is more than one chunk.
 """

@@ -19,7 +19,7 @@ from sqlalchemy import Engine
 from monitor.config import Config
 from monitor.formats import row_text
 from monitor.formats.spool import RunSpool
-from monitor.services.chunks import due_chunks, flag_chunks
+from monitor.services.chunks import consistent, due_chunks, flag_chunks
 
 BATCH_ROWS = 2000
 
@@ -86,21 +86,23 @@ def spool_due(engine: Engine, *, as_of: date, config: Config, statuses: tuple[st
               columns: list[str], progress=None, prepare: str | None = None) -> SpooledList:
     """The due list (services.exports.due_list) in `fmt` (table, csv, json; `csv_file` keeps the
     CRLF and starts with a byte order mark), PREPARE[`prepare`] applied to each chunk's rows first."""
-    out = SpooledList(fmt, columns, widths=[len(c) for c in columns])
-    try:
-        finish = partial(due_piece, fmt=fmt, columns=columns, prepare=prepare)
-        for piece in due_chunks(engine, as_of=as_of, config=config, statuses=statuses, progress=progress,
-                                finish=finish):
-            out.add_piece(piece)
-            del piece  # before the next chunk is evaluated
-        if fmt in ("csv", "csv_file") and not out.header:
-            import pandas as pd
+    def run(read_in_workers: bool) -> SpooledList:
+        out = SpooledList(fmt, columns, widths=[len(c) for c in columns])
+        try:
+            finish = partial(due_piece, fmt=fmt, columns=columns, prepare=prepare)
+            for piece in due_chunks(engine, as_of=as_of, config=config, statuses=statuses, progress=progress,
+                                    finish=finish, read_in_workers=read_in_workers):
+                out.add_piece(piece)
+                del piece  # before the next chunk is evaluated
+            if fmt in ("csv", "csv_file") and not out.header:
+                import pandas as pd
 
-            out.header = row_text.csv_header_and_rows(pd.DataFrame(columns=columns), bom=fmt == "csv_file")[0]
-    except BaseException:
-        out.close()
-        raise
-    return out
+                out.header = row_text.csv_header_and_rows(pd.DataFrame(columns=columns), bom=fmt == "csv_file")[0]
+        except BaseException:
+            out.close()
+            raise
+        return out
+    return consistent(run, progress)
 
 
 def due_piece(rows, *, fmt: str, columns: list[str], prepare: str | None) -> Piece:
@@ -186,17 +188,19 @@ def spool_flags(engine: Engine, *, as_of: date, config: Config, min_severity: st
                 fmt: str, progress=None) -> SpooledList:
     """The flags of every active patient (rules.evaluation.flag_rows' order): JSON records, or the
     table's lines; `extra` counts the patients and the acknowledged flags."""
-    out = SpooledList(fmt, [], extra={"patients": 0, "acknowledged": 0})
-    try:
-        finish = partial(flag_piece, fmt=fmt, config=config)
-        for piece in flag_chunks(engine, as_of=as_of, config=config, min_severity=min_severity, codes=codes,
-                                 progress=progress, finish=finish):
-            out.add_piece(piece)
-            del piece  # before the next chunk is read
-    except BaseException:
-        out.close()
-        raise
-    return out
+    def run(read_in_workers: bool) -> SpooledList:
+        out = SpooledList(fmt, [], extra={"patients": 0, "acknowledged": 0})
+        try:
+            finish = partial(flag_piece, fmt=fmt, config=config)
+            for piece in flag_chunks(engine, as_of=as_of, config=config, min_severity=min_severity, codes=codes,
+                                     progress=progress, finish=finish, read_in_workers=read_in_workers):
+                out.add_piece(piece)
+                del piece  # before the next chunk is read
+        except BaseException:
+            out.close()
+            raise
+        return out
+    return consistent(run, progress)
 
 
 def flag_piece(rows, *, fmt: str, config: Config) -> Piece:

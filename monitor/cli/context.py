@@ -6,6 +6,7 @@ instant; pandas, SQLAlchemy and matplotlib are imported inside the commands that
 
 from __future__ import annotations
 
+import os
 import sys
 from datetime import date
 
@@ -16,6 +17,9 @@ from monitor.errors import MonitorError
 FORMATS = ("table", "csv", "json")
 STATUS_CHOICES = ("not_due", "due_soon", "due", "overdue")
 SEVERITIES = ("info", "warn", "urgent")
+# A SQLite database holds ~2.6 kB per patient of the synthetic cohorts (265 MB at 100k): a file
+# of more than a chunk's worth at 3 kB per patient almost surely has more than one chunk.
+BYTES_PER_PATIENT = 3000
 
 
 class AppContext:
@@ -52,6 +56,25 @@ class AppContext:
 
         self._engine = _protected(make_engine(self.db, busy_timeout_s=self.config.database.busy_timeout_seconds))
         return self._engine
+
+    def start_workers_early(self) -> None:
+        """Before a cohort list or the nightly run: on a SQLite file big enough for more than one
+        chunk, start the evaluation workers' server (services.chunk_workers.start_early) while this
+        process still loads its modules. Decided from the file's size, without loading the database
+        layer (that would load pandas first)."""
+        scale = self.config.scale
+        if scale.evaluation_workers <= 0 or scale.chunk_patients <= 0:
+            return
+        url = self.db or os.environ.get("MONITOR_DATABASE_URL") or "sqlite:///monitor.db"
+        path = url[len("sqlite:///"):] if url.startswith("sqlite:///") else (url if "://" not in url else "")
+        try:
+            size = os.path.getsize(path) if path else 0
+        except OSError:
+            return  # no such file: the command says so
+        if size > scale.chunk_patients * BYTES_PER_PATIENT:
+            from monitor.services.chunk_workers import start_early
+
+            start_early()
 
     def audit(self, action: str, subject: str, *, rows: int = 0, by: str | None = None, **detail) -> None:
         """Record who sees or writes patient data (before it is shown): the OS user, on behalf of --by."""

@@ -105,6 +105,7 @@ def export_overdue_cmd(app, output, as_of, by):
       monitor export overdue -o overdue-2026-11.csv
       monitor export overdue -o overdue-2026-11.xlsx
     """
+    app.start_workers_early()
     from monitor.formats.files import check_target
     from monitor.services.exports import export_overdue_chunked
 

@@ -72,6 +72,7 @@ def run_nightly(app, as_of, again, dry_run, by):
       monitor run nightly --as-of 2026-11-20
       monitor run nightly --as-of 2027-06-01 --dry-run
     """
+    app.start_workers_early()
     _run_job(app, "nightly", as_of, again, by, dry_run)
 
 

@@ -37,6 +37,7 @@ def due(app, as_of, statuses, fmt):
       monitor due --status due --status overdue
       monitor due --as-of 2026-01-31 --format csv > due.csv
     """
+    app.start_workers_early()
     from monitor.rules.evaluation import EXPORT_COLUMNS
     from monitor.services.list_streams import list_text, spool_due
 
@@ -132,6 +133,7 @@ def flags(ctx, mrn, as_of, severity, codes, fmt):
 
 def _all_flags(app, *, as_of, severity: str, codes: tuple[str, ...], fmt: str) -> None:
     """Every active patient's flags, evaluated a chunk of patients at a time and merged in order."""
+    app.start_workers_early()
     from monitor.services.list_streams import flags_text, spool_flags
 
     out = spool_flags(app.engine, as_of=as_of, config=app.config, min_severity=severity, codes=codes, fmt=fmt,

@@ -27,6 +27,18 @@ class WorkerLost(MonitorError):
 PRELOAD = ["monitor.rules.evaluation", "monitor.services.chunk_work"]
 
 
+def start_early() -> None:
+    """Start the workers' server now: it loads pandas and the rules (PRELOAD) on another core while
+    this process loads its own modules, instead of after, when the first chunk is handed out.
+    Only a matter of time: the workers start from the same server either way."""
+    if "forkserver" not in multiprocessing.get_all_start_methods():
+        return
+    from multiprocessing import forkserver
+
+    multiprocessing.get_context("forkserver").set_forkserver_preload(PRELOAD)
+    forkserver.ensure_running()
+
+
 def _pool(workers: int) -> ProcessPoolExecutor:
     methods = multiprocessing.get_all_start_methods()
     context = multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")

@@ -76,7 +76,12 @@ def insert_rows(conn, table, values: dict[str, list], *, skip_conflicts_on: tupl
     converted = []
     for name, column in values.items():
         process = table.c[name].type.dialect_impl(conn.dialect).bind_processor(conn.dialect)
-        converted.append(column if process is None else [None if v is None else process(v) for v in column])
+        if process is None:
+            converted.append(column)
+        elif column.count(column[0]) == len(column):  # one value for every row (a run's time, its id)
+            converted.append([None if column[0] is None else process(column[0])] * len(column))
+        else:
+            converted.append([None if v is None else process(v) for v in column])
     sql = f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})"
     if skip_conflicts_on:
         sql += f" ON CONFLICT ({', '.join(skip_conflicts_on)}) DO NOTHING"

@@ -63,3 +63,35 @@ def test_a_worker_that_dies_is_a_clear_error_not_a_traceback():
 
     with pytest.raises(WorkerLost, match=r"workers = 0"):
         list(in_order(tasks(die, 5), workers=1))
+
+
+def test_the_workers_server_can_start_before_the_first_chunk():
+    """start_early starts the server the pool then uses (it loads pandas and the rules meanwhile)."""
+    from multiprocessing import forkserver
+
+    from monitor.services.chunk_workers import start_early
+
+    start_early()
+    started = forkserver._forkserver._forkserver_pid
+    assert started is not None
+    out = list(in_order(tasks(square_and_pid, 3), workers=2))
+    assert [r for r, _pid in out] == [0, 1, 4] and forkserver._forkserver._forkserver_pid == started
+
+
+@pytest.mark.parametrize("patients, workers, early", [(60_000, 2, True), (3_000, 2, False), (60_000, 0, False)])
+def test_a_list_starts_the_workers_early_only_on_a_database_of_several_chunks(tmp_path, monkeypatch, patients,
+                                                                              workers, early):
+    """The size of the SQLite file decides, before the database layer (and pandas) is loaded."""
+    from monitor.cli.context import BYTES_PER_PATIENT, AppContext
+
+    db = tmp_path / "monitor.db"
+    with db.open("wb") as f:
+        f.truncate(patients * BYTES_PER_PATIENT)  # sparse: the size is all that is read
+    config = tmp_path / "clinic.toml"
+    config.write_text(f"[scale]\nchunk_patients = 10000\nevaluation_workers = {workers}\n")
+    started = []
+    monkeypatch.setattr("monitor.services.chunk_workers.start_early", lambda: started.append(1))
+    AppContext(f"sqlite:///{db}", str(config)).start_workers_early()
+    AppContext(str(db), str(config)).start_workers_early()  # a plain path names a SQLite file too
+    AppContext(f"sqlite:///{tmp_path / 'missing.db'}", str(config)).start_workers_early()
+    assert started == ([1, 1] if early else [])

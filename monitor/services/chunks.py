@@ -87,7 +87,7 @@ def chunk_results(engine: Engine, *, config: Config, work: Callable, args: tuple
                         yield chunk.total, work, (*read_inputs(conn, chunk.id_range, chunk.has_acks, reminders),
                                                   *args)
             yield from zip(ranges, in_order(tasks(), workers=workers))
-            if changed():
+            if source is not None and len(chunks) > 1 and changed():  # (a lone chunk is read here: no check)
                 raise DataChanged()
 
 

@@ -16,7 +16,7 @@ from monitor.store.engine import explain, is_sqlite, reading
 
 
 # Alembic revisions, oldest first (monitor/migrations/versions); the last is this version's schema.
-REVISIONS = ("0001", "0002", "0003", "0004", "0005", "0006")
+REVISIONS = ("0001", "0002", "0003", "0004", "0005", "0006", "0007")
 SCHEMA_REVISION = REVISIONS[-1]
 
 

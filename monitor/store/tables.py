@@ -2,6 +2,8 @@
 
 Every clinical table has a natural key (a unique constraint) that makes re-import idempotent.
 Dates are dates; timestamps are aware UTC datetimes. Imports never delete a row.
+A table whose unique constraint starts with `patient_id` has no index of `patient_id` alone: the
+constraint's index serves a patient's lookups (and one index less to keep up on every insert).
 """
 
 from __future__ import annotations
@@ -63,7 +65,7 @@ class FlagSeen(SQLModel, table=True):
     __tablename__ = "flag_seen"
     __table_args__ = (UniqueConstraint("patient_id", "code", "fingerprint"),)
     id: int | None = Field(default=None, primary_key=True)
-    patient_id: int = Field(foreign_key="patient.id", index=True)
+    patient_id: int = Field(foreign_key="patient.id")
     code: str = Field(max_length=48)
     fingerprint: str = Field(max_length=64)
     severity: str = Field(max_length=8)
@@ -75,7 +77,7 @@ class Episode(SQLModel, table=True):
     __tablename__ = "episode"
     __table_args__ = (UniqueConstraint("patient_id", "joint", "side", "onset_date"),)
     id: int | None = Field(default=None, primary_key=True)
-    patient_id: int = Field(foreign_key="patient.id", index=True)
+    patient_id: int = Field(foreign_key="patient.id")
     joint: str = Field(max_length=8)
     side: str = Field(max_length=8)
     onset_date: date
@@ -93,7 +95,7 @@ class DxaMeasurement(SQLModel, table=True):
     __tablename__ = "dxa_measurement"
     __table_args__ = (UniqueConstraint("patient_id", "scan_date", "site", "side"),)
     id: int | None = Field(default=None, primary_key=True)
-    patient_id: int = Field(foreign_key="patient.id", index=True)
+    patient_id: int = Field(foreign_key="patient.id")
     scan_date: date
     scanner: str | None = Field(default=None, max_length=16)
     site: str = Field(max_length=16)
@@ -108,7 +110,7 @@ class MriStudy(SQLModel, table=True):
     __tablename__ = "mri_study"
     __table_args__ = (UniqueConstraint("patient_id", "study_date", "joint", "side"),)
     id: int | None = Field(default=None, primary_key=True)
-    patient_id: int = Field(foreign_key="patient.id", index=True)
+    patient_id: int = Field(foreign_key="patient.id")
     study_date: date
     joint: str = Field(max_length=8)
     side: str = Field(max_length=8)
@@ -143,7 +145,7 @@ class Pregnancy(SQLModel, table=True):
     __tablename__ = "pregnancy"
     __table_args__ = (UniqueConstraint("patient_id", "key_on"),)
     id: int | None = Field(default=None, primary_key=True)
-    patient_id: int = Field(foreign_key="patient.id", index=True)
+    patient_id: int = Field(foreign_key="patient.id")
     # The expected delivery date when known, else the delivery date: the row's identity.
     key_on: date
     expected_delivery: date | None = None
@@ -157,7 +159,7 @@ class Symptom(SQLModel, table=True):
     __tablename__ = "symptom"
     __table_args__ = (UniqueConstraint("patient_id", "reported_on", "complaint", "side"),)
     id: int | None = Field(default=None, primary_key=True)
-    patient_id: int = Field(foreign_key="patient.id", index=True)
+    patient_id: int = Field(foreign_key="patient.id")
     reported_on: date
     complaint: str = Field(max_length=32)
     side: str = Field(default="", max_length=8)
@@ -169,7 +171,7 @@ class Assessment(SQLModel, table=True):
     __tablename__ = "assessment"
     __table_args__ = (UniqueConstraint("patient_id", "assessed_on"),)
     id: int | None = Field(default=None, primary_key=True)
-    patient_id: int = Field(foreign_key="patient.id", index=True)
+    patient_id: int = Field(foreign_key="patient.id")
     assessed_on: date
     calcium_mg_day: float | None = None
     vitamin_d_iu_day: float | None = None
@@ -183,7 +185,7 @@ class Treatment(SQLModel, table=True):
     __tablename__ = "treatment"
     __table_args__ = (UniqueConstraint("patient_id", "drug", "started_on"),)
     id: int | None = Field(default=None, primary_key=True)
-    patient_id: int = Field(foreign_key="patient.id", index=True)
+    patient_id: int = Field(foreign_key="patient.id")
     drug: str = Field(max_length=64)
     dose: str | None = None
     started_on: date
@@ -268,7 +270,7 @@ class Reminder(SQLModel, table=True):
     __tablename__ = "reminder"
     __table_args__ = (UniqueConstraint("patient_id", "item", "due_date"),)
     id: int | None = Field(default=None, primary_key=True)
-    patient_id: int = Field(foreign_key="patient.id", index=True)
+    patient_id: int = Field(foreign_key="patient.id")
     item: str = Field(max_length=32)  # "dxa"
     due_date: date
     created_at: datetime

@@ -25,7 +25,7 @@ from monitor import store
 from monitor.errors import MonitorError, Problem
 from monitor.formats.csv_cells import ParsedFile, kind_of, parse_file
 from monitor.formats.fhir_read import is_fhir
-from monitor.formats.import_spec import IMPORT_ORDER
+from monitor.formats.import_spec import IMPORT_ORDER, SPECS
 from monitor.formats.rejects import write_rejected
 from monitor.formats.xlsx_read import is_workbook, parse_workbook
 from monitor.services import import_buckets as buckets
@@ -34,6 +34,7 @@ from monitor.services.import_checks import CLINICAL_TABLES, stamp
 from monitor.services.import_plan import FileResult, Plan, insert_values
 from monitor.services.import_prepare import Prepared, merge, prepare_bucket
 from monitor.services.import_stage import copy_staged
+from monitor.store.bulk_load import bulk_tables, without_foreign_keys
 from monitor.store.bulk_write import bulk_insert
 
 __all__ = ["CLINICAL_TABLES", "ImportReport", "import_files"]
@@ -255,13 +256,19 @@ def _outside_transaction(conn, sql: str, params: tuple) -> None:
 def _write(conn, prepared: Prepared, schemas: dict, *, check: bool, actor: str, on_behalf_of: str | None,
            rejects_dir: Path | None) -> None:
     """Each bucket's plans in turn (checked first: still as read), then one audit event per file
-    and the rejects files, last before the commit, so a failed write writes nothing."""
-    for target, stage in zip(prepared.plans, prepared.stages or [None] * len(prepared.plans)):
-        with open(target, "rb") as f:
-            plans: list[Plan] = pickle.load(f)
-        if check and not _still_as_read(conn, plans):
-            raise _Changed
-        _apply(conn, plans, schemas.get(stage))
+    and the rejects files, last before the commit, so a failed write writes nothing. A table that
+    receives many new rows is loaded without its foreign-key triggers on PostgreSQL (see bulk_load)."""
+    new_rows: dict[str, int] = {}
+    for out in prepared.files:
+        table = SPECS[out.kind].table
+        new_rows[table] = new_rows.get(table, 0) + out.result.inserted
+    with without_foreign_keys(conn, bulk_tables(conn, new_rows)):
+        for target, stage in zip(prepared.plans, prepared.stages or [None] * len(prepared.plans)):
+            with open(target, "rb") as f:
+                plans: list[Plan] = pickle.load(f)
+            if check and not _still_as_read(conn, plans):
+                raise _Changed
+            _apply(conn, plans, schemas.get(stage))
     for out in prepared.files:
         r = out.result
         store.record_event(conn, actor=actor, action="import", subject=out.label,

@@ -35,7 +35,7 @@ from monitor.services.import_plan import FileResult, Plan, insert_values
 from monitor.services.import_prepare import Prepared, merge, prepare_bucket
 from monitor.services.import_stage import copy_staged
 from monitor.store.bulk_load import bulk_tables, without_foreign_keys
-from monitor.store.bulk_write import bulk_insert
+from monitor.store.bulk_write import bulk_insert, bulk_update
 
 __all__ = ["CLINICAL_TABLES", "ImportReport", "import_files"]
 
@@ -346,5 +346,5 @@ def _apply(conn, plans: list[Plan], schema: str | None = None) -> None:
 
 
 def _update(conn, table, pl: Plan) -> None:
-    for row_id, upd in pl.updates:
-        conn.execute(table.update().where(table.c.id == row_id).values(**upd))
+    if pl.updates:
+        bulk_update(conn, table, pl.updates)

@@ -1,8 +1,9 @@
-"""Writing many new rows at once: PostgreSQL's COPY, or the driver's executemany elsewhere."""
+"""Writing many rows at once: new rows by PostgreSQL's COPY (or the driver's executemany elsewhere), changed rows by a staging table or one prepared UPDATE."""
 
 from __future__ import annotations
 
 import pandas as pd
+from sqlalchemy import bindparam
 from sqlalchemy.exc import DBAPIError
 
 COPY_ROWS = 20_000  # made into COPY text and sent at a time
@@ -129,3 +130,31 @@ def _copy_field(column: list, kinds: set) -> list[str]:
 
 
 NONE = "\\N"
+
+
+STAGE_ROWS = 100  # PostgreSQL: rows changing the same columns from which they go through a staging table
+
+
+def bulk_update(conn, table, updates: list[tuple[int, dict]]) -> None:
+    """Set the rows' new values (row id, {column: value}) inside the caller's transaction.
+
+    Rows that change the same columns go together: on PostgreSQL, when there are many, COPY into a
+    temporary table (dropped at the latest at the commit) and one `UPDATE ... FROM` it; else one
+    prepared UPDATE over the rows. A row is updated once, so the order does not matter."""
+    groups: dict[tuple[str, ...], list[tuple[int, dict]]] = {}
+    for row_id, upd in updates:
+        groups.setdefault(tuple(sorted(upd)), []).append((row_id, upd))
+    for columns, rows in groups.items():
+        if conn.dialect.name == "postgresql" and len(rows) >= STAGE_ROWS:
+            staging = f"staged_{table.name}"
+            conn.exec_driver_sql(f"CREATE TEMPORARY TABLE {staging} ON COMMIT DROP AS "
+                                 f"SELECT id, {', '.join(columns)} FROM {table.name} WITH NO DATA")
+            bulk_insert(conn, staging, {"id": [row_id for row_id, _ in rows],
+                                        **{c: [upd[c] for _, upd in rows] for c in columns}})
+            conn.exec_driver_sql(f"UPDATE {table.name} AS t SET {', '.join(f'{c} = s.{c}' for c in columns)} "
+                                 f"FROM {staging} AS s WHERE t.id = s.id")
+            conn.exec_driver_sql(f"DROP TABLE {staging}")
+            continue
+        statement = table.update().where(table.c.id == bindparam("id__")).values(
+            {c: bindparam(c) for c in columns})
+        conn.execute(statement, [{"id__": row_id, **upd} for row_id, upd in rows])

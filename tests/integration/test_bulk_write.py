@@ -1,10 +1,13 @@
 """New rows are written in bulk (PostgreSQL: COPY text made a column at a time) exactly as given:
 text with tabs, line ends and backslashes, empty text apart from no value, numbers, truth values."""
 
+from datetime import date
+
+import pytest
 from sqlalchemy import text
 
 from monitor.store import make_engine
-from monitor.store.bulk_write import bulk_insert, copy_text
+from monitor.store.bulk_write import bulk_insert, bulk_update, copy_text
 
 NAMES = ["Larsen, Carl", "tab\there", "two\r\nlines\nand\rmore", "back\\slash \\N", "", None, "Ørsted 'quoted' \"x\""]
 
@@ -70,4 +73,30 @@ def test_insert_rows_stores_what_sqlalchemy_would(db_url, monkeypatch):
     assert kept == ["warn", "urgent", "warn"]  # the second insert's rows conflicted: skipped
     with engine.begin() as conn:
         insert_rows(conn, Reminder.__table__, {"patient_id": []})  # nothing to write
+    engine.dispose()
+
+
+@pytest.mark.parametrize("stage_rows", [1, 10**9])
+def test_bulk_update_sets_each_rows_own_values(db_url, monkeypatch, stage_rows):
+    """Changed rows get exactly their new values, whether they go through a staging table
+    (PostgreSQL, many rows changing the same columns) or one prepared UPDATE; others stay."""
+    monkeypatch.setattr("monitor.store.bulk_write.STAGE_ROWS", stage_rows)
+    from monitor.store.tables import Patient
+
+    engine = make_engine(db_url)
+    n = len(NAMES)
+    values = {"mrn": [f"M{i}" for i in range(n)], "name": ["x"] * n, "sex": ["F"] * n,
+              "birth_date": ["1990-01-01"] * n, "status": ["active"] * n, "risk_factors": [""] * n}
+    with engine.begin() as conn:
+        bulk_insert(conn, "patient", values)
+        ids = [r[0] for r in conn.execute(text("SELECT id FROM patient ORDER BY id"))]
+        updates = [(row_id, {"name": name}) for row_id, name in zip(ids, NAMES)]
+        updates[1] = (ids[1], {"name": "tab\there", "birth_date": date(1950, 2, 3), "postmenopausal": True})
+        updates[2] = (ids[2], {"birth_date": date(1960, 12, 31), "name": "two\r\nlines\nand\rmore"})
+        bulk_update(conn, Patient.__table__, updates[:-1])  # the last row keeps its values
+    with engine.connect() as conn:
+        rows = conn.execute(text("SELECT name, birth_date, postmenopausal FROM patient ORDER BY id")).all()
+    assert [r[0] for r in rows] == NAMES[:-1] + ["x"]
+    assert [str(r[1]) for r in rows[:3]] == ["1990-01-01", "1950-02-03", "1960-12-31"]
+    assert [None if r[2] is None else bool(r[2]) for r in rows[:3]] == [None, True, None]
     engine.dispose()

@@ -86,13 +86,6 @@ def _column_values(s: pd.Series, *, iso_dates: bool = False) -> list:
     return s.astype("object").where(s.notna(), None).tolist()
 
 
-def _records(frame: pd.DataFrame) -> list[dict]:
-    """Rows as dicts of plain Python values (dates as `date`, missing as None)."""
-    keys = list(frame.columns)
-    columns = [_column_values(frame[c]) for c in keys]
-    return [dict(zip(keys, vals)) for vals in zip(*columns)] if keys else []
-
-
 def _plan(parsed: ParsedFile, spec: KindSpec, existing: pd.DataFrame, patient_ids: dict, *, today: date,
           sqlite: bool) -> Plan:
     """The inserts of new records and the updates of changed ones (every replaced value is kept
@@ -157,14 +150,17 @@ def _plan(parsed: ParsedFile, spec: KindSpec, existing: pd.DataFrame, patient_id
         diffs[c] = (d, new_values)
         changed |= d
     updates, before, changes = [], [], []
-    for i in np.flatnonzero(changed.to_numpy()):
-        idx = old.index[i]
-        row_id = int(old.at[idx, "id"])
-        upd, was, log = {}, {}, {"line": int(old.at[idx, "line"]), "id": row_id}
-        for c, (d, new_values) in diffs.items():
-            if d.iat[i]:
-                new_v = _records(new_values.iloc[[i]].to_frame(c))[0][c]
-                old_v = _records(old[[f"{c}__old"]].iloc[[i]])[0][f"{c}__old"]
+    rows = np.flatnonzero(changed.to_numpy())
+    # Each column's values of the changed rows made into Python values at once, not row by row.
+    picked = {c: (d.to_numpy()[rows], _column_values(new_values.iloc[rows]), _column_values(old[f"{c}__old"].iloc[rows]))
+              for c, (d, new_values) in diffs.items()}
+    ids, lines = old["id"].to_numpy()[rows], old["line"].to_numpy()[rows]
+    for k in range(len(rows)):
+        row_id = int(ids[k])
+        upd, was, log = {}, {}, {"line": int(lines[k]), "id": row_id}
+        for c, (d, new_list, old_list) in picked.items():
+            if d[k]:
+                new_v, old_v = new_list[k], old_list[k]
                 upd[c], was[c] = new_v, old_v
                 log[c] = {"old": _json(old_v), "new": _json(new_v)}
         updates.append((row_id, upd))

@@ -38,11 +38,18 @@ def bulk_insert(conn, table_name: str, values: dict[str, list]) -> None:
         return
     mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
     sql = f"INSERT INTO {table_name} ({', '.join(columns)}) VALUES ({', '.join([mark] * len(columns))})"
+    driver_executemany(conn, sql, zip(*values.values()))
+
+
+def driver_executemany(conn, sql: str, rows) -> None:
+    """One prepared statement over the rows (an iterator is fine) on the driver's own cursor, in the
+    caller's transaction; a driver error raised as SQLAlchemy raises it (the CLI names its kind,
+    never its values)."""
     dbapi = conn.dialect.loaded_dbapi
-    cursor = conn.connection.driver_connection.cursor()  # rows from an iterator: zip reuses its tuple
+    cursor = conn.connection.driver_connection.cursor()
     try:
-        cursor.executemany(sql, zip(*values.values()))
-    except dbapi.Error as exc:  # as SQLAlchemy raises it (the CLI names its kind, never its values)
+        cursor.executemany(sql, rows)
+    except dbapi.Error as exc:
         raise DBAPIError.instance(sql, None, exc, dbapi.Error, hide_parameters=True,
                                   dialect=conn.dialect) from None
     finally:
@@ -86,15 +93,7 @@ def insert_rows(conn, table, values: dict[str, list], *, skip_conflicts_on: tupl
     sql = f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})"
     if skip_conflicts_on:
         sql += f" ON CONFLICT ({', '.join(skip_conflicts_on)}) DO NOTHING"
-    dbapi = conn.dialect.loaded_dbapi
-    cursor = conn.connection.driver_connection.cursor()
-    try:
-        cursor.executemany(sql, zip(*converted))
-    except dbapi.Error as exc:
-        raise DBAPIError.instance(sql, None, exc, dbapi.Error, hide_parameters=True,
-                                  dialect=conn.dialect) from None
-    finally:
-        cursor.close()
+    driver_executemany(conn, sql, zip(*converted))
 
 
 def copy_text(values: dict[str, list]) -> str | None:

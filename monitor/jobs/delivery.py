@@ -66,12 +66,12 @@ class DigestFlags:
     mrns: pd.Series
 
     @classmethod
-    def of(cls, evaluation) -> "DigestFlags":
-        """From an evaluation (its flags and patients)."""
+    def of(cls, evaluation, *, codes: pd.DataFrame | None = None) -> "DigestFlags":
+        """From an evaluation (its flags and patients); `codes`: `by_code` of its flags, when known."""
         from monitor.rules.acknowledgements import review_waiting, unacknowledged
 
         flags = unacknowledged(evaluation.flags)  # an acknowledged flag leaves the digest
-        waiting = review_waiting(evaluation.flags)
+        waiting = review_waiting(evaluation.flags, codes=codes)
         return cls(flags.loc[flags["severity"] == "urgent", ["patient_id", "code"]],
                    waiting[["patient_id", "code", "title"]], len(waiting),
                    int((waiting["severity"] == "urgent").sum()),
@@ -100,8 +100,9 @@ def digest_text(work: pd.DataFrame, evaluation, *, counts: dict, as_of: date,
     lines += _work_lines(work, is_open)
     if len(urgent):
         lines += ["", f"Urgent flags ({len(urgent)}):"]
+        mrn_of = mrns.to_dict()  # once, not once per code
         for code, group in urgent.groupby("code"):
-            ids = sorted(group["patient_id"].map(mrns.to_dict()))
+            ids = sorted(group["patient_id"].map(mrn_of))
             lines.append(f"  {code}: {', '.join(ids)}")
     lines += _review_section(flags, new_seen)
     lines += ["", "The worklist CSV beside this file has one row per open reminder.",

@@ -191,8 +191,8 @@ def _opened_by(conn, run_id: int) -> pd.DataFrame:
     """The reminders this run opened (their ids), not every reminder."""
     table = Reminder.__table__
     rows = conn.execute(select(table.c.id, table.c.patient_id, table.c.item, table.c.due_date)
-                        .where(table.c.run_id == run_id)).all()
-    opened = pd.DataFrame([tuple(r) for r in rows], columns=["reminder_id", "patient_id", "item", "due_date"])
+                        .where(table.c.run_id == run_id)).cursor.fetchall()  # the driver's rows: no Row objects
+    opened = pd.DataFrame(rows, columns=["reminder_id", "patient_id", "item", "due_date"])
     opened["due_date"] = pd.to_datetime(opened["due_date"]).astype("datetime64[us]")
     return opened.astype({"reminder_id": "int64", "patient_id": "int64"})
 
@@ -211,8 +211,9 @@ def record_seen(conn, keys: pd.DataFrame, *, as_of: date, run_id: int) -> pd.Dat
                 "patient_id": [int(p) for p in part["patient_id"]], "code": part["code"].tolist(),
                 "fingerprint": part["fingerprint"].tolist(), "severity": part["severity"].tolist(), "first_seen_on": [as_of] * len(part),
                 "run_id": [run_id] * len(part)}, skip_conflicts_on=("patient_id", "code", "fingerprint"))
-    rows = conn.execute(select(table.c.patient_id, table.c.code, table.c.severity).where(table.c.run_id == run_id))
-    return pd.DataFrame([tuple(r) for r in rows], columns=["patient_id", "code", "severity"])
+    rows = conn.execute(select(table.c.patient_id, table.c.code, table.c.severity)
+                        .where(table.c.run_id == run_id)).cursor.fetchall()  # the driver's rows: no Row objects
+    return pd.DataFrame(rows, columns=["patient_id", "code", "severity"])
 
 
 def _insert_events(conn, rows: list[dict]) -> None:

@@ -4,9 +4,10 @@ The evaluation is read first, outside the write transaction (a write lock is nev
 the cohort is evaluated), and only what the run needs afterwards is kept of each chunk: the
 schedule columns reminder planning and the worklist read, each patient's MRN/name/status, the
 unacknowledged urgent flags (patient and code: the worklist's urgent rule, the digest), the
-digest's counts and titles, and the warn/urgent flags' `flag_seen` keys. The write transaction then plans and lists the reminders chunk by chunk, reading
-the reminders of a chunk's patient ids only; the worklist rows of every chunk are sorted into the
-one list's order at the end.
+digest's counts and titles, and the warn/urgent flags' `flag_seen` keys. The write transaction
+then plans and lists the reminders a range of patients at a time (WRITE_CHUNKS neighbouring
+chunks), reading the reminders of a range's patient ids only; the worklist rows of every range
+are sorted into the one list's order at the end.
 """
 
 from __future__ import annotations
@@ -26,6 +27,10 @@ PATIENT_COLUMNS = ["patient_id", "mrn", "name", "status"]
 # The worklist's order (rules.worklist.reminder_table), applied again to the chunks' rows together.
 WORK_ORDER_BY = (["days_overdue", "due_date", "mrn"], [False, True, True])
 _LOWEST, _HIGHEST = -(2 ** 62), 2 ** 62
+# The write transaction plans and lists reminders a range of patients at a time: this many
+# neighbouring evaluation chunks joined (each range costs its own queries and reminder states;
+# its reminders stay a few thousand rows per chunk, whatever the cohort's size).
+WRITE_CHUNKS = 5
 
 
 @dataclass(frozen=True)
@@ -92,12 +97,18 @@ def evaluate_nightly(engine: Engine, *, as_of: date, config: Config, progress=No
     from monitor.services.chunks import chunk_results, consistent
 
     def run(read_in_workers: bool) -> NightlyCohort:
-        ranges, facts, digests, keys, patients, flag_count = [], [], [], [], 0, 0
+        ranges, facts, joined, digests, keys, patients, flag_count = [], [], [], [], [], 0, 0
         for id_range, (part, digest, chunk_keys, n_patients, n_flags) in chunk_results(
                 engine, config=config, work=nightly_part, args=(as_of, config), read_in_workers=read_in_workers,
                 progress=progress):
-            ranges.append(id_range)
-            facts.append(part)
+            if facts and joined[-1] < WRITE_CHUNKS:
+                ranges[-1] = (ranges[-1][0], id_range[1])
+                facts[-1] = _joined(facts[-1], part)
+                joined[-1] += 1
+            else:
+                ranges.append(id_range)
+                facts.append(part)
+                joined.append(1)
             digests.append(digest)
             keys.append(chunk_keys)
             patients += n_patients
@@ -107,6 +118,12 @@ def evaluate_nightly(engine: Engine, *, as_of: date, config: Config, progress=No
     return consistent(run, progress)
 
 
+def _joined(first: Facts, then: Facts) -> Facts:
+    """Two neighbouring chunks' facts as one (the second's patients follow the first's)."""
+    return Facts(first.as_of, Patients(_concat([first.cohort.patients, then.cohort.patients])),
+                 _concat([first.schedule, then.schedule]), _concat([first.flags, then.flags]))
+
+
 def nightly_part(cohort, acks: pd.DataFrame, as_of: date, config: Config) -> tuple:
     """What the run keeps of one chunk (no database: services.chunk_workers may run it in a worker):
     its Facts, DigestFlags, `flag_seen` keys, and how many patients and flags it has.
@@ -114,12 +131,13 @@ def nightly_part(cohort, acks: pd.DataFrame, as_of: date, config: Config) -> tup
     Evaluated once, with the evidence the `flag_seen` fingerprints need (as `flags ack` takes
     them): evaluating without it and again with it for the flagged patients cost twice as much."""
     from monitor.jobs.delivery import DigestFlags
-    from monitor.rules.acknowledgements import seen_keys
+    from monitor.rules.acknowledgements import by_code, seen_keys
     from monitor.rules.evaluation import evaluate
 
     evaluation = evaluate(cohort, as_of=as_of, config=config, evidence=True, acknowledgements=acks)
-    chunk_keys = seen_keys(evaluation.flags)
-    digest = _digest_part(evaluation, chunk_keys, DigestFlags.of(evaluation))
+    codes = by_code(evaluation.flags)  # what both the `flag_seen` keys and the digest group by
+    chunk_keys = seen_keys(evaluation.flags, codes=codes)
+    digest = _digest_part(evaluation, chunk_keys, DigestFlags.of(evaluation, codes=codes))
     facts = Facts(as_of, Patients(evaluation.cohort.patients[PATIENT_COLUMNS].reset_index(drop=True)),
                   evaluation.schedule[SCHEDULE_COLUMNS].reset_index(drop=True),
                   digest.urgent.assign(severity="urgent"))  # what rules.worklist.urgent_patients reads
@@ -160,7 +178,7 @@ class Plan:
 
 def plan_nightly(conn, cohort: NightlyCohort, *, as_of: date, config: Config) -> tuple[Plan, dict]:
     """Tonight's reminder changes chunk by chunk, from the reminders as they stand, and their counts."""
-    from monitor.rules.reminders import plan_nightly as plan_chunk, reminder_states
+    from monitor.rules.reminders import lookup, plan_nightly as plan_chunk, reminder_states
     from monitor.store.reminders import load_reminders
 
     parts = []
@@ -169,7 +187,7 @@ def plan_nightly(conn, cohort: NightlyCohort, *, as_of: date, config: Config) ->
         part = plan_chunk(facts.schedule, states, facts.cohort.patients, as_of=as_of,
                           remind_statuses=config.jobs.remind_statuses)
         mrns = facts.cohort.patients.set_index("patient_id")["mrn"]
-        parts.append(Plan(part.new.assign(mrn=part.new["patient_id"].map(mrns.to_dict())), part.close, part.reopen))
+        parts.append(Plan(part.new.assign(mrn=lookup(part.new["patient_id"], mrns)), part.close, part.reopen))
         del states
     # New reminders in the schedule's order (due date, MRN), as they would be opened all at once: their ids.
     new = _concat([p.new for p in parts])

@@ -92,12 +92,20 @@ def _by_code(flags: pd.DataFrame) -> pd.DataFrame:
     return out[["patient_id", "code", "severity", "title", "evidence"]]
 
 
-def seen_keys(flags: pd.DataFrame) -> pd.DataFrame:
+def by_code(flags: pd.DataFrame) -> pd.DataFrame:
+    """One row per patient and code of `flags`: its highest severity, its title, its evidence
+    lines joined. Worked out once, it may be passed to `seen_keys` and `review_waiting` of the
+    same flags, which would otherwise each work it out again."""
+    return _by_code(flags)
+
+
+def seen_keys(flags: pd.DataFrame, *, codes: pd.DataFrame | None = None) -> pd.DataFrame:
     """The warn and urgent flags as the nightly run records them in `flag_seen`: patient_id, code,
     fingerprint (as `monitor flags ack` takes it: every row of the code, full evidence), severity.
+    `codes`: `by_code(flags)`, when the caller has it.
 
     Pass flags evaluated with their evidence, or the fingerprints will not match an acknowledgement."""
-    codes = _by_code(flags)
+    codes = _by_code(flags) if codes is None else codes
     codes = codes.loc[codes["severity"].isin(REVIEW_SEVERITIES), ["patient_id", "code", "severity"]]
     if not len(codes):
         return pd.DataFrame(columns=["patient_id", "code", "fingerprint", "severity"])
@@ -107,10 +115,13 @@ def seen_keys(flags: pd.DataFrame) -> pd.DataFrame:
     return fingerprints(rows).astype({"patient_id": "int64"}).merge(codes, on=["patient_id", "code"])
 
 
-def review_waiting(flags: pd.DataFrame, *, min_severity: str = "warn") -> pd.DataFrame:
+def review_waiting(flags: pd.DataFrame, *, min_severity: str = "warn", codes: pd.DataFrame | None = None) -> pd.DataFrame:
     """Per patient and code, the open flags of at least `min_severity` (warn or urgent) that no
-    clinician has acknowledged as they read now: patient_id, code, severity, title, evidence."""
-    open_codes = _by_code(unacknowledged(flags))
+    clinician has acknowledged as they read now: patient_id, code, severity, title, evidence.
+    `codes`: `by_code(flags)`, when the caller has it (used when no flag is acknowledged, the
+    usual case: then the open flags are all the flags)."""
+    waiting = unacknowledged(flags)
+    open_codes = codes if codes is not None and len(waiting) == len(flags) else _by_code(waiting)
     wanted = REVIEW_SEVERITIES[REVIEW_SEVERITIES.index(min_severity):]
     return open_codes.loc[open_codes["severity"].isin(wanted)].reset_index(drop=True)
 

@@ -26,6 +26,13 @@ EVENT_COLUMNS = ["event_id", "reminder_id", "at", "actor", "kind", "outcome", "r
 ITEM_DXA = "dxa"
 
 
+def lookup(keys: pd.Series, values: pd.Series) -> pd.Series:
+    """`values` (indexed by unique keys) at each of `keys`, NA where missing, in `values`' dtype:
+    `keys.map(values)`, which fails on an empty `values`, and never `keys.map(values.to_dict())`,
+    which makes a Python object of every value (a Timestamp per date)."""
+    return pd.Series(values.reindex(keys.to_numpy()).to_numpy(), index=keys.index)
+
+
 def reminder_states(reminders: pd.DataFrame, events: pd.DataFrame, *, zone: ZoneInfo | str = "UTC") -> pd.DataFrame:
     """Each reminder with its state, deferral (until, reason), whether it was sent, its last
     outreach (outcome, note, when, its clinic-local date `last_outreach_on` in `zone`, the booked
@@ -50,7 +57,7 @@ def reminder_states(reminders: pd.DataFrame, events: pd.DataFrame, *, zone: Zone
     changes = last(ev["kind"].isin(tuple(STATE_EVENTS)))
     out["state"] = rid.map(changes["kind"].map(STATE_EVENTS).to_dict()).astype("object").fillna("open").astype("str")
     until = changes["until"].where(changes["kind"] == "deferred")
-    out["deferred_until"] = days(rid.map(until.to_dict()))
+    out["deferred_until"] = days(lookup(rid, until))
     out["state_reason"] = each(changes, "reason")
     out["deferred_reason"] = out["state_reason"].where(out["state"] == "deferred").fillna("").astype("str")
     sent = set(ev.loc[ev["kind"] == "sent", "reminder_id"])
@@ -94,12 +101,12 @@ def plan_nightly(schedule: pd.DataFrame, states: pd.DataFrame, patients: pd.Data
         # A run for an earlier day never closes what a run for a later day opened: it cannot
         # know the scans and due dates that later day saw.
         live = live.loc[~(live["opened_as_of"] > as_of_ts)]
-    due_now = pd.to_datetime(live["patient_id"].map(current["due_date"].to_dict()))
+    due_now = pd.to_datetime(lookup(live["patient_id"], current["due_date"]))
     stale = live.loc[due_now.isna() | (due_now != live["due_date"])]
     if len(stale):
         status = stale["patient_id"].map(patients.set_index("patient_id")["status"].to_dict())
         new_due = due_now.loc[stale.index]
-        last_scan = pd.to_datetime(stale["patient_id"].map(current["last_scan_date"].to_dict()))
+        last_scan = pd.to_datetime(lookup(stale["patient_id"], current["last_scan_date"]))
         reason = np.where(
             new_due.isna(), "patient is " + status.fillna("no longer enrolled").astype(str) + ": surveillance paused",
             "next scan now due " + new_due.dt.strftime("%Y-%m-%d").fillna("") + " (last scan "

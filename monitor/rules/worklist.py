@@ -8,6 +8,7 @@ from __future__ import annotations
 import pandas as pd
 
 from monitor.rules.acknowledgements import unacknowledged
+from monitor.rules.reminders import lookup
 
 URGENT_DEFERRED = "deferred (urgent flag)"
 # What a clinic counts reminders by: their state, and for open ones the last outreach outcome.
@@ -116,7 +117,7 @@ def patient_reminders(states: pd.DataFrame, schedule: pd.DataFrame) -> pd.DataFr
     columns = ["reminder_state", "reminder_detail", "reminder_note", "last_outreach_on", "assigned_to", "work"]
     if not len(states):
         return pd.DataFrame(columns=columns, index=pd.Index([], name="patient_id"))
-    due_now = states["patient_id"].map(schedule.set_index("patient_id")["due_date"].to_dict())
+    due_now = lookup(states["patient_id"], schedule.set_index("patient_id")["due_date"])
     rank = ((pd.to_datetime(due_now) == states["due_date"]).astype(int) * 2
             + states["state"].isin(("open", "deferred")).astype(int))
     chosen = (states.assign(rank=rank).sort_values(["patient_id", "rank", "reminder_id"])

@@ -151,3 +151,18 @@ def test_a_dst_double_fire_maps_to_one_slot():
     second = datetime(2026, 10, 25, 2, 30, tzinfo=zone, fold=1)
     assert first.astimezone(ZoneInfo("UTC")) != second.astimezone(ZoneInfo("UTC"))
     assert latest_slot("nightly", first, config) == latest_slot("nightly", second, config) == D("2026-10-25")
+
+
+def test_lookup_keeps_the_values_type_and_takes_an_empty_table():
+    """`lookup` is `keys.map(values)`: missing keys are NA, dates stay dates, and no reminders
+    at all (an empty table of dates: a new clinic's first night) is all missing, not an error."""
+    from monitor.rules.reminders import lookup
+
+    keys = pd.Series([3, 1, 9], index=[10, 11, 12])
+    dates = pd.Series(pd.to_datetime(["2026-01-01", "2026-03-03"]).astype("datetime64[us]"), index=[1, 3])
+    found = lookup(keys, dates)
+    assert list(found.index) == [10, 11, 12] and str(found.dtype) == "datetime64[us]"
+    assert list(found.iloc[:2]) == [pd.Timestamp("2026-03-03"), pd.Timestamp("2026-01-01")] and pd.isna(found.iloc[2])
+    empty = lookup(keys, pd.Series([], dtype="datetime64[us]"))
+    assert empty.isna().all() and str(empty.dtype) == "datetime64[us]"
+    assert lookup(keys, pd.Series(["a", "b"], index=[9, 1])).fillna("").tolist() == ["", "b", "a"]

@@ -64,3 +64,20 @@ def test_acknowledged_flag_leaves_the_list_until_new_evidence():
     rows = review_list(mark_acknowledged(changed, ack), seen, as_of=AS_OF)
     back = rows.loc[rows["patient_id"] == 1].iloc[0]
     assert not back["seen_by_run"] and back["days_open"] == 0
+
+
+def test_grouping_worked_out_once_gives_what_each_works_out_alone():
+    """The nightly run groups a chunk's flags by patient and code once, for both the `flag_seen`
+    keys and the digest's waiting flags: with or without an acknowledgement, the same rows."""
+    from monitor.rules.acknowledgements import by_code, review_waiting
+
+    keys = seen_keys(FLAGS)
+    ack = keys.loc[keys["patient_id"] == 1].assign(
+        acknowledged_at=datetime(2026, 6, 6, tzinfo=timezone.utc), acknowledged_by="drlee", on_behalf_of=None,
+        note="")[["patient_id", "code", "fingerprint", "acknowledged_at", "acknowledged_by", "on_behalf_of", "note"]]
+    for acks, waiting_ids in ((pd.DataFrame(), [1, 2, 4]), (ack, [2, 4])):
+        flags = mark_acknowledged(FLAGS, acks)
+        codes = by_code(flags)
+        pd.testing.assert_frame_equal(seen_keys(flags, codes=codes), seen_keys(flags))
+        pd.testing.assert_frame_equal(review_waiting(flags, codes=codes), review_waiting(flags))
+        assert list(review_waiting(flags, codes=codes)["patient_id"]) == waiting_ids

@@ -178,7 +178,8 @@ class Plan:
 
 def plan_nightly(conn, cohort: NightlyCohort, *, as_of: date, config: Config) -> tuple[Plan, dict]:
     """Tonight's reminder changes chunk by chunk, from the reminders as they stand, and their counts."""
-    from monitor.rules.reminders import lookup, plan_nightly as plan_chunk, reminder_states
+    from monitor.rules.flag_frames import lookup
+    from monitor.rules.reminders import plan_nightly as plan_chunk, reminder_states
     from monitor.store.reminders import load_reminders
 
     parts = []

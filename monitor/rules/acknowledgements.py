@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 
+import numpy as np
 import pandas as pd
 
 
@@ -29,12 +30,28 @@ def fingerprints(flags: pd.DataFrame) -> pd.DataFrame:
 
 def joined_by_group(frame: pd.DataFrame, keys: list[str], column: str, sep: str) -> pd.Series:
     """`column`'s texts joined by `sep` within each group of `keys`, in row order, indexed by the
-    keys, sorted: `groupby(keys)[column].agg(sep.join)`, but a group of one row (nearly all of them
-    on a large cohort) costs no Python call."""
-    size = frame.groupby(keys, sort=False)[column].transform("size")
-    single = frame.loc[size == 1].set_index(keys)[column]
-    several = frame.loc[size > 1].groupby(keys, sort=True)[column].agg(sep.join)
-    return pd.concat([single, several]).sort_index()
+    keys, sorted: `groupby(keys)[column].agg(sep.join)`, without a pandas object per group (one
+    stable sort of integer codes, then a plain join over slices of a list)."""
+    codes, levels = [], []
+    for key in keys:
+        code, uniques = pd.factorize(frame[key], sort=True)
+        codes.append(code)
+        levels.append(uniques)
+    if not len(frame):
+        index = pd.MultiIndex.from_arrays([frame[k].iloc[:0] for k in keys], names=keys)
+        return pd.Series([], index=index, dtype="str", name=column)
+    order = np.lexsort(codes[::-1])  # stable: a group's rows keep their order
+    ordered = [c[order] for c in codes]
+    change = np.zeros(len(order), dtype=bool)
+    change[0] = True
+    for c in ordered:
+        change[1:] |= c[1:] != c[:-1]
+    starts = np.flatnonzero(change)
+    ends = np.r_[starts[1:], len(order)]
+    texts = np.asarray(frame[column].astype("str"), dtype=object)[order].tolist()
+    joined = [texts[s] if e - s == 1 else sep.join(texts[s:e]) for s, e in zip(starts.tolist(), ends.tolist())]
+    index = pd.MultiIndex.from_arrays([level.take(c[starts]) for level, c in zip(levels, ordered)], names=keys)
+    return pd.Series(joined, index=index, dtype="str", name=column)
 
 
 def mark_acknowledged(flags: pd.DataFrame, acks: pd.DataFrame) -> pd.DataFrame:

@@ -14,7 +14,7 @@ import pandas as pd
 from monitor.config import Config
 from monitor.rules.cohort import Cohort
 from monitor.rules.acknowledgements import mark_acknowledged, unacknowledged
-from monitor.rules.flag_frames import SEVERITY_RANK, as_categories, join_by, severity_rank, sort_flags
+from monitor.rules.flag_frames import SEVERITY_RANK, as_categories, join_by, lookup, severity_rank, sort_flags
 from monitor.rules.flags import evaluate_flags
 from monitor.rules.schedule import risk_factor_table, schedule
 
@@ -92,7 +92,7 @@ def due_rows(evaluation: Evaluation, statuses: tuple[str, ...] = (), *, contacts
     def pick(source: pd.DataFrame | None, column: str, fill: str) -> pd.Series:
         if source is None or column not in source:
             return pd.Series(fill, index=frame.index, dtype="object")
-        return ids.map(source[column].to_dict()).astype("object").fillna(fill).astype("str")
+        return lookup(ids, source[column]).astype("object").fillna(fill).astype("str")
     out = pd.DataFrame({
         "mrn": frame["mrn"],
         "name": frame["name"],

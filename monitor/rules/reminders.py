@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from monitor.errors import MonitorError
+from monitor.rules.flag_frames import lookup
 
 OUTCOMES = ("contacted", "booked", "scan_done_elsewhere", "declined", "unreachable")
 STATE_EVENTS = {"created": "open", "reopened": "open", "deferred": "deferred", "closed": "closed"}
@@ -24,13 +25,6 @@ REMINDER_COLUMNS = ["reminder_id", "patient_id", "item", "due_date"]
 EVENT_COLUMNS = ["event_id", "reminder_id", "at", "actor", "kind", "outcome", "reason", "until", "assignee", "due_by",
                  "booked_on"]
 ITEM_DXA = "dxa"
-
-
-def lookup(keys: pd.Series, values: pd.Series) -> pd.Series:
-    """`values` (indexed by unique keys) at each of `keys`, NA where missing, in `values`' dtype:
-    `keys.map(values)`, which fails on an empty `values`, and never `keys.map(values.to_dict())`,
-    which makes a Python object of every value (a Timestamp per date)."""
-    return pd.Series(values.reindex(keys.to_numpy()).to_numpy(), index=keys.index)
 
 
 def reminder_states(reminders: pd.DataFrame, events: pd.DataFrame, *, zone: ZoneInfo | str = "UTC") -> pd.DataFrame:

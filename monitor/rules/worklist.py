@@ -8,7 +8,7 @@ from __future__ import annotations
 import pandas as pd
 
 from monitor.rules.acknowledgements import unacknowledged
-from monitor.rules.reminders import lookup
+from monitor.rules.flag_frames import lookup
 
 URGENT_DEFERRED = "deferred (urgent flag)"
 # What a clinic counts reminders by: their state, and for open ones the last outreach outcome.

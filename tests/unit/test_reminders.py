@@ -154,9 +154,10 @@ def test_a_dst_double_fire_maps_to_one_slot():
 
 
 def test_lookup_keeps_the_values_type_and_takes_an_empty_table():
-    """`lookup` is `keys.map(values)`: missing keys are NA, dates stay dates, and no reminders
-    at all (an empty table of dates: a new clinic's first night) is all missing, not an error."""
-    from monitor.rules.reminders import lookup
+    """`lookup` (what reminder states and the nightly plan look dates up with) is
+    `keys.map(values)`: missing keys are NA, dates stay dates, and no reminders at all (an empty
+    table of dates: a new clinic's first night) is all missing, not an error."""
+    from monitor.rules.flag_frames import lookup
 
     keys = pd.Series([3, 1, 9], index=[10, 11, 12])
     dates = pd.Series(pd.to_datetime(["2026-01-01", "2026-03-03"]).astype("datetime64[us]"), index=[1, 3])

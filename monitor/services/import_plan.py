@@ -42,6 +42,8 @@ class Plan:
     changes: list[dict]  # for the audit log
     values: dict[str, list] | None = None  # `inserts` as the driver's values, once made (then inserts is None)
     staged: tuple[str, list[str]] | None = None  # or the staging table (and columns) that holds them
+    # or (PostgreSQL) the new rows as COPY lines of these columns, all but patient_id (in `values`)
+    copy: tuple[list[str], list[str]] | None = None
 
 
 def _normalise(series: pd.Series, python_type: type) -> pd.Series:

@@ -57,11 +57,11 @@ class BucketOut:
 
 
 def prepare_bucket(conn, parsed: list[ParsedFile], bucket: int, spool: Path, *, today: date, keep_valid: bool,
-                   rejected: bool, sqlite: bool, stage: bool = False) -> BucketOut:
+                   rejected: bool, sqlite: bool, stage: bool = False, copy: bool = False) -> BucketOut:
     """Check one bucket's rows against the database as read, then plan its writes and spool them
     to disk, unless the import is rejected anyway (not `keep_valid`, and problems were found here
     or, `rejected`, in an earlier bucket). With `stage`, the new rows go to this process's staging
-    database instead of the spooled plan."""
+    database instead of the spooled plan; with `copy` (PostgreSQL), they are spooled as COPY lines."""
     for p in parsed:
         dedupe(p, SPECS[p.kind])
     dedupe_across(parsed)
@@ -81,6 +81,8 @@ def prepare_bucket(conn, parsed: list[ParsedFile], bucket: int, spool: Path, *, 
             part.rejected.append(rejected_rows(pl.parsed))
         pl.parsed = None  # the plan alone goes to disk,
         pl.values, pl.inserts = insert_values(pl), None  # its new rows as the driver takes them
+        if copy:
+            _as_copy_lines(pl)
     if stage:
         from monitor.services.import_stage import stage_plans
 
@@ -89,6 +91,20 @@ def prepare_bucket(conn, parsed: list[ParsedFile], bucket: int, spool: Path, *, 
     with open(out.plan, "wb") as f:
         pickle.dump(bucket_plans, f, protocol=pickle.HIGHEST_PROTOCOL)
     return out
+
+
+def _as_copy_lines(pl) -> None:
+    """The plan's new rows as COPY lines (made here, in a worker, not under the write lock), all
+    columns but patient_id: a patient new in this import has its id only once written."""
+    from monitor.store.bulk_write import copy_lines
+
+    if not len(pl.insert_mrns):
+        return
+    rest = {c: v for c, v in pl.values.items() if c != "patient_id"}
+    lines = copy_lines(rest)
+    if lines is not None:
+        pl.copy = (list(rest), lines)
+        pl.values = {c: v for c, v in pl.values.items() if c == "patient_id"}
 
 
 def merge(outs, *, keep_valid: bool) -> Prepared:

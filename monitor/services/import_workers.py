@@ -138,6 +138,6 @@ def _prepare(task):
                                   risk_codes=job["risk_codes"], date_format=job["date_format"])
             return read_stamp, prepare_bucket(conn, parsed, bucket, job["spool"], today=job["today"],
                                               keep_valid=job["keep_valid"], rejected=False, sqlite=job["sqlite"],
-                                              stage=job["stage"])
+                                              stage=job["stage"], copy=job["copy"])
     except MonitorError as exc:
         return _Failed(exc)

@@ -35,7 +35,7 @@ from monitor.services.import_plan import FileResult, Plan, insert_values
 from monitor.services.import_prepare import Prepared, merge, prepare_bucket
 from monitor.services.import_stage import copy_staged
 from monitor.store.bulk_load import bulk_tables, without_foreign_keys
-from monitor.store.bulk_write import bulk_insert, bulk_update
+from monitor.store.bulk_write import bulk_insert, bulk_update, copy_lines_in
 
 __all__ = ["CLINICAL_TABLES", "ImportReport", "import_files"]
 
@@ -104,6 +104,7 @@ def import_files(engine: Engine, paths: list[Path], *, today: date, actor: str, 
             def parse(bucket: int) -> list[ParsedFile]:
                 return buckets.parse_bucket(sources, spool, bucket, **options)
         sqlite = store.is_sqlite(engine)
+        copy = engine.dialect.name == "postgresql" and not dry_run  # new rows made COPY lines as planned
         for attempt in range(MAX_PREPARE_ATTEMPTS + 1):
             under_lock = attempt == MAX_PREPARE_ATTEMPTS
             if not under_lock:
@@ -114,12 +115,12 @@ def import_files(engine: Engine, paths: list[Path], *, today: date, actor: str, 
                     if pool is not None:
                         prepared = _prepare_in_workers(pool, engine, read_stamp, k, step=step, sources=sources,
                                                        spool=spool, keep_valid=keep_valid, sqlite=sqlite,
-                                                       stage=sqlite and not dry_run, **options)
+                                                       stage=sqlite and not dry_run, copy=copy, **options)
                         stack.close()  # the workers are done (a retry prepares here): free their memory
                         pool = None
                     if prepared is None:  # (or a worker read after a change: prepare here, as read)
                         prepared = _prepare_all(conn, parse, k, spool, today=today, keep_valid=keep_valid,
-                                                sqlite=sqlite, step=step)
+                                                sqlite=sqlite, copy=copy, step=step)
                 if dry_run:
                     return ImportReport([f.result for f in prepared.files], True, prepared.problems, skipped)
             try:
@@ -127,7 +128,7 @@ def import_files(engine: Engine, paths: list[Path], *, today: date, actor: str, 
                     _lock_for_writing(conn)
                     if under_lock:  # the database kept changing: prepare while holding the lock
                         prepared = _prepare_all(conn, parse, k, spool, today=today, keep_valid=keep_valid,
-                                                sqlite=sqlite, step=step)
+                                                sqlite=sqlite, copy=copy, step=step)
                     elif stamp(conn) != read_stamp:
                         raise _Changed
                     step("writing")
@@ -198,7 +199,7 @@ def _prepare_in_workers(pool, engine: Engine, read_stamp: tuple, k: int, *, step
 
 
 def _prepare_all(conn, parse, k: int, spool: Path, *, today: date, keep_valid: bool, sqlite: bool,
-                 step) -> Prepared:
+                 step, copy: bool = False) -> Prepared:
     """Check every bucket against the database as read, one after the other in this process; plan
     each (spooled to disk) unless the import is rejected anyway."""
     outs = []
@@ -206,7 +207,7 @@ def _prepare_all(conn, parse, k: int, spool: Path, *, today: date, keep_valid: b
         if k > 1:
             step(f"checking patients' part {bucket + 1} of {k}")
         outs.append(prepare_bucket(conn, parse(bucket), bucket, spool, today=today, keep_valid=keep_valid,
-                                   rejected=any(out.problems for out in outs), sqlite=sqlite))
+                                   rejected=any(out.problems for out in outs), sqlite=sqlite, copy=copy))
     return merge(outs, keep_valid=keep_valid)
 
 
@@ -337,7 +338,12 @@ def _apply(conn, plans: list[Plan], schema: str | None = None) -> None:
         highest = None
         if pl.spec.kind == "patients" and len(pl.insert_mrns):
             highest = conn.execute(text("SELECT coalesce(max(id), 0) FROM patient")).scalar()
-        if len(pl.insert_mrns):
+        if len(pl.insert_mrns) and pl.copy is not None:
+            columns, lines = pl.copy
+            first = values.get("patient_id")
+            copy_lines_in(conn, table.name, (["patient_id"] if first is not None else []) + columns, lines,
+                          first=first)
+        elif len(pl.insert_mrns):
             bulk_insert(conn, table.name, values)
         _update(conn, table, pl)
         if highest is not None:

@@ -96,18 +96,46 @@ def insert_rows(conn, table, values: dict[str, list], *, skip_conflicts_on: tupl
     driver_executemany(conn, sql, zip(*converted))
 
 
-def copy_text(values: dict[str, list]) -> str | None:
-    """The rows in COPY's text format (tab between values, \\N for none, backslash escapes), or
-    None when a column holds a value that is not text, a number, a truth value or none."""
+def copy_lines(values: dict[str, list]) -> list[str] | None:
+    """Each row as a line of COPY's text format without its newline (tab between values, \\N for
+    none, backslash escapes), or None when a column holds a value that is not text, a number, a
+    truth value or none. Made where the rows are planned (an import's workers), so the write
+    transaction only sends them (`copy_lines_in`)."""
     fields = []
     for column in values.values():
         kinds = set(map(type, column)) - {type(None)}
         if not (kinds <= {int, float} or kinds == {str} or kinds == {bool}):
             return None
         fields.append(_copy_field(column, kinds))
-    if not fields[0]:
-        return ""
-    return "\n".join(map("\t".join, zip(*fields))) + "\n"
+    return list(map("\t".join, zip(*fields)))
+
+
+def copy_lines_in(conn, table_name: str, columns: list[str], lines: list[str], *,
+                  first: list[int | None] | None = None) -> None:
+    """PostgreSQL: COPY the rows `lines` (`copy_lines` of `columns`) into the table inside the
+    caller's transaction; with `first`, each row's value of a first column (a patient id, known
+    only now) goes before its line."""
+    from psycopg.copy import QueuedLibpqWriter
+
+    raw = conn.connection.driver_connection  # the psycopg connection of this transaction
+    with raw.cursor() as cursor:
+        with cursor.copy(f"COPY {table_name} ({', '.join(columns)}) FROM STDIN",
+                         writer=QueuedLibpqWriter(cursor)) as copy:
+            for start in range(0, len(lines), COPY_ROWS):
+                part = lines[start:start + COPY_ROWS]
+                if first is not None:
+                    heads = [NONE if v is None else str(int(v)) for v in first[start:start + COPY_ROWS]]
+                    part = [f"{head}\t{line}" for head, line in zip(heads, part)]
+                copy.write(("\n".join(part) + "\n").encode("utf-8"))
+
+
+def copy_text(values: dict[str, list]) -> str | None:
+    """The rows in COPY's text format (`copy_lines`, each ending in a newline), or None when a
+    column holds a value that is not text, a number, a truth value or none."""
+    lines = copy_lines(values)
+    if lines is None:
+        return None
+    return "\n".join(lines) + "\n" if lines else ""
 
 
 ESCAPES = (("\\", "\\\\"), ("\t", "\\t"), ("\n", "\\n"), ("\r", "\\r"))  # backslash first

@@ -84,13 +84,13 @@ def test_the_bulk_path_writes_the_same_rows_and_keeps_every_foreign_key(pg_engin
 def test_a_failure_on_the_bulk_path_leaves_the_foreign_keys_and_no_row(pg_engine, bulk_spy, monkeypatch):
     """A write that fails after the constraints were dropped rolls them back with the rows."""
     keys = patient_keys(pg_engine)
-    real = importing.bulk_insert
+    real = importing.copy_lines_in
 
-    def failing(conn, table_name, values):
-        real(conn, table_name, values)
+    def failing(conn, table_name, columns, lines, *, first=None):
+        real(conn, table_name, columns, lines, first=first)
         if table_name == "dxa_measurement":
             raise RuntimeError("the disk filled up")
-    monkeypatch.setattr(importing, "bulk_insert", failing)
+    monkeypatch.setattr(importing, "copy_lines_in", failing)
     with pytest.raises(RuntimeError, match="disk filled"):
         run(pg_engine)
     assert bulk_spy and bulk_spy[-1]
@@ -103,17 +103,54 @@ def test_a_record_without_its_patient_fails_the_set_based_check(pg_engine, bulk_
     from sqlalchemy.exc import IntegrityError
 
     keys = patient_keys(pg_engine)
-    real = importing.bulk_insert
+    real = importing.copy_lines_in
 
-    def orphan(conn, table_name, values):
+    def orphan(conn, table_name, columns, lines, *, first=None):
         if table_name == "dxa_measurement":
-            values = {**values, "patient_id": [10**6] + values["patient_id"][1:]}
-        real(conn, table_name, values)
-    monkeypatch.setattr(importing, "bulk_insert", orphan)
+            first = [10**6] + first[1:]
+        real(conn, table_name, columns, lines, first=first)
+    monkeypatch.setattr(importing, "copy_lines_in", orphan)
     with pytest.raises(IntegrityError):
         run(pg_engine)
     assert not any(every_row(pg_engine).values())
     assert patient_keys(pg_engine) == keys
+
+
+def test_copy_lines_made_as_planned_store_what_the_values_store(pg_engine, tmp_path, monkeypatch):
+    """PostgreSQL: the new rows made into COPY lines where they are planned (an import's workers)
+    store exactly what the driver's values store, text that needs COPY's escape included (a
+    backslash: an import refuses tabs and line breaks), a blank as none, numbers to the last digit."""
+    import pandas as pd
+
+    patients = tmp_path / "patients.csv"
+    frame = pd.read_csv(DEMO / "patients.csv", dtype=str, keep_default_na=False)
+    frame.loc[0, "name"] = "Back\\slash"
+    frame.loc[1, "name"] = "Ends \\N\\"
+    frame.to_csv(patients, index=False)
+    files = [patients, *sorted(p for p in DEMO.glob("*.csv") if p.name != "patients.csv")]
+
+    def load():
+        import_files(pg_engine, files, today=TODAY, actor="tester", risk_codes=STAFF_RISK_FACTORS, workers=1)
+        rows = every_row(pg_engine)
+        empty(pg_engine)
+        return rows
+    made = []
+    real = importing.copy_lines_in
+
+    def spy(conn, table_name, columns, lines, *, first=None):
+        made.append(table_name)
+        real(conn, table_name, columns, lines, first=first)
+    monkeypatch.setattr(importing, "copy_lines_in", spy)
+    empty(pg_engine)
+    as_lines = load()
+    assert {"patient", *CHILDREN} <= set(made)
+    monkeypatch.setattr("monitor.services.import_prepare._as_copy_lines", lambda pl: None)
+    made.clear()
+    as_values = load()
+    assert not made
+    assert as_lines == as_values and all(as_values.values())
+    with_escapes = [row for row in as_lines["patient"] if "Back\\slash" in row or "Ends \\N\\" in row]
+    assert len(with_escapes) == 2
 
 
 def changed_files(folder):

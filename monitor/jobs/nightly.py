@@ -146,25 +146,21 @@ def _nightly(engine: Engine, *, slot_on, as_of, config: Config, now_utc, trigger
             new = plan.new
             if len(new):
                 insert_rows(conn, Reminder.__table__, {
-                    "patient_id": [int(p) for p in new["patient_id"]], "item": new["item"].tolist(),
-                    "due_date": [d.date() for d in new["due_date"]], "created_at": [now_utc] * len(new),
+                    "patient_id": new["patient_id"].astype("int64").tolist(), "item": new["item"].tolist(),
+                    "due_date": new["due_date"].dt.date.tolist(), "created_at": [now_utc] * len(new),
                     "run_id": [run_id] * len(new)})
             keyed = plan.new.merge(_opened_by(conn, run_id), on=["patient_id", "item", "due_date"])  # their ids
-            new_events = [{"reminder_id": int(r), "at": now_utc, "actor": actor, "kind": "created",
-                           "reason": f"due {d.date()}"} for r, d in keyed[["reminder_id", "due_date"]].itertuples(index=False)]
-            new_events += [{"reminder_id": int(r), "at": now_utc, "actor": actor, "kind": "closed", "reason": why}
-                           for r, why in plan.close.itertuples(index=False)]
-            new_events += [{"reminder_id": int(r), "at": now_utc, "actor": actor, "kind": "reopened", "reason": why}
-                           for r, why in plan.reopen.itertuples(index=False)]
-            _insert_events(conn, new_events)
-            del keyed, new_events
+            _insert_events(conn, [("created", keyed["reminder_id"], "due " + keyed["due_date"].dt.strftime("%Y-%m-%d")),
+                                  ("closed", plan.close["reminder_id"], plan.close["reason"]),
+                                  ("reopened", plan.reopen["reminder_id"], plan.reopen["reason"])],
+                           at=now_utc, actor=actor)
+            del keyed
             # Open reminders, and deferred ones of patients with an unacknowledged urgent flag:
             # a deferral never hides an urgent sign from tonight's worklist.
             step("listing tonight's work")
             work = working_list(conn, cohort, config=config)
             unsent = work.loc[~work["was_sent"], "reminder_id"]
-            _insert_events(conn, [{"reminder_id": int(r), "at": now_utc, "actor": actor, "kind": "sent",
-                                   "reason": f"worklist {as_of}"} for r in unsent])
+            _insert_events(conn, [("sent", unsent, f"worklist {as_of}")], at=now_utc, actor=actor)
             counts.update(open=int((work["state"] == "open").sum()), deferred_urgent=int((work["state"] != "open").sum()),
                           sent_first_time=len(unsent))
             conn.execute(JobRun.__table__.update().where(JobRun.__table__.c.id == run_id).values(
@@ -216,15 +212,20 @@ def record_seen(conn, keys: pd.DataFrame, *, as_of: date, run_id: int) -> pd.Dat
     return pd.DataFrame(rows, columns=["patient_id", "code", "severity"])
 
 
-def _insert_events(conn, rows: list[dict]) -> None:
-    if rows:
-        for r in rows:
-            r.setdefault("outcome", None)
-            r.setdefault("until", None)
-        columns = list(rows[0])
-        for start in range(0, len(rows), BATCH_ROWS):
-            part = rows[start:start + BATCH_ROWS]
-            insert_rows(conn, ReminderEvent.__table__, {c: [r[c] for r in part] for c in columns})
+def _insert_events(conn, kinds: list[tuple], *, at: datetime, actor: str) -> None:
+    """Events of each (kind, reminder ids, reasons: a Series or one text), in that order, made by
+    `actor` at `at`, a batch of rows at a time."""
+    ids, kind, reason = [], [], []
+    for name, reminder_ids, why in kinds:
+        ids += pd.Series(reminder_ids).astype("int64").tolist()
+        kind += [name] * len(reminder_ids)
+        reason += why.tolist() if isinstance(why, pd.Series) else [why] * len(reminder_ids)
+    for start in range(0, len(ids), BATCH_ROWS):
+        part = ids[start:start + BATCH_ROWS]
+        insert_rows(conn, ReminderEvent.__table__, {
+            "reminder_id": part, "at": [at] * len(part), "actor": [actor] * len(part),
+            "kind": kind[start:start + BATCH_ROWS], "reason": reason[start:start + BATCH_ROWS],
+            "outcome": [None] * len(part), "until": [None] * len(part)})
 
 
 def _clinic_report(engine: Engine, *, slot_on, as_of, config: Config, now_utc, trigger, actor,

@@ -325,10 +325,12 @@ def _apply(conn, plans: list[Plan], schema: str | None = None) -> None:
     from monitor.store.tables import SQLModel
 
     new_ids: dict[str, int] = {}
+    first_id = None  # the first id the bucket's new patients took, when they took one run of ids
     for pl in plans:
         table = SQLModel.metadata.tables[pl.spec.table]
         if pl.staged is not None:
-            copy_staged(conn, table.name, pl.staged, schema)
+            took = copy_staged(conn, table.name, pl.staged, schema, first_id=first_id)
+            first_id = took if pl.spec.kind == "patients" else first_id
             _update(conn, table, pl)
             continue
         values = insert_values(pl)

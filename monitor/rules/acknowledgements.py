@@ -91,8 +91,10 @@ REVIEW_SEVERITIES = ("warn", "urgent")
 REVIEW_COLUMNS = ["patient_id", "code", "severity", "title", "evidence", "first_seen_on", "days_open", "seen_by_run"]
 
 
-def _by_code(flags: pd.DataFrame) -> pd.DataFrame:
-    """One row per patient and code: its highest severity, its title, its evidence lines joined."""
+def by_code(flags: pd.DataFrame) -> pd.DataFrame:
+    """One row per patient and code: its highest severity, its title, its evidence lines joined.
+    Worked out once, it may be passed to `seen_keys` and `review_waiting` of the same flags,
+    which would otherwise each work it out again."""
     from monitor.rules.flag_frames import SEVERITIES, severity_rank
 
     if not len(flags):
@@ -109,20 +111,13 @@ def _by_code(flags: pd.DataFrame) -> pd.DataFrame:
     return out[["patient_id", "code", "severity", "title", "evidence"]]
 
 
-def by_code(flags: pd.DataFrame) -> pd.DataFrame:
-    """One row per patient and code of `flags`: its highest severity, its title, its evidence
-    lines joined. Worked out once, it may be passed to `seen_keys` and `review_waiting` of the
-    same flags, which would otherwise each work it out again."""
-    return _by_code(flags)
-
-
 def seen_keys(flags: pd.DataFrame, *, codes: pd.DataFrame | None = None) -> pd.DataFrame:
     """The warn and urgent flags as the nightly run records them in `flag_seen`: patient_id, code,
     fingerprint (as `monitor flags ack` takes it: every row of the code, full evidence), severity.
     `codes`: `by_code(flags)`, when the caller has it.
 
     Pass flags evaluated with their evidence, or the fingerprints will not match an acknowledgement."""
-    codes = _by_code(flags) if codes is None else codes
+    codes = by_code(flags) if codes is None else codes
     codes = codes.loc[codes["severity"].isin(REVIEW_SEVERITIES), ["patient_id", "code", "severity"]]
     if not len(codes):
         return pd.DataFrame(columns=["patient_id", "code", "fingerprint", "severity"])
@@ -138,7 +133,7 @@ def review_waiting(flags: pd.DataFrame, *, min_severity: str = "warn", codes: pd
     `codes`: `by_code(flags)`, when the caller has it (used when no flag is acknowledged, the
     usual case: then the open flags are all the flags)."""
     waiting = unacknowledged(flags)
-    open_codes = codes if codes is not None and len(waiting) == len(flags) else _by_code(waiting)
+    open_codes = codes if codes is not None and len(waiting) == len(flags) else by_code(waiting)
     wanted = REVIEW_SEVERITIES[REVIEW_SEVERITIES.index(min_severity):]
     return open_codes.loc[open_codes["severity"].isin(wanted)].reset_index(drop=True)
 

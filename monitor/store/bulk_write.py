@@ -13,28 +13,20 @@ def bulk_insert(conn, table_name: str, values: dict[str, list]) -> None:
     """Insert the rows (column -> values, in order) inside the caller's transaction.
 
     On PostgreSQL the rows stream through `COPY ... FROM STDIN` (one round trip, no per-row
-    statement), as text made a column at a time, a part at a time; elsewhere one prepared INSERT runs over the rows."""
+    statement) as text made a column at a time (`copy_lines`, sent by `copy_lines_in`); elsewhere
+    one prepared INSERT runs over the rows."""
     columns = list(values)
     if not columns:
         return
     if conn.dialect.name == "postgresql":
-        from psycopg.copy import QueuedLibpqWriter
-
-        raw = conn.connection.driver_connection  # the psycopg connection of this transaction
-        rows = len(values[columns[0]])
-        with raw.cursor() as cursor:
-            # A thread sends each part while the next is made: the server's work (constraints,
-            # indexes) overlaps ours instead of following it.
-            with cursor.copy(f"COPY {table_name} ({', '.join(columns)}) FROM STDIN",
-                             writer=QueuedLibpqWriter(cursor)) as copy:
-                for start in range(0, rows, COPY_ROWS):
-                    part = {c: v[start:start + COPY_ROWS] for c, v in values.items()}
-                    text = copy_text(part)
-                    if text is None:  # a value of another type: psycopg's adapters write it
-                        for row in zip(*part.values()):
-                            copy.write_row(row)
-                    else:
-                        copy.write(text.encode("utf-8"))
+        lines = copy_lines(values)
+        if lines is not None:
+            copy_lines_in(conn, table_name, columns, lines)
+            return
+        raw = conn.connection.driver_connection  # a value of another type: psycopg's adapters write it
+        with raw.cursor() as cursor, cursor.copy(f"COPY {table_name} ({', '.join(columns)}) FROM STDIN") as copy:
+            for row in zip(*values.values()):
+                copy.write_row(row)
         return
     mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
     sql = f"INSERT INTO {table_name} ({', '.join(columns)}) VALUES ({', '.join([mark] * len(columns))})"
@@ -119,6 +111,8 @@ def copy_lines_in(conn, table_name: str, columns: list[str], lines: list[str], *
 
     raw = conn.connection.driver_connection  # the psycopg connection of this transaction
     with raw.cursor() as cursor:
+        # A thread sends each part while the next is made: the server's work (constraints,
+        # indexes) overlaps ours instead of following it.
         with cursor.copy(f"COPY {table_name} ({', '.join(columns)}) FROM STDIN",
                          writer=QueuedLibpqWriter(cursor)) as copy:
             for start in range(0, len(lines), COPY_ROWS):
@@ -127,15 +121,6 @@ def copy_lines_in(conn, table_name: str, columns: list[str], lines: list[str], *
                     heads = [NONE if v is None else str(int(v)) for v in first[start:start + COPY_ROWS]]
                     part = [f"{head}\t{line}" for head, line in zip(heads, part)]
                 copy.write(("\n".join(part) + "\n").encode("utf-8"))
-
-
-def copy_text(values: dict[str, list]) -> str | None:
-    """The rows in COPY's text format (`copy_lines`, each ending in a newline), or None when a
-    column holds a value that is not text, a number, a truth value or none."""
-    lines = copy_lines(values)
-    if lines is None:
-        return None
-    return "\n".join(lines) + "\n" if lines else ""
 
 
 ESCAPES = (("\\", "\\\\"), ("\t", "\\t"), ("\n", "\\n"), ("\r", "\\r"))  # backslash first

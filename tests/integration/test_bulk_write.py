@@ -7,20 +7,19 @@ import pytest
 from sqlalchemy import text
 
 from monitor.store import make_engine
-from monitor.store.bulk_write import bulk_insert, bulk_update, copy_text
+from monitor.store.bulk_write import bulk_insert, bulk_update, copy_lines
 
 NAMES = ["Larsen, Carl", "tab\there", "two\r\nlines\nand\rmore", "back\\slash \\N", "", None, "Ørsted 'quoted' \"x\""]
 
 
-def test_copy_text_escapes_what_copy_reads_specially():
-    assert copy_text({"a": ["x\ty", None, "a\\b"], "b": [1, 2.5, None], "c": [True, False, None]}) == (
-        "x\\ty\t1\tt\n\\N\t2.5\tf\na\\\\b\t\\N\t\\N\n")
-    assert copy_text({"a": [object()]}) is None  # another type: the driver's adapters write it
+def test_copy_lines_escape_what_copy_reads_specially():
+    assert copy_lines({"a": ["x\ty", None, "a\\b"], "b": [1, 2.5, None], "c": [True, False, None]}) == [
+        "x\\ty\t1\tt", "\\N\t2.5\tf", "a\\\\b\t\\N\t\\N"]
+    assert copy_lines({"a": [object()]}) is None  # another type: the driver's adapters write it
 
 
 def test_bulk_insert_stores_values_exactly(db_url, monkeypatch):
-    """Rows go in whole and in order, in parts too (PostgreSQL: each part's COPY text made while
-    the one before is sent)."""
+    """Rows go in whole and in order, in parts too (PostgreSQL: COPY lines sent a part at a time)."""
     monkeypatch.setattr("monitor.store.bulk_write.COPY_ROWS", 3)
     engine = make_engine(db_url)
     n = len(NAMES)

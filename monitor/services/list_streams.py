@@ -219,8 +219,12 @@ FLAG_JSON_FIELDS = ["mrn", "code", "severity", "title", "evidence", "action", "s
 def flag_json(rows, acked) -> list[str]:
     """Each flag as its record in the JSON list, as `json.dumps(records, ensure_ascii=False,
     indent=2)` writes it (sources as a list; acknowledged_by/at on an acknowledged flag), written
-    a record at a time with the encoder's own string escaping (no whole-list round trip)."""
+    with the encoder's own string escaping (no whole-list round trip): each distinct value of a
+    column encoded once, the records filled in from one template."""
     from json.encoder import encode_basestring
+
+    import numpy as np
+    import pandas as pd
 
     from monitor.rules.evaluation import sources_list
 
@@ -237,18 +241,20 @@ def flag_json(rows, acked) -> list[str]:
             return "[]"
         return "[\n" + ",\n".join("      " + value(x) for x in items) + "\n    ]"
 
-    sources = {s: listed(sources_list(s)) for s in rows["sources"].unique()}
-    names = [encode_basestring(f) for f in FLAG_JSON_FIELDS[:-1]]
-    columns = [rows[f].astype(object).tolist() for f in FLAG_JSON_FIELDS[:-1]]
-    out = []
-    for i, (source, is_acked) in enumerate(zip(rows["sources"].tolist(), acked.tolist())):
-        fields = [f"    {n}: {value(c[i])}" for n, c in zip(names, columns)]
-        fields.append(f'    "sources": {sources[source]}')
-        if is_acked:
-            fields.append(f'    "acknowledged_by": {value(rows["acknowledged_by"].iat[i])}')
-            fields.append(f'    "acknowledged_at": {value(rows["acknowledged_at"].iat[i].isoformat())}')
-        out.append("  {\n" + ",\n".join(fields) + "\n  }")
-    return out
+    def encoded(column: str, encode) -> list[str]:
+        codes, distinct = pd.factorize(rows[column], use_na_sentinel=True)  # a missing value: -1
+        texts = np.array([encode(v) for v in distinct] + ["null"], dtype=object)
+        return texts[codes].tolist()
+
+    names = [encode_basestring(f) for f in FLAG_JSON_FIELDS]
+    template = "  {{\n" + ",\n".join(f"    {n}: {{}}" for n in names) + "{}\n  }}"
+    columns = [encoded(f, value) for f in FLAG_JSON_FIELDS[:-1]]
+    columns.append(encoded("sources", lambda s: listed(sources_list(s))))
+    extra = [""] * len(rows)
+    for i in np.flatnonzero(acked.to_numpy(dtype=bool)).tolist():
+        extra[i] = (f',\n    "acknowledged_by": {value(rows["acknowledged_by"].iat[i])}'
+                    f',\n    "acknowledged_at": {value(rows["acknowledged_at"].iat[i].isoformat())}')
+    return list(map(template.format, *columns, extra))
 
 
 def flag_lines(rows, acked, config: Config) -> list[str]:

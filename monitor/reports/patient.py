@@ -62,18 +62,19 @@ def patient_file_bytes(report: PatientReport, fmt: str) -> bytes:
     return pdf_bytes(patient_figures(report), f"TOH surveillance report {report.mrn}")
 
 
-def combined_pdf_bytes(reports, title: str, progress=None) -> tuple[bytes, list[str]]:
-    """Many patients' PDFs as one file with a bookmark per patient (by MRN), in the given order;
-    each patient keeps its own "page k of N". Deterministic like a single report."""
+def combined_pdf_bytes(pieces, title: str, progress=None) -> tuple[bytes, list[str]]:
+    """Many patients' PDFs (`pieces`: each patient's MRN and `patient_file_bytes` PDF, in order) as
+    one file with a bookmark per patient (by MRN); each patient keeps its own "page k of N".
+    Deterministic like a single report."""
     from pypdf import PdfReader, PdfWriter
 
     writer = PdfWriter()
     mrns = []
-    for report in reports:
+    for mrn, data in pieces:
         start = len(writer.pages)
-        writer.append(PdfReader(io.BytesIO(patient_file_bytes(report, "pdf"))), import_outline=False)
-        writer.add_outline_item(title=report.mrn, page_number=start)
-        mrns.append(report.mrn)
+        writer.append(PdfReader(io.BytesIO(data)), import_outline=False)
+        writer.add_outline_item(title=mrn, page_number=start)
+        mrns.append(mrn)
         if progress:
             progress()
     writer.add_metadata({"/Title": title, "/Creator": PDF_METADATA["Creator"]})

@@ -72,9 +72,9 @@ def in_order(tasks: Iterable[tuple[int, Callable, tuple]], *, workers: int) -> I
         while pending:
             yield pending.popleft().result()
     except BrokenProcessPool:
-        raise WorkerLost("a worker process that evaluates the cohort ended before its chunk was done "
-                         "(killed, or out of memory); nothing was written. Run again, or set "
-                         "[scale] evaluation_workers = 0 or a smaller chunk_patients in the config file") from None
+        raise WorkerLost("a worker process ended before its part of the work was done (killed, or out of "
+                         "memory); nothing was written. Run again, or set [scale] evaluation_workers = 0 (or, for "
+                         "the lists, a smaller chunk_patients) in the config file") from None
     finally:
         for future in pending:
             future.cancel()

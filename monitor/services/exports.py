@@ -87,26 +87,52 @@ def reminder_histories(engine: Engine, patient_ids, *, config: Config) -> dict:
     return patients_histories(engine, patient_ids, config=config)
 
 
+# Fewer reports than this are drawn here: starting worker processes (each loads matplotlib) would
+# cost more than it saves.
+REPORTS_FOR_WORKERS = 4
+
+
+def rendered_reports(reports, fmt: str, *, count: int, workers: int):
+    """Each report (reports.data.PatientReport) with its file's bytes (`patient_file_bytes`), in
+    order; drawn by `workers` worker processes when there are at least REPORTS_FOR_WORKERS
+    (`count`), a few reports in memory at a time."""
+    from collections import deque
+
+    from monitor.reports.patient import patient_file_bytes
+    from monitor.services.chunk_workers import in_order
+
+    given: deque = deque()
+
+    def tasks():
+        for report in reports:
+            given.append(report)
+            yield count, patient_file_bytes, (report, fmt)
+
+    for data in in_order(tasks(), workers=workers if count >= REPORTS_FOR_WORKERS else 0):
+        yield given.popleft(), data
+
+
 def write_patient_reports(engine: Engine, evaluation: Evaluation, patient_ids: list[int], folder: Path, *,
                           fmt: str, config: Config, by: str | None = None, progress=None) -> list[Path]:
     """One file per patient, named from safe parts; two MRNs that clean to the same name stay apart.
+    Drawn by the evaluation workers (`[scale] evaluation_workers`) when there are several.
 
     Every file is staged first; the batch is recorded (which patients, where), then published."""
     from monitor.reports.data import patient_reports
-    from monitor.reports.patient import patient_file_bytes
     from monitor.formats.files import StagedFile, private_folder, safe_name
 
     folder = private_folder(folder)
     staged, used, mrns = [], set(), []
     try:
         histories = reminder_histories(engine, patient_ids, config=config) if fmt == "pdf" else None
-        for report in patient_reports(evaluation, config, patient_ids, histories):
+        for report, data in rendered_reports(patient_reports(evaluation, config, patient_ids, histories), fmt,
+                                             count=len(patient_ids), workers=config.scale.evaluation_workers):
             stem = f"patient-{safe_name(report.mrn)}-{evaluation.as_of.isoformat()}"
             if stem in used:
                 stem += f"-id{int(report.patient['patient_id'])}"
             used.add(stem)
             mrns.append(report.mrn)
-            staged.append(StagedFile(folder / f"{stem}.{fmt}", patient_file_bytes(report, fmt)))
+            staged.append(StagedFile(folder / f"{stem}.{fmt}", data))
             if progress:
                 progress()
         record_access(engine, action="report_patients", subject=str(folder.resolve()), rows=len(staged), by=by,
@@ -121,13 +147,16 @@ def write_patient_reports(engine: Engine, evaluation: Evaluation, patient_ids: l
 def write_combined_patient_pdf(engine: Engine, evaluation: Evaluation, patient_ids: list[int], target: Path, *,
                                config: Config, by: str | None = None, progress=None) -> int:
     """One PDF holding every selected patient's report, a bookmark per patient; recorded (which
-    patients, where) before the file is renamed into place. Returns the number of patients."""
+    patients, where) before the file is renamed into place. Returns the number of patients.
+    Each patient's pages are drawn as `write_patient_reports` draws them."""
     from monitor.formats.files import write_private_bytes
     from monitor.reports.data import patient_reports
     from monitor.reports.patient import combined_pdf_bytes
 
     histories = reminder_histories(engine, patient_ids, config=config)
-    data, mrns = combined_pdf_bytes(patient_reports(evaluation, config, patient_ids, histories),
+    rendered = rendered_reports(patient_reports(evaluation, config, patient_ids, histories), "pdf",
+                                count=len(patient_ids), workers=config.scale.evaluation_workers)
+    data, mrns = combined_pdf_bytes(((report.mrn, pdf) for report, pdf in rendered),
                                     f"TOH surveillance reports {evaluation.as_of.isoformat()}", progress)
     target = Path(target)
     write_private_bytes(target, data, record=lambda: record_access(

@@ -380,3 +380,29 @@ def test_clinic_trend_page_text_stays_clear_of_the_charts(demo_engine):
     assert 0 <= note.x0 and note.x1 <= fig.bbox.width and note.y0 >= 0
     ticks = [t.get_window_extent(renderer) for ax in fig.axes for t in ax.get_xticklabels() if t.get_text()]
     assert ticks and all(b.y0 > note.y1 for b in ticks)
+
+
+def test_reports_drawn_by_workers_are_the_bytes_drawn_here(demo_engine, tmp_path, monkeypatch):
+    """Several patients' files are drawn by the evaluation workers, a few at a time, and handed back
+    in order: the same files, names and bytes as drawn in this process, in a folder and combined."""
+    from monitor.config import ScaleSettings
+    from monitor.services import chunk_workers, exports
+
+    evaluation = evaluate_db(demo_engine, as_of=AS_OF, config=Config())
+    ids = [int(i) for i in evaluation.cohort.patients["patient_id"].iloc[:exports.REPORTS_FOR_WORKERS + 1]]
+    pools = []
+    real_pool = chunk_workers._pool
+    monkeypatch.setattr(chunk_workers, "_pool", lambda n: pools.append(n) or real_pool(n))
+    out = {}
+    for workers in (0, 2):
+        config = replace(Config(), scale=ScaleSettings(evaluation_workers=workers))
+        for fmt in ("pdf", "png"):
+            written = exports.write_patient_reports(demo_engine, evaluation, ids, tmp_path / f"{fmt}-{workers}",
+                                                    fmt=fmt, config=config)
+            out[fmt, workers] = {p.name: p.read_bytes() for p in written}
+        exports.write_combined_patient_pdf(demo_engine, evaluation, ids, tmp_path / f"all-{workers}.pdf", config=config)
+        out["combined", workers] = (tmp_path / f"all-{workers}.pdf").read_bytes()
+    assert pools == [2, 2, 2]  # the three batches with workers drew in worker processes; none without
+    for kind in ("pdf", "png", "combined"):
+        assert out[kind, 2] == out[kind, 0]
+    assert len(out["pdf", 2]) == len(ids)

@@ -62,7 +62,7 @@ def bulk_spy(monkeypatch):
     return chosen
 
 
-@pytest.mark.parametrize("bucket_bytes", [None, 4_000])
+@pytest.mark.parametrize("bucket_bytes", [None, 20_000])  # 20 kB: a dozen buckets of scans
 def test_the_bulk_path_writes_the_same_rows_and_keeps_every_foreign_key(pg_engine, bulk_spy, monkeypatch,
                                                                        bucket_bytes):
     """A large import stores exactly what an ordinary one stores, and every record still has to

@@ -55,8 +55,9 @@ def later_scan(folder: Path, mrn: str) -> Path:
 
 def test_demo_nightly_writes_the_same_in_chunks_as_at_once(tmp_path):
     """Chunks of 29, 45 and all (chunks of 1 and 7 on the small synthetic cohort below: each chunk
-    pays the evaluation's fixed cost, so 300 chunks of one patient cost minutes here): the same rows, counts and outbox bytes (reminders opened, closed by
-    a new scan, reopened after a deferral, kept for an urgent flag; flags first seen)."""
+    pays the evaluation's fixed cost, so 300 chunks of one patient cost minutes here): the same
+    rows, counts and outbox bytes (reminders opened, closed by a new scan, reopened after a
+    deferral, kept for an urgent flag; flags first seen)."""
     folder = tmp_path / "demo"
     folder.mkdir()
     load(folder, sorted((REPO / "data" / "demo").glob("*.csv")))

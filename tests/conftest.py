@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 from pathlib import Path
 
@@ -10,10 +11,45 @@ import pytest
 PG_ENV = "MONITOR_TEST_DATABASE_URL"
 REPO = Path(__file__).resolve().parent.parent
 DEMO = REPO / "data" / "demo"
+# The suite runs on one pytest-xdist worker per core, a whole module to a worker (pyproject's
+# addopts: `-n auto --dist loadfile --no-loadscope-reorder`). These modules take the most time
+# (`--durations`), heaviest first; they are handed out first so that no long module starts last
+# and runs alone at the end. Order only: every test still runs, and a module left off still runs.
+HEAVY_MODULES = ("tests/process/test_chunked_lists.py", "tests/process/test_help_examples.py",
+                 "tests/process/test_readme_blocks.py", "tests/process/test_chunked_nightly.py",
+                 "tests/integration/test_reports.py", "tests/process/test_user_failures.py",
+                 "tests/property/test_import_properties.py", "tests/process/test_daemon_signals.py",
+                 "tests/e2e/test_daemon.py", "tests/process/test_reminder_day.py", "tests/integration/test_demo.py")
 
 
 def _pg_url() -> str | None:
-    return os.environ.get(PG_ENV) or None
+    """The PostgreSQL test URL; under pytest-xdist each worker gets its own database beside it
+    (`toh_monitor_test_gw0`, …), made on first use, so two workers never share tables."""
+    url = os.environ.get(PG_ENV) or None
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    return _worker_database(url, worker) if url and worker else url
+
+
+@functools.cache
+def _worker_database(url: str, worker: str) -> str:
+    from sqlalchemy import create_engine, make_url
+
+    base = make_url(url)
+    name = f"{base.database}_{worker}"
+    admin = create_engine(base, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            if conn.exec_driver_sql("SELECT 1 FROM pg_database WHERE datname = %(name)s", {"name": name}).first() is None:
+                conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    finally:
+        admin.dispose()
+    return base.set(database=name).render_as_string(hide_password=False)
+
+
+def pytest_collection_modifyitems(config, items):
+    """The heaviest modules first (HEAVY_MODULES), each module's tests in their own order."""
+    rank = {module: place for place, module in enumerate(HEAVY_MODULES)}
+    items.sort(key=lambda item: rank.get(item.nodeid.split("::", 1)[0], len(rank)))
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

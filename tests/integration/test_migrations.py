@@ -5,7 +5,6 @@ SQLite file and a PostgreSQL dump with a row in every table."""
 
 from __future__ import annotations
 
-import os
 import shutil
 from datetime import date
 from pathlib import Path
@@ -21,7 +20,7 @@ from monitor.services.importing import import_files
 from monitor.services.evaluation import evaluate_db, flags_db
 from monitor.rules.evaluation import flag_rows
 from monitor.store import REVISIONS, SCHEMA_REVISION, init_db, make_engine, require_initialised, upgrade_db
-from tests.conftest import PG_ENV
+from tests.conftest import PG_ENV, _pg_url
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "v0_1_0"
 AS_OF = date(2026, 11, 20)
@@ -84,7 +83,7 @@ def test_a_0_1_0_sqlite_database_upgrades_with_every_row(tmp_path):
 
 @pytest.fixture
 def pg_admin():
-    url = os.environ.get(PG_ENV)
+    url = _pg_url()
     if not url:
         pytest.skip(f"PostgreSQL tests need {PG_ENV}=postgresql+psycopg://... (not set)")
     admin = create_engine(make_url(url).set(database="postgres"), isolation_level="AUTOCOMMIT")

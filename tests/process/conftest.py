@@ -15,7 +15,8 @@ demo cohort also at the default database, so every documented example finds what
 The documented blocks take minutes of CPU, most of it rendering PDFs, so a module starts the
 blocks of its selected tests on a pool of one worker per core (each block in its own fresh
 folder, its processes one after the other) and each test waits for its own block's result; the
-pool is drained before the next module runs, so the timing test of `--help` runs on a quiet machine.
+pool is drained before the next module runs. (Under pytest-xdist another worker may be busy at
+the same time: `--help`'s one-second bound leaves room for that, as `--help` takes ~0.1 s.)
 """
 
 from __future__ import annotations

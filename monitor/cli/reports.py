@@ -109,7 +109,7 @@ def report_patients(app, mrns, statuses, severity, everyone, fmt, output, as_of)
     \b
     Example:
       monitor report patients --status overdue -o reports/
-      monitor report patients --status overdue -o overdue-reports.pdf
+      monitor report patients --severity urgent -o urgent-reports.pdf
       monitor report patients TOH-000009 TOH-000041 --format png -o charts/
     """
     from monitor.formats.files import check_target

@@ -13,8 +13,10 @@ REPO = Path(__file__).resolve().parent.parent
 DEMO = REPO / "data" / "demo"
 # The suite runs on one pytest-xdist worker per core, a whole module to a worker (pyproject's
 # addopts: `-n auto --dist loadfile --no-loadscope-reorder`). These modules take the most time
-# (`--durations`), heaviest first; they are handed out first so that no long module starts last
-# and runs alone at the end. Order only: every test still runs, and a module left off still runs.
+# (`--durations`), heaviest first; they are handed out first, so a long module never starts last
+# and runs alone at the end (xdist's own order, by number of tests, puts them last). On this suite
+# both orders took 28-29 min: the two cores are busy to the end either way. Order only: every test
+# still runs, and a module left off still runs.
 HEAVY_MODULES = ("tests/process/test_chunked_lists.py", "tests/process/test_help_examples.py",
                  "tests/process/test_readme_blocks.py", "tests/process/test_chunked_nightly.py",
                  "tests/integration/test_reports.py", "tests/process/test_user_failures.py",

@@ -4,8 +4,9 @@ Makes a cohort with `monitor synth`, imports it, runs the nightly job (reminders
 app in-process (ASGI test client) for the worklist, a search, and patient pages, and prints the
 server time each took (the app's Server-Timing header): the first worklist (the cohort is
 evaluated and cached), then warm requests, then the first request after a reminder is recorded
-(reminder states recomputed; the cohort evaluation kept), and after a clinician acknowledges a
-flag (the cohort evaluation patched for that patient)."""
+(reminder states recomputed; the cohort evaluation kept), the review list (first, then other pages),
+and after a clinician acknowledges a flag from it (the cohort evaluation and the review list patched
+for that patient)."""
 
 from __future__ import annotations
 
@@ -74,14 +75,20 @@ def main() -> None:
     client.post(f"/patients/{mrns[0]}/reminder", data={"csrf_token": csrf, "reminder_id": reminder_id,
                                                        "action": "outreach:contacted", "note": "bench"})
     results["worklist after an outreach"] = [server_ms(client.get("/worklist"))]
-    review = client.get("/review").text
+    first_review = client.get("/review")
+    results["review, first (every waiting flag fingerprinted)"] = [server_ms(first_review)]
+    results["review, next pages"] = [server_ms(client.get(f"/review?page={n}")) for n in (2, 3, 4, 5, 1)]
+    review = first_review.text
     flag = re.search(r'action="/patients/([^"]+)/acknowledge">\s*<input type="hidden" name="csrf_token" value="[^"]+">'
                      r'\s*<input type="hidden" name="code" value="([^"]+)"', review)
     if flag:
         client.post(f"/patients/{flag.group(1)}/acknowledge", data={"csrf_token": csrf, "code": flag.group(2),
-                                                                    "note": "bench", "back": "review"})
+                                                                    "note": "bench", "back": "review"},
+                    follow_redirects=False)  # the redirect's page is timed next
+        # The page a clinician lands on after acknowledging from the review list: the evaluation
+        # is patched for that patient, then the kept review list for that patient's rows.
+        results["review after an acknowledgement"] = [server_ms(client.get("/review?done=ack"))]
         results["worklist after an acknowledgement"] = [server_ms(client.get("/worklist"))]
-        results["review after an acknowledgement"] = [server_ms(client.get("/review"))]
     for name, values in results.items():
         print(f"{name}: median {statistics.median(values):.0f} ms, max {max(values):.0f} ms (n={len(values)})")
 

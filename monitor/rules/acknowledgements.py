@@ -132,10 +132,17 @@ def review_waiting(flags: pd.DataFrame, *, min_severity: str = "warn", codes: pd
     clinician has acknowledged as they read now: patient_id, code, severity, title, evidence.
     `codes`: `by_code(flags)`, when the caller has it (used when no flag is acknowledged, the
     usual case: then the open flags are all the flags)."""
+    from monitor.rules.flag_frames import SEVERITY_RANK, severity_rank
+
     waiting = unacknowledged(flags)
-    open_codes = codes if codes is not None and len(waiting) == len(flags) else by_code(waiting)
     wanted = REVIEW_SEVERITIES[REVIEW_SEVERITIES.index(min_severity):]
-    return open_codes.loc[open_codes["severity"].isin(wanted)].reset_index(drop=True)
+    if codes is None or len(waiting) != len(flags):
+        # Only the patient-and-code groups that reach `min_severity` (by_code joins every row's
+        # evidence, and most flags are info): their rows whole, so each group reads the same.
+        rank = severity_rank(waiting["severity"])
+        top = rank.groupby([waiting["patient_id"].to_numpy(), waiting["code"].astype(str).to_numpy()]).transform("max")
+        codes = by_code(waiting.loc[top.to_numpy() >= SEVERITY_RANK[min_severity]])
+    return codes.loc[codes["severity"].isin(wanted)].reset_index(drop=True)
 
 
 def review_list(flags: pd.DataFrame, seen: pd.DataFrame, *, as_of, min_severity: str = "warn") -> pd.DataFrame:
@@ -146,25 +153,38 @@ def review_list(flags: pd.DataFrame, seen: pd.DataFrame, *, as_of, min_severity:
     nightly run that saw it reading as it reads now (new evidence: a new fingerprint, a new date).
     A flag no run has seen by `as_of` counts as first seen on `as_of` (0 days open) and comes after
     the seen ones. Ties: urgent first, then by patient and code."""
-    from monitor.rules.flag_frames import SEVERITY_RANK
-
     waiting = review_waiting(flags, min_severity=min_severity)
     if not len(waiting):
         return pd.DataFrame(columns=REVIEW_COLUMNS)
-    printed = seen_keys(flags.loc[flags["patient_id"].isin(waiting["patient_id"])])
-    waiting = waiting.merge(printed[["patient_id", "code", "fingerprint"]], on=["patient_id", "code"], how="left")
-    seen = seen.loc[pd.to_datetime(seen["first_seen_on"]).dt.date <= as_of] if len(seen) else seen
+    # What each waiting flag says now (all its rows: an acknowledgement covers a patient's code whole).
+    keys = pd.MultiIndex.from_frame(waiting[["patient_id", "code"]].astype({"patient_id": "int64", "code": str}))
+    printed = fingerprints(flags.loc[pd.MultiIndex.from_arrays([flags["patient_id"].astype("int64"),
+                                                                 flags["code"].astype(str)]).isin(keys)])
+    waiting = waiting.merge(printed.astype({"patient_id": "int64"}), on=["patient_id", "code"], how="left")
+    if len(seen):  # the earliest night per fingerprint, on datetimes (dates would group in Python)
+        seen = seen.assign(first_seen_on=pd.to_datetime(seen["first_seen_on"]))
+        seen = seen.loc[seen["first_seen_on"] <= pd.Timestamp(as_of)]
     if len(seen):
-        first = (seen.assign(first_seen_on=pd.to_datetime(seen["first_seen_on"]).dt.date)
-                 .groupby(["patient_id", "code", "fingerprint"], as_index=False)["first_seen_on"].min()
+        first = (seen.groupby(["patient_id", "code", "fingerprint"], as_index=False)["first_seen_on"].min()
                  .astype({"patient_id": "int64", "code": str}))
+        first["first_seen_on"] = first["first_seen_on"].dt.date
         waiting = waiting.merge(first, on=["patient_id", "code", "fingerprint"], how="left")
     else:
         waiting["first_seen_on"] = None
     waiting["seen_by_run"] = waiting["first_seen_on"].notna()
     waiting["first_seen_on"] = [d if isinstance(d, type(as_of)) else as_of for d in waiting["first_seen_on"]]
     waiting["days_open"] = [(as_of - d).days for d in waiting["first_seen_on"]]
-    waiting["urgency"] = -waiting["severity"].map(SEVERITY_RANK)
-    waiting = waiting.sort_values(["seen_by_run", "first_seen_on", "urgency", "patient_id", "code"],
-                                  ascending=[False, True, True, True, True], kind="stable")
-    return waiting[REVIEW_COLUMNS].reset_index(drop=True)
+    return sort_review(waiting)[REVIEW_COLUMNS]
+
+
+def sort_review(rows: pd.DataFrame) -> pd.DataFrame:
+    """Review rows (any columns beside REVIEW_COLUMNS) in the list's order: seen by a run first,
+    oldest first, urgent before warn, then by patient and code. A patient and code is one row, so
+    the order is total: the rows of several patients' lists, put together, sort as one list."""
+    from monitor.rules.flag_frames import SEVERITY_RANK
+
+    urgency = -rows["severity"].astype(str).map(SEVERITY_RANK)
+    order = rows.assign(urgency__=urgency).sort_values(
+        ["seen_by_run", "first_seen_on", "urgency__", "patient_id", "code"],
+        ascending=[False, True, True, True, True], kind="stable")
+    return order.drop(columns="urgency__").reset_index(drop=True)

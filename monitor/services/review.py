@@ -18,14 +18,16 @@ from monitor.config import Config
 REVIEW_FIELDS = ["first_seen_on", "days_open", "mrn", "name", "severity", "code", "title", "evidence", "seen_by_run"]
 
 
-def load_seen(engine: Engine) -> pd.DataFrame:
-    """Every `flag_seen` row: patient_id, code, fingerprint, first_seen_on."""
+def load_seen(engine: Engine, patient_ids=None) -> pd.DataFrame:
+    """Every `flag_seen` row (or those of `patient_ids`): patient_id, code, fingerprint, first_seen_on."""
     from monitor.store.tables import FlagSeen
 
     table = FlagSeen.__table__
+    query = select(table.c.patient_id, table.c.code, table.c.fingerprint, table.c.first_seen_on)
+    if patient_ids is not None:
+        query = query.where(table.c.patient_id.in_(sorted(int(p) for p in patient_ids)))
     with store.reading(engine) as conn:
-        rows = [tuple(r) for r in conn.execute(
-            select(table.c.patient_id, table.c.code, table.c.fingerprint, table.c.first_seen_on))]
+        rows = [tuple(r) for r in conn.execute(query)]
     return pd.DataFrame(rows, columns=["patient_id", "code", "fingerprint", "first_seen_on"])
 
 
@@ -39,13 +41,16 @@ def review_db(engine: Engine, *, as_of: date, config: Config, min_severity: str 
 
 
 def review_rows(engine: Engine, flags: pd.DataFrame, patients: pd.DataFrame, *, as_of: date,
-                min_severity: str = "warn") -> pd.DataFrame:
+                min_severity: str = "warn", patient_ids=None, with_ids: bool = False) -> pd.DataFrame:
     """The review list from flags already evaluated with evidence and marked acknowledged (the web
-    passes its cached evaluation): adds the nights first seen, MRN and name."""
+    passes its cached evaluation): adds the nights first seen, MRN and name. With `patient_ids`,
+    those patients' rows only (the flags given may be theirs only); `with_ids` keeps patient_id."""
     from monitor.rules.acknowledgements import review_list
 
-    rows = review_list(flags, load_seen(engine), as_of=as_of, min_severity=min_severity)
+    if patient_ids is not None:
+        flags = flags.loc[flags["patient_id"].isin(list(patient_ids))]
+    rows = review_list(flags, load_seen(engine, patient_ids), as_of=as_of, min_severity=min_severity)
     people = patients.set_index("patient_id")
     rows = rows.assign(mrn=rows["patient_id"].map(people["mrn"]),
                        name=rows["patient_id"].map(people["name"]).fillna(""))
-    return rows[REVIEW_FIELDS]
+    return rows[(["patient_id"] if with_ids else []) + REVIEW_FIELDS]

@@ -34,6 +34,7 @@ class _Cache:
     def __init__(self):
         self._lock = threading.RLock()  # a value may be computed from another cached one
         self._values: dict[str, tuple[tuple, object]] = {}
+        self._patches = {}
 
     def get(self, kind: str, key: tuple, compute):
         with self._lock:
@@ -58,6 +59,32 @@ class _Cache:
     def clear(self) -> None:
         with self._lock:
             self._values.clear()
+            self._patches.clear()
+
+    # The evaluation's patches: new key -> (the key it was patched from, the patients evaluated
+    # again), the latest few, so a value made from an older evaluation can be patched the same way.
+    _patches: dict
+    MAX_PATCHES = 64
+
+    def note_patch(self, old_key: tuple, new_key: tuple, patients: frozenset) -> None:
+        with self._lock:
+            self._patches[new_key] = (old_key, patients)
+            while len(self._patches) > self.MAX_PATCHES:
+                del self._patches[next(iter(self._patches))]
+
+    def patched_since(self, old_key: tuple, new_key: tuple) -> frozenset | None:
+        """The patients whose rows differ between the evaluations of `old_key` and `new_key`, when
+        one was patched into the other (through the patches kept); None when it was not."""
+        with self._lock:
+            patients, key = frozenset(), new_key
+            for _ in range(self.MAX_PATCHES + 1):
+                if key == old_key:
+                    return patients
+                step = self._patches.get(key)
+                if step is None:
+                    return None
+                key, patients = step[0], patients | step[1]
+            return None
 
 
 CACHE = _Cache()
@@ -85,6 +112,12 @@ def data_version(engine: Engine) -> tuple:
     return ids + (last_write,)
 
 
+def seen_version(engine: Engine) -> tuple:
+    """The newest `flag_seen` row (only the nightly run writes them, and never changes one)."""
+    with store.reading(engine) as conn:
+        return _max_ids(conn, ("flag_seen",))
+
+
 def reminder_version(engine: Engine) -> tuple:
     with store.reading(engine) as conn:
         return _max_ids(conn, REMINDER_TABLES)
@@ -109,7 +142,9 @@ def cohort_evaluation(engine: Engine, *, as_of: date, config: Config, key: tuple
         if held is not None:
             patched = _patched(engine, *held, key=key, config=config)
             if patched is not None:
-                return patched
+                evaluation, patients = patched
+                CACHE.note_patch(held[0], key, frozenset(patients))
+                return evaluation
         return evaluate_db(engine, as_of=as_of, config=config, evidence=True)
 
     return CACHE.get("evaluation", key, compute)
@@ -120,9 +155,11 @@ PATCHABLE = {"flag_acknowledgement": "acknowledge_flag", "patient_status_change"
 PATCH_MAX_PATIENTS = 50
 
 
-def _patched(engine: Engine, old_key: tuple, old: Evaluation, *, key: tuple, config: Config) -> Evaluation | None:
-    """`old` with the patients changed since `old_key` evaluated again, or None when the change is
-    not one of PATCHABLE's (or touches too many patients): the caller then evaluates the cohort."""
+def _patched(engine: Engine, old_key: tuple, old: Evaluation, *, key: tuple,
+             config: Config) -> tuple[Evaluation, set[int]] | None:
+    """`old` with the patients changed since `old_key` evaluated again, and those patients; None
+    when the change is not one of PATCHABLE's (or touches too many patients): the caller then
+    evaluates the cohort."""
     (as_of, config_id, old_version), (new_as_of, new_config_id, new_version) = old_key, key
     if (as_of, config_id) != (new_as_of, new_config_id) or len(old_version) != len(new_version):
         return None
@@ -143,8 +180,9 @@ def _patched(engine: Engine, old_key: tuple, old: Evaluation, *, key: tuple, con
                 pids |= {int(r[0]) for r in conn.execute(
                     text(f"SELECT patient_id FROM {table} WHERE id > :old"), {"old": old_version[i] or 0})}
     if not pids or len(pids) > PATCH_MAX_PATIENTS:
-        return None if len(pids) > PATCH_MAX_PATIENTS else old
-    return _splice(old, [_evaluate_one(engine, pid, as_of=as_of, config=config) for pid in sorted(pids)], pids)
+        return None if len(pids) > PATCH_MAX_PATIENTS else (old, set())
+    spliced = _splice(old, [_evaluate_one(engine, pid, as_of=as_of, config=config) for pid in sorted(pids)], pids)
+    return None if spliced is None else (spliced, pids)
 
 
 def _evaluate_one(engine: Engine, pid: int, *, as_of: date, config: Config) -> Evaluation:
@@ -164,18 +202,17 @@ def _splice(old: Evaluation, fresh: list[Evaluation], pids: set[int]) -> Evaluat
     from dataclasses import fields, replace
 
     def merged(old_frame: pd.DataFrame, new_frames: list[pd.DataFrame]) -> pd.DataFrame | None:
-        parts = [old_frame.loc[~old_frame["patient_id"].isin(pids)]] + [f for f in new_frames if len(f)]
+        new = [f for f in new_frames if len(f)]
+        mine = old_frame["patient_id"].isin(pids).to_numpy()
+        if _same_rows(old_frame.loc[mine], new):
+            return old_frame  # (an acknowledgement changes no record: the scans stay, uncopied)
+        # The new rows made the cohort's column types first (checking a few rows, not the cohort's).
+        new = [_fitted(f, old_frame.dtypes) for f in new]
+        if any(f is None for f in new):
+            return None
+        parts = [old_frame.loc[~mine]] + new
         out = pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0].reset_index(drop=True)
-        for column, dtype in old_frame.dtypes.items():
-            if out[column].dtype == dtype:
-                continue
-            if isinstance(dtype, pd.CategoricalDtype) and not set(out[column].dropna()) <= set(dtype.categories):
-                return None
-            try:
-                out[column] = out[column].astype(dtype)
-            except (TypeError, ValueError):
-                return None
-        return out
+        return out if (out.dtypes == old_frame.dtypes).all() else _fitted(out, old_frame.dtypes)
 
     cohort = {}
     for f in fields(old.cohort):
@@ -188,3 +225,33 @@ def _splice(old: Evaluation, fresh: list[Evaluation], pids: set[int]) -> Evaluat
     if schedule is None or flags is None:
         return None
     return Evaluation(as_of=old.as_of, cohort=replace(old.cohort, **cohort), schedule=schedule, flags=flags)
+
+
+def _same_rows(old: pd.DataFrame, new: list[pd.DataFrame]) -> bool:
+    """Whether the patients' rows evaluated again are the rows held (in any order, same types)."""
+    fresh = pd.concat(new, ignore_index=True) if len(new) > 1 else (new[0] if new else old.iloc[:0])
+    if len(fresh) != len(old) or list(fresh.columns) != list(old.columns) or not (fresh.dtypes == old.dtypes).all():
+        return False
+    if not len(old):
+        return True
+    columns = list(old.columns)
+    return old.sort_values(columns, kind="stable").reset_index(drop=True).equals(
+        fresh.sort_values(columns, kind="stable").reset_index(drop=True))
+
+
+def _fitted(frame: pd.DataFrame, dtypes: pd.Series) -> pd.DataFrame | None:
+    """`frame` with the column types `dtypes`; None if a value does not fit one (a text outside a
+    categorical column's categories, say)."""
+    frame = frame.copy()
+    for column, dtype in dtypes.items():
+        if frame[column].dtype == dtype:
+            continue
+        if isinstance(dtype, pd.CategoricalDtype) and not frame[column].dropna().astype(object).isin(
+                list(dtype.categories)).all():
+            return None
+        try:
+            frame[column] = frame[column].astype(dtype)
+        except (TypeError, ValueError):
+            return None
+    return frame
+

@@ -15,7 +15,7 @@ from monitor import store
 from monitor.config import Config
 from monitor.rules.evaluation import EXPORT_COLUMNS, Evaluation, due_rows
 from monitor.rules.reminders import reminder_states
-from monitor.services.web_cache import CACHE, _evaluation_key, cohort_evaluation, reminder_version
+from monitor.services.web_cache import CACHE, _evaluation_key, cohort_evaluation, reminder_version, seen_version
 
 WORKLIST_STATUSES = ("overdue", "due", "due_soon")
 PAGE_SIZE = 50
@@ -116,16 +116,46 @@ def worklist(engine: Engine, *, as_of: date, config: Config, query: str = "", st
 
 def review_list(engine: Engine, *, as_of: date, config: Config) -> pd.DataFrame:
     """The clinician's review list (services.review, as `monitor flags review`), on the cached
-    cohort evaluation, with each flag's action and sources for the page."""
+    cohort evaluation, with each flag's action and sources for the page (and patient_id).
+
+    Kept in memory while neither the evaluation nor `flag_seen` changes (every flag's fingerprint
+    costs seconds at 100k patients). After an acknowledgement or a status change, only the rows of
+    the patients the evaluation was patched for are made again, and the list sorted again: a
+    patient and code is one row and the order is total, so it is the list made from scratch."""
+    from monitor.rules.acknowledgements import sort_review
+
+    key = _evaluation_key(engine, as_of, config)
+    evaluation = cohort_evaluation(engine, as_of=as_of, config=config, key=key)
+    seen = seen_version(engine)
+
+    def compute():
+        held = CACHE.held("review")
+        patients = CACHE.patched_since(held[0][0], key) if held is not None and held[0][1] == seen else None
+        if patients is None:
+            return _review_rows(engine, evaluation, as_of=as_of)
+        old = held[1]
+        kept = old.loc[~old["patient_id"].isin(list(patients))]
+        fresh = _review_rows(engine, evaluation, as_of=as_of, patient_ids=patients) if patients else kept.iloc[:0]
+        if not len(fresh):
+            return kept.reset_index(drop=True)
+        return sort_review(pd.concat([kept, fresh], ignore_index=True).astype(old.dtypes.to_dict()))
+
+    return CACHE.get("review", (key, seen), compute)
+
+
+def _review_rows(engine: Engine, evaluation: Evaluation, *, as_of: date, patient_ids=None) -> pd.DataFrame:
+    """The review rows of the cohort (or of `patient_ids`), with each flag's action and sources."""
     from monitor.services.review import review_rows
 
-    evaluation = cohort_evaluation(engine, as_of=as_of, config=config)
-    rows = review_rows(engine, evaluation.flags, evaluation.cohort.patients, as_of=as_of)
-    details = evaluation.flags.drop_duplicates(["patient_id", "code"])[["patient_id", "code", "action", "sources"]]
-    details = details.assign(mrn=details["patient_id"].map(evaluation.cohort.patients.set_index("patient_id")["mrn"]),
-                             code=details["code"].astype(str))
-    return rows.astype({"code": str}).merge(details[["mrn", "code", "action", "sources"]], on=["mrn", "code"],
-                                            how="left").reset_index(drop=True)
+    flags = evaluation.flags
+    if patient_ids is not None:
+        flags = flags.loc[flags["patient_id"].isin(list(patient_ids))]
+    rows = review_rows(engine, flags, evaluation.cohort.patients, as_of=as_of, patient_ids=patient_ids,
+                       with_ids=True)
+    details = flags.drop_duplicates(["patient_id", "code"])[["patient_id", "code", "action", "sources"]]
+    details = details.assign(code=details["code"].astype(str), action=details["action"].astype(str),
+                             sources=details["sources"].astype(str))
+    return rows.astype({"code": str}).merge(details, on=["patient_id", "code"], how="left").reset_index(drop=True)
 
 
 def clinic_overview(engine: Engine, *, as_of: date, config: Config) -> dict:

@@ -97,3 +97,68 @@ def test_an_import_still_evaluates_the_whole_cohort(web_engine, tmp_path):
     after = web_views.cohort_evaluation(web_engine, as_of=AS_OF, config=CONFIG)
     assert after is not before and len(after.cohort.symptoms) == len(before.cohort.symptoms) + 1
     web_views.CACHE.clear()
+
+
+def test_the_review_list_is_kept_then_patched_into_the_list_made_from_scratch(web_engine, monkeypatch):
+    """A page turn on the review list must not fingerprint every flag again (seconds at 100k
+    patients), and after acknowledgements and a status change, in any order with other pages read
+    between them, the list made from the kept one equals the list made from scratch, row by row."""
+    from datetime import datetime, timezone
+
+    from monitor.services.acknowledgements import acknowledge
+    from monitor.services.patient_status import change_status
+
+    web_views.CACHE.clear()
+    first = web_views.review_list(web_engine, as_of=AS_OF, config=CONFIG)
+    assert web_views.review_list(web_engine, as_of=AS_OF, config=CONFIG) is first  # kept
+    assert first["seen_by_run"].all() and len(first) > 20
+    now = datetime(2026, 11, 20, 12, tzinfo=timezone.utc)
+    a, b = first.iloc[0], first.loc[first["mrn"] != first.iloc[0]["mrn"]].iloc[-1]
+    start = web_views.cohort_evaluation(web_engine, as_of=AS_OF, config=CONFIG)
+    acknowledge(web_engine, a["mrn"], a["code"], note="seen", actor="dr", on_behalf_of=None, as_of=AS_OF,
+                config=CONFIG, now=now)
+    held = web_views.cohort_evaluation(web_engine, as_of=AS_OF, config=CONFIG)  # the worklist, read between
+    # An acknowledgement changes no record: the patched evaluation keeps the cohort's frames, uncopied.
+    assert held is not start and held.cohort.scans is start.cohort.scans and held.cohort.patients is start.cohort.patients
+    acknowledge(web_engine, b["mrn"], b["code"], note="seen", actor="dr", on_behalf_of=None, as_of=AS_OF,
+                config=CONFIG, now=now)
+    c = first.loc[~first["mrn"].isin([a["mrn"], b["mrn"]])].iloc[len(first) // 2]
+    change_status(web_engine, c["mrn"], "discharge", reason="moved away", actor="clerk", now=now)
+
+    made, real = [], web_views._review_rows
+
+    def spy(engine, evaluation, *, as_of, patient_ids=None):
+        made.append(patient_ids)
+        return real(engine, evaluation, as_of=as_of, patient_ids=patient_ids)
+
+    monkeypatch.setattr(web_views, "_review_rows", spy)
+    patched = web_views.review_list(web_engine, as_of=AS_OF, config=CONFIG)
+    ids = dict(zip(first["mrn"], first["patient_id"]))
+    assert made == [frozenset({ids[a["mrn"]], ids[b["mrn"]], ids[c["mrn"]]})]  # those patients only
+    scratch = real(web_engine, web_views.cohort_evaluation(web_engine, as_of=AS_OF, config=CONFIG), as_of=AS_OF)
+    pd.testing.assert_frame_equal(patched, scratch)
+    assert (a["mrn"], a["code"]) not in set(zip(patched["mrn"], patched["code"]))
+    assert c["mrn"] not in set(patched["mrn"]) and len(patched) < len(first) - 2
+    web_views.CACHE.clear()
+
+
+def test_a_nightly_run_makes_the_review_list_again(web_engine, tmp_path):
+    """`flag_seen` rows written by a night change the list's ages: the kept list is not used."""
+    from dataclasses import replace
+    from datetime import datetime, timedelta, timezone
+
+    from sqlalchemy import text
+
+    from monitor.jobs.nightly import NIGHTLY, run_job
+
+    config = replace(CONFIG, jobs=replace(CONFIG.jobs, outbox=str(tmp_path / "outbox"), smtp_host=None))
+    with web_engine.begin() as conn:  # a flag the first night did not see: the next night records it
+        conn.execute(text("DELETE FROM flag_seen WHERE id = (SELECT max(id) FROM flag_seen)"))
+    web_views.CACHE.clear()
+    before = web_views.review_list(web_engine, as_of=AS_OF, config=CONFIG)
+    assert not before["seen_by_run"].all()
+    run_job(web_engine, NIGHTLY, slot_on=AS_OF + timedelta(days=1), as_of=AS_OF, config=config,
+            now_utc=datetime.now(timezone.utc), trigger="manual", actor="t")
+    after = web_views.review_list(web_engine, as_of=AS_OF, config=CONFIG)
+    assert after is not before and after["seen_by_run"].all()
+    web_views.CACHE.clear()

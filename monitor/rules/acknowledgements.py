@@ -132,17 +132,24 @@ def review_waiting(flags: pd.DataFrame, *, min_severity: str = "warn", codes: pd
     clinician has acknowledged as they read now: patient_id, code, severity, title, evidence.
     `codes`: `by_code(flags)`, when the caller has it (used when no flag is acknowledged, the
     usual case: then the open flags are all the flags)."""
+    wanted = REVIEW_SEVERITIES[REVIEW_SEVERITIES.index(min_severity):]
+    if codes is None or len(unacknowledged(flags)) != len(flags):
+        codes = by_code(waiting_rows(flags, min_severity=min_severity))
+    return codes.loc[codes["severity"].isin(wanted)].reset_index(drop=True)
+
+
+def waiting_rows(flags: pd.DataFrame, *, min_severity: str = "warn") -> pd.DataFrame:
+    """Every row of each patient and code that is not acknowledged and reaches `min_severity`:
+    all a review list of these flags reads (by_code joins every row's evidence, and most flags
+    are info; a group's rows stay whole, so each group reads as among all the flags)."""
     from monitor.rules.flag_frames import SEVERITY_RANK, severity_rank
 
     waiting = unacknowledged(flags)
-    wanted = REVIEW_SEVERITIES[REVIEW_SEVERITIES.index(min_severity):]
-    if codes is None or len(waiting) != len(flags):
-        # Only the patient-and-code groups that reach `min_severity` (by_code joins every row's
-        # evidence, and most flags are info): their rows whole, so each group reads the same.
-        rank = severity_rank(waiting["severity"])
-        top = rank.groupby([waiting["patient_id"].to_numpy(), waiting["code"].astype(str).to_numpy()]).transform("max")
-        codes = by_code(waiting.loc[top.to_numpy() >= SEVERITY_RANK[min_severity]])
-    return codes.loc[codes["severity"].isin(wanted)].reset_index(drop=True)
+    if not len(waiting):
+        return waiting
+    rank = severity_rank(waiting["severity"])
+    top = rank.groupby([waiting["patient_id"].to_numpy(), waiting["code"].astype(str).to_numpy()]).transform("max")
+    return waiting.loc[top.to_numpy() >= SEVERITY_RANK[min_severity]]
 
 
 def review_list(flags: pd.DataFrame, seen: pd.DataFrame, *, as_of, min_severity: str = "warn") -> pd.DataFrame:

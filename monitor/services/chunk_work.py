@@ -77,3 +77,14 @@ def flags_part(cohort: Cohort, acks: pd.DataFrame, as_of: date, config: Config, 
     found = mark_acknowledged(evaluate_flags(cohort, as_of=as_of, config=config), acks)
     rows = flag_rows(found, cohort.patients, min_severity=min_severity, codes=codes)
     return finish(rows)
+
+
+def review_part(cohort: Cohort, acks: pd.DataFrame, as_of: date, config: Config, min_severity: str) -> tuple:
+    """A chunk's flags that wait for a clinician's review (every row of each waiting patient and
+    code: what rules.acknowledgements.review_list reads) and its patients' MRNs and names."""
+    from monitor.rules.acknowledgements import mark_acknowledged, waiting_rows
+    from monitor.rules.flags import evaluate_flags
+
+    flags = mark_acknowledged(evaluate_flags(cohort, as_of=as_of, config=config), acks)
+    return waiting_rows(flags, min_severity=min_severity), cohort.patients[["patient_id", "mrn", "name"]]
+

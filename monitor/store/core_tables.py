@@ -3,7 +3,7 @@
 `monitor.store.tables` declares the schema with SQLModel; importing it (sqlmodel, pydantic, the
 ORM, twenty model classes) costs ~0.4 s of CPU, more than a one-patient `show` spends on its
 data. The read paths shared by every command (acknowledgements, contact details, status
-history) and the audit log's insert use these Core tables instead: the same table and column
+history, the nights a flag was first seen) and the audit log's insert use these Core tables instead: the same table and column
 names and the same types, so the SQL sent and the values read are the same.
 tests/integration/test_core_tables.py checks every column here against `tables.py`.
 """
@@ -60,6 +60,17 @@ flag_acknowledgement = Table(
     Column("acknowledged_by", String(64), nullable=False),
     Column("on_behalf_of", String(64)),
     Column("note", String, nullable=False),
+)
+
+flag_seen = Table(
+    "flag_seen", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("patient_id", Integer, nullable=False),
+    Column("code", String(48), nullable=False),
+    Column("fingerprint", String(64), nullable=False),
+    Column("severity", String(8), nullable=False),
+    Column("first_seen_on", Date, nullable=False),
+    Column("run_id", Integer),
 )
 
 # The patient's identity and contact columns only (what `show` and the status history read).

@@ -9,7 +9,7 @@ from sqlalchemy import DateTime, Integer, String, select
 
 from monitor.store import core_tables
 
-TABLES = [core_tables.audit_event, core_tables.flag_acknowledgement, core_tables.patient,
+TABLES = [core_tables.audit_event, core_tables.flag_acknowledgement, core_tables.flag_seen, core_tables.patient,
           core_tables.patient_status_change]
 
 

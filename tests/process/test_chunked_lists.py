@@ -1,8 +1,10 @@
-"""`due`, `flags` and `export overdue` evaluated in chunks of patients read byte for byte as the
-whole cohort evaluated at once, through the installed `monitor`, one process per command."""
+"""`due`, `flags`, `flags review` and `export overdue` evaluated in chunks of patients read byte
+for byte as the whole cohort evaluated at once, through the installed `monitor`, one process per command."""
 
 from __future__ import annotations
 
+import csv
+import io
 import subprocess
 from pathlib import Path
 
@@ -19,6 +21,8 @@ LISTS = {
     "flags.json": ("flags", "--format", "json"),
     "flags.table": ("flags", "--format", "table"),
     "flags-warn.table": ("flags", "--severity", "warn"),
+    "review.csv": ("flags", "review", "--format", "csv"),
+    "review.table": ("flags", "review"),
 }
 
 
@@ -73,13 +77,15 @@ def test_demo_lists_are_the_same_in_chunks_as_at_once(demo):
     whole = lists(demo, 0)
     assert whole["due.csv"].count(b"\n") > 250 and b"acknowledged_by" in whole["flags.json"]
     assert b"deferred until 2030-01-15" in whole["due.table"] and b"unreachable" in whole["due.csv"]
+    review = list(csv.DictReader(io.StringIO(whole["review.csv"].decode())))
+    assert len(review) > 20 and ("TOH-000002", "mri_misread_risk") not in {(r["mrn"], r["code"]) for r in review}
     default = lists(demo, None, names=("due.csv",))  # unset: chunks of 10,000 patients
     assert default == {name: whole[name] for name in default}
     chunked = lists(demo, 45)  # 7 chunks, the last one short; a worker process evaluates them
     assert chunked == whole
     # The same chunks evaluated in the command's process (each list cut into text by the same code
     # either way: two lists and the export stand for all).
-    here = lists(demo, 45, workers=0, names=("due.csv", "flags.json"))
+    here = lists(demo, 45, workers=0, names=("due.csv", "flags.json", "review.csv"))
     assert here == {name: whole[name] for name in here}
 
 

@@ -51,18 +51,20 @@ def patient_resource(p, *, history: bool = False) -> dict:
 def care_gap_bundle(due: pd.DataFrame, patients: pd.DataFrame, flags: pd.DataFrame) -> dict:
     """Per patient in `due` (mrn, status, due_date, due_reason): the Patient, a ServiceRequest for the
     DXA on the due date, and each open flag (severity urgent or warn) as a Flag with its evidence."""
-    by_mrn = patients.set_index("mrn")
+    by_mrn = dict(zip(patients["mrn"], patients.to_dict("records")))
+    flags_of: dict[int, list] = {}  # each patient's flags in their order, found once (not a scan per patient)
+    for f in flags.itertuples(index=False):
+        flags_of.setdefault(int(f.patient_id), []).append(f)
     entries = []
     for row in due.itertuples(index=False):
-        p = by_mrn.loc[row.mrn]
+        p = by_mrn[row.mrn]
         pid = int(p["patient_id"])
-        entries.append(patient_resource({**p.to_dict(), "mrn": row.mrn}))
+        entries.append(patient_resource(p))
         entries.append({
             "resourceType": "ServiceRequest", "id": f"dxa-due-{pid}", "status": "active", "intent": "plan",
             "code": {"text": fc.DXA_SERVICE_TEXT}, "subject": _ref(pid),
             "occurrenceDateTime": row.due_date, "reasonCode": [{"text": f"{row.status}: {row.due_reason}"}]})
-        mine = flags.loc[flags["patient_id"] == pid]
-        for n, f in enumerate(mine.itertuples(index=False), start=1):
+        for n, f in enumerate(flags_of.get(pid, ()), start=1):
             entries.append({
                 "resourceType": "Flag", "id": f"flag-{pid}-{n}", "status": "active",
                 "category": [{"coding": [{"system": "http://terminology.hl7.org/CodeSystem/flag-category",

@@ -136,14 +136,19 @@ def export_fhir_cmd(app, output, history, as_of, by):
     """
     from monitor.formats.files import check_target
     from monitor.services.evaluation import evaluate_db
-    from monitor.services.fhir_export import export_fhir
+    from monitor.services.fhir_export import export_care_gaps_chunked, export_fhir
 
     check_target(output)
-    evaluation = evaluate_db(app.engine, as_of=app.as_of(as_of), config=app.config, progress=step_printer())
-    count = export_fhir(app.engine, output, evaluation=evaluation, history=history, by=by or app.by,
-                        config=app.config)
+    day = app.as_of(as_of)
+    if history:
+        evaluation = evaluate_db(app.engine, as_of=day, config=app.config, progress=step_printer())
+        count = export_fhir(app.engine, output, evaluation=evaluation, history=True, by=by or app.by,
+                            config=app.config)
+    else:  # a chunk of patients at a time, as `due` and `export overdue`
+        count = export_care_gaps_chunked(app.engine, output, as_of=day, config=app.config, by=by or app.by,
+                                         progress=step_printer())
     what = "patient(s) with their history" if history else "patient(s) due soon, due or overdue"
-    click.echo(f"Wrote {count} {what} on {evaluation.as_of.isoformat()} to {output}")
+    click.echo(f"Wrote {count} {what} on {day.isoformat()} to {output}")
 
 
 @export.command("calendar")

@@ -51,19 +51,23 @@ def patient_resource(p, *, history: bool = False) -> dict:
 def care_gap_bundle(due: pd.DataFrame, patients: pd.DataFrame, flags: pd.DataFrame) -> dict:
     """Per patient in `due` (mrn, status, due_date, due_reason): the Patient, a ServiceRequest for the
     DXA on the due date, and each open flag (severity urgent or warn) as a Flag with its evidence."""
+    return _bundle([r for _mrn, resources in care_gap_resources(due, patients, flags) for r in resources])
+
+
+def care_gap_resources(due: pd.DataFrame, patients: pd.DataFrame, flags: pd.DataFrame) -> list[tuple[str, list]]:
+    """`care_gap_bundle`'s resources, per patient in `due`'s order: (MRN, that patient's resources)."""
     by_mrn = dict(zip(patients["mrn"], patients.to_dict("records")))
     flags_of: dict[int, list] = {}  # each patient's flags in their order, found once (not a scan per patient)
     for f in flags.itertuples(index=False):
         flags_of.setdefault(int(f.patient_id), []).append(f)
-    entries = []
+    out = []
     for row in due.itertuples(index=False):
         p = by_mrn[row.mrn]
         pid = int(p["patient_id"])
-        entries.append(patient_resource(p))
-        entries.append({
+        entries = [patient_resource(p), {
             "resourceType": "ServiceRequest", "id": f"dxa-due-{pid}", "status": "active", "intent": "plan",
             "code": {"text": fc.DXA_SERVICE_TEXT}, "subject": _ref(pid),
-            "occurrenceDateTime": row.due_date, "reasonCode": [{"text": f"{row.status}: {row.due_reason}"}]})
+            "occurrenceDateTime": row.due_date, "reasonCode": [{"text": f"{row.status}: {row.due_reason}"}]}]
         for n, f in enumerate(flags_of.get(pid, ()), start=1):
             entries.append({
                 "resourceType": "Flag", "id": f"flag-{pid}-{n}", "status": "active",
@@ -74,7 +78,8 @@ def care_gap_bundle(due: pd.DataFrame, patients: pd.DataFrame, flags: pd.DataFra
                 "subject": _ref(pid),
                 "extension": [{"url": fc.EXT + "flag-evidence", "valueString": str(f.evidence or "")},
                               {"url": fc.EXT + "flag-action", "valueString": str(f.action or "")}]})
-    return _bundle(entries)
+        out.append((row.mrn, entries))
+    return out
 
 
 def history_bundle(cohort) -> dict:
@@ -132,3 +137,23 @@ def _bundle(resources: list[dict]) -> dict:
 
 def bundle_bytes(bundle: dict) -> bytes:
     return (json.dumps(bundle, ensure_ascii=False, indent=1) + "\n").encode("utf-8")
+
+
+def entries_text(resources: list[dict]) -> str:
+    """Resources as they stand among a Bundle's entries in `bundle_bytes`' text (each entry
+    indented two levels, entries apart by ",\n"), for `bundle_pieces`."""
+    return ",\n".join("  " + json.dumps({"resource": r}, ensure_ascii=False, indent=1).replace("\n", "\n  ")
+                       for r in resources)
+
+
+def bundle_pieces(texts):
+    """The bytes of `bundle_bytes` of a collection Bundle, in pieces, from its entries' texts
+    (`entries_text`, in order; an empty text adds nothing): a Bundle written as it is made."""
+    yield '{\n "resourceType": "Bundle",\n "type": "collection",\n "entry": ['.encode("utf-8")
+    first = True
+    for text in texts:
+        if not text:
+            continue
+        yield (("\n" if first else ",\n") + text).encode("utf-8")
+        first = False
+    yield ("]\n}\n" if first else "\n ]\n}\n").encode("utf-8")

@@ -62,3 +62,45 @@ def test_history_round_trip_gives_the_same_due_list(db_url, tmp_path):
     assert due(fresh) == due(db_url)
     again = cli_as("importer", fresh, "import", str(out))
     assert " 0 new, 0 updated" in again.output and " new," in again.output
+
+
+def test_care_gaps_in_chunks_are_the_bundle_of_the_cohort_at_once(db_url, tmp_path):
+    """`export fhir` evaluates a chunk of patients at a time (in workers, or not), and writes the
+    very bytes, and the same audit record, as the cohort evaluated at once and made into one Bundle."""
+    from dataclasses import replace
+    from datetime import date, datetime, timezone
+
+    from sqlalchemy import text
+
+    from monitor.config import Config, ScaleSettings
+    from monitor.services.acknowledgements import acknowledge
+    from monitor.services.evaluation import evaluate_db
+    from monitor.services.fhir_export import export_care_gaps_chunked, export_fhir
+
+    loaded(db_url, tmp_path)
+    engine, as_of, config = make_engine(db_url), date(2026, 11, 26), Config()
+    whole = tmp_path / "whole.json"
+    export_fhir(engine, whole, evaluation=evaluate_db(engine, as_of=as_of, config=config), by="t")
+    flagged = json.loads(whole.read_text())["entry"]
+    flag = next(e["resource"] for e in flagged if e["resource"]["resourceType"] == "Flag")
+    mrn = next(e["resource"]["identifier"][0]["value"] for e in flagged
+               if e["resource"]["id"] == flag["subject"]["reference"].split("/")[1])
+    # an acknowledged flag leaves the care gaps, in chunks as at once
+    acknowledge(engine, mrn, flag["code"]["coding"][0]["code"], note="seen", actor="dr", on_behalf_of=None,
+                as_of=as_of, config=config, now=datetime(2026, 11, 26, 9, tzinfo=timezone.utc))
+    export_fhir(engine, whole, evaluation=evaluate_db(engine, as_of=as_of, config=config), by="t")
+    flags_after = sum(e["resource"]["resourceType"] == "Flag" for e in json.loads(whole.read_text())["entry"])
+    assert flags_after < sum(e["resource"]["resourceType"] == "Flag" for e in flagged)
+    for chunk, workers in ((1, 0), (7, 2), (0, 2), (45, 2)):
+        scaled = replace(config, scale=ScaleSettings(chunk_patients=chunk, evaluation_workers=workers))
+        target = tmp_path / f"chunks-{chunk}-{workers}.json"
+        count = export_care_gaps_chunked(engine, target, as_of=as_of, config=scaled, by="t")
+        assert target.read_bytes() == whole.read_bytes(), (chunk, workers)
+        assert oct(target.stat().st_mode & 0o777) == "0o600"
+        assert count == sum(e["resource"]["resourceType"] == "Patient" for e in flagged) > 0
+    with engine.connect() as conn:
+        audits = conn.execute(text("SELECT rows, detail FROM audit_event WHERE action = 'export_fhir' "
+                                   "ORDER BY id")).all()
+    # (the first export was before the acknowledgement): then the same rows and resources every time
+    assert len(audits) == 6 and len({(r, json.loads(d)["resources"]) for r, d in audits[1:]}) == 1
+    engine.dispose()

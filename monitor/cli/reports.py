@@ -113,7 +113,7 @@ def report_patients(app, mrns, statuses, severity, everyone, fmt, output, as_of)
       monitor report patients TOH-000009 TOH-000041 --format png -o charts/
     """
     from monitor.formats.files import check_target
-    from monitor.services.evaluation import evaluate_db, select_patients
+    from monitor.services.evaluation import evaluate_db, evaluate_patients, select_patients
     from monitor.services.exports import write_combined_patient_pdf, write_patient_reports
 
     if not (mrns or statuses or severity or everyone):
@@ -123,7 +123,10 @@ def report_patients(app, mrns, statuses, severity, everyone, fmt, output, as_of)
         raise MonitorError(f"{output} is a PDF file: one combined file is a PDF; for PNG charts name a folder")
     if combined:
         check_target(output)
-    evaluation = evaluate_db(app.engine, as_of=app.as_of(as_of), config=app.config)
+    if statuses or severity or everyone:
+        evaluation = evaluate_db(app.engine, as_of=app.as_of(as_of), config=app.config)
+    else:  # only the patients named: their reports need no one else's evaluation
+        evaluation = evaluate_patients(app.engine, mrns, as_of=app.as_of(as_of), config=app.config)
     ids = select_patients(evaluation, mrns=mrns, statuses=statuses, min_severity=severity, everyone=everyone)
     write = (lambda **kw: write_combined_patient_pdf(app.engine, evaluation, ids, output, config=app.config,
                                                      by=app.by, **kw)) if combined else \

@@ -27,13 +27,16 @@ class NoSuchFlag(MonitorError):
     """The patient has no such flag on the evaluation date."""
 
 
-def load_acknowledgements(engine: Engine, *, patient_id: int | None = None) -> pd.DataFrame:
-    """Every acknowledgement (of one patient), oldest first; empty on a database without the table."""
+def load_acknowledgements(engine: Engine, *, patient_id: int | None = None, patient_ids=None) -> pd.DataFrame:
+    """Every acknowledgement (of one patient, or of `patient_ids`), oldest first; empty on a
+    database without the table."""
     from monitor.store.core_tables import flag_acknowledgement as table  # no SQLModel: every command reads this
 
     query = select(*[table.c[c] for c in ACK_COLUMNS]).order_by(table.c.acknowledged_at, table.c.id)
     if patient_id is not None:
         query = query.where(table.c.patient_id == patient_id)
+    if patient_ids is not None:
+        query = query.where(table.c.patient_id.in_(sorted(int(p) for p in patient_ids)))
     with store.reading(engine) as conn:
         from sqlalchemy import inspect
 

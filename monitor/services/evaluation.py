@@ -55,6 +55,28 @@ def patient_history(engine: Engine, mrn: str) -> Cohort:
     return Cohort(**frames)  # read_table's frames are coerced already
 
 
+def evaluate_patients(engine: Engine, mrns, *, as_of: date, config: Config) -> Evaluation:
+    """The patients named, evaluated on their own: the rules are per patient, so each one's
+    schedule and flags are what the cohort's evaluation gives them (as `show` and the chunks rely
+    on), without reading or evaluating anyone else. A few queries per patient named. Unknown MRNs
+    are refused as `select_patients` refuses them."""
+    import pandas as pd
+    from sqlalchemy import bindparam
+
+    store.require_initialised(engine)
+    wanted = list(dict.fromkeys(mrns))
+    with store.reading(engine) as conn:
+        query = text("SELECT id, mrn FROM patient WHERE mrn IN :mrns").bindparams(bindparam("mrns", expanding=True))
+        found = {mrn: int(pid) for pid, mrn in conn.execute(query, {"mrns": wanted})}
+        unknown = [m for m in wanted if m not in found]
+        if unknown:
+            raise UnknownPatient(f"no patient with MRN {', '.join(repr(m) for m in unknown)}")
+        frames = {kind: [store.read_table(conn, kind, patient_id=found[m]) for m in wanted] for kind in store.TABLES}
+    cohort = Cohort.from_frames(**{kind: pd.concat(parts, ignore_index=True) for kind, parts in frames.items()})
+    return evaluate(cohort, as_of=as_of, config=config,
+                    acknowledgements=load_acknowledgements(engine, patient_ids=found.values()))
+
+
 def check_mrn(mrn: str) -> str:
     if not mrn or len(mrn) > 64:
         raise MonitorError("an MRN is 1 to 64 characters")

@@ -406,3 +406,41 @@ def test_reports_drawn_by_workers_are_the_bytes_drawn_here(demo_engine, tmp_path
     for kind in ("pdf", "png", "combined"):
         assert out[kind, 2] == out[kind, 0]
     assert len(out["pdf", 2]) == len(ids)
+
+
+def test_named_patients_are_evaluated_alone_and_drawn_as_from_the_cohort(demo_engine, tmp_path):
+    """`report patients MRN ...` evaluates only the patients named (seconds saved per thousand
+    patients): their files are the bytes drawn from the whole cohort's evaluation, an acknowledged
+    flag and a discharged patient included, and an unknown MRN is refused the same way."""
+    from monitor.errors import UnknownPatient
+    from monitor.services import exports
+    from monitor.services.acknowledgements import acknowledge
+    from monitor.services.evaluation import evaluate_patients, select_patients
+    from monitor.services.patient_status import change_status
+
+    import shutil
+
+    shutil.copy(demo_engine.url.database, tmp_path / "own.db")  # this test's own copy: it writes
+    demo_engine = make_engine(f"sqlite:///{tmp_path / 'own.db'}")
+    config, now = Config(), datetime(2026, 11, 20, 9, tzinfo=timezone.utc)
+    cohort = evaluate_db(demo_engine, as_of=AS_OF, config=config)
+    flagged = cohort.flags.loc[cohort.flags["severity"] == "urgent"]
+    pid = int(flagged["patient_id"].iloc[0])
+    mrn_of = dict(zip(cohort.cohort.patients["patient_id"], cohort.cohort.patients["mrn"]))
+    acknowledge(demo_engine, mrn_of[pid], str(flagged["code"].iloc[0]), note="seen", actor="dr", on_behalf_of=None,
+                as_of=AS_OF, config=config, now=now)
+    change_status(demo_engine, "TOH-000041", "discharge", reason="moved away", actor="clerk", now=now)
+    mrns = (mrn_of[pid], "TOH-000009", "TOH-000041", "TOH-000230")
+    whole = evaluate_db(demo_engine, as_of=AS_OF, config=config)
+    alone = evaluate_patients(demo_engine, mrns, as_of=AS_OF, config=config)
+    assert len(alone.cohort.patients) == 4 < len(whole.cohort.patients)
+    drawn = {}
+    for name, evaluation in (("whole", whole), ("alone", alone)):
+        ids = select_patients(evaluation, mrns=mrns)
+        written = exports.write_patient_reports(demo_engine, evaluation, ids, tmp_path / name, fmt="pdf",
+                                                config=config)
+        drawn[name] = {p.name: p.read_bytes() for p in written}
+    assert drawn["alone"] == drawn["whole"] and len(drawn["whole"]) == 4
+    with pytest.raises(UnknownPatient, match="no patient with MRN 'NOPE', 'NADA'"):
+        evaluate_patients(demo_engine, ("TOH-000009", "NOPE", "NADA"), as_of=AS_OF, config=config)
+    demo_engine.dispose()

@@ -16,6 +16,7 @@ from monitor.cli.context import (
     parse_date,
     pass_app,
     render,
+    step_printer,
 )
 
 KEY = "MRN-or-ID"
@@ -65,7 +66,7 @@ def reminders(ctx, states, show_all, mine, assigned_to, unassigned, by, as_of, f
     wanted = () if show_all else (tuple(states) or None)
     who = current_actor(by or app.by) if mine else assigned_to
     table = list_reminders(app.engine, as_of=app.as_of(as_of), config=app.config, states=wanted,
-                           assigned_to=who, unassigned=unassigned)
+                           assigned_to=who, unassigned=unassigned, progress=step_printer())
     app.audit("view_reminders", "reminder worklist", rows=len(table), format=fmt)
     click.echo(render(table, LIST_COLUMNS, fmt))
     if fmt == "table":

@@ -33,25 +33,47 @@ def _states(conn, config: Config, *, patient_id: int | None = None) -> pd.DataFr
 
 
 def list_reminders(engine: Engine, *, as_of: date, config: Config, states: tuple[str, ...] | None = None,
-                   assigned_to: str | None = None, unassigned: bool = False) -> pd.DataFrame:
+                   assigned_to: str | None = None, unassigned: bool = False, progress=None) -> pd.DataFrame:
     """The worklist (states None: the open reminders and the deferred ones of patients with an
-    urgent flag), or the reminders in `states` (empty: all), optionally by assignee."""
-    from monitor.services.evaluation import evaluate_db
+    urgent flag), or the reminders in `states` (empty: all), optionally by assignee.
 
-    evaluation = evaluate_db(engine, as_of=as_of, config=config, evidence=False)
-    with store.reading(engine) as conn:
-        table = _states(conn, config)
-    if states is None:
-        out = working_list(table, evaluation)
-    elif states:  # a state's list: active patients only, like the worklist
-        out = reminder_table(active_only(table.loc[table["state"].isin(states)], evaluation), evaluation)
-    else:  # --all: every reminder, whoever it was for
-        out = reminder_table(table, evaluation)
+    Evaluated a chunk of patients at a time (services.chunks, in the evaluation workers), each
+    chunk with its own reminders: a reminder belongs to one patient, and rows that sort alike are
+    one patient's (the order ends on the MRN), so the chunks' rows sorted together (stably) are
+    the list of the cohort at once, as in the nightly run."""
+    from monitor.services.chunks import chunk_results, consistent
+
+    def run(read_in_workers: bool) -> pd.DataFrame:
+        parts = [part for _range, part in chunk_results(
+            engine, config=config, work=reminder_list_part, args=(as_of, config, states), reminders=True,
+            read_in_workers=read_in_workers, progress=progress)]
+        if not parts:  # no patients
+            return pd.DataFrame(columns=LIST_COLUMNS)
+        parts = [p for p in parts if len(p)] or parts[:1]
+        return pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
+
+    out = consistent(run, progress)
+    out = out.sort_values(["days_overdue", "due_date", "mrn"], ascending=[False, True, True], kind="stable")
     if assigned_to is not None:
         out = out.loc[out["assigned_to"] == assigned_to]
     if unassigned:
         out = out.loc[out["assigned_to"] == ""]
     return out[LIST_COLUMNS].reset_index(drop=True)
+
+
+def reminder_list_part(cohort, acks: pd.DataFrame, reminders: tuple[pd.DataFrame, pd.DataFrame],
+                       _contacts: pd.DataFrame, as_of: date, config: Config,
+                       states: tuple[str, ...] | None) -> pd.DataFrame:
+    """A chunk's part of `list_reminders`, in its order (no database: it may run in a worker)."""
+    from monitor.rules.evaluation import evaluate
+
+    evaluation = evaluate(cohort, as_of=as_of, config=config, evidence=False, acknowledgements=acks)
+    table = reminder_states(*reminders, zone=config.zone)
+    if states is None:
+        return working_list(table, evaluation)
+    if states:  # a state's list: active patients only, like the worklist
+        return reminder_table(active_only(table.loc[table["state"].isin(states)], evaluation), evaluation)
+    return reminder_table(table, evaluation)  # --all: every reminder, whoever it was for
 
 
 @dataclass(frozen=True)

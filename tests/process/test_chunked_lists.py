@@ -1,5 +1,5 @@
-"""`due`, `flags`, `flags review` and `export overdue` evaluated in chunks of patients read byte
-for byte as the whole cohort evaluated at once, through the installed `monitor`, one process per command."""
+"""`due`, `flags`, `flags review`, `reminders` and `export overdue` evaluated in chunks of patients
+read byte for byte as the whole cohort evaluated at once, through the installed `monitor`, one process per command."""
 
 from __future__ import annotations
 
@@ -23,6 +23,10 @@ LISTS = {
     "flags-warn.table": ("flags", "--severity", "warn"),
     "review.csv": ("flags", "review", "--format", "csv"),
     "review.table": ("flags", "review"),
+    "reminders.table": ("reminders",),
+    "reminders.csv": ("reminders", "--format", "csv"),
+    "reminders-all.csv": ("reminders", "--all", "--format", "csv"),
+    "reminders-deferred.json": ("reminders", "--state", "deferred", "--format", "json"),
 }
 
 
@@ -77,6 +81,7 @@ def test_demo_lists_are_the_same_in_chunks_as_at_once(demo):
     whole = lists(demo, 0)
     assert whole["due.csv"].count(b"\n") > 250 and b"acknowledged_by" in whole["flags.json"]
     assert b"deferred until 2030-01-15" in whole["due.table"] and b"unreachable" in whole["due.csv"]
+    assert b"deferred" in whole["reminders-deferred.json"] and b"unreachable" in whole["reminders.csv"]
     review = list(csv.DictReader(io.StringIO(whole["review.csv"].decode())))
     assert len(review) > 20 and ("TOH-000002", "mri_misread_risk") not in {(r["mrn"], r["code"]) for r in review}
     default = lists(demo, None, names=("due.csv",))  # unset: chunks of 10,000 patients
@@ -85,7 +90,7 @@ def test_demo_lists_are_the_same_in_chunks_as_at_once(demo):
     assert chunked == whole
     # The same chunks evaluated in the command's process (each list cut into text by the same code
     # either way: two lists and the export stand for all).
-    here = lists(demo, 45, workers=0, names=("due.csv", "flags.json", "review.csv"))
+    here = lists(demo, 45, workers=0, names=("due.csv", "flags.json", "review.csv", "reminders-all.csv"))
     assert here == {name: whole[name] for name in here}
 
 

@@ -143,12 +143,12 @@ class DatabaseSettings:
 
 @dataclass(frozen=True, kw_only=True)
 class ScaleSettings:
-    """How many patients `due`, `flags` (and `flags review`), `reminders`, `export overdue`, `export
-    fhir` and the nightly run load and evaluate at a time: memory stays flat whatever the cohort's size (0: the
-    whole cohort at once), and `evaluation_workers` processes read and evaluate the chunks and draw
-    `report patients`' files (0: none: the command does). `import_workers`: how many processes
-    split a large import's files and check its parts (0: one per core, at most 2; 1: all in the
-    importing process)."""
+    """How many patients `due`, `flags` (and `flags review`), `reminders`, `export overdue`,
+    `export fhir` and the nightly run load and evaluate at a time: memory stays flat whatever the
+    cohort's size (0: the whole cohort at once), and `evaluation_workers` processes read and
+    evaluate the chunks and draw `report patients`' files (0: none: the command does).
+    `import_workers`: how many processes split a large import's files and check its parts (0: one
+    per core, at most 2; 1: all in the importing process)."""
 
     chunk_patients: int = 10000
     # Worker processes that read and evaluate the chunks (services.chunks, chunk_workers); 0 reads

@@ -143,8 +143,8 @@ class DatabaseSettings:
 
 @dataclass(frozen=True, kw_only=True)
 class ScaleSettings:
-    """How many patients `due`, `flags` (and `flags review`), `reminders`, `export overdue`,
-    `export fhir` and the nightly run load and evaluate at a time: memory stays flat whatever the
+    """How many patients `due`, `flags` (and `flags review`), `reminders`, `export overdue`, `fhir`
+    and `calendar`, `letters` and the nightly run load and evaluate at a time: memory stays flat whatever the
     cohort's size (0: the whole cohort at once), and `evaluation_workers` processes read and
     evaluate the chunks and draw `report patients`' files (0: none: the command does).
     `import_workers`: how many processes split a large import's files and check its parts (0: one

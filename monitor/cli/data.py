@@ -175,12 +175,13 @@ def export_calendar_cmd(app, output, as_of, statuses, with_names, by):
       monitor export calendar -o overdue.ics --status overdue --with-names
     """
     from monitor.formats.files import check_target
-    from monitor.services.evaluation import evaluate_db
-    from monitor.services.exports import export_calendar
+    from monitor.services.chunks import schedule_rows
+    from monitor.services.exports import CALENDAR_STATUSES, export_calendar
 
     check_target(output)
-    evaluation = evaluate_db(app.engine, as_of=app.as_of(as_of), config=app.config, evidence=False,
-                             progress=step_printer())
-    count = export_calendar(app.engine, output, evaluation=evaluation, statuses=statuses,
+    day = app.as_of(as_of)
+    due = schedule_rows(app.engine, as_of=day, config=app.config, statuses=tuple(statuses) or CALENDAR_STATUSES,
+                        progress=step_printer())  # a chunk of patients at a time
+    count = export_calendar(app.engine, output, schedule=due, as_of=day, statuses=statuses,
                             with_names=with_names, by=by or app.by)
-    click.echo(f"Wrote {count} DXA due date(s) on {evaluation.as_of.isoformat()} to {output}")
+    click.echo(f"Wrote {count} DXA due date(s) on {day.isoformat()} to {output}")

@@ -29,14 +29,15 @@ def letters(app, output, as_of, by):
       monitor letters -o letters.pdf --as-of 2026-11-20
     """
     from monitor.formats.files import check_target
-    from monitor.services.evaluation import evaluate_db
+    from monitor.services.chunks import schedule_rows
     from monitor.services.exports import write_letters
 
     check_target(output)
-    evaluation = evaluate_db(app.engine, as_of=app.as_of(as_of), config=app.config, evidence=False,
-                             progress=step_printer())
-    count, missing = write_letters(app.engine, output, evaluation=evaluation, config=app.config, by=by or app.by)
-    click.echo(f"Wrote {count} recall letter(s) for {evaluation.as_of.isoformat()} to {output}")
+    day = app.as_of(as_of)
+    due = schedule_rows(app.engine, as_of=day, config=app.config, statuses=("due", "overdue"),
+                        progress=step_printer())  # a chunk of patients at a time
+    count, missing = write_letters(app.engine, output, schedule=due, as_of=day, config=app.config, by=by or app.by)
+    click.echo(f"Wrote {count} recall letter(s) for {day.isoformat()} to {output}")
     if not (app.config.letters.clinic_phone or app.config.letters.clinic_address):
         click.echo("Warning: the letters give no clinic telephone or address; set clinic_phone and "
                    "clinic_address under [letters] in the clinic's config", err=True)

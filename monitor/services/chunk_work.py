@@ -88,3 +88,12 @@ def review_part(cohort: Cohort, acks: pd.DataFrame, as_of: date, config: Config,
     flags = mark_acknowledged(evaluate_flags(cohort, as_of=as_of, config=config), acks)
     return waiting_rows(flags, min_severity=min_severity), cohort.patients[["patient_id", "mrn", "name"]]
 
+
+def schedule_part(cohort: Cohort, acks: pd.DataFrame, as_of: date, config: Config,
+                  statuses: tuple[str, ...]) -> pd.DataFrame:
+    """A chunk's schedule rows with these DXA statuses (rules.evaluation.evaluate's schedule)."""
+    from monitor.rules.evaluation import evaluate
+
+    schedule = evaluate(cohort, as_of=as_of, config=config, evidence=False, acknowledgements=acks).schedule
+    return schedule.loc[schedule["status"].isin(statuses)].reset_index(drop=True)
+

@@ -145,3 +145,28 @@ def flag_chunks(engine: Engine, *, as_of: date, config: Config, min_severity: st
                                         args=(as_of, config, min_severity, codes, finish),
                                         read_in_workers=read_in_workers, progress=progress):
         yield result
+
+
+def schedule_rows(engine: Engine, *, as_of: date, config: Config, statuses: tuple[str, ...],
+                  progress=None):
+    """The schedule's rows with these DXA statuses, evaluated a chunk of patients at a time (one
+    patient's row is the same whatever else is evaluated with it): the rows of the cohort's
+    schedule, in patient id order; memory holds a chunk and the rows kept (the callers sort them)."""
+    import pandas as pd
+
+    from monitor.rules.acknowledgements import ACK_COLUMNS
+    from monitor.rules.cohort import Cohort
+    from monitor.services.chunk_work import schedule_part
+
+    def run(read_in_workers: bool):
+        parts = [rows for _range, rows in chunk_results(engine, config=config, work=schedule_part,
+                                                        args=(as_of, config, tuple(statuses)),
+                                                        read_in_workers=read_in_workers, progress=progress)]
+        if not parts:  # no patients: the schedule's columns, no rows
+            return schedule_part(Cohort.from_frames(), pd.DataFrame(columns=ACK_COLUMNS), as_of, config,
+                                 tuple(statuses))
+        full = [p for p in parts if len(p)] or parts[:1]
+        return pd.concat(full, ignore_index=True) if len(full) > 1 else full[0]
+
+    return consistent(run, progress)
+

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import date
 from pathlib import Path
 
+import pandas as pd
 from sqlalchemy import Engine
 
 from monitor.config import Config
@@ -177,23 +178,23 @@ def patient_report(engine: Engine, mrn: str, *, as_of: date, config: Config):
 CALENDAR_STATUSES = ("due_soon", "due", "overdue")
 
 
-def export_calendar(engine: Engine, target: Path, *, evaluation: Evaluation, statuses: tuple[str, ...] = (),
-                    with_names: bool = False, by: str | None = None) -> int:
+def export_calendar(engine: Engine, target: Path, *, schedule: pd.DataFrame, as_of: date,
+                    statuses: tuple[str, ...] = (), with_names: bool = False, by: str | None = None) -> int:
     """Write the due dates of active patients due soon, due or overdue (or `statuses`) as an
-    iCalendar file (formats.calendar), owner-only, recorded before it is published."""
+    iCalendar file (formats.calendar), owner-only, recorded before it is published. `schedule`:
+    the evaluation's schedule on `as_of` (its rows of those statuses are enough)."""
     from monitor.formats.calendar import calendar_bytes
 
     statuses = tuple(statuses) or CALENDAR_STATUSES
-    schedule = evaluation.schedule
     rows = schedule.loc[schedule["status"].isin(statuses) & schedule["due_date"].notna()]
     rows = rows.sort_values(["due_date", "mrn"], kind="stable")
     rows = rows.assign(due_on=rows["due_date"].dt.date, name=rows["name"].astype("object").where(rows["name"].notna(), ""))
-    data = calendar_bytes(rows[["mrn", "name", "status", "due_on", "due_reason"]], as_of=evaluation.as_of,
+    data = calendar_bytes(rows[["mrn", "name", "status", "due_on", "due_reason"]], as_of=as_of,
                           with_names=with_names)
     target = Path(target)
     write_private_bytes(target, data, record=lambda: record_access(
         engine, action="export_calendar", subject=str(target.resolve()), rows=len(rows), by=by,
-        detail={"as_of": evaluation.as_of.isoformat(), "statuses": list(statuses), "with_names": with_names,
+        detail={"as_of": as_of.isoformat(), "statuses": list(statuses), "with_names": with_names,
                 "mrns": rows["mrn"].tolist()}))
     return len(rows)
 
@@ -210,12 +211,12 @@ def letter_reason(row) -> str:
     return f"We check bone density every {months} months after transient osteoporosis of the hip.{last}"
 
 
-def write_letters(engine: Engine, target: Path, *, evaluation: Evaluation, config: Config,
+def write_letters(engine: Engine, target: Path, *, schedule: pd.DataFrame, as_of: date, config: Config,
                   by: str | None = None) -> tuple[int, list[str]]:
     """Recall letters (reports.letters) for active patients due or overdue whose preferred contact
     is a letter, one page each, most overdue first; owner-only, recorded (which patients) before
-    the file is published. Returns how many, and the MRNs left out for having no address."""
-    import pandas as pd
+    the file is published. Returns how many, and the MRNs left out for having no address.
+    `schedule`: the evaluation's schedule on `as_of` (its due and overdue rows are enough)."""
     from sqlalchemy import text
 
     from monitor import store
@@ -225,7 +226,6 @@ def write_letters(engine: Engine, target: Path, *, evaluation: Evaluation, confi
         wanted = pd.read_sql_query(text("SELECT id AS patient_id, address FROM patient "
                                         "WHERE preferred_contact = 'letter'"), conn)
     wanted["patient_id"] = wanted["patient_id"].astype("int64")
-    schedule = evaluation.schedule
     rows = schedule.loc[schedule["status"].isin(("due", "overdue"))].merge(wanted, on="patient_id")
     rows = rows.sort_values(["days_overdue", "mrn"], ascending=[False, True], kind="stable")
     has_address = rows["address"].map(lambda a: bool(address_lines(a)))
@@ -237,10 +237,10 @@ def write_letters(engine: Engine, target: Path, *, evaluation: Evaluation, confi
     settings = config.letters
     clinic = {"name": settings.clinic_name, "address_lines": list(address_lines(settings.clinic_address)),
               "phone": settings.clinic_phone}
-    data = letters_pdf_bytes(letters, as_of=evaluation.as_of, template_path=settings.template, clinic=clinic)
+    data = letters_pdf_bytes(letters, as_of=as_of, template_path=settings.template, clinic=clinic)
     target = Path(target)
     write_private_bytes(target, data, record=lambda: record_access(
         engine, action="letters", subject=str(target.resolve()), rows=len(letters), by=by,
-        detail={"as_of": evaluation.as_of.isoformat(), "mrns": [x.mrn for x in letters],
+        detail={"as_of": as_of.isoformat(), "mrns": [x.mrn for x in letters],
                 "no_address": missing}))
     return len(letters), missing

@@ -1,5 +1,5 @@
-"""`due`, `flags`, `flags review`, `reminders` and `export overdue` evaluated in chunks of patients
-read byte for byte as the whole cohort evaluated at once, through the installed `monitor`, one process per command."""
+"""`due`, `flags`, `flags review`, `reminders`, the exports and the recall letters evaluated in
+chunks of patients read byte for byte as the whole cohort evaluated at once, through the installed `monitor`, one process per command."""
 
 from __future__ import annotations
 
@@ -37,9 +37,10 @@ def run(folder: Path, *args: str) -> subprocess.CompletedProcess:
 
 
 def lists(folder: Path, chunk_patients: int | None, *, names=tuple(LISTS), xlsx: bool = False,
-          workers: int | None = None) -> dict[str, bytes]:
+          workers: int | None = None, files: bool = False) -> dict[str, bytes]:
     """Each list's stdout, and the overdue export's file, with `[scale] chunk_patients` set (None:
-    unset) and `[scale] evaluation_workers` (None: unset, the default two worker processes)."""
+    unset) and `[scale] evaluation_workers` (None: unset, the default two worker processes); with
+    `files`, the calendar, the recall letters and the FHIR care gaps too."""
     options = []
     if chunk_patients is not None or workers is not None:
         config = folder / f"chunks-{chunk_patients}-{workers}.toml"
@@ -51,6 +52,12 @@ def lists(folder: Path, chunk_patients: int | None, *, names=tuple(LISTS), xlsx:
     said = run(folder, *options, "export", "overdue", "-o", target, "--as-of", AS_OF).stdout
     out["overdue.csv"] = (folder / target).read_bytes()
     out["export says"] = said.replace(target.encode(), b"FILE")
+    if files:  # the schedule's rows (calendar, letters) and the care gaps, gathered from the chunks
+        for name, command in (("due.ics", ("export", "calendar", "--with-names")), ("letters.pdf", ("letters",)),
+                              ("gaps.json", ("export", "fhir"))):
+            target = f"{chunk_patients}-{workers}-{name}"
+            run(folder, *options, *command, "-o", target, "--as-of", AS_OF)
+            out[name] = (folder / target).read_bytes()
     if xlsx:  # the workbook is built from the merged rows: the same bytes too
         run(folder, *options, "export", "overdue", "-o", f"overdue-{chunk_patients}.xlsx", "--as-of", AS_OF)
         out["overdue.xlsx"] = (folder / f"overdue-{chunk_patients}.xlsx").read_bytes()
@@ -78,7 +85,8 @@ def demo(tmp_path_factory) -> Path:
 
 def test_demo_lists_are_the_same_in_chunks_as_at_once(demo):
     """A clinic that sets a chunk size (to bound memory) gets the same lists, rows and bytes."""
-    whole = lists(demo, 0)
+    whole = lists(demo, 0, files=True)
+    assert whole["due.ics"].count(b"BEGIN:VEVENT") > 50 and whole["letters.pdf"].startswith(b"%PDF")
     assert whole["due.csv"].count(b"\n") > 250 and b"acknowledged_by" in whole["flags.json"]
     assert b"deferred until 2030-01-15" in whole["due.table"] and b"unreachable" in whole["due.csv"]
     assert b"deferred" in whole["reminders-deferred.json"] and b"unreachable" in whole["reminders.csv"]
@@ -86,7 +94,7 @@ def test_demo_lists_are_the_same_in_chunks_as_at_once(demo):
     assert len(review) > 20 and ("TOH-000002", "mri_misread_risk") not in {(r["mrn"], r["code"]) for r in review}
     default = lists(demo, None, names=("due.csv",))  # unset: chunks of 10,000 patients
     assert default == {name: whole[name] for name in default}
-    chunked = lists(demo, 45)  # 7 chunks, the last one short; a worker process evaluates them
+    chunked = lists(demo, 45, files=True)  # 7 chunks, the last one short; a worker process evaluates them
     assert chunked == whole
     # The same chunks evaluated in the command's process (each list cut into text by the same code
     # either way: two lists and the export stand for all).
@@ -99,10 +107,10 @@ def test_tiny_cohort_lists_are_the_same_in_chunks_of_one_and_seven(tmp_path):
     run(tmp_path, "synth", "--patients", "9", "--seed", "3", "--end", AS_OF, "-o", "cohort")
     load(tmp_path, sorted((tmp_path / "cohort").glob("*.csv")))
     names = ("due.csv", "due.json", "due.table", "flags.json", "flags.table")
-    whole = lists(tmp_path, 0, names=names, xlsx=True)
+    whole = lists(tmp_path, 0, names=names, xlsx=True, files=True)
     assert whole["due.csv"].count(b"\n") >= 6 and whole["flags.json"].count(b'"mrn"') >= 10
-    assert lists(tmp_path, 7, names=names, xlsx=True) == whole
-    assert lists(tmp_path, 1, names=names, xlsx=True) == whole  # (the default: two worker processes)
+    assert lists(tmp_path, 7, names=names, xlsx=True, files=True) == whole
+    assert lists(tmp_path, 1, names=names, xlsx=True, files=True) == whole  # (the default: two worker processes)
 
 
 @pytest.mark.slow

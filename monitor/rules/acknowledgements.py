@@ -190,7 +190,9 @@ def sort_review(rows: pd.DataFrame) -> pd.DataFrame:
     the order is total: the rows of several patients' lists, put together, sort as one list."""
     from monitor.rules.flag_frames import SEVERITY_RANK
 
-    urgency = -rows["severity"].astype(str).map(SEVERITY_RANK)
+    if not len(rows):
+        return rows.reset_index(drop=True)
+    urgency = -rows["severity"].astype(str).map(SEVERITY_RANK).astype("int64")
     order = rows.assign(urgency__=urgency).sort_values(
         ["seen_by_run", "first_seen_on", "urgency__", "patient_id", "code"],
         ascending=[False, True, True, True, True], kind="stable")

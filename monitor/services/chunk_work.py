@@ -96,4 +96,3 @@ def schedule_part(cohort: Cohort, acks: pd.DataFrame, as_of: date, config: Confi
 
     schedule = evaluate(cohort, as_of=as_of, config=config, evidence=False, acknowledgements=acks).schedule
     return schedule.loc[schedule["status"].isin(statuses)].reset_index(drop=True)
-

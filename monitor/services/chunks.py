@@ -162,11 +162,19 @@ def schedule_rows(engine: Engine, *, as_of: date, config: Config, statuses: tupl
         parts = [rows for _range, rows in chunk_results(engine, config=config, work=schedule_part,
                                                         args=(as_of, config, tuple(statuses)),
                                                         read_in_workers=read_in_workers, progress=progress)]
-        if not parts:  # no patients: the schedule's columns, no rows
-            return schedule_part(Cohort.from_frames(), pd.DataFrame(columns=ACK_COLUMNS), as_of, config,
-                                 tuple(statuses))
-        full = [p for p in parts if len(p)] or parts[:1]
-        return pd.concat(full, ignore_index=True) if len(full) > 1 else full[0]
+        # no patients at all: the schedule's columns, no rows
+        return stacked(parts, lambda: schedule_part(Cohort.from_frames(), pd.DataFrame(columns=ACK_COLUMNS), as_of,
+                                                    config, tuple(statuses)))
 
     return consistent(run, progress)
 
+
+def stacked(parts: list, empty: Callable):
+    """The chunks' frames one under the other, in chunk order, on a fresh index; `empty()` when
+    there is no chunk. An empty frame adds nothing (nor changes a column's type)."""
+    import pandas as pd
+
+    full = [p for p in parts if len(p)]
+    if not full:
+        return parts[0] if parts else empty()
+    return pd.concat(full, ignore_index=True) if len(full) > 1 else full[0]

@@ -89,4 +89,3 @@ def export_care_gaps_chunked(engine: Engine, target: Path, *, as_of, config: Con
     finally:
         out.close()
     return out.count
-

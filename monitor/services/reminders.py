@@ -41,16 +41,12 @@ def list_reminders(engine: Engine, *, as_of: date, config: Config, states: tuple
     chunk with its own reminders: a reminder belongs to one patient, and rows that sort alike are
     one patient's (the order ends on the MRN), so the chunks' rows sorted together (stably) are
     the list of the cohort at once, as in the nightly run."""
-    from monitor.services.chunks import chunk_results, consistent
+    from monitor.services.chunks import chunk_results, consistent, stacked
 
     def run(read_in_workers: bool) -> pd.DataFrame:
-        parts = [part for _range, part in chunk_results(
+        return stacked([part for _range, part in chunk_results(
             engine, config=config, work=reminder_list_part, args=(as_of, config, states), reminders=True,
-            read_in_workers=read_in_workers, progress=progress)]
-        if not parts:  # no patients
-            return pd.DataFrame(columns=LIST_COLUMNS)
-        parts = [p for p in parts if len(p)] or parts[:1]
-        return pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
+            read_in_workers=read_in_workers, progress=progress)], lambda: pd.DataFrame(columns=LIST_COLUMNS))
 
     out = consistent(run, progress)
     out = out.sort_values(["days_overdue", "due_date", "mrn"], ascending=[False, True, True], kind="stable")

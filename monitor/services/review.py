@@ -43,18 +43,15 @@ def review_db(engine: Engine, *, as_of: date, config: Config, min_severity: str 
     so the chunks' rows sorted together are the list of the cohort evaluated at once."""
     from monitor.rules.acknowledgements import sort_review
     from monitor.services.chunk_work import review_part
-    from monitor.services.chunks import chunk_results, consistent
+    from monitor.services.chunks import chunk_results, consistent, stacked
 
     def run(read_in_workers: bool) -> pd.DataFrame:
-        parts = [review_rows(engine, flags, patients, as_of=as_of, min_severity=min_severity, id_range=id_range,
-                             with_ids=True)
-                 for id_range, (flags, patients) in chunk_results(
-                     engine, config=config, work=review_part, args=(as_of, config, min_severity),
-                     read_in_workers=read_in_workers, progress=progress)]
-        parts = [p for p in parts if len(p)]
-        if not parts:
-            return pd.DataFrame(columns=REVIEW_FIELDS)
-        rows = pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
+        rows = stacked([review_rows(engine, flags, patients, as_of=as_of, min_severity=min_severity,
+                                    id_range=id_range, with_ids=True)
+                        for id_range, (flags, patients) in chunk_results(
+                            engine, config=config, work=review_part, args=(as_of, config, min_severity),
+                            read_in_workers=read_in_workers, progress=progress)],
+                       lambda: pd.DataFrame(columns=["patient_id", *REVIEW_FIELDS]))
         return sort_review(rows)[REVIEW_FIELDS]
 
     return consistent(run, progress)

@@ -254,4 +254,3 @@ def _fitted(frame: pd.DataFrame, dtypes: pd.Series) -> pd.DataFrame | None:
         except (TypeError, ValueError):
             return None
     return frame
-

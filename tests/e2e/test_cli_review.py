@@ -78,3 +78,29 @@ def test_jobs_shows_times_in_the_clinic_zone_with_offset(loaded, tmp_path):
 
     assert re.search(r"nightly +next \d{4}-\d{2}-\d{2} 04:00 \+0[12]:00", out), out
     assert re.search(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2} \+0[12]:00", out.split("Last")[1]), out
+
+
+@pytest.mark.parametrize("args, says", [
+    (("flags", "review"), "0 flag(s) waiting for review on 0 patient(s)"),
+    (("flags", "review", "--format", "csv"), "first_seen_on,days_open,mrn,name,severity,code,title,evidence"),
+    (("flags", "review", "--format", "json"), "[]"),
+    (("reminders", "--all", "--format", "csv"), "reminder_id,mrn,name,item,due_date,status"),
+    (("reminders",), "0 reminder(s)"),
+])
+def test_the_chunked_lists_of_an_empty_database_are_empty(db_url, args, says):
+    """A clinic that has imported nobody yet gets empty lists, never a traceback (the lists are
+    gathered from chunks of patients: here there is no chunk at all)."""
+    result = cli_as("drlee", db_url, *args, "--as-of", "2026-06-03")
+    assert result.exit_code == 0 and says in result.output, result.output
+
+
+def test_the_chunked_files_of_an_empty_database_are_empty(db_url, tmp_path):
+    """The calendar, the letters and the FHIR care gaps of nobody: valid, empty files."""
+    for args, says in ((("export", "calendar", "-o", str(tmp_path / "c.ics")), "Wrote 0 DXA due date(s)"),
+                       (("letters", "-o", str(tmp_path / "l.pdf")), "Wrote 0 recall letter(s)"),
+                       (("export", "fhir", "-o", str(tmp_path / "g.json")), "Wrote 0 patient(s)")):
+        result = cli_as("drlee", db_url, *args, "--as-of", "2026-06-03")
+        assert result.exit_code == 0 and says in result.output, result.output
+    assert json.loads((tmp_path / "g.json").read_text()) == {"resourceType": "Bundle", "type": "collection",
+                                                              "entry": []}
+    assert (tmp_path / "c.ics").read_bytes().startswith(b"BEGIN:VCALENDAR")

@@ -23,7 +23,8 @@ from monitor.store.bulk_write import insert_rows
 from monitor.store.reminders import completed
 from monitor.config import Config
 from monitor.errors import MonitorError
-from monitor.store.tables import JobCompletion, JobRun, Reminder, ReminderEvent
+# Core tables: the run never loads SQLModel and the ORM models (~0.3 s before its workers start)
+from monitor.store.core_tables import flag_seen, job_completion, job_run, reminder, reminder_event
 from monitor.services.audit import os_user
 
 log = logging.getLogger("monitor.jobs")
@@ -98,7 +99,7 @@ class _AlreadyDone(Exception):
 
 def _insert_run(conn, *, job, slot_on, as_of, now_utc, trigger, actor, outcome, counts, error="") -> int:
     """One row of the run log; returns its id."""
-    return conn.execute(JobRun.__table__.insert().returning(JobRun.__table__.c.id), {
+    return conn.execute(job_run.insert().returning(job_run.c.id), {
         "job": job, "slot_on": slot_on, "as_of": as_of, "started_at": now_utc,
         "finished_at": datetime.now(timezone.utc), "outcome": outcome, "trigger": trigger,
         "counts": json.dumps(counts), "error": error, "actor": actor}).scalar_one()
@@ -112,7 +113,7 @@ def _record_run(conn, *, job, slot_on, as_of, now_utc, trigger, actor, counts, r
         done = completed(conn, job, slot_on)
         if done is not None:
             raise _AlreadyDone(done)
-        conn.execute(JobCompletion.__table__.insert(), {"job": job, "slot_on": slot_on, "run_id": run_id})
+        conn.execute(job_completion.insert(), {"job": job, "slot_on": slot_on, "run_id": run_id})
     return run_id
 
 
@@ -145,7 +146,7 @@ def _nightly(engine: Engine, *, slot_on, as_of, config: Config, now_utc, trigger
             step(f"writing {len(plan.new)} new reminder(s)")
             new = plan.new
             if len(new):
-                insert_rows(conn, Reminder.__table__, {
+                insert_rows(conn, reminder, {
                     "patient_id": new["patient_id"].astype("int64").tolist(), "item": new["item"].tolist(),
                     "due_date": new["due_date"].dt.date.tolist(), "created_at": [now_utc] * len(new),
                     "run_id": [run_id] * len(new)})
@@ -163,7 +164,7 @@ def _nightly(engine: Engine, *, slot_on, as_of, config: Config, now_utc, trigger
             _insert_events(conn, [("sent", unsent, f"worklist {as_of}")], at=now_utc, actor=actor)
             counts.update(open=int((work["state"] == "open").sum()), deferred_urgent=int((work["state"] != "open").sum()),
                           sent_first_time=len(unsent))
-            conn.execute(JobRun.__table__.update().where(JobRun.__table__.c.id == run_id).values(
+            conn.execute(job_run.update().where(job_run.c.id == run_id).values(
                 counts=json.dumps(counts)))
             step("delivering the worklist")
             staged = stage_delivery(work, cohort.digest(), counts=counts, as_of=as_of, config=config, folder=folder,
@@ -185,7 +186,7 @@ def _nightly(engine: Engine, *, slot_on, as_of, config: Config, now_utc, trigger
 
 def _opened_by(conn, run_id: int) -> pd.DataFrame:
     """The reminders this run opened (their ids), not every reminder."""
-    table = Reminder.__table__
+    table = reminder
     rows = conn.execute(select(table.c.id, table.c.patient_id, table.c.item, table.c.due_date)
                         .where(table.c.run_id == run_id)).cursor.fetchall()  # the driver's rows: no Row objects
     opened = pd.DataFrame(rows, columns=["reminder_id", "patient_id", "item", "due_date"])
@@ -197,9 +198,7 @@ def record_seen(conn, keys: pd.DataFrame, *, as_of: date, run_id: int) -> pd.Dat
     """Insert a `flag_seen` row for every (patient, code, fingerprint) not seen before, in one
     statement (a conflict with an existing row, even another process's, is skipped). Returns the
     rows this run saw first: patient_id, code, severity."""
-    from monitor.store.tables import FlagSeen
-
-    table = FlagSeen.__table__
+    table = flag_seen
     if len(keys):
         for start in range(0, len(keys), BATCH_ROWS):  # a batch at a time: bounded memory
             part = keys.iloc[start:start + BATCH_ROWS]
@@ -222,7 +221,7 @@ def _insert_events(conn, kinds: list[tuple], *, at: datetime, actor: str) -> Non
         reason += why.tolist() if isinstance(why, pd.Series) else [why] * len(reminder_ids)
     for start in range(0, len(ids), BATCH_ROWS):
         part = ids[start:start + BATCH_ROWS]
-        insert_rows(conn, ReminderEvent.__table__, {
+        insert_rows(conn, reminder_event, {
             "reminder_id": part, "at": [at] * len(part), "actor": [actor] * len(part),
             "kind": kind[start:start + BATCH_ROWS], "reason": reason[start:start + BATCH_ROWS],
             "outcome": [None] * len(part), "until": [None] * len(part)})

@@ -3,7 +3,7 @@
 `monitor.store.tables` declares the schema with SQLModel; importing it (sqlmodel, pydantic, the
 ORM, twenty model classes) costs ~0.4 s of CPU, more than a one-patient `show` spends on its
 data. The read paths shared by every command (acknowledgements, contact details, status
-history, the nights a flag was first seen) and the audit log's insert use these Core tables instead: the same table and column
+history, the nights a flag was first seen), the nightly run's writes and the audit log's insert use these Core tables instead: the same table and column
 names and the same types, so the SQL sent and the values read are the same.
 tests/integration/test_core_tables.py checks every column here against `tables.py`.
 """
@@ -71,6 +71,55 @@ flag_seen = Table(
     Column("severity", String(8), nullable=False),
     Column("first_seen_on", Date, nullable=False),
     Column("run_id", Integer),
+)
+
+# The nightly run's own tables (jobs.nightly writes them without loading the models).
+job_run = Table(
+    "job_run", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("job", String(32), nullable=False),
+    Column("slot_on", Date, nullable=False),
+    Column("as_of", Date, nullable=False),
+    Column("started_at", UTCDateTime, nullable=False),
+    Column("finished_at", UTCDateTime, nullable=False),
+    Column("outcome", String(16), nullable=False),
+    Column("trigger", String(16), nullable=False),
+    Column("counts", String, nullable=False),
+    Column("error", String, nullable=False),
+    Column("actor", String(64), nullable=False),
+)
+
+job_completion = Table(
+    "job_completion", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("job", String(32), nullable=False),
+    Column("slot_on", Date, nullable=False),
+    Column("run_id", Integer, nullable=False),
+)
+
+reminder = Table(
+    "reminder", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("patient_id", Integer, nullable=False),
+    Column("item", String(32), nullable=False),
+    Column("due_date", Date, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("run_id", Integer),
+)
+
+reminder_event = Table(
+    "reminder_event", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("reminder_id", Integer, nullable=False),
+    Column("at", UTCDateTime, nullable=False),
+    Column("actor", String(64), nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("outcome", String(32)),
+    Column("reason", String),
+    Column("until", Date),
+    Column("assignee", String(64)),
+    Column("due_by", Date),
+    Column("booked_on", Date),
 )
 
 # The patient's identity and contact columns only (what `show` and the status history read).

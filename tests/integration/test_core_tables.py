@@ -9,8 +9,9 @@ from sqlalchemy import DateTime, Integer, String, select
 
 from monitor.store import core_tables
 
-TABLES = [core_tables.audit_event, core_tables.flag_acknowledgement, core_tables.flag_seen, core_tables.patient,
-          core_tables.patient_status_change]
+TABLES = [core_tables.audit_event, core_tables.flag_acknowledgement, core_tables.flag_seen, core_tables.job_completion,
+          core_tables.job_run, core_tables.patient, core_tables.patient_status_change, core_tables.reminder,
+          core_tables.reminder_event]
 
 
 @pytest.mark.parametrize("core", TABLES, ids=lambda t: t.name)

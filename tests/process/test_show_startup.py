@@ -36,8 +36,9 @@ def _loaded(cwd, *args: str) -> tuple[str, set[str]]:
     return done.stdout, set(json.loads(modules))
 
 
-@pytest.mark.parametrize("args", [("show", "TOH-000002"), ("due", "--format", "csv"), ("flags", "--format", "json")],
-                         ids=lambda a: a[0])
+@pytest.mark.parametrize("args", [("show", "TOH-000002"), ("due", "--format", "csv"), ("flags", "--format", "json"),
+                                  ("flags", "review"), ("reminders",), ("run", "nightly", "--again")],
+                         ids=lambda a: " ".join(a[:2]))
 def test_reading_commands_do_not_load_what_they_do_not_use(pristine_demo_workspace, tmp_path, args):
     """A one-patient look-up must not pay for the ORM models, migrations, charts or the web at start."""
     folder = demo_workspace(pristine_demo_workspace, tmp_path / "workspace")

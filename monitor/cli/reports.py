@@ -12,6 +12,7 @@ from monitor.cli.context import (
     STATUS_CHOICES,
     as_of_option,
     pass_app,
+    step_printer,
 )
 from monitor.errors import MonitorError
 
@@ -74,17 +75,16 @@ def report_clinic(app, fmt, output, as_of):
     Example:
       monitor report clinic -o clinic.pdf
     """
-    from monitor.reports.clinic import write_clinic_report
+    from monitor.reports.clinic import LIST_LIMIT, write_clinic_report
     from monitor.formats.files import check_target
-    from monitor.services.evaluation import evaluate_db
-    from monitor.services.reminders import reminder_summary
+    from monitor.services.chunks import clinic_summary
 
     as_of = app.as_of(as_of)
     target = check_target(_report_path(output, f"clinic-report-{as_of.isoformat()}", fmt))
-    evaluation = evaluate_db(app.engine, as_of=as_of, config=app.config)
-    reminders = reminder_summary(app.engine, evaluation, config=app.config)
-    write_clinic_report(evaluation, target, config=app.config, fmt=fmt, reminders=reminders, record=lambda: app.audit(
-        "report_clinic", str(target.resolve()), rows=len(evaluation.schedule), as_of=as_of.isoformat(), format=fmt))
+    summary = clinic_summary(app.engine, as_of=as_of, config=app.config, limit=LIST_LIMIT,
+                            progress=step_printer())  # a chunk of patients at a time
+    write_clinic_report(summary, target, config=app.config, fmt=fmt, record=lambda: app.audit(
+        "report_clinic", str(target.resolve()), rows=summary.active, as_of=as_of.isoformat(), format=fmt))
     click.echo(f"Wrote {target}")
 
 

@@ -139,10 +139,12 @@ def run_demo(output: Path, *, as_of: date | None, config: Config, echo=print) ->
     ids = showcase_patients(evaluation)
     written = write_patient_reports(engine, evaluation, ids, reports, fmt="pdf", config=config, by="demo")
     written += write_patient_reports(engine, evaluation, ids, reports, fmt="png", config=config, by="demo")
+    from monitor.reports.clinic import LIST_LIMIT
+    from monitor.reports.clinic_summary import summarise
     from monitor.services.reminders import reminder_summary
 
-    clinic = write_clinic_report(evaluation, reports / f"clinic-report-{as_of.isoformat()}.pdf", config=config,
-                                 reminders=reminder_summary(engine, evaluation, config=config))
+    summary = summarise(evaluation, config, reminder_summary(engine, evaluation, config=config), limit=LIST_LIMIT)
+    clinic = write_clinic_report(summary, reports / f"clinic-report-{as_of.isoformat()}.pdf", config=config)
     echo(f"Reports: {clinic} and {len(written)} patient files in {reports} "
          f"({', '.join(label for label, _ in SHOWCASES)})")
     echo(f"Try: monitor --db {url} due --status overdue --as-of {as_of.isoformat()}")

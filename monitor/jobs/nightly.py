@@ -230,14 +230,13 @@ def _insert_events(conn, kinds: list[tuple], *, at: datetime, actor: str) -> Non
 def _clinic_report(engine: Engine, *, slot_on, as_of, config: Config, now_utc, trigger, actor,
                    record_completion) -> JobResult:
     from monitor.jobs.delivery import outbox_dir
-    from monitor.reports.clinic import write_clinic_report
-    from monitor.services.evaluation import evaluate_db
+    from monitor.reports.clinic import LIST_LIMIT, write_clinic_report
+    from monitor.services.chunks import clinic_summary
 
     folder = outbox_dir(config, engine)
-    evaluation = evaluate_db(engine, as_of=as_of, config=config)
+    summary = clinic_summary(engine, as_of=as_of, config=config, limit=LIST_LIMIT)
     target = folder / f"clinic-report-{as_of.isoformat()}.pdf"
-    counts = {"patients": len(evaluation.schedule), "overdue": int((evaluation.schedule["status"] == "overdue").sum()),
-              "files": 1}
+    counts = {"patients": summary.active, "overdue": summary.status["overdue"], "files": 1}
     run_ids = []
 
     def record():
@@ -250,10 +249,7 @@ def _clinic_report(engine: Engine, *, slot_on, as_of, config: Config, now_utc, t
             store.record_event(conn, actor=os_user(), action="report_clinic", subject=str(target.resolve()),
                                rows=counts["patients"], detail={"as_of": as_of.isoformat(), "on_behalf_of": actor})
 
-    from monitor.services.reminders import reminder_summary
-
-    write_clinic_report(evaluation, target, config=config, record=record,
-                        reminders=reminder_summary(engine, evaluation, config=config))
+    write_clinic_report(summary, target, config=config, record=record)
     return JobResult(CLINIC_REPORT, slot_on, as_of, "ok", run_ids[0], counts, [str(target)])
 
 

@@ -39,6 +39,13 @@ def annex_flags(evaluation) -> tuple[pd.DataFrame, dict]:
     return rows, left_out
 
 
+def annex_order(rows: pd.DataFrame) -> pd.DataFrame:
+    """Annex rows (of several chunks of patients) in the annex's order, on a fresh index."""
+    from monitor.rules.evaluation import flag_order
+
+    return rows.iloc[flag_order(rows)].reset_index(drop=True)
+
+
 def _cell(text: str, at: float, until: float, *, bold: bool = False) -> list[str]:
     return wrap_pt(text, (until - at) * TEXT_WIDTH_PT - 2, bold=bold, size=SIZE_PT)
 
@@ -88,22 +95,22 @@ def flag_entry(r, patient: list[str] | None) -> list[Block]:
             for k, line in enumerate(lines)]
 
 
-def annex_blocks(evaluation, *, limit: int = LIMIT) -> list[Block]:
-    """The annex: what is shown and what is left out, what to do per flag, then each patient's flags."""
-    rows, left_out = annex_flags(evaluation)
-    patients = rows["mrn"].drop_duplicates().tolist()
-    urgent = int((rows["severity"] == "urgent").sum())
-    blocks = [heading(f"Flags to act on: {urgent} urgent and {len(rows) - urgent} unacknowledged warnings "
-                      f"on {len(patients)} patients, patients with an urgent flag first")]
-    blocks += paragraph(f"Left out: {left_out['acknowledged']} warnings a clinician has acknowledged and "
-                        f"{left_out['info']} notes (information only); `monitor flags` lists every flag. "
+def annex_blocks(summary) -> list[Block]:
+    """The annex (reports.clinic_summary): what is shown and what is left out, what to do per flag,
+    then each patient's flags, the first `summary.limit` patients."""
+    rows, counts = summary.annex, summary.annex_counts
+    urgent = counts["urgent"]
+    blocks = [heading(f"Flags to act on: {urgent} urgent and {counts['rows'] - urgent} unacknowledged warnings "
+                      f"on {counts['patients']} patients, patients with an urgent flag first")]
+    blocks += paragraph(f"Left out: {counts['acknowledged']} warnings a clinician has acknowledged and "
+                        f"{counts['info']} notes (information only); `monitor flags` lists every flag. "
                         f"{SEVERITY_MARK['urgent']} = act now, {SEVERITY_MARK['warn']} = review.")
     if not len(rows):
         return blocks
-    blocks += action_blocks(rows)
+    blocks += action_blocks(summary.annex_codes)
     blocks.append(heading("By patient (MRN, name; flag; what was found)"))
     groups = rows.groupby("mrn", sort=False).indices
-    for mrn in patients[:limit]:
+    for mrn in rows["mrn"].drop_duplicates():
         group = rows.iloc[groups[mrn]]
         who = _cell(f"{mrn} {group['name'].iloc[0]}".strip(), PATIENT_AT, TEXT_AT, bold=True)
         for k, r in enumerate(group.itertuples(index=False)):
@@ -112,8 +119,7 @@ def annex_blocks(evaluation, *, limit: int = LIMIT) -> list[Block]:
                 entry[-1] = replace(entry[-1], keep_with_next=True)
             blocks += entry
         blocks.append(Block("space"))
-    if len(patients) > limit:
-        blocks += paragraph(f"... and {len(patients) - limit} more patients: `monitor flags --severity warn` "
-                            "lists them all")
+    if counts["patients"] > summary.limit:
+        blocks += paragraph(f"... and {counts['patients'] - summary.limit} more patients: "
+                            "`monitor flags --severity warn` lists them all")
     return blocks
-

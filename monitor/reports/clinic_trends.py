@@ -84,30 +84,30 @@ def in_clinic_since(cohort) -> pd.Series:
     return enrolled.fillna(first.reindex(enrolled.index)).astype("datetime64[us]")
 
 
-def overdue_by_quarter(schedules: dict[date, pd.DataFrame], *, as_of: date) -> pd.DataFrame:
-    """Per quarter, on its last day (the current one: `as_of`): active patients, overdue (number
-    and % of active), median days past due of the overdue, lost (overdue more than a year)."""
-    days = list(schedules)[1:]
-    rows = []
-    for day in days:
+def overdue_counts(schedules: dict[date, pd.DataFrame]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Per quarter, on its last day (the current one: `as_of`): active patients, overdue, lost
+    (overdue more than a year); and the overdue patients' days past due (quarter, measure
+    `overdue`, days, n: how many)."""
+    rows, days = [], []
+    for day in list(schedules)[1:]:
         s = schedules[day]
         late = s.loc[s["status"] == "overdue", "days_overdue"].astype(float)
-        rows.append({"quarter": str(pd.Period(pd.Timestamp(day), freq="Q")), "on": day, "active": len(s),
-                     "overdue": len(late), "pct": round(100.0 * len(late) / len(s), 1) if len(s) else np.nan,
-                     "median_days": float(late.median()) if len(late) else np.nan,
+        quarter = str(pd.Period(pd.Timestamp(day), freq="Q"))
+        rows.append({"quarter": quarter, "on": day, "active": len(s), "overdue": len(late),
                      "lost": int((late > LOST_DAYS).sum())})
-    return pd.DataFrame(rows)
+        days.append(_counted(quarter, "overdue", late))
+    return pd.DataFrame(rows, columns=["quarter", "on", "active", "overdue", "lost"]), _days(days)
 
 
-def due_to_scan_by_quarter(cohort, schedules: dict[date, pd.DataFrame], *, due_soon_days: int) -> pd.DataFrame:
-    """Per quarter: the hip DXA scans that answered a due date, and the median days from that due
-    date (as it stood at the end of the quarter before) to the scan; 0 for a scan in the due-soon
-    window, before the date."""
+def wait_counts(cohort, schedules: dict[date, pd.DataFrame], *, due_soon_days: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Per quarter: the hip DXA scans that answered a due date (`answered`), and the days from that
+    due date (as it stood at the end of the quarter before) to the scan (quarter, measure `wait`,
+    days, n); 0 for a scan in the due-soon window, before the date."""
     from monitor.rules.schedule import HIP_SITES
 
     scans = cohort.scans.loc[cohort.scans["site"].isin(HIP_SITES), ["patient_id", "scan_date"]].drop_duplicates()
     days = list(schedules)
-    rows = []
+    rows, waits = [], []
     for start, end in zip(days, days[1:]):
         before = schedules[start][["patient_id", "due_date"]]
         inside = scans.loc[(scans["scan_date"] > pd.Timestamp(start)) & (scans["scan_date"] <= pd.Timestamp(end))]
@@ -115,9 +115,59 @@ def due_to_scan_by_quarter(cohort, schedules: dict[date, pd.DataFrame], *, due_s
         both = before.merge(first, on="patient_id")
         both = both.loc[both["scan_date"] >= both["due_date"] - pd.Timedelta(days=due_soon_days)]
         waited = (both["scan_date"] - both["due_date"]).dt.days.clip(lower=0)
-        rows.append({"quarter": str(pd.Period(pd.Timestamp(end), freq="Q")), "scans": len(waited),
-                     "median_days": float(waited.median()) if len(waited) else np.nan})
-    return pd.DataFrame(rows)
+        quarter = str(pd.Period(pd.Timestamp(end), freq="Q"))
+        rows.append({"quarter": quarter, "answered": len(waited)})
+        waits.append(_counted(quarter, "wait", waited))
+    return pd.DataFrame(rows, columns=["quarter", "answered"]), _days(waits)
+
+
+DAY_COLUMNS = ["quarter", "measure", "days", "n"]
+
+
+def _counted(quarter: str, measure: str, values: pd.Series) -> pd.DataFrame:
+    counts = values.astype(float).value_counts().sort_index()
+    return pd.DataFrame({"quarter": quarter, "measure": measure, "days": counts.index.to_numpy(dtype=float),
+                         "n": counts.to_numpy(dtype="int64")}, columns=DAY_COLUMNS)
+
+
+def _days(parts: list[pd.DataFrame]) -> pd.DataFrame:
+    full = [p for p in parts if len(p)]
+    if not full:
+        return pd.DataFrame({"quarter": pd.Series(dtype=object), "measure": pd.Series(dtype=object),
+                             "days": pd.Series(dtype=float), "n": pd.Series(dtype="int64")})
+    return pd.concat(full, ignore_index=True)
+
+
+def medians(days: pd.DataFrame, measure: str) -> pd.Series:
+    """Per quarter, the median of the days counted for `measure` (summary.median_of_counts)."""
+    from monitor.reports.clinic_summary import median_of_counts
+
+    picked = days.loc[days["measure"] == measure]
+    return pd.Series({q: median_of_counts(g.set_index("days")["n"]) for q, g in picked.groupby("quarter")},
+                     dtype=float)
+
+
+def overdue_by_quarter(schedules: dict[date, pd.DataFrame], *, as_of: date) -> pd.DataFrame:
+    """Per quarter, on its last day (the current one: `as_of`): active patients, overdue (number
+    and % of active), median days past due of the overdue, lost (overdue more than a year)."""
+    rows, days = overdue_counts(schedules)
+    return _overdue_measures(rows, days)
+
+
+def _overdue_measures(rows: pd.DataFrame, days: pd.DataFrame) -> pd.DataFrame:
+    pct = [round(100.0 * o / a, 1) if a else np.nan for o, a in zip(rows["overdue"], rows["active"])]  # as the KPI
+    median = rows["quarter"].map(medians(days, "overdue")).astype(float)
+    return rows.assign(pct=pct, median_days=median)[["quarter", "on", "active", "overdue", "pct", "median_days",
+                                                      "lost"]]
+
+
+def due_to_scan_by_quarter(cohort, schedules: dict[date, pd.DataFrame], *, due_soon_days: int) -> pd.DataFrame:
+    """Per quarter: the hip DXA scans that answered a due date, and the median days from that due
+    date (as it stood at the end of the quarter before) to the scan; 0 for a scan in the due-soon
+    window, before the date."""
+    rows, days = wait_counts(cohort, schedules, due_soon_days=due_soon_days)
+    return pd.DataFrame({"quarter": rows["quarter"], "scans": rows["answered"],
+                         "median_days": rows["quarter"].map(medians(days, "wait")).astype(float)})
 
 
 def scans_by_quarter(cohort, *, as_of: date) -> pd.DataFrame:
@@ -128,16 +178,35 @@ def scans_by_quarter(cohort, *, as_of: date) -> pd.DataFrame:
     return pd.DataFrame({"quarter": quarters, "scans": counts.astype(int).to_numpy()})
 
 
-def quarterly_trends(evaluation, config) -> pd.DataFrame:
-    """Every quarterly measure of the clinic report, one row per quarter (the last eight)."""
+def quarter_counts(evaluation, config) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The quarterly measures' counts (one row per quarter, the last eight: active, overdue, lost,
+    answered, diagnosed, captured, scans) and the days behind their medians, which add up over
+    chunks of patients (reports.clinic_summary)."""
     history = evaluation.cohort.known_on(evaluation.as_of)
     schedules = replay_schedules(history, as_of=evaluation.as_of, config=config, current=evaluation.schedule)
-    over = overdue_by_quarter(schedules, as_of=evaluation.as_of)
-    wait = due_to_scan_by_quarter(history, schedules, due_soon_days=config.schedule.due_soon_days)
-    cap = capture_by_quarter(history, as_of=evaluation.as_of)
-    out = over.merge(wait.rename(columns={"scans": "answered", "median_days": "due_to_scan_days"}), on="quarter")
-    out = out.merge(cap.rename(columns={"patients": "diagnosed", "pct": "captured_pct"}), on="quarter")
-    return out.merge(scans_by_quarter(history, as_of=evaluation.as_of), on="quarter")
+    over, late = overdue_counts(schedules)
+    answered, waits = wait_counts(history, schedules, due_soon_days=config.schedule.due_soon_days)
+    cap = capture_by_quarter(history, as_of=evaluation.as_of)[["quarter", "patients", "captured"]]
+    out = over.merge(answered, on="quarter").merge(cap.rename(columns={"patients": "diagnosed"}), on="quarter")
+    out = out.merge(scans_by_quarter(history, as_of=evaluation.as_of), on="quarter")
+    days = _days([late, waits]).sort_values(["quarter", "measure", "days"], kind="stable").reset_index(drop=True)
+    return out, days
+
+
+def trends_table(quarters: pd.DataFrame, days: pd.DataFrame) -> pd.DataFrame:
+    """Every quarterly measure of the clinic report, one row per quarter, from `quarter_counts`."""
+    q = quarters.sort_values("quarter", kind="stable").reset_index(drop=True)
+    out = _overdue_measures(q[["quarter", "on", "active", "overdue", "lost"]], days)
+    out = out.assign(answered=q["answered"].to_numpy(),
+                     due_to_scan_days=q["quarter"].map(medians(days, "wait")).astype(float).to_numpy(),
+                     diagnosed=q["diagnosed"].to_numpy(), captured=q["captured"].to_numpy())
+    pct = (100.0 * out["captured"] / out["diagnosed"].where(out["diagnosed"] > 0)).round(0)
+    return out.assign(captured_pct=pct, scans=q["scans"].to_numpy())
+
+
+def quarterly_trends(evaluation, config) -> pd.DataFrame:
+    """Every quarterly measure of the clinic report, one row per quarter (the last eight)."""
+    return trends_table(*quarter_counts(evaluation, config))
 
 
 def capture_by_quarter(cohort, *, as_of: date) -> pd.DataFrame:
@@ -171,14 +240,14 @@ def trend_rows(trends: pd.DataFrame) -> list[tuple[str, list[str]]]:
     ]
 
 
-def trends_figure(evaluation, trends: pd.DataFrame):
+def trends_figure(summary, trends: pd.DataFrame):
     """Page 2 of the clinic report: the quarterly trends as bars, each labelled with its numbers."""
     from matplotlib.figure import Figure
 
     from monitor.reports.pages import A4_LANDSCAPE
 
     t = trends
-    quarters = [q if on != evaluation.as_of else f"{q} so far" for q, on in zip(t["quarter"], t["on"])]
+    quarters = [q if on != summary.as_of else f"{q} so far" for q, on in zip(t["quarter"], t["on"])]
     fig = Figure(figsize=A4_LANDSCAPE, dpi=100)
     fig.text(0.06, 0.95, "Trends per quarter", fontsize=14, weight="bold")
     grid = fig.add_gridspec(2, 2, hspace=0.55, wspace=0.22, left=0.07, right=0.97, top=0.86, bottom=0.2)

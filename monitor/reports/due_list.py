@@ -147,18 +147,15 @@ def _lines(cells, columns, aligns, *, bold, shade, header=False, flag_bold=()) -
     return out
 
 
-def due_list_blocks(evaluation, reminders: pd.DataFrame | None, *, limit: int) -> list[Block]:
-    """The heading, the table of the first `limit` due and overdue patients, and a pointer to the rest."""
-    from monitor.rules.evaluation import due_rows
-
-    rows = due_rows(evaluation, ("due", "overdue"), reminders=reminders)
-    blocks = [heading(f"Due and overdue patients ({len(rows)}), most overdue first")]
-    if not len(rows):
+def due_list_blocks(summary) -> list[Block]:
+    """The heading, the table of the first `summary.limit` due and overdue patients
+    (reports.clinic_summary), and a pointer to the rest."""
+    rows = summary.due
+    blocks = [heading(f"Due and overdue patients ({summary.due_total}), most overdue first")]
+    if not summary.due_total:
         return blocks + [Block("text", ("No patient is due or overdue.",))]
-    shown = rows.head(limit)
-    blocks += list_table(shown, flag_titles(evaluation, shown["mrn"]), has_reminders=reminders is not None)
-    if len(rows) > limit:
-        blocks += [Block("space"), Block("text", (f"... and {len(rows) - limit} more: the full list is "
+    blocks += list_table(rows, rows["titles"], has_reminders=summary.reminders is not None)
+    if summary.due_total > len(rows):
+        blocks += [Block("space"), Block("text", (f"... and {summary.due_total - len(rows)} more: the full list is "
                                                   "`monitor export overdue -o FILE`",))]
     return blocks
-

@@ -129,12 +129,16 @@ def flag_rows(flags: pd.DataFrame, patients: pd.DataFrame, *, min_severity: str 
         flags = flags.loc[flags["code"].isin(codes)]
     mrns = patients.set_index("patient_id")["mrn"]
     out = flags.assign(mrn=flags["patient_id"].map(mrns))
-    # Integer keys; flags of one patient and code keep the rules' (deterministic) order.
-    mrn_index = pd.factorize(out["mrn"], sort=True)[0]
-    code_index = pd.factorize(out["code"], sort=True)[0]
-    order = np.lexsort((code_index, mrn_index, -severity_rank(out["severity"]).to_numpy()))
     fields = FLAG_FIELDS + [c for c in ACK_FIELDS if c in out.columns]
-    return out.iloc[order][fields].reset_index(drop=True)
+    return out.iloc[flag_order(out)][fields].reset_index(drop=True)
+
+
+def flag_order(rows: pd.DataFrame) -> np.ndarray:
+    """The positions of flag rows (with `mrn`) most severe first, then by MRN and code; rows alike
+    in all three (one patient's flags of one code) keep their order, the rules' (deterministic) one."""
+    mrn_index = pd.factorize(rows["mrn"], sort=True)[0]  # integer keys
+    code_index = pd.factorize(rows["code"], sort=True)[0]
+    return np.lexsort((code_index, mrn_index, -severity_rank(rows["severity"]).to_numpy()))
 
 
 def sources_list(sources: str) -> list:

@@ -96,3 +96,16 @@ def schedule_part(cohort: Cohort, acks: pd.DataFrame, as_of: date, config: Confi
 
     schedule = evaluate(cohort, as_of=as_of, config=config, evidence=False, acknowledgements=acks).schedule
     return schedule.loc[schedule["status"].isin(statuses)].reset_index(drop=True)
+
+
+def clinic_part(cohort: Cohort, acks: pd.DataFrame, reminders: tuple[pd.DataFrame, pd.DataFrame],
+                contacts: pd.DataFrame, as_of: date, config: Config, limit: int):
+    """A chunk's clinic summary (reports.clinic_summary.summarise, with its reminder states)."""
+    from monitor.reports.clinic_summary import summarise
+    from monitor.rules.evaluation import evaluate
+    from monitor.rules.reminders import reminder_states
+    from monitor.rules.worklist import patient_reminders
+
+    evaluation = evaluate(cohort, as_of=as_of, config=config, acknowledgements=acks)
+    states = reminder_states(*reminders, zone=config.zone)
+    return summarise(evaluation, config, patient_reminders(states, evaluation.schedule), limit=limit)

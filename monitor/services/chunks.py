@@ -178,3 +178,29 @@ def stacked(parts: list, empty: Callable):
     if not full:
         return parts[0] if parts else empty()
     return pd.concat(full, ignore_index=True) if len(full) > 1 else full[0]
+
+
+def clinic_summary(engine: Engine, *, as_of: date, config: Config, limit: int, progress=None):
+    """The clinic report's content (reports.clinic_summary), the cohort evaluated a chunk of
+    patients at a time, each chunk's summary added to the ones before as it arrives: memory holds
+    a chunk and one summary, whatever the cohort's size."""
+    import pandas as pd
+
+    from monitor.reports.clinic_summary import merge, summarise
+    from monitor.rules.cohort import Cohort
+    from monitor.rules.evaluation import evaluate
+    from monitor.rules.worklist import patient_reminders
+    from monitor.services.chunk_work import clinic_part
+
+    def run(read_in_workers: bool):
+        total = None
+        for _range, part in chunk_results(engine, config=config, work=clinic_part, reminders=True,
+                                          args=(as_of, config, limit), read_in_workers=read_in_workers,
+                                          progress=progress):
+            total = part if total is None else merge(total, part)
+        if total is None:  # no patients at all: a whole report of zeros
+            nobody = evaluate(Cohort.from_frames(), as_of=as_of, config=config)
+            total = summarise(nobody, config, patient_reminders(pd.DataFrame(), nobody.schedule), limit=limit)
+        return total
+
+    return consistent(run, progress)

@@ -7,6 +7,7 @@ import io
 import json
 
 import pytest
+from pypdf import PdfReader
 
 from tests.conftest import cli_as, import_csvs
 
@@ -95,12 +96,14 @@ def test_the_chunked_lists_of_an_empty_database_are_empty(db_url, args, says):
 
 
 def test_the_chunked_files_of_an_empty_database_are_empty(db_url, tmp_path):
-    """The calendar, the letters and the FHIR care gaps of nobody: valid, empty files."""
+    """The calendar, the letters, the FHIR care gaps and the clinic report of nobody: valid, empty files."""
     for args, says in ((("export", "calendar", "-o", str(tmp_path / "c.ics")), "Wrote 0 DXA due date(s)"),
                        (("letters", "-o", str(tmp_path / "l.pdf")), "Wrote 0 recall letter(s)"),
-                       (("export", "fhir", "-o", str(tmp_path / "g.json")), "Wrote 0 patient(s)")):
+                       (("export", "fhir", "-o", str(tmp_path / "g.json")), "Wrote 0 patient(s)"),
+                       (("report", "clinic", "-o", str(tmp_path / "r.pdf")), "Wrote ")):
         result = cli_as("drlee", db_url, *args, "--as-of", "2026-06-03")
         assert result.exit_code == 0 and says in result.output, result.output
     assert json.loads((tmp_path / "g.json").read_text()) == {"resourceType": "Bundle", "type": "collection",
                                                               "entry": []}
     assert (tmp_path / "c.ics").read_bytes().startswith(b"BEGIN:VCALENDAR")
+    assert "0 of 0 active patients overdue" in PdfReader(str(tmp_path / "r.pdf")).pages[0].extract_text()

@@ -43,12 +43,17 @@ def _hard_case(engine):
     return replace(evaluation, schedule=sched), reminders
 
 
+def summarise(evaluation, reminders=None, limit: int = 500):
+    from monitor.reports.clinic_summary import summarise as summary_of
+
+    return summary_of(evaluation, Config(), reminders, limit=limit)
+
+
 def test_the_list_is_a_table_whose_cells_stay_in_their_columns(demo_engine):
     """Header repeated on every list page; rows banded; no text past the margin or into the next column."""
     from monitor.reports.clinic import list_figures
 
-    evaluation, reminders = _hard_case(demo_engine)
-    figures = list_figures(evaluation, reminders)
+    figures = list_figures(summarise(*_hard_case(demo_engine)))
     assert len(figures) >= 3
     for fig in figures:
         texts = [t.get_text() for t in fig.texts]
@@ -74,7 +79,7 @@ def test_the_list_says_every_listed_patient_s_reminder_and_assignee(demo_engine)
     from monitor.reports.due_list import due_list_blocks
 
     evaluation, reminders = _hard_case(demo_engine)
-    blocks = [b for b in due_list_blocks(evaluation, reminders, limit=500) if b.kind == "row" and not b.is_header]
+    blocks = [b for b in due_list_blocks(summarise(evaluation, reminders)) if b.kind == "row" and not b.is_header]
     column = 7  # MRN, name, status, due, days, last scan, interval, reminder
     cells: list[str] = []
     for b in blocks:
@@ -90,7 +95,7 @@ def test_the_clinic_report_is_the_same_bytes_twice(demo_engine, tmp_path):
     """Same data, same file: the table's measuring and banding add nothing that varies."""
     from monitor.reports.clinic import write_clinic_report
 
-    evaluation, reminders = _hard_case(demo_engine)
-    a = write_clinic_report(evaluation, tmp_path / "a.pdf", config=Config(), reminders=reminders).read_bytes()
-    b = write_clinic_report(evaluation, tmp_path / "b.pdf", config=Config(), reminders=reminders).read_bytes()
+    summary = summarise(*_hard_case(demo_engine))
+    a = write_clinic_report(summary, tmp_path / "a.pdf", config=Config()).read_bytes()
+    b = write_clinic_report(summary, tmp_path / "b.pdf", config=Config()).read_bytes()
     assert a == b

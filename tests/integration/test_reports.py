@@ -13,6 +13,7 @@ from monitor.config import STAFF_RISK_FACTORS, Config
 from monitor.services.importing import import_files
 from monitor.reports.chart import patient_figure
 from monitor.reports.clinic import write_clinic_report
+from monitor.reports.clinic_summary import summarise
 from monitor.reports.patient import write_patient_pdf, write_patient_png
 from monitor.services.evaluation import evaluate_db
 from monitor.services.exports import patient_report
@@ -117,7 +118,8 @@ def test_t_panel_shows_who_bands_and_thresholds(demo_engine):
 def test_clinic_report(demo_engine, tmp_path):
     """The clinic report: overview page, the overdue list, urgent and warning flags, the settings."""
     evaluation = evaluate_db(demo_engine, as_of=AS_OF, config=Config())
-    path = write_clinic_report(evaluation, tmp_path / "clinic.pdf", config=Config())
+    summary = summarise(evaluation, Config(), limit=500)
+    path = write_clinic_report(summary, tmp_path / "clinic.pdf", config=Config())
     pages, text = pdf_text(path)
     assert pages >= 3
     assert "clinic report as of 2026-11-20" in text
@@ -128,7 +130,7 @@ def test_clinic_report(demo_engine, tmp_path):
     assert "Pregnancy-associated TOH: highest risk of displaced femoral neck fracture" in text  # the annex
     n = len(PdfReader(str(path)).pages)
     assert all(f"page {k} of {n}" in PdfReader(str(path)).pages[k - 1].extract_text() for k in range(1, n + 1))
-    png = write_clinic_report(evaluation, tmp_path / "clinic.png", config=Config(), fmt="png")
+    png = write_clinic_report(summary, tmp_path / "clinic.png", config=Config(), fmt="png")
     assert png.read_bytes().startswith(PNG_MAGIC)
 
 
@@ -198,13 +200,14 @@ def test_clinic_report_lists_are_capped(demo_engine, tmp_path, monkeypatch):
     evaluation = evaluate_db(demo_engine, as_of=AS_OF, config=Config())
     from monitor.reports.due_list import due_list_blocks
 
-    blocks = due_list_blocks(evaluation, None, limit=5)
+    summary = summarise(evaluation, Config(), limit=5)
+    blocks = due_list_blocks(summary)
     due = int((evaluation.schedule["status"].isin(("due", "overdue"))).sum())
     assert blocks[-1].cells == (f"... and {due - 5} more: the full list is `monitor export overdue -o FILE`",)
     assert sum(1 for b in blocks if b.kind == "row" and b.cells[0]) == 5 + 1  # the header and five patients
     from monitor.reports.annex import annex_blocks
 
-    last = " ".join(annex_blocks(evaluation, limit=5)[-1].cells)
+    last = " ".join(annex_blocks(summary)[-1].cells)
     assert last.startswith("... and ") and "monitor flags --severity warn" in last
 
 
@@ -233,7 +236,7 @@ def test_clinic_kpis_count_overdue_share_median_and_lost(demo_engine):
     from monitor.reports.clinic import clinic_kpis
 
     evaluation = evaluate_db(demo_engine, as_of=AS_OF, config=Config())
-    k = clinic_kpis(evaluation)
+    k = clinic_kpis(summarise(evaluation, Config(), limit=500))
     sched = evaluation.schedule
     days = sched.loc[sched["status"] == "overdue", "days_overdue"]
     assert k["active"] == len(sched) and k["overdue"] == len(days) > 0
@@ -263,7 +266,7 @@ def test_clinic_overview_text_stays_on_the_page(demo_engine):
 
     from monitor.reports.clinic import overview_figure
 
-    fig = overview_figure(evaluate_db(demo_engine, as_of=AS_OF, config=Config()), Config())
+    fig = overview_figure(summarise(evaluate_db(demo_engine, as_of=AS_OF, config=Config()), Config(), limit=500))
     FigureCanvasAgg(fig).draw()
     renderer = fig.canvas.get_renderer()
     ticks = {id(t) for ax in fig.axes for t in ax.xaxis.findobj(Text) + ax.yaxis.findobj(Text)}
@@ -305,7 +308,7 @@ def test_clinic_trend_table_ends_with_today_and_matches_the_kpis(demo_engine):
 
     evaluation = evaluate_db(demo_engine, as_of=AS_OF, config=Config())
     trends = quarterly_trends(evaluation, Config())
-    k = clinic_kpis(evaluation)
+    k = clinic_kpis(summarise(evaluation, Config(), limit=500))
     assert trends["quarter"].tolist()[-1] == "2026Q4" and len(trends) == 8 and trends["on"].iloc[-1] == AS_OF
     today = trends.iloc[-1]
     assert [today["active"], today["overdue"], today["pct"], today["median_days"], today["lost"]] == \
@@ -344,7 +347,7 @@ def test_clinic_page_one_table_cells_never_overlap_even_at_network_scale(demo_en
     evaluation = evaluate_db(demo_engine, as_of=AS_OF, config=Config())
     trends = quarterly_trends(evaluation, Config())
     big = trends.assign(**{c: trends[c] * 1000 for c in ("active", "overdue", "lost", "scans", "diagnosed")})
-    fig = overview_figure(evaluation, Config(), trends=big.assign(median_days=123456.0))
+    fig = overview_figure(summarise(evaluation, Config(), limit=500), trends=big.assign(median_days=123456.0))
     FigureCanvasAgg(fig).draw()
     renderer = fig.canvas.get_renderer()
     rows: dict = {}

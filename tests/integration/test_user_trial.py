@@ -8,6 +8,7 @@ from click.testing import CliRunner
 
 from monitor.cli.main import main
 from monitor.config import Config
+from monitor.reports.clinic_summary import summarise
 from monitor.reports.due_list import due_list_blocks
 from monitor.services.evaluation import evaluate_db
 from tests.integration import test_reports
@@ -56,7 +57,7 @@ def test_the_clinic_report_list_shows_every_serious_flag(demo_engine):
     evaluation = evaluate_db(demo_engine, as_of=date(2026, 11, 20), config=Config())
     rows: dict[str, str] = {}
     mrn = ""
-    for block in due_list_blocks(evaluation, None, limit=500):
+    for block in due_list_blocks(summarise(evaluation, Config(), limit=500)):
         if block.kind == "row" and not block.is_header:
             mrn = block.cells[0] or mrn
             rows[mrn] = rows.get(mrn, "") + " " + block.cells[-1].strip()

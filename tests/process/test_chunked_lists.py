@@ -1,4 +1,4 @@
-"""`due`, `flags`, `flags review`, `reminders`, the exports and the recall letters evaluated in
+"""`due`, `flags`, `flags review`, `reminders`, the exports, the recall letters and the clinic report evaluated in
 chunks of patients read byte for byte as the whole cohort evaluated at once, through the installed `monitor`, one process per command."""
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ def lists(folder: Path, chunk_patients: int | None, *, names=tuple(LISTS), xlsx:
           workers: int | None = None, files: bool = False) -> dict[str, bytes]:
     """Each list's stdout, and the overdue export's file, with `[scale] chunk_patients` set (None:
     unset) and `[scale] evaluation_workers` (None: unset, the default two worker processes); with
-    `files`, the calendar, the recall letters and the FHIR care gaps too."""
+    `files`, the calendar, the recall letters, the FHIR care gaps and the clinic report too."""
     options = []
     if chunk_patients is not None or workers is not None:
         config = folder / f"chunks-{chunk_patients}-{workers}.toml"
@@ -54,7 +54,7 @@ def lists(folder: Path, chunk_patients: int | None, *, names=tuple(LISTS), xlsx:
     out["export says"] = said.replace(target.encode(), b"FILE")
     if files:  # the schedule's rows (calendar, letters) and the care gaps, gathered from the chunks
         for name, command in (("due.ics", ("export", "calendar", "--with-names")), ("letters.pdf", ("letters",)),
-                              ("gaps.json", ("export", "fhir"))):
+                              ("gaps.json", ("export", "fhir")), ("clinic.pdf", ("report", "clinic"))):
             target = f"{chunk_patients}-{workers}-{name}"
             run(folder, *options, *command, "-o", target, "--as-of", AS_OF)
             out[name] = (folder / target).read_bytes()

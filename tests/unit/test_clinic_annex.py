@@ -2,11 +2,13 @@
 its proportional text stays inside the page."""
 
 from datetime import date
+from types import SimpleNamespace
 
 import pandas as pd
 
 from monitor.config import Config
 from monitor.reports.annex import annex_blocks, annex_flags
+from monitor.reports.clinic_summary import annex_part
 from monitor.reports.pages import text_width_pt, wrap_pt
 from monitor.rules.cohort import Cohort
 from monitor.rules.evaluation import Evaluation
@@ -31,6 +33,11 @@ def evaluation(flags: list[dict], patients: int = 4) -> Evaluation:
     return Evaluation(AS_OF, cohort, pd.DataFrame(), pd.DataFrame(flags))
 
 
+def annex(ev: Evaluation, limit: int = 500) -> SimpleNamespace:
+    """What the annex reads of a clinic summary (reports.clinic_summary), from these flags alone."""
+    return SimpleNamespace(as_of=ev.as_of, limit=limit, **annex_part(ev, limit=limit))
+
+
 def shown_text(blocks) -> str:
     return "\n".join(" ".join(b.cells) for b in blocks)
 
@@ -42,7 +49,7 @@ def test_annex_shows_urgent_and_unacknowledged_warnings_only():
     rows, left_out = annex_flags(ev)
     assert sorted(rows["code"]) == ["urgent_a", "warn_open"]  # an urgent flag stays, acknowledged or not
     assert left_out == {"acknowledged": 1, "info": 1}
-    text = shown_text(annex_blocks(ev))
+    text = shown_text(annex_blocks(annex(ev)))
     assert "Title of warn_acked" not in text and "Title of note" not in text
     assert "Left out: 1 warnings a clinician has acknowledged and 1 notes" in text
     assert "▲ URGENT" in text and "● WARNING" in text
@@ -52,9 +59,9 @@ def test_annex_shows_urgent_and_unacknowledged_warnings_only():
 def test_annex_puts_patients_with_an_urgent_flag_first_and_names_each_once():
     """Urgent first; the MRN and name on the patient's first flag only."""
     ev = evaluation([flag(1, "w1", "warn"), flag(4, "u1", "urgent"), flag(4, "w2", "warn")])
-    rows = [b for b in annex_blocks(ev) if b.kind == "row" and b.columns[0] == 0.0 and b.cells[0].startswith("TOH-")]
+    rows = [b for b in annex_blocks(annex(ev)) if b.kind == "row" and b.columns[0] == 0.0 and b.cells[0].startswith("TOH-")]
     assert [b.cells[0].split()[0] for b in rows] == ["TOH-000004", "TOH-000001"]
-    assert sum("TOH-000004" in shown_text([b]) for b in annex_blocks(ev)) == 1
+    assert sum("TOH-000004" in shown_text([b]) for b in annex_blocks(annex(ev))) == 1
 
 
 def test_wrapped_text_fits_its_column_even_for_one_endless_word():
@@ -73,7 +80,7 @@ def test_annex_pages_keep_every_text_inside_the_page_at_7_pt_or_more():
 
     ev = evaluation([flag(k % 4 + 1, f"code_{k % 7}", ("urgent", "warn")[k % 2], evidence=LONG[: 60 * k + 40])
                      for k in range(40)])
-    figures = annex_figures(ev, Config())
+    figures = annex_figures(annex(ev), Config())
     assert len(figures) >= 2
     for fig in figures:
         fig.set_dpi(300)  # near the PDF's unhinted glyph widths (screen hinting widens small text)

@@ -102,7 +102,9 @@ def test_an_empty_clinic_gets_a_whole_report_with_dashes_not_errors(tmp_path):
     evaluation = evaluate(Cohort.from_frames(), as_of=date(2026, 11, 20), config=Config())
     trends = quarterly_trends(evaluation, Config())
     assert trends["active"].tolist() == [0] * 8 and trends["pct"].isna().all()
-    path = write_clinic_report(evaluation, tmp_path / "c.pdf", config=Config())
+    from monitor.reports.clinic_summary import summarise
+
+    path = write_clinic_report(summarise(evaluation, Config(), limit=500), tmp_path / "c.pdf", config=Config())
     reader = PdfReader(str(path))
     text = " ".join(p.extract_text() for p in reader.pages)
     assert "No urgent or warning flag" in text and f"page {len(reader.pages)} of {len(reader.pages)}" in text

@@ -135,15 +135,13 @@ def export_fhir_cmd(app, output, history, as_of, by):
       monitor export fhir --history -o history.json
     """
     from monitor.formats.files import check_target
-    from monitor.services.evaluation import evaluate_db
-    from monitor.services.fhir_export import export_care_gaps_chunked, export_fhir
+    from monitor.services.fhir_export import export_care_gaps_chunked, export_history_chunked
 
     check_target(output)
     day = app.as_of(as_of)
-    if history:
-        evaluation = evaluate_db(app.engine, as_of=day, config=app.config, progress=step_printer())
-        count = export_fhir(app.engine, output, evaluation=evaluation, history=True, by=by or app.by,
-                            config=app.config)
+    if history:  # a chunk of patients at a time, too: no evaluation, the records known on the day
+        count = export_history_chunked(app.engine, output, as_of=day, config=app.config, by=by or app.by,
+                                       progress=step_printer())
     else:  # a chunk of patients at a time, as `due` and `export overdue`
         count = export_care_gaps_chunked(app.engine, output, as_of=day, config=app.config, by=by or app.by,
                                          progress=step_printer())

@@ -85,49 +85,88 @@ def care_gap_resources(due: pd.DataFrame, patients: pd.DataFrame, flags: pd.Data
 def history_bundle(cohort) -> dict:
     """Patients, DXA Observations (LOINC per site, side and measure), episode Conditions and
     MedicationStatements: what `monitor import` reads back into a fresh database."""
-    entries = [patient_resource(p, history=True) for p in cohort.patients.to_dict("records")]
-    for s in cohort.scans.to_dict("records"):
-        side = s["side"] if isinstance(s["side"], str) and s["side"] else None
-        for measure, column, unit in (("bmd", "bmd_g_cm2", "g/cm2"), ("t_score", "t_score", "1"),
-                                      ("z_score", "z_score", "1")):
-            value = s[column]
-            if value is None or (isinstance(value, float) and math.isnan(value)):
-                continue
-            code = fc.LOINC_OF[(s["site"], side, measure)]
-            words = f"DXA {fc.SITE_WORDS[s['site']]}{'-' + side[0].upper() if side else ''} {fc.MEASURE_WORDS[measure]}"
-            day = _day(s["scan_date"])
-            entries.append({
-                "resourceType": "Observation", "id": f"dxa-{int(s['patient_id'])}-{day}-{s['site']}-{side or 'none'}-{measure}".replace("_", "-"),
-                "status": "final", "code": {"coding": [{"system": fc.LOINC, "code": code, "display": words}], "text": words},
-                "subject": _ref(s["patient_id"]), "effectiveDateTime": day,
-                "valueQuantity": {"value": float(value), "unit": unit, "system": fc.UCUM, "code": unit},
-                **({"extension": [_ext("scanner", s["scanner"])]} if _ext("scanner", s.get("scanner")) else {})})
-    for n, e in enumerate(cohort.episodes.to_dict("records"), start=1):
-        res = {"resourceType": "Condition", "id": f"episode-{int(e['patient_id'])}-{n}",
-               "code": {"coding": [{"system": fc.OWN_SYSTEM, "code": fc.TOH_CODE}],
-                        "text": "Transient osteoporosis of the hip (bone marrow oedema)"},
-               "bodySite": [{"coding": [{"system": fc.SNOMED, "code": fc.JOINT_CODE[e["joint"]]},
-                                        {"system": fc.SNOMED, "code": fc.SIDE_CODE[e["side"]]}],
-                             "text": f"{e['side']} {e['joint']}"}],
-               "subject": _ref(e["patient_id"]), "onsetDateTime": _day(e["onset_date"])}
-        if _day(e["resolved_on"]):
-            res["abatementDateTime"] = _day(e["resolved_on"])
-        exts = [_ext(c, e.get(c)) for c in ("diagnosed_on", "pregnancy_associated", "fracture", "fracture_on")]
-        if any(exts):
-            res["extension"] = [x for x in exts if x]
-        entries.append(res)
-    for n, t in enumerate(cohort.treatments.to_dict("records"), start=1):
-        period = {"start": _day(t["started_on"])}
-        if _day(t["stopped_on"]):
-            period["end"] = _day(t["stopped_on"])
-        res = {"resourceType": "MedicationStatement", "id": f"treatment-{int(t['patient_id'])}-{n}",
-               "status": "completed" if "end" in period else "active",
-               "medicationCodeableConcept": {"text": str(t["drug"])}, "subject": _ref(t["patient_id"]),
-               "effectivePeriod": period}
-        if isinstance(t.get("dose"), str) and t["dose"]:
-            res["dosage"] = [{"text": t["dose"]}]
-        entries.append(res)
-    return _bundle(entries)
+    return _bundle([r for _pid, resources in history_resources(cohort) for r in resources])
+
+
+def history_resources(cohort):
+    """`history_bundle`'s resources, patient by patient (by patient id): (patient id, [the Patient,
+    its DXA Observations by date, site, side and measure, its episodes as Conditions by onset, its
+    treatments as MedicationStatements by start]). Each patient's resources depend on that patient
+    alone (episodes and treatments are numbered per patient), so a chunk of patients gives the
+    cohort's resources for them. A generator: a caller that writes each patient's text as it
+    comes holds one patient's resources at a time."""
+    scans = _per_patient(cohort.scans, ["scan_date", "site", "side"])
+    episodes = _per_patient(cohort.episodes, ["onset_date", "joint", "side", "diagnosed_on"])
+    treatments = _per_patient(cohort.treatments, ["started_on", "drug", "stopped_on"])
+    for p in cohort.patients.sort_values("patient_id", kind="stable").to_dict("records"):
+        pid = int(p["patient_id"])
+        resources = [patient_resource(p, history=True)]
+        resources += [o for s in scans.get(pid, ()) for o in _observations(s)]
+        resources += [_condition(e, n) for n, e in enumerate(episodes.get(pid, ()), start=1)]
+        resources += [_medication(t, n) for n, t in enumerate(treatments.get(pid, ()), start=1)]
+        yield pid, resources
+
+
+def _per_patient(frame: pd.DataFrame, order: list[str]) -> dict[int, list[dict]]:
+    """The frame's records per patient id, each patient's in `order` (blanks first)."""
+    out: dict[int, list[dict]] = {}
+    if not len(frame):
+        return out
+    for r in frame.sort_values(["patient_id", *order], kind="stable", na_position="first").to_dict("records"):
+        out.setdefault(int(r["patient_id"]), []).append(r)
+    return out
+
+
+def _observations(s: dict) -> list[dict]:
+    """One scan's DXA Observations: BMD, T-score and Z-score, those recorded."""
+    side = s["side"] if isinstance(s["side"], str) and s["side"] else None
+    out = []
+    for measure, column, unit in (("bmd", "bmd_g_cm2", "g/cm2"), ("t_score", "t_score", "1"),
+                                  ("z_score", "z_score", "1")):
+        value = s[column]
+        if value is None or (isinstance(value, float) and math.isnan(value)):
+            continue
+        code = fc.LOINC_OF[(s["site"], side, measure)]
+        words = f"DXA {fc.SITE_WORDS[s['site']]}{'-' + side[0].upper() if side else ''} {fc.MEASURE_WORDS[measure]}"
+        day = _day(s["scan_date"])
+        out.append({
+            "resourceType": "Observation", "id": f"dxa-{int(s['patient_id'])}-{day}-{s['site']}-{side or 'none'}-{measure}".replace("_", "-"),
+            "status": "final", "code": {"coding": [{"system": fc.LOINC, "code": code, "display": words}], "text": words},
+            "subject": _ref(s["patient_id"]), "effectiveDateTime": day,
+            "valueQuantity": {"value": float(value), "unit": unit, "system": fc.UCUM, "code": unit},
+            **({"extension": [_ext("scanner", s["scanner"])]} if _ext("scanner", s.get("scanner")) else {})})
+    return out
+
+
+def _condition(e: dict, n: int) -> dict:
+    """An episode as a Condition, the patient's `n`th."""
+    res = {"resourceType": "Condition", "id": f"episode-{int(e['patient_id'])}-{n}",
+           "code": {"coding": [{"system": fc.OWN_SYSTEM, "code": fc.TOH_CODE}],
+                    "text": "Transient osteoporosis of the hip (bone marrow oedema)"},
+           "bodySite": [{"coding": [{"system": fc.SNOMED, "code": fc.JOINT_CODE[e["joint"]]},
+                                    {"system": fc.SNOMED, "code": fc.SIDE_CODE[e["side"]]}],
+                         "text": f"{e['side']} {e['joint']}"}],
+           "subject": _ref(e["patient_id"]), "onsetDateTime": _day(e["onset_date"])}
+    if _day(e["resolved_on"]):
+        res["abatementDateTime"] = _day(e["resolved_on"])
+    exts = [_ext(c, e.get(c)) for c in ("diagnosed_on", "pregnancy_associated", "fracture", "fracture_on")]
+    if any(exts):
+        res["extension"] = [x for x in exts if x]
+    return res
+
+
+def _medication(t: dict, n: int) -> dict:
+    """A treatment as a MedicationStatement, the patient's `n`th."""
+    period = {"start": _day(t["started_on"])}
+    if _day(t["stopped_on"]):
+        period["end"] = _day(t["stopped_on"])
+    res = {"resourceType": "MedicationStatement", "id": f"treatment-{int(t['patient_id'])}-{n}",
+           "status": "completed" if "end" in period else "active",
+           "medicationCodeableConcept": {"text": str(t["drug"])}, "subject": _ref(t["patient_id"]),
+           "effectivePeriod": period}
+    if isinstance(t.get("dose"), str) and t["dose"]:
+        res["dosage"] = [{"text": t["dose"]}]
+    return res
 
 
 def _bundle(resources: list[dict]) -> dict:

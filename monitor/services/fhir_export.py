@@ -9,7 +9,7 @@ from sqlalchemy import Engine
 
 from monitor.config import Config
 from monitor.formats.fhir_write import (bundle_bytes, bundle_pieces, care_gap_bundle, care_gap_resources,
-                                        entries_text, history_bundle)
+                                        entries_text, history_bundle, history_resources)
 from monitor.formats.files import write_private_bytes
 from monitor.rules.acknowledgements import unacknowledged
 from monitor.rules.evaluation import Evaluation
@@ -89,3 +89,54 @@ def export_care_gaps_chunked(engine: Engine, target: Path, *, as_of, config: Con
     finally:
         out.close()
     return out.count
+
+
+HISTORY_CHUNK = 1000  # patients per chunk of the history: their Bundle text is ~30 kB a patient
+
+
+def history_part(cohort, _acks, as_of):
+    """A chunk's history (no evaluation: the records known on `as_of`), each patient's resources
+    made into entry text, by patient id; the number of resources in `extra`."""
+    from monitor.services.list_streams import Piece
+
+    keys, texts, resources = [], [], 0
+    for pid, found in history_resources(cohort.known_on(as_of)):
+        keys.append(pid)
+        texts.append(entries_text(found))
+        resources += len(found)
+    return Piece(keys, texts, extra={"resources": resources})
+
+
+def export_history_chunked(engine: Engine, target: Path, *, as_of, config: Config, by: str | None = None,
+                           progress=None) -> int:
+    """`export_fhir`'s history read a chunk of patients at a time (at most HISTORY_CHUNK, in the
+    evaluation workers), each chunk's text written to the staged file as it comes (chunks come in
+    patient id order, the Bundle's): the bytes and the audit record of the cohort's history made
+    into one Bundle, and memory holds a few chunks' text, not the cohort's. Returns how many
+    patients the Bundle holds."""
+    from dataclasses import replace
+
+    from monitor.services.chunks import chunk_results, consistent
+
+    size = config.scale.chunk_patients
+    config = replace(config, scale=replace(config.scale, chunk_patients=min(size, HISTORY_CHUNK) if size else 0))
+    target = Path(target)
+
+    def run(read_in_workers: bool) -> int:
+        totals = {"patients": 0, "resources": 0}
+
+        def texts():
+            for _range, piece in chunk_results(engine, config=config, work=history_part, args=(as_of,),
+                                               read_in_workers=read_in_workers, progress=progress):
+                totals["patients"] += len(piece.keys)
+                totals["resources"] += piece.extra["resources"]
+                yield from piece.payloads
+                del piece
+
+        # A pass that ends in DataChanged leaves no file: the staged one is removed, and `consistent` runs it again.
+        write_private_bytes(target, bundle_pieces(texts()), record=lambda: record_access(
+            engine, action="export_fhir_history", subject=str(target.resolve()), rows=totals["patients"], by=by,
+            detail={"as_of": as_of.isoformat(), "resources": totals["resources"]}))
+        return totals["patients"]
+
+    return consistent(run, progress)

@@ -105,3 +105,41 @@ def test_care_gaps_in_chunks_are_the_bundle_of_the_cohort_at_once(db_url, tmp_pa
     # (the first export was before the acknowledgement): then the same rows and resources every time
     assert len(audits) == 5 and len({(r, json.loads(d)["resources"]) for r, d in audits[1:]}) == 1
     engine.dispose()
+
+
+def test_the_history_in_chunks_is_the_bundle_of_the_cohort_at_once(db_url, tmp_path):
+    """`export fhir --history` reads a chunk of patients at a time (no evaluation) and writes the
+    very bytes, and the same audit record, as the cohort's history made into one Bundle; each
+    patient's resources come together, numbered per patient, so a chunk cannot renumber them."""
+    from dataclasses import replace
+    from datetime import date
+
+    from sqlalchemy import text
+
+    from monitor.config import Config, ScaleSettings
+    from monitor.services.evaluation import evaluate_db
+    from monitor.services.fhir_export import export_fhir, export_history_chunked
+
+    loaded(db_url, tmp_path)
+    engine, as_of, config = make_engine(db_url), date(2026, 11, 26), Config()
+    whole = tmp_path / "whole.json"
+    count = export_fhir(engine, whole, evaluation=evaluate_db(engine, as_of=as_of, config=config), history=True,
+                        by="t")
+    entries = [e["resource"] for e in json.loads(whole.read_text())["entry"]]
+    owners = [r["id"] if r["resourceType"] == "Patient" else r["subject"]["reference"].split("/")[1]
+              for r in entries]
+    assert owners == sorted(owners, key=lambda o: int(o.split("-")[1]))  # patient by patient
+    kinds = {r["resourceType"] for r in entries}
+    assert kinds == {"Patient", "Observation", "Condition", "MedicationStatement"} and count > 50
+    for chunk, workers in ((1, 0), (7, 2), (0, 2)):
+        scaled = replace(config, scale=ScaleSettings(chunk_patients=chunk, evaluation_workers=workers))
+        target = tmp_path / f"history-{chunk}-{workers}.json"
+        assert export_history_chunked(engine, target, as_of=as_of, config=scaled, by="t") == count
+        assert target.read_bytes() == whole.read_bytes(), (chunk, workers)
+        assert oct(target.stat().st_mode & 0o777) == "0o600"
+    with engine.connect() as conn:
+        audits = conn.execute(text("SELECT rows, detail FROM audit_event WHERE action = 'export_fhir_history' "
+                                   "ORDER BY id")).all()
+    assert len(audits) == 4 and len({(r, json.loads(d)["resources"]) for r, d in audits}) == 1
+    assert audits[0][0] == count and json.loads(audits[0][1])["resources"] == len(entries)
+    engine.dispose()

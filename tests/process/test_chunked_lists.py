@@ -54,7 +54,8 @@ def lists(folder: Path, chunk_patients: int | None, *, names=tuple(LISTS), xlsx:
     out["export says"] = said.replace(target.encode(), b"FILE")
     if files:  # the schedule's rows (calendar, letters) and the care gaps, gathered from the chunks
         for name, command in (("due.ics", ("export", "calendar", "--with-names")), ("letters.pdf", ("letters",)),
-                              ("gaps.json", ("export", "fhir")), ("clinic.pdf", ("report", "clinic"))):
+                              ("gaps.json", ("export", "fhir")), ("history.json", ("export", "fhir", "--history")),
+                              ("clinic.pdf", ("report", "clinic"))):
             target = f"{chunk_patients}-{workers}-{name}"
             run(folder, *options, *command, "-o", target, "--as-of", AS_OF)
             out[name] = (folder / target).read_bytes()

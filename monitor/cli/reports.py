@@ -113,8 +113,8 @@ def report_patients(app, mrns, statuses, severity, everyone, fmt, output, as_of)
       monitor report patients TOH-000009 TOH-000041 --format png -o charts/
     """
     from monitor.formats.files import check_target
-    from monitor.services.evaluation import evaluate_db, evaluate_patients, select_patients
-    from monitor.services.exports import write_combined_patient_pdf, write_patient_reports
+    from monitor.services.exports import (combine_patient_reports, reports_in_batches, selected_mrns,
+                                          stage_patient_reports)
 
     if not (mrns or statuses or severity or everyone):
         raise MonitorError("name MRNs, or choose --status, --severity or --all")
@@ -123,17 +123,17 @@ def report_patients(app, mrns, statuses, severity, everyone, fmt, output, as_of)
         raise MonitorError(f"{output} is a PDF file: one combined file is a PDF; for PNG charts name a folder")
     if combined:
         check_target(output)
-    if statuses or severity or everyone:
-        evaluation = evaluate_db(app.engine, as_of=app.as_of(as_of), config=app.config)
-    else:  # only the patients named: their reports need no one else's evaluation
-        evaluation = evaluate_patients(app.engine, mrns, as_of=app.as_of(as_of), config=app.config)
-    ids = select_patients(evaluation, mrns=mrns, statuses=statuses, min_severity=severity, everyone=everyone)
-    write = (lambda **kw: write_combined_patient_pdf(app.engine, evaluation, ids, output, config=app.config,
-                                                     by=app.by, **kw)) if combined else \
-        (lambda **kw: len(write_patient_reports(app.engine, evaluation, ids, output, fmt=fmt, config=app.config,
-                                                by=app.by, **kw)))
-    if sys.stderr.isatty() and ids:
-        with click.progressbar(length=len(ids), label="Rendering", file=sys.stderr) as bar:
+    day = app.as_of(as_of)
+    # Chosen a chunk of patients at a time; then evaluated and drawn a batch of them at a time.
+    chosen = selected_mrns(app.engine, as_of=day, config=app.config, mrns=mrns, statuses=statuses,
+                           min_severity=severity, everyone=everyone, progress=step_printer())
+    reports = reports_in_batches(app.engine, chosen, as_of=day, fmt=fmt, config=app.config)
+    write = (lambda **kw: combine_patient_reports(app.engine, reports, output, count=len(chosen), as_of=day,
+                                                  config=app.config, by=app.by, **kw)) if combined else \
+        (lambda **kw: len(stage_patient_reports(app.engine, reports, output, count=len(chosen), as_of=day, fmt=fmt,
+                                                config=app.config, by=app.by, **kw)))
+    if sys.stderr.isatty() and chosen:
+        with click.progressbar(length=len(chosen), label="Rendering", file=sys.stderr) as bar:
             written = write(progress=lambda: bar.update(1))
     else:
         written = write()

@@ -61,20 +61,38 @@ def evaluate_patients(engine: Engine, mrns, *, as_of: date, config: Config) -> E
     on), without reading or evaluating anyone else. A few queries per patient named. Unknown MRNs
     are refused as `select_patients` refuses them."""
     import pandas as pd
-    from sqlalchemy import bindparam
 
     store.require_initialised(engine)
     wanted = list(dict.fromkeys(mrns))
     with store.reading(engine) as conn:
-        query = text("SELECT id, mrn FROM patient WHERE mrn IN :mrns").bindparams(bindparam("mrns", expanding=True))
-        found = {mrn: int(pid) for pid, mrn in conn.execute(query, {"mrns": wanted})}
-        unknown = [m for m in wanted if m not in found]
-        if unknown:
-            raise UnknownPatient(f"no patient with MRN {', '.join(repr(m) for m in unknown)}")
+        found = _patient_ids(conn, wanted)
         frames = {kind: [store.read_table(conn, kind, patient_id=found[m]) for m in wanted] for kind in store.TABLES}
     cohort = Cohort.from_frames(**{kind: pd.concat(parts, ignore_index=True) for kind, parts in frames.items()})
     return evaluate(cohort, as_of=as_of, config=config,
                     acknowledgements=load_acknowledgements(engine, patient_ids=found.values()))
+
+
+def _patient_ids(conn, mrns: list[str]) -> dict[str, int]:
+    """Patient id by MRN, one query; an MRN no patient has is refused (all of them named)."""
+    from sqlalchemy import bindparam
+
+    if not mrns:
+        return {}
+    query = text("SELECT id, mrn FROM patient WHERE mrn IN :mrns").bindparams(bindparam("mrns", expanding=True))
+    found = {mrn: int(pid) for pid, mrn in conn.execute(query, {"mrns": mrns})}
+    unknown = [m for m in mrns if m not in found]
+    if unknown:
+        raise UnknownPatient(f"no patient with MRN {', '.join(repr(m) for m in unknown)}")
+    return found
+
+
+def known_patients(engine: Engine, mrns) -> list[str]:
+    """The MRNs named (once each), refused as `select_patients` refuses them when a patient is unknown."""
+    store.require_initialised(engine)
+    wanted = list(dict.fromkeys(mrns))
+    with store.reading(engine) as conn:
+        _patient_ids(conn, wanted)
+    return wanted
 
 
 def check_mrn(mrn: str) -> str:

@@ -119,16 +119,29 @@ def write_patient_reports(engine: Engine, evaluation: Evaluation, patient_ids: l
     Drawn by the evaluation workers (`[scale] evaluation_workers`) when there are several.
 
     Every file is staged first; the batch is recorded (which patients, where), then published."""
+    return stage_patient_reports(engine, _reports_of(engine, evaluation, patient_ids, fmt, config), folder,
+                                 count=len(patient_ids), as_of=evaluation.as_of, fmt=fmt, config=config, by=by,
+                                 progress=progress)
+
+
+def _reports_of(engine: Engine, evaluation: Evaluation, patient_ids: list[int], fmt: str, config: Config):
     from monitor.reports.data import patient_reports
+
+    histories = reminder_histories(engine, patient_ids, config=config) if fmt == "pdf" else None
+    return patient_reports(evaluation, config, patient_ids, histories)
+
+
+def stage_patient_reports(engine: Engine, reports, folder: Path, *, count: int, as_of: date, fmt: str,
+                          config: Config, by: str | None = None, progress=None) -> list[Path]:
+    """`write_patient_reports` of the `count` reports (reports.data.PatientReport) `reports` gives,
+    in order (a generator: memory holds a few at a time)."""
     from monitor.formats.files import StagedFile, private_folder, safe_name
 
     folder = private_folder(folder)
     staged, used, mrns = [], set(), []
     try:
-        histories = reminder_histories(engine, patient_ids, config=config) if fmt == "pdf" else None
-        for report, data in rendered_reports(patient_reports(evaluation, config, patient_ids, histories), fmt,
-                                             count=len(patient_ids), workers=config.scale.evaluation_workers):
-            stem = f"patient-{safe_name(report.mrn)}-{evaluation.as_of.isoformat()}"
+        for report, data in rendered_reports(reports, fmt, count=count, workers=config.scale.evaluation_workers):
+            stem = f"patient-{safe_name(report.mrn)}-{as_of.isoformat()}"
             if stem in used:
                 stem += f"-id{int(report.patient['patient_id'])}"
             used.add(stem)
@@ -137,7 +150,7 @@ def write_patient_reports(engine: Engine, evaluation: Evaluation, patient_ids: l
             if progress:
                 progress()
         record_access(engine, action="report_patients", subject=str(folder.resolve()), rows=len(staged), by=by,
-                      detail={"as_of": evaluation.as_of.isoformat(), "format": fmt, "mrns": mrns})
+                      detail={"as_of": as_of.isoformat(), "format": fmt, "mrns": mrns})
     except BaseException:
         for f in staged:
             f.discard()
@@ -150,20 +163,78 @@ def write_combined_patient_pdf(engine: Engine, evaluation: Evaluation, patient_i
     """One PDF holding every selected patient's report, a bookmark per patient; recorded (which
     patients, where) before the file is renamed into place. Returns the number of patients.
     Each patient's pages are drawn as `write_patient_reports` draws them."""
+    return combine_patient_reports(engine, _reports_of(engine, evaluation, patient_ids, "pdf", config), target,
+                                   count=len(patient_ids), as_of=evaluation.as_of, config=config, by=by,
+                                   progress=progress)
+
+
+def combine_patient_reports(engine: Engine, reports, target: Path, *, count: int, as_of: date, config: Config,
+                            by: str | None = None, progress=None) -> int:
+    """`write_combined_patient_pdf` of the `count` reports `reports` gives, in order."""
     from monitor.formats.files import write_private_bytes
-    from monitor.reports.data import patient_reports
     from monitor.reports.patient import combined_pdf_bytes
 
-    histories = reminder_histories(engine, patient_ids, config=config)
-    rendered = rendered_reports(patient_reports(evaluation, config, patient_ids, histories), "pdf",
-                                count=len(patient_ids), workers=config.scale.evaluation_workers)
+    rendered = rendered_reports(reports, "pdf", count=count, workers=config.scale.evaluation_workers)
     data, mrns = combined_pdf_bytes(((report.mrn, pdf) for report, pdf in rendered),
-                                    f"TOH surveillance reports {evaluation.as_of.isoformat()}", progress)
+                                    f"TOH surveillance reports {as_of.isoformat()}", progress)
     target = Path(target)
     write_private_bytes(target, data, record=lambda: record_access(
         engine, action="report_patients", subject=str(target.resolve()), rows=len(mrns), by=by,
-        detail={"as_of": evaluation.as_of.isoformat(), "format": "pdf", "combined": True, "mrns": mrns}))
+        detail={"as_of": as_of.isoformat(), "format": "pdf", "combined": True, "mrns": mrns}))
     return len(mrns)
+
+
+REPORT_BATCH = 500  # patients evaluated together for their reports
+
+
+def reports_in_batches(engine: Engine, mrns: list[str], *, as_of: date, fmt: str, config: Config):
+    """The reports (reports.data.PatientReport) of the patients with these MRNs, in this order,
+    each batch of REPORT_BATCH evaluated on its own (services.evaluation.evaluate_patients: the
+    same report as from the cohort's evaluation) when the one before is drawn: memory holds a
+    batch, whatever the cohort's or the selection's size."""
+    from monitor.services.evaluation import evaluate_patients
+
+    for start in range(0, len(mrns), REPORT_BATCH):
+        batch = mrns[start:start + REPORT_BATCH]
+        evaluation = evaluate_patients(engine, batch, as_of=as_of, config=config)
+        pid_of = dict(zip(evaluation.cohort.patients["mrn"], evaluation.cohort.patients["patient_id"]))
+        ids = [int(pid_of[m]) for m in batch]
+        yield from _reports_of(engine, evaluation, ids, fmt, config)
+        del evaluation
+
+
+def select_part(cohort, acks, as_of: date, config: Config, statuses: tuple[str, ...], min_severity: str | None,
+                everyone: bool) -> list[str]:
+    """A chunk's patients chosen by DXA status, flag severity or all active (select_patients),
+    as MRNs in MRN order (no database, no file: it may run in a worker)."""
+    from monitor.services.evaluation import select_patients
+
+    evaluation = evaluate(cohort, as_of=as_of, config=config, evidence=False, acknowledgements=acks)
+    ids = select_patients(evaluation, statuses=statuses, min_severity=min_severity, everyone=everyone)
+    mrn_of = dict(zip(evaluation.cohort.patients["patient_id"], evaluation.cohort.patients["mrn"]))
+    return [str(mrn_of[pid]) for pid in ids]
+
+
+def selected_mrns(engine: Engine, *, as_of: date, config: Config, mrns=(), statuses: tuple[str, ...] = (),
+                  min_severity: str | None = None, everyone: bool = False, progress=None) -> list[str]:
+    """The MRNs named and those of the patients chosen by DXA status, flag severity or all active
+    (select_patients' choice, found a chunk of patients at a time), in MRN order. An MRN named
+    that no patient has is refused before anything is evaluated."""
+    from monitor.services.chunks import chunk_results, consistent
+    from monitor.services.evaluation import known_patients
+
+    chosen = set(known_patients(engine, mrns))
+    if statuses or min_severity or everyone:
+        def run(read_in_workers: bool) -> set[str]:
+            found = set()
+            for _range, part in chunk_results(engine, config=config, work=select_part,
+                                              args=(as_of, config, tuple(statuses), min_severity, everyone),
+                                              read_in_workers=read_in_workers, progress=progress):
+                found.update(part)
+            return found
+
+        chosen |= consistent(run, progress)
+    return sorted(chosen)
 
 
 def patient_report(engine: Engine, mrn: str, *, as_of: date, config: Config):

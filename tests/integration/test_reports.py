@@ -447,3 +447,32 @@ def test_named_patients_are_evaluated_alone_and_drawn_as_from_the_cohort(demo_en
     with pytest.raises(UnknownPatient, match="no patient with MRN 'NOPE', 'NADA'"):
         evaluate_patients(demo_engine, ("TOH-000009", "NOPE", "NADA"), as_of=AS_OF, config=config)
     demo_engine.dispose()
+
+
+def test_patients_chosen_by_status_or_flag_are_found_in_chunks_and_drawn_in_batches(demo_engine, tmp_path,
+                                                                                 monkeypatch):
+    """`report patients --status/--severity/--all` choose their patients a chunk at a time and
+    evaluate and draw them a batch at a time: the same patients, files and bytes as chosen from and
+    drawn with the whole cohort's evaluation; an unknown MRN beside them is refused first."""
+    from monitor.config import ScaleSettings
+    from monitor.errors import UnknownPatient
+    from monitor.services import exports
+    from monitor.services.evaluation import select_patients
+
+    monkeypatch.setattr(exports, "REPORT_BATCH", 3)
+    whole = evaluate_db(demo_engine, as_of=AS_OF, config=Config())
+    mrn_of = dict(zip(whole.cohort.patients["patient_id"], whole.cohort.patients["mrn"]))
+    chunked = replace(Config(), scale=ScaleSettings(chunk_patients=7, evaluation_workers=0))
+    for choice in ({"statuses": ("due",)}, {"min_severity": "urgent", "mrns": ("TOH-000041",)}, {"everyone": True}):
+        want = [mrn_of[pid] for pid in select_patients(whole, **choice)]
+        got = exports.selected_mrns(demo_engine, as_of=AS_OF, config=chunked, **choice)
+        assert got == want and len(got) > 3, choice
+    ids = select_patients(whole, statuses=("due",))
+    chosen = [mrn_of[pid] for pid in ids]
+    written = exports.write_patient_reports(demo_engine, whole, ids, tmp_path / "whole", fmt="pdf", config=Config())
+    reports = exports.reports_in_batches(demo_engine, chosen, as_of=AS_OF, fmt="pdf", config=Config())
+    batched = exports.stage_patient_reports(demo_engine, reports, tmp_path / "batched", count=len(chosen), as_of=AS_OF,
+                                            fmt="pdf", config=Config())
+    assert {p.name: p.read_bytes() for p in batched} == {p.name: p.read_bytes() for p in written}
+    with pytest.raises(UnknownPatient, match="no patient with MRN 'NOPE'"):
+        exports.selected_mrns(demo_engine, as_of=AS_OF, config=chunked, mrns=("NOPE",), everyone=True)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import itertools
 import multiprocessing
+import os
 from collections import deque
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -44,7 +45,43 @@ def _pool(workers: int) -> ProcessPoolExecutor:
     context = multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
     if "forkserver" in methods:
         context.set_forkserver_preload(PRELOAD)
-    return ProcessPoolExecutor(max_workers=workers, mp_context=context)
+    return ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=watch_command,
+                               initargs=(os.getpid(),))
+
+
+WATCH_SECONDS = 1.0
+
+
+def watch_command(command: int) -> None:
+    """In a worker, as it starts: end it within a second of the command (process id `command`)
+    that started it ending. A command killed outright (SIGTERM, SIGKILL: no clean-up) left its
+    workers evaluating and drawing for nobody, for as long as their queue lasted, and the fork
+    server with them (each worker holds the handle whose closing would tell the server the
+    command is gone). A thread notices, and the worker exits at once; the server then ends too."""
+    import threading
+    import time
+
+    def watch() -> None:
+        while running(command):
+            time.sleep(WATCH_SECONDS)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="watch-command", daemon=True).start()
+
+
+def running(pid: int) -> bool:
+    """Whether the process runs: it exists and is not a zombie (ended, not yet reaped)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as fh:
+            return fh.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return True  # no /proc (not Linux): it exists
 
 
 def in_order(tasks: Iterable[tuple[int, Callable, tuple]], *, workers: int) -> Iterator:

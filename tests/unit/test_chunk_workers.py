@@ -3,10 +3,16 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
+import time
+from pathlib import Path
 
 import pytest
 
 from monitor.services.chunk_workers import in_order
+
+REPO = Path(__file__).resolve().parents[2]
 
 
 def square_and_pid(x: int) -> tuple[int, int]:
@@ -95,3 +101,44 @@ def test_a_list_starts_the_workers_early_only_on_a_database_of_several_chunks(tm
     AppContext(str(db), str(config)).start_workers_early()  # a plain path names a SQLite file too
     AppContext(f"sqlite:///{tmp_path / 'missing.db'}", str(config)).start_workers_early()
     assert started == ([1, 1] if early else [])
+
+
+def touch_and_sleep(folder: str, x: int) -> int:
+    Path(folder, f"{os.getpid()}.pid").touch()
+    time.sleep(120)
+    return x
+
+
+def _ended(pid: int) -> bool:
+    """Gone, or a zombie nobody has reaped yet (it runs no more)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
+    except FileNotFoundError:
+        return True
+
+
+@pytest.mark.skipif(not Path("/proc").is_dir(), reason="reads process states from /proc (Linux)")
+def test_workers_end_when_the_command_that_started_them_is_killed(tmp_path):
+    """A command killed outright (no clean-up) takes its workers and their fork server with it
+    within seconds; they used to go on evaluating and drawing for nobody (seen: two orphans busy
+    for 15 minutes)."""
+    script = ("import sys; sys.path.insert(0, sys.argv[1]); from tests.unit.test_chunk_workers import "
+              "touch_and_sleep; from monitor.services.chunk_workers import in_order; "
+              "list(in_order(((2, touch_and_sleep, (sys.argv[2], i)) for i in range(2)), workers=2))")
+    command = subprocess.Popen([sys.executable, "-c", script, str(REPO), str(tmp_path)])
+    try:
+        deadline = time.monotonic() + 60
+        while len(list(tmp_path.glob("*.pid"))) < 2 and time.monotonic() < deadline:
+            time.sleep(0.2)
+        workers = [int(p.stem) for p in tmp_path.glob("*.pid")]
+        assert len(workers) == 2 and not any(_ended(pid) for pid in workers)
+        # their parent: the fork server (with spawn, the command itself)
+        servers = {int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1]) for pid in workers}
+    finally:
+        command.kill()
+        command.wait()
+    deadline = time.monotonic() + 15
+    while not all(_ended(pid) for pid in [*workers, *servers]) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert all(_ended(pid) for pid in workers)
+    assert all(_ended(pid) for pid in servers)  # the server ends with them: nothing is left running

@@ -107,6 +107,7 @@ class MonitorGroup(click.Group):
     """A group that turns a MonitorError into `Error: ...` and its exit code, never a traceback."""
 
     def invoke(self, ctx):
+        _stop_cleanly_on_sigterm()
         try:
             return super().invoke(ctx)
         except MonitorError as exc:
@@ -131,6 +132,21 @@ class MonitorGroup(click.Group):
                 raise
             click.echo(f"Error: {error}", err=True)
             ctx.exit(error.exit_code)
+
+
+STOPPED_BY_SIGTERM = 143  # 128 + 15, as a shell reports a process that SIGTERM ended
+
+
+def _stop_cleanly_on_sigterm() -> None:
+    """SIGTERM (`kill`, a service manager, a scheduler's timeout) stops a command as Ctrl-C does:
+    an exception, so staged files are removed, the transaction is rolled back and the worker
+    processes are stopped, instead of dying where it stands. `serve` and `daemon` set their own."""
+    import signal
+
+    def stop(_signum, _frame):
+        raise SystemExit(STOPPED_BY_SIGTERM)
+
+    signal.signal(signal.SIGTERM, stop)
 
 
 def _database_error(exc: Exception, ctx):

@@ -219,3 +219,52 @@ def test_a_list_piped_into_head_ends_quietly(clinic, command):
     done = subprocess.run(f"{MONITOR} {' '.join(command)} --as-of {AS_OF} | head -n 1", shell=True, cwd=clinic,
                           capture_output=True, text=True, timeout=120)
     assert done.stdout.count("\n") == 1 and done.stderr == "", done.stderr
+
+
+def test_a_command_stopped_by_sigterm_leaves_nothing_half_written_and_no_workers(clinic):
+    """`kill` (or a scheduler's time limit) mid-batch: exit 143, no staged `.part` file, no report
+    published without its audit record, and the worker processes and their server end too."""
+    import signal
+
+    folder = clinic / "reports"
+    command = subprocess.Popen([MONITOR, "report", "patients", "--all", "-o", str(folder), "--as-of", AS_OF],
+                               cwd=clinic, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while not list(folder.glob(".*.part")) and command.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert command.poll() is None, "the batch ended before it could be stopped"
+    children = _descendants(command.pid)
+    assert children  # the fork server and its workers are drawing
+    command.send_signal(signal.SIGTERM)
+    out, err = command.communicate(timeout=60)
+    assert command.returncode == 143 and "Traceback" not in err, err
+    assert list(folder.iterdir()) == []  # neither staged nor published files
+    assert "report_patients" not in [a[1] for a in audit(clinic / "monitor.db")]
+    deadline = time.monotonic() + 15
+    while any(_runs(pid) for pid in children) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not any(_runs(pid) for pid in children)
+
+
+def _descendants(pid: int) -> list[int]:
+    """Every process under `pid` (Linux /proc)."""
+    parents = {}
+    for stat_file in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat_file.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        parents.setdefault(int(fields[1]), []).append(int(stat_file.parent.name))
+    out, todo = [], [pid]
+    while todo:
+        for child in parents.get(todo.pop(), []):
+            out.append(child)
+            todo.append(child)
+    return out
+
+
+def _runs(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False

@@ -12,9 +12,10 @@ from datetime import date
 import numpy as np
 import pandas as pd
 
+from monitor.reports.clinic_summary import LOST_DAYS, median_of_counts
+
 CAPTURE_WEEKS = 12
 QUARTERS = 8
-LOST_DAYS = 365  # overdue more than a year: lost to follow-up unless someone acts
 METHOD = ("Each quarter's overdue figures replay the schedule on the quarter's last day (the current "
           "quarter: today) from the records dated by then, for today's active patients enrolled by then "
           "(a patient discharged since is not counted in earlier quarters either); due-to-scan "
@@ -140,8 +141,6 @@ def _days(parts: list[pd.DataFrame]) -> pd.DataFrame:
 
 def medians(days: pd.DataFrame, measure: str) -> pd.Series:
     """Per quarter, the median of the days counted for `measure` (summary.median_of_counts)."""
-    from monitor.reports.clinic_summary import median_of_counts
-
     picked = days.loc[days["measure"] == measure]
     return pd.Series({q: median_of_counts(g.set_index("days")["n"]) for q, g in picked.groupby("quarter")},
                      dtype=float)

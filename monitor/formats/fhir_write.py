@@ -96,8 +96,9 @@ def history_resources(cohort):
     cohort's resources for them. A generator: a caller that writes each patient's text as it
     comes holds one patient's resources at a time."""
     scans = _per_patient(cohort.scans, ["scan_date", "site", "side"])
-    episodes = _per_patient(cohort.episodes, ["onset_date", "joint", "side", "diagnosed_on"])
-    treatments = _per_patient(cohort.treatments, ["started_on", "drug", "stopped_on"])
+    # every column a resource shows in the order: records alike in all of them are the same text
+    episodes = _per_patient(cohort.episodes, ["onset_date", "joint", "side", "diagnosed_on", "resolved_on"])
+    treatments = _per_patient(cohort.treatments, ["started_on", "drug", "stopped_on", "dose"])
     for p in cohort.patients.sort_values("patient_id", kind="stable").to_dict("records"):
         pid = int(p["patient_id"])
         resources = [patient_resource(p, history=True)]

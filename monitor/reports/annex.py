@@ -18,7 +18,6 @@ from monitor.reports.words import SEVERITY_MARK
 PATIENT_AT, TEXT_AT = 0.0, 0.165
 # The "what to do" table: marker, title, action, sources.
 TITLE_AT, ACTION_AT, SOURCES_AT = 0.085, 0.40, 0.93
-LIMIT = 500  # patients; the rest are a command away
 SIZE_PT, LEADING = 7.0, 1.3  # the smallest print a clinician reads on A4, lines close for a long list
 
 

@@ -50,10 +50,24 @@ def start_method() -> str:
     return "forkserver" if "forkserver" in methods else "spawn"
 
 
+def start_worker(command: int) -> None:
+    """In a worker, as it starts: SIGTERM ends it outright again, and it ends when the command
+    (process id `command`) does (services.chunk_workers.watch_command). A worker forked from a
+    command inherits the command's handler (cli.context: SIGTERM raises SystemExit, for its
+    clean-up), and the pool stops its workers with SIGTERM: a worker that raised instead of
+    ending was seen left waiting for a lock a terminated sibling held, and the command for it."""
+    import signal
+
+    from monitor.services.chunk_workers import watch_command
+
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    watch_command(command)
+
+
 @contextmanager
 def worker_pool(n: int):
     """`n` worker processes, ended when the block ends (at once when it raises)."""
-    pool = multiprocessing.get_context(start_method()).Pool(n)
+    pool = multiprocessing.get_context(start_method()).Pool(n, initializer=start_worker, initargs=(os.getpid(),))
     try:
         yield pool
     except BaseException:

@@ -142,3 +142,26 @@ def test_workers_end_when_the_command_that_started_them_is_killed(tmp_path):
         time.sleep(0.2)
     assert all(_ended(pid) for pid in workers)
     assert all(_ended(pid) for pid in servers)  # the server ends with them: nothing is left running
+
+
+def sigterm_is_default(_x: int) -> bool:
+    import signal
+
+    return signal.getsignal(signal.SIGTERM) == signal.SIG_DFL
+
+
+def test_import_workers_end_on_sigterm_whatever_the_command_s_handler():
+    """A command's SIGTERM handler (raise SystemExit, for its clean-up) is not its import workers':
+    the pool stops them with SIGTERM, and one that raised instead was seen left holding the suite."""
+    import signal
+
+    from monitor.cli.context import _stop_cleanly_on_sigterm
+    from monitor.services.import_workers import worker_pool
+
+    before = signal.getsignal(signal.SIGTERM)
+    try:
+        _stop_cleanly_on_sigterm()
+        with worker_pool(2) as pool:
+            assert pool.map(sigterm_is_default, range(4)) == [True] * 4
+    finally:
+        signal.signal(signal.SIGTERM, before)

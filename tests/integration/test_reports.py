@@ -453,7 +453,7 @@ def test_patients_chosen_by_status_or_flag_are_found_in_chunks_and_drawn_in_batc
                                                                                  monkeypatch):
     """`report patients --status/--severity/--all` choose their patients a chunk at a time and
     evaluate and draw them a batch at a time: the same patients, files and bytes as chosen from and
-    drawn with the whole cohort's evaluation; an unknown MRN beside them is refused first."""
+    drawn with the whole cohort's evaluation (chunks of 40, batches of 3); an unknown MRN beside them is refused first."""
     from monitor.config import ScaleSettings
     from monitor.errors import UnknownPatient
     from monitor.services import exports
@@ -462,7 +462,7 @@ def test_patients_chosen_by_status_or_flag_are_found_in_chunks_and_drawn_in_batc
     monkeypatch.setattr(exports, "REPORT_BATCH", 3)
     whole = evaluate_db(demo_engine, as_of=AS_OF, config=Config())
     mrn_of = dict(zip(whole.cohort.patients["patient_id"], whole.cohort.patients["mrn"]))
-    chunked = replace(Config(), scale=ScaleSettings(chunk_patients=7, evaluation_workers=0))
+    chunked = replace(Config(), scale=ScaleSettings(chunk_patients=40, evaluation_workers=0))
     for choice in ({"statuses": ("due",)}, {"min_severity": "urgent", "mrns": ("TOH-000041",)}, {"everyone": True}):
         want = [mrn_of[pid] for pid in select_patients(whole, **choice)]
         got = exports.selected_mrns(demo_engine, as_of=AS_OF, config=chunked, **choice)

@@ -37,10 +37,11 @@ def run(folder: Path, *args: str) -> subprocess.CompletedProcess:
 
 
 def lists(folder: Path, chunk_patients: int | None, *, names=tuple(LISTS), xlsx: bool = False,
-          workers: int | None = None, files: bool = False) -> dict[str, bytes]:
+          workers: int | None = None, files: bool = False, clinic: bool = False) -> dict[str, bytes]:
     """Each list's stdout, and the overdue export's file, with `[scale] chunk_patients` set (None:
     unset) and `[scale] evaluation_workers` (None: unset, the default two worker processes); with
-    `files`, the calendar, the recall letters, the FHIR care gaps and the clinic report too."""
+    `files`, the calendar, the recall letters, the FHIR care gaps and history too; with `clinic`,
+    the clinic report (the demo's is compared in chunks in tests/integration/test_clinic_summary.py)."""
     options = []
     if chunk_patients is not None or workers is not None:
         config = folder / f"chunks-{chunk_patients}-{workers}.toml"
@@ -55,7 +56,7 @@ def lists(folder: Path, chunk_patients: int | None, *, names=tuple(LISTS), xlsx:
     if files:  # the schedule's rows (calendar, letters) and the care gaps, gathered from the chunks
         for name, command in (("due.ics", ("export", "calendar", "--with-names")), ("letters.pdf", ("letters",)),
                               ("gaps.json", ("export", "fhir")), ("history.json", ("export", "fhir", "--history")),
-                              ("clinic.pdf", ("report", "clinic"))):
+                              *([("clinic.pdf", ("report", "clinic"))] if clinic else [])):
             target = f"{chunk_patients}-{workers}-{name}"
             run(folder, *options, *command, "-o", target, "--as-of", AS_OF)
             out[name] = (folder / target).read_bytes()
@@ -108,10 +109,11 @@ def test_tiny_cohort_lists_are_the_same_in_chunks_of_one_and_seven(tmp_path):
     run(tmp_path, "synth", "--patients", "9", "--seed", "3", "--end", AS_OF, "-o", "cohort")
     load(tmp_path, sorted((tmp_path / "cohort").glob("*.csv")))
     names = ("due.csv", "due.json", "due.table", "flags.json", "flags.table")
-    whole = lists(tmp_path, 0, names=names, xlsx=True, files=True)
+    whole = lists(tmp_path, 0, names=names, xlsx=True, files=True, clinic=True)
     assert whole["due.csv"].count(b"\n") >= 6 and whole["flags.json"].count(b'"mrn"') >= 10
-    assert lists(tmp_path, 7, names=names, xlsx=True, files=True) == whole
-    assert lists(tmp_path, 1, names=names, xlsx=True, files=True) == whole  # (the default: two worker processes)
+    assert lists(tmp_path, 7, names=names, xlsx=True, files=True, clinic=True) == whole
+    # (the default: two worker processes)
+    assert lists(tmp_path, 1, names=names, xlsx=True, files=True, clinic=True) == whole
 
 
 @pytest.mark.slow

@@ -453,7 +453,8 @@ def test_patients_chosen_by_status_or_flag_are_found_in_chunks_and_drawn_in_batc
                                                                                  monkeypatch):
     """`report patients --status/--severity/--all` choose their patients a chunk at a time and
     evaluate and draw them a batch at a time: the same patients, files and bytes as chosen from and
-    drawn with the whole cohort's evaluation (chunks of 40, batches of 3); an unknown MRN beside them is refused first."""
+    drawn with the whole cohort's evaluation (chunks of 40, batches of 3); an unknown MRN beside
+    them is refused first."""
     from monitor.config import ScaleSettings
     from monitor.errors import UnknownPatient
     from monitor.services import exports

@@ -91,6 +91,9 @@ def main() -> None:
         results["worklist after an acknowledgement"] = [server_ms(client.get("/worklist"))]
     for name, values in results.items():
         print(f"{name}: median {statistics.median(values):.0f} ms, max {max(values):.0f} ms (n={len(values)})")
+    import resource
+
+    print(f"peak RSS of the app's process: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB")
 
 
 if __name__ == "__main__":

@@ -160,14 +160,33 @@ def review_list(flags: pd.DataFrame, seen: pd.DataFrame, *, as_of, min_severity:
     nightly run that saw it reading as it reads now (new evidence: a new fingerprint, a new date).
     A flag no run has seen by `as_of` counts as first seen on `as_of` (0 days open) and comes after
     the seen ones. Ties: urgent first, then by patient and code."""
+    return review_ages(review_candidates(flags, min_severity=min_severity), seen, as_of=as_of)
+
+
+CANDIDATE_COLUMNS = ["patient_id", "code", "severity", "title", "evidence", "fingerprint"]
+
+
+def review_candidates(flags: pd.DataFrame, *, min_severity: str = "warn") -> pd.DataFrame:
+    """The review list's flags before their ages (`review_ages`): per waiting patient and code
+    (`review_waiting`), what it says now and its fingerprint (of all its rows: an acknowledgement
+    covers a patient's code whole). Per patient: a cohort's candidates are its patients' ones."""
     waiting = review_waiting(flags, min_severity=min_severity)
     if not len(waiting):
-        return pd.DataFrame(columns=REVIEW_COLUMNS)
-    # What each waiting flag says now (all its rows: an acknowledgement covers a patient's code whole).
+        return pd.DataFrame({c: pd.Series(dtype="int64" if c == "patient_id" else "str") for c in CANDIDATE_COLUMNS})
     keys = pd.MultiIndex.from_frame(waiting[["patient_id", "code"]].astype({"patient_id": "int64", "code": str}))
     printed = fingerprints(flags.loc[pd.MultiIndex.from_arrays([flags["patient_id"].astype("int64"),
                                                                  flags["code"].astype(str)]).isin(keys)])
-    waiting = waiting.merge(printed.astype({"patient_id": "int64"}), on=["patient_id", "code"], how="left")
+    waiting = waiting.astype({"patient_id": "int64", "code": str})
+    return waiting.merge(printed.astype({"patient_id": "int64"}), on=["patient_id", "code"], how="left")
+
+
+def review_ages(waiting: pd.DataFrame, seen: pd.DataFrame, *, as_of, keep: tuple[str, ...] = ()) -> pd.DataFrame:
+    """The review list (`review_list`) of `review_candidates`, aged by the `flag_seen` rows, with
+    the candidates' columns `keep` too (the frame given is not changed)."""
+    columns = REVIEW_COLUMNS + list(keep)
+    if not len(waiting):
+        return pd.DataFrame(columns=columns)
+    waiting = waiting.copy()
     if len(seen):  # the earliest night per fingerprint, on datetimes (dates would group in Python)
         seen = seen.assign(first_seen_on=pd.to_datetime(seen["first_seen_on"]))
         seen = seen.loc[seen["first_seen_on"] <= pd.Timestamp(as_of)]
@@ -181,7 +200,7 @@ def review_list(flags: pd.DataFrame, seen: pd.DataFrame, *, as_of, min_severity:
     waiting["seen_by_run"] = waiting["first_seen_on"].notna()
     waiting["first_seen_on"] = [d if isinstance(d, type(as_of)) else as_of for d in waiting["first_seen_on"]]
     waiting["days_open"] = [(as_of - d).days for d in waiting["first_seen_on"]]
-    return sort_review(waiting)[REVIEW_COLUMNS]
+    return sort_review(waiting)[columns]
 
 
 def sort_review(rows: pd.DataFrame) -> pd.DataFrame:

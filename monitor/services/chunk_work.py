@@ -109,3 +109,11 @@ def clinic_part(cohort: Cohort, acks: pd.DataFrame, reminders: tuple[pd.DataFram
     evaluation = evaluate(cohort, as_of=as_of, config=config, acknowledgements=acks)
     states = reminder_states(*reminders, zone=config.zone)
     return summarise(evaluation, config, patient_reminders(states, evaluation.schedule), limit=limit)
+
+
+def web_part(cohort: Cohort, acks: pd.DataFrame, as_of: date, config: Config):
+    """A chunk's part of the web workspace's cohort (services.web_cache.web_facts)."""
+    from monitor.rules.evaluation import evaluate
+    from monitor.services.web_cache import web_facts
+
+    return web_facts(evaluate(cohort, as_of=as_of, config=config, evidence=True, acknowledgements=acks))

@@ -1,16 +1,24 @@
-"""The web workspace's memory of the cohort evaluation (seconds on a large clinic).
+"""The web workspace's memory of the cohort evaluation (seconds on a large clinic), compact.
+
+The cohort is evaluated a chunk of patients at a time (services.chunks, in the evaluation
+workers), and of each chunk only what the pages read is kept (`WebCohort`): a worklist row per
+active patient, the flags waiting for review with their fingerprints, each patient's open flags'
+severities and each patient's MRN, name and status. Never the records, the schedule or every
+flag's evidence: a fraction of the evaluation's memory. A patient page evaluates that patient
+alone.
 
 Kept keyed on the evaluation date and a cheap read of the data's version (the newest id of every
 table an evaluation reads, and the newest audit event that is not a read): any write, by this
 process or another, changes the key, so a page never shows data older than the database. A write
-that touches a few patients only (an acknowledgement, a status change) patches the evaluation for
-those patients; any other write evaluates the cohort again. Reminder states have their own key,
-so recording an outreach does not re-evaluate the cohort.
+that touches a few patients only (an acknowledgement, a status change) patches those patients'
+rows; any other write evaluates the cohort again. Reminder states have their own key, so
+recording an outreach does not re-evaluate the cohort.
 """
 
 from __future__ import annotations
 
 import threading
+from dataclasses import dataclass, fields
 from datetime import date
 
 import pandas as pd
@@ -18,7 +26,7 @@ from sqlalchemy import Engine, text
 
 from monitor import store
 from monitor.config import Config
-from monitor.rules.evaluation import Evaluation
+from monitor.rules.evaluation import Evaluation, due_rows
 
 # Audit actions that change nothing an evaluation reads (views, exports, sign-ins, reminder work,
 # the nightly worklist): they must not throw away the cached cohort evaluation.
@@ -34,7 +42,6 @@ class _Cache:
     def __init__(self):
         self._lock = threading.RLock()  # a value may be computed from another cached one
         self._values: dict[str, tuple[tuple, object]] = {}
-        self._patches = {}
 
     def get(self, kind: str, key: tuple, compute):
         with self._lock:
@@ -59,32 +66,6 @@ class _Cache:
     def clear(self) -> None:
         with self._lock:
             self._values.clear()
-            self._patches.clear()
-
-    # The evaluation's patches: new key -> (the key it was patched from, the patients evaluated
-    # again), the latest few, so a value made from an older evaluation can be patched the same way.
-    _patches: dict
-    MAX_PATCHES = 64
-
-    def note_patch(self, old_key: tuple, new_key: tuple, patients: frozenset) -> None:
-        with self._lock:
-            self._patches[new_key] = (old_key, patients)
-            while len(self._patches) > self.MAX_PATCHES:
-                del self._patches[next(iter(self._patches))]
-
-    def patched_since(self, old_key: tuple, new_key: tuple) -> frozenset | None:
-        """The patients whose rows differ between the evaluations of `old_key` and `new_key`, when
-        one was patched into the other (through the patches kept); None when it was not."""
-        with self._lock:
-            patients, key = frozenset(), new_key
-            for _ in range(self.MAX_PATCHES + 1):
-                if key == old_key:
-                    return patients
-                step = self._patches.get(key)
-                if step is None:
-                    return None
-                key, patients = step[0], patients | step[1]
-            return None
 
 
 CACHE = _Cache()
@@ -127,27 +108,133 @@ def _evaluation_key(engine: Engine, as_of: date, config: Config) -> tuple:
     return (as_of, id(config), data_version(engine))
 
 
-def cohort_evaluation(engine: Engine, *, as_of: date, config: Config, key: tuple | None = None) -> Evaluation:
-    """The cohort evaluated on `as_of` with flag evidence, from memory while the data is unchanged.
+# The worklist's columns (one row per active patient) and its order: most overdue first.
+WORKLIST_COLUMNS = ["patient_id", "mrn", "name", "birth_date", "status", "due_date", "days_overdue", "flags",
+                    "is_urgent", "hay"]
+WORKLIST_ORDER = (["days_overdue", "due_date", "mrn"], [False, True, True])
+WAITING_COLUMNS = ["patient_id", "code", "severity", "title", "evidence", "fingerprint", "action", "sources"]
 
-    After a write that touches a few patients only (an acknowledgement, a status change), the
-    evaluation in memory is patched for those patients instead of evaluating the whole cohort
+
+@dataclass(frozen=True)
+class WebCohort:
+    """What the workspace's pages read of the cohort evaluated on `as_of`; every frame holds
+    rows of single patients (so a patient's rows can be replaced), in patient id order but
+    `rows`, which is in the worklist's order."""
+
+    as_of: date
+    rows: pd.DataFrame  # the worklist: WORKLIST_COLUMNS, one row per active patient
+    waiting: pd.DataFrame  # rules.acknowledgements.review_candidates, with each flag's action and sources
+    open_flags: pd.DataFrame  # patient_id, severity: one per patient and code not acknowledged (the first row)
+    patients: pd.DataFrame  # patient_id, mrn, name, status: every patient
+
+
+_TYPES = {"rows": {"patient_id": "int64", "mrn": "str", "name": "str", "birth_date": "str", "status": "str",
+                   "due_date": "str?", "days_overdue": "int64", "flags": "str", "is_urgent": "bool", "hay": "str"},
+          "waiting": {c: "int64" if c == "patient_id" else "str" for c in WAITING_COLUMNS},
+          "open_flags": {"patient_id": "int64", "severity": "str"},
+          "patients": {"patient_id": "int64", "mrn": "str", "name": "str", "status": "str"}}
+
+
+def web_facts(evaluation: Evaluation) -> WebCohort:
+    """The pages' part of an evaluation made with evidence and acknowledgements (pure: a chunk's
+    in a worker, or one patient's after an acknowledgement)."""
+    from monitor.rules.acknowledgements import review_candidates, unacknowledged
+
+    people = evaluation.cohort.patients
+    flags = evaluation.flags
+    open_flags = unacknowledged(flags)
+    rows = due_rows(evaluation)
+    if len(rows):
+        by_mrn = people.set_index("mrn")
+        names = rows["name"].astype("object").fillna("").astype("str")
+        rows = rows.assign(
+            birth_date=pd.to_datetime(rows["mrn"].map(by_mrn["birth_date"])).dt.strftime("%Y-%m-%d"),
+            patient_id=rows["mrn"].map(by_mrn["patient_id"]).astype("int64"), name=names)
+        urgent = open_flags.loc[open_flags["severity"] == "urgent", "patient_id"]
+        rows = rows.assign(is_urgent=rows["patient_id"].isin(urgent),
+                           hay=rows["mrn"].str.casefold() + "\n" + rows["name"].str.casefold())
+    else:
+        rows = pd.DataFrame({c: [] for c in WORKLIST_COLUMNS})
+    details = flags.drop_duplicates(["patient_id", "code"])[["patient_id", "code", "action", "sources"]]
+    details = details.astype({"patient_id": "int64", "code": "str", "action": "str", "sources": "str"})
+    waiting = review_candidates(flags).merge(details, on=["patient_id", "code"], how="left")
+    counted = open_flags.drop_duplicates(["patient_id", "code"])
+    return WebCohort(evaluation.as_of,
+                     _typed(rows[WORKLIST_COLUMNS], "rows"),
+                     _by_patient(_typed(waiting[WAITING_COLUMNS], "waiting")),
+                     _by_patient(_typed(counted[["patient_id", "severity"]], "open_flags")),
+                     _by_patient(_typed(people[["patient_id", "mrn", "name", "status"]], "patients")))
+
+
+def _typed(frame: pd.DataFrame, kind: str) -> pd.DataFrame:
+    """`frame` with plain column types (categories and objects would not stack across chunks);
+    "str?" is text that may be missing (a blank due date sorts last), "str" is blank instead."""
+    out = {}
+    for column, dtype in _TYPES[kind].items():
+        values = frame[column].reset_index(drop=True)
+        if dtype == "str":
+            values = values.astype("object").fillna("")
+        out[column] = values.astype("str" if dtype == "str?" else dtype)
+    return pd.DataFrame(out)
+
+
+def _by_patient(frame: pd.DataFrame) -> pd.DataFrame:
+    """In patient id order, each patient's rows in their order."""
+    return frame.sort_values("patient_id", kind="stable").reset_index(drop=True)
+
+
+def _in_worklist_order(rows: pd.DataFrame) -> pd.DataFrame:
+    by, ascending = WORKLIST_ORDER
+    return rows.sort_values(by, ascending=ascending, kind="stable").reset_index(drop=True)
+
+
+def joined(parts: list[WebCohort], as_of: date, config: Config) -> WebCohort:
+    """The chunks' parts (in patient id order) as the cohort's: the frames one under the other,
+    the worklist sorted again (its order is total: an MRN is one row)."""
+    if not parts:
+        from monitor.rules.cohort import Cohort
+        from monitor.rules.evaluation import evaluate
+
+        return web_facts(evaluate(Cohort.from_frames(), as_of=as_of, config=config, evidence=True))
+    if len(parts) == 1:
+        return parts[0]
+    frames = {f.name: pd.concat([getattr(p, f.name) for p in parts], ignore_index=True)
+              for f in fields(WebCohort) if f.name != "as_of"}
+    frames["rows"] = _in_worklist_order(frames["rows"])
+    return WebCohort(as_of, **frames)
+
+
+def evaluate_for_web(engine: Engine, *, as_of: date, config: Config) -> WebCohort:
+    """The cohort evaluated a chunk at a time (in the evaluation workers), only the pages' part of
+    each chunk kept."""
+    from monitor.services.chunk_work import web_part
+    from monitor.services.chunks import chunk_results, consistent
+
+    def run(read_in_workers: bool) -> WebCohort:
+        parts = [part for _range, part in chunk_results(engine, config=config, work=web_part, args=(as_of, config),
+                                                        read_in_workers=read_in_workers)]
+        return joined(parts, as_of, config)
+
+    return consistent(run)
+
+
+def cohort_facts(engine: Engine, *, as_of: date, config: Config, key: tuple | None = None) -> WebCohort:
+    """The pages' part of the cohort evaluated on `as_of`, from memory while the data is unchanged.
+
+    After a write that touches a few patients only (an acknowledgement, a status change), those
+    patients are evaluated again and their rows replaced, instead of evaluating the whole cohort
     again (seconds at 100k patients); anything else evaluates the cohort."""
-    from monitor.services.evaluation import evaluate_db
-
     key = key or _evaluation_key(engine, as_of, config)
 
     def compute():
-        held = CACHE.held("evaluation")
+        held = CACHE.held("cohort")
         if held is not None:
             patched = _patched(engine, *held, key=key, config=config)
             if patched is not None:
-                evaluation, patients = patched
-                CACHE.note_patch(held[0], key, frozenset(patients))
-                return evaluation
-        return evaluate_db(engine, as_of=as_of, config=config, evidence=True)
+                return patched
+        return evaluate_for_web(engine, as_of=as_of, config=config)
 
-    return CACHE.get("evaluation", key, compute)
+    return CACHE.get("cohort", key, compute)
 
 
 # Writes that change only the patients they name: (table whose max id moves, audit action).
@@ -155,11 +242,10 @@ PATCHABLE = {"flag_acknowledgement": "acknowledge_flag", "patient_status_change"
 PATCH_MAX_PATIENTS = 50
 
 
-def _patched(engine: Engine, old_key: tuple, old: Evaluation, *, key: tuple,
-             config: Config) -> tuple[Evaluation, set[int]] | None:
-    """`old` with the patients changed since `old_key` evaluated again, and those patients; None
-    when the change is not one of PATCHABLE's (or touches too many patients): the caller then
-    evaluates the cohort."""
+def _patched(engine: Engine, old_key: tuple, old: WebCohort, *, key: tuple, config: Config) -> WebCohort | None:
+    """`old` with the rows of the patients changed since `old_key` made again; None when the
+    change is not one of PATCHABLE's (or touches too many patients): the caller then evaluates
+    the cohort."""
     (as_of, config_id, old_version), (new_as_of, new_config_id, new_version) = old_key, key
     if (as_of, config_id) != (new_as_of, new_config_id) or len(old_version) != len(new_version):
         return None
@@ -179,10 +265,12 @@ def _patched(engine: Engine, old_key: tuple, old: Evaluation, *, key: tuple,
             if table in moved:
                 pids |= {int(r[0]) for r in conn.execute(
                     text(f"SELECT patient_id FROM {table} WHERE id > :old"), {"old": old_version[i] or 0})}
-    if not pids or len(pids) > PATCH_MAX_PATIENTS:
-        return None if len(pids) > PATCH_MAX_PATIENTS else (old, set())
-    spliced = _splice(old, [_evaluate_one(engine, pid, as_of=as_of, config=config) for pid in sorted(pids)], pids)
-    return None if spliced is None else (spliced, pids)
+    if len(pids) > PATCH_MAX_PATIENTS:
+        return None
+    if not pids:
+        return old
+    return spliced(old, [web_facts(_evaluate_one(engine, pid, as_of=as_of, config=config)) for pid in sorted(pids)],
+                   pids)
 
 
 def _evaluate_one(engine: Engine, pid: int, *, as_of: date, config: Config) -> Evaluation:
@@ -196,61 +284,15 @@ def _evaluate_one(engine: Engine, pid: int, *, as_of: date, config: Config) -> E
                     acknowledgements=load_acknowledgements(engine, patient_id=pid))
 
 
-def _splice(old: Evaluation, fresh: list[Evaluation], pids: set[int]) -> Evaluation | None:
-    """`old` with the rows of `pids` replaced by theirs in `fresh`; None if a value does not fit
-    the cohort's column types (then the cohort is evaluated again)."""
-    from dataclasses import fields, replace
-
-    def merged(old_frame: pd.DataFrame, new_frames: list[pd.DataFrame]) -> pd.DataFrame | None:
-        new = [f for f in new_frames if len(f)]
-        mine = old_frame["patient_id"].isin(pids).to_numpy()
-        if _same_rows(old_frame.loc[mine], new):
-            return old_frame  # (an acknowledgement changes no record: the scans stay, uncopied)
-        # The new rows made the cohort's column types first (checking a few rows, not the cohort's).
-        new = [_fitted(f, old_frame.dtypes) for f in new]
-        if any(f is None for f in new):
-            return None
-        parts = [old_frame.loc[~mine]] + new
-        out = pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0].reset_index(drop=True)
-        return out if (out.dtypes == old_frame.dtypes).all() else _fitted(out, old_frame.dtypes)
-
-    cohort = {}
-    for f in fields(old.cohort):
-        frame = merged(getattr(old.cohort, f.name), [getattr(e.cohort, f.name) for e in fresh])
-        if frame is None:
-            return None
-        cohort[f.name] = frame
-    schedule = merged(old.schedule, [e.schedule for e in fresh])
-    flags = merged(old.flags, [e.flags for e in fresh])
-    if schedule is None or flags is None:
-        return None
-    return Evaluation(as_of=old.as_of, cohort=replace(old.cohort, **cohort), schedule=schedule, flags=flags)
-
-
-def _same_rows(old: pd.DataFrame, new: list[pd.DataFrame]) -> bool:
-    """Whether the patients' rows evaluated again are the rows held (in any order, same types)."""
-    fresh = pd.concat(new, ignore_index=True) if len(new) > 1 else (new[0] if new else old.iloc[:0])
-    if len(fresh) != len(old) or list(fresh.columns) != list(old.columns) or not (fresh.dtypes == old.dtypes).all():
-        return False
-    if not len(old):
-        return True
-    columns = list(old.columns)
-    return old.sort_values(columns, kind="stable").reset_index(drop=True).equals(
-        fresh.sort_values(columns, kind="stable").reset_index(drop=True))
-
-
-def _fitted(frame: pd.DataFrame, dtypes: pd.Series) -> pd.DataFrame | None:
-    """`frame` with the column types `dtypes`; None if a value does not fit one (a text outside a
-    categorical column's categories, say)."""
-    frame = frame.copy()
-    for column, dtype in dtypes.items():
-        if frame[column].dtype == dtype:
+def spliced(old: WebCohort, fresh: list[WebCohort], pids: set[int]) -> WebCohort:
+    """`old` with the rows of `pids` replaced by theirs in `fresh` (each patient's own part), in
+    each frame's order: what the cohort evaluated again gives."""
+    frames = {}
+    for f in fields(WebCohort):
+        if f.name == "as_of":
             continue
-        if isinstance(dtype, pd.CategoricalDtype) and not frame[column].dropna().astype(object).isin(
-                list(dtype.categories)).all():
-            return None
-        try:
-            frame[column] = frame[column].astype(dtype)
-        except (TypeError, ValueError):
-            return None
-    return frame
+        held = getattr(old, f.name)
+        parts = [held.loc[~held["patient_id"].isin(list(pids))]] + [getattr(e, f.name) for e in fresh]
+        frame = pd.concat([p for p in parts if len(p)] or parts[:1], ignore_index=True)
+        frames[f.name] = _in_worklist_order(frame) if f.name == "rows" else _by_patient(frame)
+    return WebCohort(old.as_of, **frames)

@@ -1,6 +1,6 @@
 """What the web workspace's pages show, assembled from the services the CLI uses.
 
-The whole-cohort evaluation is kept in memory by services.web_cache.
+The pages' part of the cohort evaluation is kept in memory by services.web_cache.
 """
 
 from __future__ import annotations
@@ -13,9 +13,9 @@ from sqlalchemy import Engine, select
 
 from monitor import store
 from monitor.config import Config
-from monitor.rules.evaluation import EXPORT_COLUMNS, Evaluation, due_rows
+from monitor.rules.evaluation import EXPORT_COLUMNS
 from monitor.rules.reminders import reminder_states
-from monitor.services.web_cache import CACHE, _evaluation_key, cohort_evaluation, reminder_version, seen_version
+from monitor.services.web_cache import CACHE, WebCohort, _evaluation_key, cohort_facts, reminder_version, seen_version
 
 WORKLIST_STATUSES = ("overdue", "due", "due_soon")
 PAGE_SIZE = 50
@@ -27,22 +27,7 @@ SORTS = {"overdue": (["days_overdue", "due_date", "mrn"], [False, True, True]),
 
 def _worklist_base(engine: Engine, *, as_of: date, config: Config) -> pd.DataFrame:
     """Every active patient's row of the worklist, most overdue first, with what search needs."""
-    key = _evaluation_key(engine, as_of, config)
-
-    def compute():
-        evaluation = cohort_evaluation(engine, as_of=as_of, config=config, key=key)
-        rows = due_rows(evaluation)
-        patients = evaluation.cohort.patients.set_index("mrn")
-        flags = evaluation.flags
-        open_flags = flags.loc[flags["acknowledged_by"] == ""] if "acknowledged_by" in flags else flags
-        urgent = set(open_flags.loc[open_flags["severity"] == "urgent", "patient_id"])
-        rows = rows.assign(
-            birth_date=pd.to_datetime(rows["mrn"].map(patients["birth_date"])).dt.strftime("%Y-%m-%d"),
-            patient_id=rows["mrn"].map(patients["patient_id"]).astype("int64"), name=rows["name"].fillna(""))
-        return rows.assign(is_urgent=rows["patient_id"].isin(urgent),
-                           hay=rows["mrn"].str.casefold() + "\n" + rows["name"].str.casefold())
-
-    return CACHE.get("worklist", key, compute)
+    return cohort_facts(engine, as_of=as_of, config=config).rows
 
 
 def _reminder_index(engine: Engine, config: Config) -> pd.DataFrame:
@@ -115,58 +100,37 @@ def worklist(engine: Engine, *, as_of: date, config: Config, query: str = "", st
 
 
 def review_list(engine: Engine, *, as_of: date, config: Config) -> pd.DataFrame:
-    """The clinician's review list (services.review, as `monitor flags review`), on the cached
-    cohort evaluation, with each flag's action and sources for the page (and patient_id).
-
-    Kept in memory while neither the evaluation nor `flag_seen` changes (every flag's fingerprint
-    costs seconds at 100k patients). After an acknowledgement or a status change, only the rows of
-    the patients the evaluation was patched for are made again, and the list sorted again: a
-    patient and code is one row and the order is total, so it is the list made from scratch."""
-    from monitor.rules.acknowledgements import sort_review
-
+    """The clinician's review list (services.review, as `monitor flags review`), from the kept
+    cohort's waiting flags (fingerprinted as each chunk was evaluated), with each flag's action and
+    sources for the page (and patient_id). Kept in memory while neither the cohort nor `flag_seen`
+    changes (a nightly run); an acknowledgement or a status change patches the cohort for that
+    patient, and the list is aged again from it (no flag fingerprinted again)."""
     key = _evaluation_key(engine, as_of, config)
-    evaluation = cohort_evaluation(engine, as_of=as_of, config=config, key=key)
+    cohort = cohort_facts(engine, as_of=as_of, config=config, key=key)
     seen = seen_version(engine)
-
-    def compute():
-        held = CACHE.held("review")
-        patients = CACHE.patched_since(held[0][0], key) if held is not None and held[0][1] == seen else None
-        if patients is None:
-            return _review_rows(engine, evaluation, as_of=as_of)
-        old = held[1]
-        kept = old.loc[~old["patient_id"].isin(list(patients))]
-        fresh = _review_rows(engine, evaluation, as_of=as_of, patient_ids=patients) if patients else kept.iloc[:0]
-        if not len(fresh):
-            return kept.reset_index(drop=True)
-        return sort_review(pd.concat([kept, fresh], ignore_index=True).astype(old.dtypes.to_dict()))
-
-    return CACHE.get("review", (key, seen), compute)
+    return CACHE.get("review", (key, seen), lambda: review_rows_of(engine, cohort, as_of=as_of))
 
 
-def _review_rows(engine: Engine, evaluation: Evaluation, *, as_of: date, patient_ids=None) -> pd.DataFrame:
-    """The review rows of the cohort (or of `patient_ids`), with each flag's action and sources."""
-    from monitor.services.review import review_rows
+def review_rows_of(engine: Engine, cohort: WebCohort, *, as_of: date) -> pd.DataFrame:
+    """The review list of the kept cohort: its waiting flags aged by the `flag_seen` rows, with
+    MRN, name, action and sources."""
+    from monitor.rules.acknowledgements import review_ages
+    from monitor.services.review import REVIEW_FIELDS, load_seen
 
-    flags = evaluation.flags
-    if patient_ids is not None:
-        flags = flags.loc[flags["patient_id"].isin(list(patient_ids))]
-    rows = review_rows(engine, flags, evaluation.cohort.patients, as_of=as_of, patient_ids=patient_ids,
-                       with_ids=True)
-    details = flags.drop_duplicates(["patient_id", "code"])[["patient_id", "code", "action", "sources"]]
-    details = details.assign(code=details["code"].astype(str), action=details["action"].astype(str),
-                             sources=details["sources"].astype(str))
-    return rows.astype({"code": str}).merge(details, on=["patient_id", "code"], how="left").reset_index(drop=True)
+    rows = review_ages(cohort.waiting, load_seen(engine), as_of=as_of, keep=("action", "sources"))
+    people = cohort.patients.set_index("patient_id")
+    rows = rows.assign(mrn=rows["patient_id"].map(people["mrn"]),
+                       name=rows["patient_id"].map(people["name"]).fillna(""))
+    return rows[["patient_id", *REVIEW_FIELDS, "action", "sources"]].reset_index(drop=True)
 
 
 def clinic_overview(engine: Engine, *, as_of: date, config: Config) -> dict:
     """Counts for the clinic page: patients by DXA status, reminders by state, flags by severity."""
-    evaluation = cohort_evaluation(engine, as_of=as_of, config=config)
-    status = evaluation.schedule["status"].value_counts()
+    cohort = cohort_facts(engine, as_of=as_of, config=config)
+    status = cohort.rows["status"].value_counts()
     states = _reminder_index(engine, config)["state"].value_counts()
-    flags = evaluation.flags
-    open_flags = flags.loc[flags["acknowledged_by"] == ""] if "acknowledged_by" in flags else flags
-    severity = open_flags.drop_duplicates(["patient_id", "code"])["severity"].astype(str).value_counts()
-    patients = evaluation.cohort.patients["status"].value_counts()
+    severity = cohort.open_flags["severity"].value_counts()
+    patients = cohort.patients["status"].value_counts()
     return {"as_of": as_of,
             "dxa": [(s, int(status.get(s, 0))) for s in ("overdue", "due", "due_soon", "not_due")],
             "reminders": [(s, int(states.get(s, 0))) for s in ("open", "deferred", "closed")],
@@ -176,18 +140,19 @@ def clinic_overview(engine: Engine, *, as_of: date, config: Config) -> dict:
 
 def overdue_csv(engine: Engine, *, as_of: date, config: Config, actor: str) -> tuple[bytes, int]:
     """The overdue-surveillance export (INTERFACE.md) as bytes for a download, recorded first like
-    `monitor export overdue` (who, when, how many rows)."""
-    from monitor.formats.files import frame_csv_bytes
+    `monitor export overdue`, which makes it the same way (a chunk of patients at a time: the
+    list's rows only are held, never the cohort's evaluation)."""
+    from monitor.services.list_streams import file_bytes, spool_due
 
-    from monitor.services.exports import due_list
-
-    evaluation = cohort_evaluation(engine, as_of=as_of, config=config)
-    rows = due_list(engine, evaluation, ("due", "overdue"), config=config)
-    rows = rows.assign(name=rows["name"].fillna(""))
-    data = frame_csv_bytes(rows[EXPORT_COLUMNS])
+    out = spool_due(engine, as_of=as_of, config=config, statuses=("due", "overdue"), fmt="csv_file",
+                    columns=EXPORT_COLUMNS, prepare="blank_names")
+    try:
+        data = b"".join(file_bytes(out))
+    finally:
+        out.close()
     record_web_access(engine, actor=actor, action="export_overdue", subject="web download overdue.csv",
-                      rows=len(rows), detail={"as_of": as_of.isoformat()})
-    return data, len(rows)
+                      rows=out.count, detail={"as_of": as_of.isoformat()})
+    return data, out.count
 
 
 def record_web_access(engine: Engine, *, actor: str, action: str, subject: str, rows: int = 0,
@@ -246,37 +211,18 @@ class PatientPage:
 
 
 def patient_report(engine: Engine, mrn: str, *, as_of: date, config: Config):
-    """One patient's report data with acknowledgements applied: sliced from the cohort evaluation
-    when it is in memory for the data as it is now (a page in milliseconds), else evaluated for
-    this patient alone (a few queries for that patient)."""
+    """One patient's report data with acknowledgements applied, evaluated for this patient alone
+    (a few queries for that patient; the same result as the cohort's evaluation gives them)."""
     from monitor.reports.data import patient_reports
     from monitor.rules.evaluation import evaluate
     from monitor.services.acknowledgements import load_acknowledgements
     from monitor.services.evaluation import check_mrn, patient_history
 
-    cached = CACHE.peek("evaluation", _evaluation_key(engine, as_of, config))
-    if cached is not None:
-        pid = _patient_id(cached, check_mrn(mrn))
-        if pid is not None:
-            return next(patient_reports(one_patient(cached, pid), config, [pid]))
     cohort = patient_history(engine, check_mrn(mrn))
     pid = int(cohort.patients["patient_id"].iloc[0])
     evaluation = evaluate(cohort, as_of=as_of, config=config,
                           acknowledgements=load_acknowledgements(engine, patient_id=pid))
     return next(patient_reports(evaluation, config, [pid]))
-
-
-def _patient_id(evaluation: Evaluation, mrn: str) -> int | None:
-    hit = evaluation.cohort.patients.loc[evaluation.cohort.patients["mrn"] == mrn, "patient_id"]
-    return int(hit.iloc[0]) if len(hit) else None
-
-
-def one_patient(evaluation: Evaluation, pid: int) -> Evaluation:
-    """The cohort evaluation cut down to one patient (the rules are per patient: the same result
-    as evaluating that patient alone)."""
-    return Evaluation(as_of=evaluation.as_of, cohort=evaluation.cohort.only([pid]),
-                      schedule=evaluation.schedule.loc[evaluation.schedule["patient_id"] == pid],
-                      flags=evaluation.flags.loc[evaluation.flags["patient_id"] == pid])
 
 
 def patient_page(engine: Engine, mrn: str, *, as_of: date, config: Config) -> PatientPage:

@@ -1,63 +1,74 @@
-"""The patient page from the cohort evaluation in memory is the page evaluated for the patient alone."""
+"""The web workspace's cohort in memory (services.web_cache): made a chunk of patients at a time,
+patched patient by patient after an acknowledgement or a status change, and always what the
+cohort evaluated at once gives."""
+
+from dataclasses import fields, replace
 
 import pandas as pd
+import pytest
 
-from monitor.config import Config
+from monitor.config import Config, ScaleSettings
 from monitor.services import web_cache, web_views
 from tests.web.conftest import AS_OF
-
-
-def _page(engine, mrn):
-    page = web_views.patient_page(engine, mrn, as_of=AS_OF, config=CONFIG)
-    r = page.report
-    return r.patient, r.schedule, r.flags.reset_index(drop=True), r.trend.reset_index(drop=True), page.scan_rows
-
 
 CONFIG = Config()
 
 
-def test_a_warm_cache_gives_the_same_patient_page_as_a_cold_one(web_engine):
-    """Speed must not change what a clinician reads: schedule, flags, trend and scan rows are equal."""
+def _whole(engine, config=CONFIG) -> web_cache.WebCohort:
+    """The pages' part of the cohort evaluated at once (one evaluation, no chunks)."""
+    from monitor.services.evaluation import evaluate_db
+
+    return web_cache.web_facts(evaluate_db(engine, as_of=AS_OF, config=config, evidence=True))
+
+
+def _assert_same(a: web_cache.WebCohort, b: web_cache.WebCohort) -> None:
+    assert a.as_of == b.as_of
+    for f in fields(web_cache.WebCohort):
+        if f.name != "as_of":
+            pd.testing.assert_frame_equal(getattr(a, f.name), getattr(b, f.name), obj=f.name)
+
+
+@pytest.mark.parametrize("chunk", [7, 45, 10_000])
+def test_the_cohort_made_in_chunks_is_the_cohort_evaluated_at_once(web_engine, chunk):
+    """The pages read the same rows whatever the chunk size: the worklist (in its order), the
+    waiting flags and their fingerprints, the open flags' severities, the patients."""
+    config = replace(CONFIG, scale=ScaleSettings(chunk_patients=chunk, evaluation_workers=0))
+    made = web_cache.evaluate_for_web(web_engine, as_of=AS_OF, config=config)
+    whole = _whole(web_engine)
+    _assert_same(made, whole)
+    assert len(made.rows) > 200 and made.rows["is_urgent"].any() and len(made.waiting) > 20
+    assert set(made.rows["status"]) >= {"overdue", "due", "not_due"}
+
+
+def test_the_worklist_row_and_the_patient_page_agree(web_engine):
+    """A patient page is evaluated for that patient alone: its schedule is the worklist's row."""
     web_views.CACHE.clear()
-    patients = ["TOH-000072", "TOH-000230", "TOH-000256", "TOH-000067"]
-    cold = {mrn: _page(web_engine, mrn) for mrn in patients}
-    assert web_views.CACHE.peek("evaluation", web_views._evaluation_key(web_engine, AS_OF, CONFIG)) is None
-    web_views.cohort_evaluation(web_engine, as_of=AS_OF, config=CONFIG)  # what the worklist warms
-    for mrn in patients:
-        warm = _page(web_engine, mrn)
-        pd.testing.assert_series_equal(warm[0], cold[mrn][0], check_names=False)
-        if cold[mrn][1] is None:
-            assert warm[1] is None
-        else:
-            pd.testing.assert_series_equal(warm[1], cold[mrn][1], check_names=False)
-        # Flag codes are categorical: the cohort knows more categories than one patient; the values match.
-        pd.testing.assert_frame_equal(warm[2], cold[mrn][2], check_categorical=False, check_dtype=False)
-        assert list(warm[2]["code"].astype(str)) == list(cold[mrn][2]["code"].astype(str))
-        pd.testing.assert_frame_equal(warm[3], cold[mrn][3], check_dtype=False)  # an empty trend has object ids
-        assert warm[4] == cold[mrn][4]
+    rows = web_views.cohort_facts(web_engine, as_of=AS_OF, config=CONFIG).rows
+    found = 0
+    for mrn in ["TOH-000072", "TOH-000230", "TOH-000256", "TOH-000067"]:
+        row = rows.loc[rows["mrn"] == mrn]
+        schedule = web_views.patient_page(web_engine, mrn, as_of=AS_OF, config=CONFIG).report.schedule
+        if schedule is None:
+            assert not len(row)
+            continue
+        assert row["status"].iloc[0] == schedule["status"]
+        assert row["due_date"].iloc[0] == pd.Timestamp(schedule["due_date"]).strftime("%Y-%m-%d")
+        assert int(row["days_overdue"].iloc[0]) == int(schedule["days_overdue"])
+        found += 1
+    assert found >= 3
     web_views.CACHE.clear()
 
 
-def _sorted(frame: pd.DataFrame) -> pd.DataFrame:
-    frame = frame.copy()
-    for column in frame.columns:
-        if isinstance(frame[column].dtype, pd.CategoricalDtype):
-            frame[column] = frame[column].astype(str)
-    keys = [c for c in frame.columns if frame[c].map(lambda v: isinstance(v, (list, dict))).sum() == 0]
-    return frame.sort_values(keys, kind="stable").reset_index(drop=True)
-
-
-def test_an_acknowledgement_or_status_change_patches_the_cohort_evaluation_exactly(web_engine, monkeypatch):
+def test_an_acknowledgement_or_status_change_patches_the_cohort_exactly(web_engine, monkeypatch):
     """A clinician's acknowledgement must not cost every user a whole-cohort evaluation, nor show
-    anything different from one: the patched evaluation equals a fresh one, frame by frame."""
+    anything different from one: the patched cohort equals a fresh one, frame by frame."""
     from datetime import datetime, timezone
 
-    from monitor.services import evaluation as evaluation_service
     from monitor.services.acknowledgements import acknowledge
     from monitor.services.patient_status import change_status
 
     web_views.CACHE.clear()
-    web_views.cohort_evaluation(web_engine, as_of=AS_OF, config=CONFIG)
+    web_views.cohort_facts(web_engine, as_of=AS_OF, config=CONFIG)
     now = datetime(2026, 11, 20, 12, tzinfo=timezone.utc)
     urgent = web_views.review_list(web_engine, as_of=AS_OF, config=CONFIG)
     first = urgent.iloc[0]
@@ -65,19 +76,15 @@ def test_an_acknowledgement_or_status_change_patches_the_cohort_evaluation_exact
                 config=CONFIG, now=now)
     change_status(web_engine, "TOH-000072", "discharge", reason="moved away", actor="clerk", now=now)
 
-    fresh = evaluation_service.evaluate_db(web_engine, as_of=AS_OF, config=CONFIG, evidence=True)
+    fresh = _whole(web_engine)
 
     def no_cohort_evaluation(*args, **kwargs):
         raise AssertionError("the whole cohort was evaluated again")
 
-    monkeypatch.setattr(evaluation_service, "evaluate_db", no_cohort_evaluation)
-    patched = web_views.cohort_evaluation(web_engine, as_of=AS_OF, config=CONFIG)
-    for name in ("patients", "episodes", "scans", "pregnancies", "treatments"):
-        pd.testing.assert_frame_equal(_sorted(getattr(patched.cohort, name)), _sorted(getattr(fresh.cohort, name)),
-                                      check_dtype=False)
-    pd.testing.assert_frame_equal(_sorted(patched.schedule), _sorted(fresh.schedule), check_dtype=False)
-    pd.testing.assert_frame_equal(_sorted(patched.flags), _sorted(fresh.flags), check_dtype=False)
-    assert "TOH-000072" not in set(patched.schedule["mrn"])
+    monkeypatch.setattr(web_cache, "evaluate_for_web", no_cohort_evaluation)
+    patched = web_views.cohort_facts(web_engine, as_of=AS_OF, config=CONFIG)
+    _assert_same(patched, fresh)
+    assert "TOH-000072" not in set(patched.rows["mrn"])
     after = web_views.review_list(web_engine, as_of=AS_OF, config=CONFIG)
     assert (first["mrn"], first["code"]) not in set(zip(after["mrn"], after["code"]))
     web_views.CACHE.clear()
@@ -88,21 +95,23 @@ def test_an_import_still_evaluates_the_whole_cohort(web_engine, tmp_path):
     from monitor.services.importing import import_files
 
     web_views.CACHE.clear()
-    before = web_views.cohort_evaluation(web_engine, as_of=AS_OF, config=CONFIG)
+    before = web_views.cohort_facts(web_engine, as_of=AS_OF, config=CONFIG)
     (tmp_path / "symptoms.csv").write_text("mrn,reported_on,complaint,side\nTOH-000072,2026-11-01,knee_pain,left\n")
     import_files(web_engine, [tmp_path / "symptoms.csv"], today=AS_OF, actor="t",
                  risk_codes=CONFIG.schedule.risk_factor_codes)
     key = web_views._evaluation_key(web_engine, AS_OF, CONFIG)
-    assert web_cache._patched(web_engine, *web_views.CACHE.held("evaluation"), key=key, config=CONFIG) is None
-    after = web_views.cohort_evaluation(web_engine, as_of=AS_OF, config=CONFIG)
-    assert after is not before and len(after.cohort.symptoms) == len(before.cohort.symptoms) + 1
+    assert web_cache._patched(web_engine, *web_views.CACHE.held("cohort"), key=key, config=CONFIG) is None
+    after = web_views.cohort_facts(web_engine, as_of=AS_OF, config=CONFIG)
+    assert after is not before
+    _assert_same(after, _whole(web_engine))
     web_views.CACHE.clear()
 
 
-def test_the_review_list_is_kept_then_patched_into_the_list_made_from_scratch(web_engine, monkeypatch):
+def test_the_review_list_is_kept_then_made_from_the_patched_cohort(web_engine, monkeypatch):
     """A page turn on the review list must not fingerprint every flag again (seconds at 100k
     patients), and after acknowledgements and a status change, in any order with other pages read
-    between them, the list made from the kept one equals the list made from scratch, row by row."""
+    between them, the list equals the list made from scratch, row by row, with no patient but
+    the changed ones evaluated again."""
     from datetime import datetime, timezone
 
     from monitor.services.acknowledgements import acknowledge
@@ -112,30 +121,30 @@ def test_the_review_list_is_kept_then_patched_into_the_list_made_from_scratch(we
     first = web_views.review_list(web_engine, as_of=AS_OF, config=CONFIG)
     assert web_views.review_list(web_engine, as_of=AS_OF, config=CONFIG) is first  # kept
     assert first["seen_by_run"].all() and len(first) > 20
+    assert list(first.columns) == ["patient_id", "first_seen_on", "days_open", "mrn", "name", "severity", "code",
+                                   "title", "evidence", "seen_by_run", "action", "sources"]
     now = datetime(2026, 11, 20, 12, tzinfo=timezone.utc)
     a, b = first.iloc[0], first.loc[first["mrn"] != first.iloc[0]["mrn"]].iloc[-1]
-    start = web_views.cohort_evaluation(web_engine, as_of=AS_OF, config=CONFIG)
+    start = web_views.cohort_facts(web_engine, as_of=AS_OF, config=CONFIG)
+    evaluated, real = [], web_cache._evaluate_one
+
+    def spy(engine, pid, **kwargs):
+        evaluated.append(pid)
+        return real(engine, pid, **kwargs)
+
+    monkeypatch.setattr(web_cache, "_evaluate_one", spy)
     acknowledge(web_engine, a["mrn"], a["code"], note="seen", actor="dr", on_behalf_of=None, as_of=AS_OF,
                 config=CONFIG, now=now)
-    held = web_views.cohort_evaluation(web_engine, as_of=AS_OF, config=CONFIG)  # the worklist, read between
-    # An acknowledgement changes no record: the patched evaluation keeps the cohort's frames, uncopied.
-    assert held is not start and held.cohort.scans is start.cohort.scans and held.cohort.patients is start.cohort.patients
+    held = web_views.cohort_facts(web_engine, as_of=AS_OF, config=CONFIG)  # the worklist, read between
+    assert held is not start and evaluated == [a["patient_id"]]
     acknowledge(web_engine, b["mrn"], b["code"], note="seen", actor="dr", on_behalf_of=None, as_of=AS_OF,
                 config=CONFIG, now=now)
     c = first.loc[~first["mrn"].isin([a["mrn"], b["mrn"]])].iloc[len(first) // 2]
     change_status(web_engine, c["mrn"], "discharge", reason="moved away", actor="clerk", now=now)
-
-    made, real = [], web_views._review_rows
-
-    def spy(engine, evaluation, *, as_of, patient_ids=None):
-        made.append(patient_ids)
-        return real(engine, evaluation, as_of=as_of, patient_ids=patient_ids)
-
-    monkeypatch.setattr(web_views, "_review_rows", spy)
     patched = web_views.review_list(web_engine, as_of=AS_OF, config=CONFIG)
-    ids = dict(zip(first["mrn"], first["patient_id"]))
-    assert made == [frozenset({ids[a["mrn"]], ids[b["mrn"]], ids[c["mrn"]]})]  # those patients only
-    scratch = real(web_engine, web_views.cohort_evaluation(web_engine, as_of=AS_OF, config=CONFIG), as_of=AS_OF)
+    # Each write patched the cohort held then: b's acknowledgement and c's discharge together.
+    assert sorted(evaluated[1:]) == sorted([b["patient_id"], c["patient_id"]])
+    scratch = web_views.review_rows_of(web_engine, _whole(web_engine), as_of=AS_OF)
     pd.testing.assert_frame_equal(patched, scratch)
     assert (a["mrn"], a["code"]) not in set(zip(patched["mrn"], patched["code"]))
     assert c["mrn"] not in set(patched["mrn"]) and len(patched) < len(first) - 2
@@ -144,7 +153,6 @@ def test_the_review_list_is_kept_then_patched_into_the_list_made_from_scratch(we
 
 def test_a_nightly_run_makes_the_review_list_again(web_engine, tmp_path):
     """`flag_seen` rows written by a night change the list's ages: the kept list is not used."""
-    from dataclasses import replace
     from datetime import datetime, timedelta, timezone
 
     from sqlalchemy import text
@@ -161,4 +169,19 @@ def test_a_nightly_run_makes_the_review_list_again(web_engine, tmp_path):
             now_utc=datetime.now(timezone.utc), trigger="manual", actor="t")
     after = web_views.review_list(web_engine, as_of=AS_OF, config=CONFIG)
     assert after is not before and after["seen_by_run"].all()
+    web_views.CACHE.clear()
+
+
+def test_an_empty_database_gives_empty_pages(tmp_path):
+    """No patients: every frame empty, with its columns and types (the pages render '0')."""
+    from monitor import store
+
+    engine = store.make_engine(f"sqlite:///{tmp_path / 'empty.db'}")
+    store.init_db(engine)
+    made = web_cache.evaluate_for_web(engine, as_of=AS_OF, config=CONFIG)
+    assert list(made.rows.columns) == web_cache.WORKLIST_COLUMNS and not len(made.rows)
+    assert not len(made.waiting) and not len(made.open_flags) and not len(made.patients)
+    overview = web_views.clinic_overview(engine, as_of=AS_OF, config=CONFIG)
+    assert overview["dxa"] == [("overdue", 0), ("due", 0), ("due_soon", 0), ("not_due", 0)]
+    assert not len(web_views.review_list(engine, as_of=AS_OF, config=CONFIG))
     web_views.CACHE.clear()

@@ -17,10 +17,13 @@ recording an outreach does not re-evaluate the cohort.
 
 from __future__ import annotations
 
+import bisect
 import threading
+from collections import OrderedDict
 from dataclasses import dataclass, fields
 from datetime import date
 
+import numpy as np
 import pandas as pd
 from sqlalchemy import Engine, text
 
@@ -42,6 +45,8 @@ class _Cache:
     def __init__(self):
         self._lock = threading.RLock()  # a value may be computed from another cached one
         self._values: dict[str, tuple[tuple, object]] = {}
+        self._patches: dict[tuple, tuple[tuple, frozenset]] = {}
+        self._recent: dict[str, OrderedDict] = {}
 
     def get(self, kind: str, key: tuple, compute):
         with self._lock:
@@ -63,9 +68,50 @@ class _Cache:
             held = self._values.get(kind)
             return held[1] if held is not None and held[0] == key else None
 
+    def recent(self, kind: str, key: tuple, compute, *, keep: int):
+        """The value of `key` among the latest `keep` of `kind` (least recently used dropped);
+        computed outside the lock, so two pages are made side by side."""
+        with self._lock:
+            kept = self._recent.setdefault(kind, OrderedDict())
+            if key in kept:
+                kept.move_to_end(key)
+                return kept[key]
+        value = compute()
+        with self._lock:
+            kept[key] = value
+            while len(kept) > keep:
+                kept.popitem(last=False)
+        return value
+
     def clear(self) -> None:
         with self._lock:
             self._values.clear()
+            self._patches.clear()
+            self._recent.clear()
+
+    # The cohort's patches: new key -> (the key it was patched from, the patients made again), the
+    # latest few, so a value made from an older cohort (the review list) can be patched the same way.
+    MAX_PATCHES = 64
+
+    def note_patch(self, old_key: tuple, new_key: tuple, patients: frozenset) -> None:
+        with self._lock:
+            self._patches[new_key] = (old_key, patients)
+            while len(self._patches) > self.MAX_PATCHES:
+                del self._patches[next(iter(self._patches))]
+
+    def patched_since(self, old_key: tuple, new_key: tuple) -> frozenset | None:
+        """The patients whose rows differ between the cohorts of `old_key` and `new_key`, when one
+        was patched into the other (through the patches kept); None when it was not."""
+        with self._lock:
+            patients, key = frozenset(), new_key
+            for _ in range(self.MAX_PATCHES + 1):
+                if key == old_key:
+                    return patients
+                step = self._patches.get(key)
+                if step is None:
+                    return None
+                key, patients = step[0], patients | step[1]
+            return None
 
 
 CACHE = _Cache()
@@ -231,7 +277,9 @@ def cohort_facts(engine: Engine, *, as_of: date, config: Config, key: tuple | No
         if held is not None:
             patched = _patched(engine, *held, key=key, config=config)
             if patched is not None:
-                return patched
+                cohort, patients = patched
+                CACHE.note_patch(held[0], key, frozenset(patients))
+                return cohort
         return evaluate_for_web(engine, as_of=as_of, config=config)
 
     return CACHE.get("cohort", key, compute)
@@ -242,10 +290,11 @@ PATCHABLE = {"flag_acknowledgement": "acknowledge_flag", "patient_status_change"
 PATCH_MAX_PATIENTS = 50
 
 
-def _patched(engine: Engine, old_key: tuple, old: WebCohort, *, key: tuple, config: Config) -> WebCohort | None:
-    """`old` with the rows of the patients changed since `old_key` made again; None when the
-    change is not one of PATCHABLE's (or touches too many patients): the caller then evaluates
-    the cohort."""
+def _patched(engine: Engine, old_key: tuple, old: WebCohort, *, key: tuple,
+             config: Config) -> tuple[WebCohort, set[int]] | None:
+    """`old` with the rows of the patients changed since `old_key` made again, and those patients;
+    None when the change is not one of PATCHABLE's (or touches too many patients): the caller
+    then evaluates the cohort."""
     (as_of, config_id, old_version), (new_as_of, new_config_id, new_version) = old_key, key
     if (as_of, config_id) != (new_as_of, new_config_id) or len(old_version) != len(new_version):
         return None
@@ -268,9 +317,9 @@ def _patched(engine: Engine, old_key: tuple, old: WebCohort, *, key: tuple, conf
     if len(pids) > PATCH_MAX_PATIENTS:
         return None
     if not pids:
-        return old
-    return spliced(old, [web_facts(_evaluate_one(engine, pid, as_of=as_of, config=config)) for pid in sorted(pids)],
-                   pids)
+        return old, pids
+    fresh = [web_facts(_evaluate_one(engine, pid, as_of=as_of, config=config)) for pid in sorted(pids)]
+    return spliced(old, fresh, pids), pids
 
 
 def _evaluate_one(engine: Engine, pid: int, *, as_of: date, config: Config) -> Evaluation:
@@ -286,13 +335,54 @@ def _evaluate_one(engine: Engine, pid: int, *, as_of: date, config: Config) -> E
 
 def spliced(old: WebCohort, fresh: list[WebCohort], pids: set[int]) -> WebCohort:
     """`old` with the rows of `pids` replaced by theirs in `fresh` (each patient's own part), in
-    each frame's order: what the cohort evaluated again gives."""
+    each frame's order: what the cohort evaluated again gives. The kept rows stay in order; the
+    fresh ones go where their order puts them (a search, not a sort of the cohort's rows)."""
     frames = {}
     for f in fields(WebCohort):
         if f.name == "as_of":
             continue
         held = getattr(old, f.name)
-        parts = [held.loc[~held["patient_id"].isin(list(pids))]] + [getattr(e, f.name) for e in fresh]
-        frame = pd.concat([p for p in parts if len(p)] or parts[:1], ignore_index=True)
-        frames[f.name] = _in_worklist_order(frame) if f.name == "rows" else _by_patient(frame)
+        kept = held.loc[~held["patient_id"].isin(list(pids))].reset_index(drop=True)
+        parts = [getattr(e, f.name) for e in fresh]
+        if f.name == "rows":
+            parts = [p.iloc[[i]] for p in parts for i in range(len(p))]
+            keys = _WorklistKeys(kept)
+            inserts = [((bisect.bisect_left(keys, key), key), p) for p in parts for key in [_worklist_key(p.iloc[0])]]
+        else:
+            ids = kept["patient_id"].to_numpy()
+            inserts = [((int(np.searchsorted(ids, pid)), pid), p) for p in parts if len(p)
+                       for pid in [int(p["patient_id"].iloc[0])]]
+        frames[f.name] = _inserted(kept, inserts)
     return WebCohort(old.as_of, **frames)
+
+
+def _worklist_key(row) -> tuple:
+    """A worklist row's place in WORKLIST_ORDER: most overdue first, then due date (a blank one
+    last), then MRN."""
+    due = row["due_date"]
+    return (-int(row["days_overdue"]), (1, "") if pd.isna(due) else (0, str(due)), str(row["mrn"]))
+
+
+class _WorklistKeys:
+    """The worklist rows' keys (`_worklist_key`) as a sequence for `bisect`, each read when asked."""
+
+    def __init__(self, rows: pd.DataFrame):
+        self._rows = rows
+
+    def __len__(self) -> int:
+        return len(self._rows)
+
+    def __getitem__(self, i: int) -> tuple:
+        return _worklist_key(self._rows.iloc[i])
+
+
+def _inserted(kept: pd.DataFrame, inserts: list[tuple[tuple, pd.DataFrame]]) -> pd.DataFrame:
+    """`kept` with each ((position, order key), rows) put before the kept row at that position,
+    rows with the same position in their keys' order."""
+    pieces, last = [], 0
+    for (position, _key), rows in sorted(inserts, key=lambda item: item[0]):
+        pieces += [kept.iloc[last:position], rows]
+        last = position
+    pieces.append(kept.iloc[last:])
+    full = [p for p in pieces if len(p)]
+    return pd.concat(full, ignore_index=True) if full else kept.iloc[:0].reset_index(drop=True)

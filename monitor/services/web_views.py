@@ -102,22 +102,43 @@ def worklist(engine: Engine, *, as_of: date, config: Config, query: str = "", st
 def review_list(engine: Engine, *, as_of: date, config: Config) -> pd.DataFrame:
     """The clinician's review list (services.review, as `monitor flags review`), from the kept
     cohort's waiting flags (fingerprinted as each chunk was evaluated), with each flag's action and
-    sources for the page (and patient_id). Kept in memory while neither the cohort nor `flag_seen`
-    changes (a nightly run); an acknowledgement or a status change patches the cohort for that
-    patient, and the list is aged again from it (no flag fingerprinted again)."""
+    sources for the page (and patient_id).
+
+    Kept in memory while neither the cohort nor `flag_seen` changes (a nightly run). After an
+    acknowledgement or a status change, only the rows of the patients the cohort was patched for
+    are made again, and the list sorted again: a patient and code is one row and the order is
+    total, so it is the list made from scratch."""
+    from monitor.rules.acknowledgements import sort_review
+
     key = _evaluation_key(engine, as_of, config)
     cohort = cohort_facts(engine, as_of=as_of, config=config, key=key)
     seen = seen_version(engine)
-    return CACHE.get("review", (key, seen), lambda: review_rows_of(engine, cohort, as_of=as_of))
+
+    def compute():
+        held = CACHE.held("review")
+        patients = CACHE.patched_since(held[0][0], key) if held is not None and held[0][1] == seen else None
+        if patients is None:
+            return review_rows_of(engine, cohort, as_of=as_of)
+        old = held[1]
+        kept = old.loc[~old["patient_id"].isin(list(patients))]
+        fresh = review_rows_of(engine, cohort, as_of=as_of, patient_ids=patients) if patients else kept.iloc[:0]
+        if not len(fresh):
+            return kept.reset_index(drop=True)
+        return sort_review(pd.concat([kept, fresh.astype(old.dtypes.to_dict())], ignore_index=True))
+
+    return CACHE.get("review", (key, seen), compute)
 
 
-def review_rows_of(engine: Engine, cohort: WebCohort, *, as_of: date) -> pd.DataFrame:
-    """The review list of the kept cohort: its waiting flags aged by the `flag_seen` rows, with
-    MRN, name, action and sources."""
+def review_rows_of(engine: Engine, cohort: WebCohort, *, as_of: date, patient_ids=None) -> pd.DataFrame:
+    """The review list of the kept cohort (or of `patient_ids`' rows only): its waiting flags aged
+    by the `flag_seen` rows, with MRN, name, action and sources."""
     from monitor.rules.acknowledgements import review_ages
     from monitor.services.review import REVIEW_FIELDS, load_seen
 
-    rows = review_ages(cohort.waiting, load_seen(engine), as_of=as_of, keep=("action", "sources"))
+    waiting = cohort.waiting
+    if patient_ids is not None:
+        waiting = waiting.loc[waiting["patient_id"].isin(list(patient_ids))]
+    rows = review_ages(waiting, load_seen(engine, patient_ids), as_of=as_of, keep=("action", "sources"))
     people = cohort.patients.set_index("patient_id")
     rows = rows.assign(mrn=rows["patient_id"].map(people["mrn"]),
                        name=rows["patient_id"].map(people["name"]).fillna(""))
@@ -212,13 +233,28 @@ class PatientPage:
 
 def patient_report(engine: Engine, mrn: str, *, as_of: date, config: Config):
     """One patient's report data with acknowledgements applied, evaluated for this patient alone
-    (a few queries for that patient; the same result as the cohort's evaluation gives them)."""
+    (a few queries for that patient; the same result as the cohort's evaluation gives them).
+
+    The latest few are kept, keyed on the data's version like the cohort (services.web_cache):
+    the page shown again after an outreach is recorded, or the chart beside it, is not evaluated
+    again; any write an evaluation reads makes it again."""
+    from monitor.services.evaluation import check_mrn
+
+    mrn = check_mrn(mrn)
+    return CACHE.recent("patient report", (_evaluation_key(engine, as_of, config), mrn),
+                        lambda: _evaluated_report(engine, mrn, as_of=as_of, config=config), keep=REPORTS_KEPT)
+
+
+REPORTS_KEPT = 64
+
+
+def _evaluated_report(engine: Engine, mrn: str, *, as_of: date, config: Config):
     from monitor.reports.data import patient_reports
     from monitor.rules.evaluation import evaluate
     from monitor.services.acknowledgements import load_acknowledgements
-    from monitor.services.evaluation import check_mrn, patient_history
+    from monitor.services.evaluation import patient_history
 
-    cohort = patient_history(engine, check_mrn(mrn))
+    cohort = patient_history(engine, mrn)
     pid = int(cohort.patients["patient_id"].iloc[0])
     evaluation = evaluate(cohort, as_of=as_of, config=config,
                           acknowledgements=load_acknowledgements(engine, patient_id=pid))

@@ -141,10 +141,18 @@ def test_the_review_list_is_kept_then_made_from_the_patched_cohort(web_engine, m
                 config=CONFIG, now=now)
     c = first.loc[~first["mrn"].isin([a["mrn"], b["mrn"]])].iloc[len(first) // 2]
     change_status(web_engine, c["mrn"], "discharge", reason="moved away", actor="clerk", now=now)
+    made, real_rows = [], web_views.review_rows_of
+
+    def rows_spy(engine, cohort, *, as_of, patient_ids=None):
+        made.append(patient_ids)
+        return real_rows(engine, cohort, as_of=as_of, patient_ids=patient_ids)
+
+    monkeypatch.setattr(web_views, "review_rows_of", rows_spy)
     patched = web_views.review_list(web_engine, as_of=AS_OF, config=CONFIG)
     # Each write patched the cohort held then: b's acknowledgement and c's discharge together.
     assert sorted(evaluated[1:]) == sorted([b["patient_id"], c["patient_id"]])
-    scratch = web_views.review_rows_of(web_engine, _whole(web_engine), as_of=AS_OF)
+    assert made == [frozenset({a["patient_id"], b["patient_id"], c["patient_id"]})]  # those patients' rows only
+    scratch = real_rows(web_engine, _whole(web_engine), as_of=AS_OF)
     pd.testing.assert_frame_equal(patched, scratch)
     assert (a["mrn"], a["code"]) not in set(zip(patched["mrn"], patched["code"]))
     assert c["mrn"] not in set(patched["mrn"]) and len(patched) < len(first) - 2
@@ -184,4 +192,55 @@ def test_an_empty_database_gives_empty_pages(tmp_path):
     overview = web_views.clinic_overview(engine, as_of=AS_OF, config=CONFIG)
     assert overview["dxa"] == [("overdue", 0), ("due", 0), ("due_soon", 0), ("not_due", 0)]
     assert not len(web_views.review_list(engine, as_of=AS_OF, config=CONFIG))
+    web_views.CACHE.clear()
+
+
+def test_patients_made_again_go_back_where_the_cohort_has_them(web_engine):
+    """Splicing patients' own evaluations into the cohort (their rows found by search, not a sort)
+    gives the cohort back: first, last, middle and neighbouring rows of the worklist, a patient
+    without a worklist row, and one with none of some frame."""
+    whole = _whole(web_engine)
+    order = list(whole.rows["patient_id"])
+    inactive = sorted(set(whole.patients["patient_id"]) - set(order))
+    pids = {order[0], order[1], order[len(order) // 2], order[len(order) // 2 + 1], order[-1], *inactive[:2]}
+    assert inactive
+    fresh = [web_cache.web_facts(web_cache._evaluate_one(web_engine, pid, as_of=AS_OF, config=CONFIG))
+             for pid in sorted(pids)]
+    _assert_same(web_cache.spliced(whole, fresh, pids), whole)
+    _assert_same(web_cache.spliced(whole, list(reversed(fresh)), pids), whole)
+
+
+def test_a_patient_report_is_kept_until_a_write_the_rules_read(web_engine, monkeypatch):
+    """The page shown again after an outreach is recorded is not evaluated again (reminders are
+    read for the page each time); an acknowledgement makes it again, and shows it."""
+    from datetime import datetime, timezone
+
+    from monitor.services.acknowledgements import acknowledge
+    from monitor.services.reminders import act
+
+    web_views.CACHE.clear()
+    evaluated, real = [], web_views._evaluated_report
+
+    def spy(engine, mrn, **kwargs):
+        evaluated.append(mrn)
+        return real(engine, mrn, **kwargs)
+
+    monkeypatch.setattr(web_views, "_evaluated_report", spy)
+    review = web_views.review_list(web_engine, as_of=AS_OF, config=CONFIG)
+    rows = web_views.cohort_facts(web_engine, as_of=AS_OF, config=CONFIG).rows
+    reminded = set(rows.loc[rows["status"].isin(["due", "overdue"]), "mrn"])  # the nightly run opened theirs
+    flag = review.loc[review["mrn"].isin(reminded)].iloc[0]
+    mrn, code = flag["mrn"], flag["code"]
+    first = web_views.patient_page(web_engine, mrn, as_of=AS_OF, config=CONFIG)
+    web_views.patient_chart_svg(web_engine, mrn, as_of=AS_OF, config=CONFIG)
+    assert evaluated == [mrn]
+    act(web_engine, mrn, kind="outreach", outcome="unreachable", actor="clerk", today=AS_OF, config=CONFIG)
+    again = web_views.patient_page(web_engine, mrn, as_of=AS_OF, config=CONFIG)
+    assert evaluated == [mrn] and again.report is first.report and len(again.events) == len(first.events) + 1
+    acknowledge(web_engine, mrn, code, note="seen", actor="dr", on_behalf_of=None, as_of=AS_OF, config=CONFIG,
+                now=datetime(2026, 11, 20, 12, tzinfo=timezone.utc))
+    after = web_views.patient_page(web_engine, mrn, as_of=AS_OF, config=CONFIG)
+    assert evaluated == [mrn, mrn]
+    flags = after.report.flags
+    assert (flags.loc[flags["code"].astype(str) == code, "acknowledged_by"] != "").all()
     web_views.CACHE.clear()

@@ -4,9 +4,10 @@ Makes a cohort with `monitor synth`, imports it, runs the nightly job (reminders
 app in-process (ASGI test client) for the worklist, a search, and patient pages, and prints the
 server time each took (the app's Server-Timing header): the first worklist (the cohort is
 evaluated and cached), then warm requests, then the first request after a reminder is recorded
-(reminder states recomputed; the cohort evaluation kept), the review list (first, then other pages),
-and after a clinician acknowledges a flag from it (the cohort evaluation and the review list patched
-for that patient)."""
+(reminder states recomputed; the cohort kept) and that patient's page again (its report kept), the
+review list (first, then other pages), and after a clinician acknowledges a flag from it (the cohort
+and the review list patched for that patient). Last, the app process's peak RSS (the evaluation
+workers' own memory is not in it)."""
 
 from __future__ import annotations
 
@@ -75,6 +76,8 @@ def main() -> None:
     client.post(f"/patients/{mrns[0]}/reminder", data={"csrf_token": csrf, "reminder_id": reminder_id,
                                                        "action": "outreach:contacted", "note": "bench"})
     results["worklist after an outreach"] = [server_ms(client.get("/worklist"))]
+    results["the patient page again after the outreach (its report kept)"] = [
+        server_ms(client.get(f"/patients/{mrns[0]}"))]
     first_review = client.get("/review")
     results["review, first (every waiting flag fingerprinted)"] = [server_ms(first_review)]
     results["review, next pages"] = [server_ms(client.get(f"/review?page={n}")) for n in (2, 3, 4, 5, 1)]

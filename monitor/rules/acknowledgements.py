@@ -164,6 +164,7 @@ def review_list(flags: pd.DataFrame, seen: pd.DataFrame, *, as_of, min_severity:
 
 
 CANDIDATE_COLUMNS = ["patient_id", "code", "severity", "title", "evidence", "fingerprint"]
+AGE_COLUMNS = ("first_seen_on", "days_open", "seen_by_run")
 
 
 def review_candidates(flags: pd.DataFrame, *, min_severity: str = "warn") -> pd.DataFrame:
@@ -182,8 +183,9 @@ def review_candidates(flags: pd.DataFrame, *, min_severity: str = "warn") -> pd.
 
 def review_ages(waiting: pd.DataFrame, seen: pd.DataFrame, *, as_of, keep: tuple[str, ...] = ()) -> pd.DataFrame:
     """The review list (`review_list`) of `review_candidates`, aged by the `flag_seen` rows, with
-    the candidates' columns `keep` too (the frame given is not changed)."""
-    columns = REVIEW_COLUMNS + list(keep)
+    the candidates' columns `keep` too (the frame given is not changed). Candidates without their
+    title and evidence (patient_id, code, severity, fingerprint) give the list without them."""
+    columns = [c for c in REVIEW_COLUMNS if c in waiting.columns or c in AGE_COLUMNS] + list(keep)
     if not len(waiting):
         return pd.DataFrame(columns=columns)
     waiting = waiting.copy()

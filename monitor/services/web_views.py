@@ -15,6 +15,7 @@ from monitor import store
 from monitor.config import Config
 from monitor.rules.evaluation import EXPORT_COLUMNS
 from monitor.rules.reminders import reminder_states
+from monitor.services.review import load_seen
 from monitor.services.web_cache import CACHE, WebCohort, _evaluation_key, cohort_facts, reminder_version, seen_version
 
 WORKLIST_STATUSES = ("overdue", "due", "due_soon")
@@ -99,10 +100,28 @@ def worklist(engine: Engine, *, as_of: date, config: Config, query: str = "", st
     return WorklistPage(rows.reset_index(drop=True), total, page, pages, as_of)
 
 
+REVIEW_ORDER_COLUMNS = ["patient_id", "code", "severity", "first_seen_on", "days_open", "seen_by_run"]
+
+
 def review_list(engine: Engine, *, as_of: date, config: Config) -> pd.DataFrame:
-    """The clinician's review list (services.review, as `monitor flags review`), from the kept
-    cohort's waiting flags (fingerprinted as each chunk was evaluated), with each flag's action and
-    sources for the page (and patient_id).
+    """The clinician's review list (services.review, as `monitor flags review`), every row with
+    its texts, each flag's action and sources (and patient_id): `review_page` gives one page."""
+    order, cohort = review_order(engine, as_of=as_of, config=config)
+    return review_texts(order, cohort)
+
+
+def review_page(engine: Engine, *, as_of: date, config: Config, page: int, size: int) -> tuple[pd.DataFrame, int]:
+    """One page of the review list (1 is the first; a page past the last is the last) with its
+    texts, and how many flags the list holds."""
+    order, cohort = review_order(engine, as_of=as_of, config=config)
+    pages = max(1, -(-len(order) // size))
+    page = min(max(1, page), pages)
+    return review_texts(order.iloc[(page - 1) * size: page * size], cohort), len(order)
+
+
+def review_order(engine: Engine, *, as_of: date, config: Config) -> tuple[pd.DataFrame, WebCohort]:
+    """The review list's order (REVIEW_ORDER_COLUMNS: no texts, which stay in the kept cohort's
+    waiting flags, fingerprinted as each chunk was evaluated), and that cohort.
 
     Kept in memory while neither the cohort nor `flag_seen` changes (a nightly run). After an
     acknowledgement or a status change, only the rows of the patients the cohort was patched for
@@ -126,23 +145,47 @@ def review_list(engine: Engine, *, as_of: date, config: Config) -> pd.DataFrame:
             return kept.reset_index(drop=True)
         return sort_review(pd.concat([kept, fresh.astype(old.dtypes.to_dict())], ignore_index=True))
 
-    return CACHE.get("review", (key, seen), compute)
+    return CACHE.get("review", (key, seen), compute), cohort
+
+
+REVIEW_CHUNK = 20_000  # waiting flags aged at a time (their `flag_seen` rows read for their patients only)
 
 
 def review_rows_of(engine: Engine, cohort: WebCohort, *, as_of: date, patient_ids=None) -> pd.DataFrame:
-    """The review list of the kept cohort (or of `patient_ids`' rows only): its waiting flags aged
-    by the `flag_seen` rows, with MRN, name, action and sources."""
-    from monitor.rules.acknowledgements import review_ages
-    from monitor.services.review import REVIEW_FIELDS, load_seen
+    """The review list's order (REVIEW_ORDER_COLUMNS) of the kept cohort (or of `patient_ids`'
+    rows only): its waiting flags aged by the `flag_seen` rows. Aged a few thousand patients at a
+    time (a flag's age reads its own patient's rows only), then sorted into the one list."""
+    from monitor.rules.acknowledgements import review_ages, sort_review
+
+    waiting = cohort.waiting[["patient_id", "code", "severity", "fingerprint"]]
+    if patient_ids is not None:  # a few patients: their own `flag_seen` rows
+        waiting = waiting.loc[waiting["patient_id"].isin(list(patient_ids))]
+        rows = review_ages(waiting, load_seen(engine, patient_ids), as_of=as_of)
+    else:
+        ids = waiting["patient_id"].to_numpy()  # in patient id order (WebCohort)
+        parts, start = [], 0
+        while start < len(waiting):  # a patient's flags never split: `end` is past the last patient's
+            end = int(ids.searchsorted(ids[min(start + REVIEW_CHUNK, len(ids)) - 1], side="right"))
+            seen = load_seen(engine, id_range=(int(ids[start]), int(ids[end - 1])))
+            parts.append(review_ages(waiting.iloc[start:end], seen, as_of=as_of))
+            start = end
+        rows = (sort_review(pd.concat(parts, ignore_index=True)) if len(parts) > 1
+                else parts[0] if parts else review_ages(waiting, pd.DataFrame(), as_of=as_of))
+    return rows[REVIEW_ORDER_COLUMNS].reset_index(drop=True)
+
+
+def review_texts(rows: pd.DataFrame, cohort: WebCohort) -> pd.DataFrame:
+    """Review rows (REVIEW_ORDER_COLUMNS) with MRN, name, title, evidence, action and sources from
+    the cohort they were made of, in their order: patient_id, REVIEW_FIELDS, action, sources."""
+    from monitor.services.review import REVIEW_FIELDS
 
     waiting = cohort.waiting
-    if patient_ids is not None:
-        waiting = waiting.loc[waiting["patient_id"].isin(list(patient_ids))]
-    rows = review_ages(waiting, load_seen(engine, patient_ids), as_of=as_of, keep=("action", "sources"))
+    mine = waiting.loc[waiting["patient_id"].isin(rows["patient_id"].unique())]
+    texts = mine[["patient_id", "code", "title", "evidence", "action", "sources"]]
+    out = rows.merge(texts, on=["patient_id", "code"], how="left", sort=False)
     people = cohort.patients.set_index("patient_id")
-    rows = rows.assign(mrn=rows["patient_id"].map(people["mrn"]),
-                       name=rows["patient_id"].map(people["name"]).fillna(""))
-    return rows[["patient_id", *REVIEW_FIELDS, "action", "sources"]].reset_index(drop=True)
+    out = out.assign(mrn=out["patient_id"].map(people["mrn"]), name=out["patient_id"].map(people["name"]).fillna(""))
+    return out[["patient_id", *REVIEW_FIELDS, "action", "sources"]].reset_index(drop=True)
 
 
 def clinic_overview(engine: Engine, *, as_of: date, config: Config) -> dict:

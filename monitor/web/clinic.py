@@ -16,13 +16,13 @@ REVIEW_PAGE_SIZE = 50
 @router.get("/review")
 def review(request: Request, done: str = "", page_no: int = Query(1, alias="page"),
            session=Depends(role("clinician"))):
-    from monitor.services.web_views import record_web_access, review_list
+    from monitor.services.web_views import record_web_access, review_page
 
     state = request.app.state
-    rows = review_list(state.engine, as_of=as_of(request), config=state.config)
-    total, pages = len(rows), max(1, -(-len(rows) // REVIEW_PAGE_SIZE))
+    shown, total = review_page(state.engine, as_of=as_of(request), config=state.config, page=page_no,
+                               size=REVIEW_PAGE_SIZE)
+    pages = max(1, -(-total // REVIEW_PAGE_SIZE))
     page_no = min(max(1, page_no), pages)
-    shown = rows.iloc[(page_no - 1) * REVIEW_PAGE_SIZE: page_no * REVIEW_PAGE_SIZE]
     record_web_access(state.engine, actor=session.actor, action="view_review", subject="web review list",
                       rows=len(shown), detail={"page": page_no})
     message = "Flag acknowledged: it has left the review list until its evidence changes." if done == "ack" else ""

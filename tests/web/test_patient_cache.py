@@ -118,8 +118,10 @@ def test_the_review_list_is_kept_then_made_from_the_patched_cohort(web_engine, m
     from monitor.services.patient_status import change_status
 
     web_views.CACHE.clear()
+    order = web_views.review_order(web_engine, as_of=AS_OF, config=CONFIG)[0]
+    assert web_views.review_order(web_engine, as_of=AS_OF, config=CONFIG)[0] is order  # kept
+    assert list(order.columns) == web_views.REVIEW_ORDER_COLUMNS  # the texts stay in the cohort
     first = web_views.review_list(web_engine, as_of=AS_OF, config=CONFIG)
-    assert web_views.review_list(web_engine, as_of=AS_OF, config=CONFIG) is first  # kept
     assert first["seen_by_run"].all() and len(first) > 20
     assert list(first.columns) == ["patient_id", "first_seen_on", "days_open", "mrn", "name", "severity", "code",
                                    "title", "evidence", "seen_by_run", "action", "sources"]
@@ -152,7 +154,8 @@ def test_the_review_list_is_kept_then_made_from_the_patched_cohort(web_engine, m
     # Each write patched the cohort held then: b's acknowledgement and c's discharge together.
     assert sorted(evaluated[1:]) == sorted([b["patient_id"], c["patient_id"]])
     assert made == [frozenset({a["patient_id"], b["patient_id"], c["patient_id"]})]  # those patients' rows only
-    scratch = real_rows(web_engine, _whole(web_engine), as_of=AS_OF)
+    whole = _whole(web_engine)
+    scratch = web_views.review_texts(real_rows(web_engine, whole, as_of=AS_OF), whole)
     pd.testing.assert_frame_equal(patched, scratch)
     assert (a["mrn"], a["code"]) not in set(zip(patched["mrn"], patched["code"]))
     assert c["mrn"] not in set(patched["mrn"]) and len(patched) < len(first) - 2
@@ -243,4 +246,25 @@ def test_a_patient_report_is_kept_until_a_write_the_rules_read(web_engine, monke
     assert evaluated == [mrn, mrn]
     flags = after.report.flags
     assert (flags.loc[flags["code"].astype(str) == code, "acknowledged_by"] != "").all()
+    web_views.CACHE.clear()
+
+
+@pytest.mark.parametrize("chunk", [1, 7, 1_000_000])
+def test_the_review_list_aged_in_chunks_is_the_clis(web_engine, monkeypatch, chunk):
+    """However many waiting flags are aged at a time, the page lists what `monitor flags review`
+    lists, in its order, with the flag's action and sources beside it."""
+    from monitor.services.review import REVIEW_FIELDS, review_db
+
+    monkeypatch.setattr(web_views, "REVIEW_CHUNK", chunk)
+    web_views.CACHE.clear()
+    page = web_views.review_list(web_engine, as_of=AS_OF, config=CONFIG)
+    cli = review_db(web_engine, as_of=AS_OF, config=CONFIG)
+    assert len(page) > 20
+    pd.testing.assert_frame_equal(page[REVIEW_FIELDS], cli, check_dtype=False)
+    assert (page["action"] != "").all() and (page["sources"] != "").all()
+    second, total = web_views.review_page(web_engine, as_of=AS_OF, config=CONFIG, page=2, size=7)
+    assert total == len(page)
+    pd.testing.assert_frame_equal(second, page.iloc[7:14].reset_index(drop=True))
+    last, _ = web_views.review_page(web_engine, as_of=AS_OF, config=CONFIG, page=10_000, size=7)
+    pd.testing.assert_frame_equal(last, page.iloc[(len(page) - 1) // 7 * 7:].reset_index(drop=True))
     web_views.CACHE.clear()

@@ -7,6 +7,7 @@ import click
 from monitor.cli.context import as_of_option, pass_app
 
 READY = "web workspace on"
+WARM_EVERY_S = 60  # how often the server checks whether the cohort in memory is still the data's
 
 
 @click.command()
@@ -26,7 +27,9 @@ def serve(app, host, port, proxy_headers, forwarded_allow_ips, idle_minutes, as_
 
     Every page needs an account (`monitor users add`). Runs in the foreground until Ctrl-C or
     SIGTERM; it never runs the nightly jobs (that is `monitor daemon`). --as-of fixes the
-    evaluation date (the demo, training); the default is today in the clinic's time zone.
+    evaluation date (the demo, training); the default is today in the clinic's time zone. The
+    cohort's evaluation is kept in memory and made again in the background when the data or the
+    day changes (checked every minute).
 
     \b
     Example:
@@ -61,9 +64,20 @@ def serve(app, host, port, proxy_headers, forwarded_allow_ips, idle_minutes, as_
                 click.echo(f"{READY} http://{bound_host}:{bound_port}/ (Ctrl-C stops it)", err=True)
 
     server.startup = startup
+    # The cohort made before the first page, and again when the data or the day changes.
+    import threading
+
+    from monitor.services.audit import today_in
+    from monitor.services.web_views import keep_warm
+
+    stop_warming = threading.Event()
+    keep_warm(app.engine, app.config, lambda: as_of or today_in(app.config), every_s=WARM_EVERY_S, stop=stop_warming)
     # uvicorn re-raises the signal that stopped it once it has shut down; a quiet handler makes
     # that a clean exit 0 instead of death by signal.
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: None)
-    server.run()
+    try:
+        server.run()
+    finally:
+        stop_warming.set()
     click.echo("Stopped.", err=True)

@@ -40,21 +40,27 @@ REMINDER_TABLES = ("reminder", "reminder_event")
 
 
 class _Cache:
-    """One value per kind, replaced when its key changes; a lock so one request computes it."""
+    """One value per kind, replaced when its key changes. Computing a kind holds that kind's lock
+    (one request computes it, the others wait for it), never another kind's: a patient page is
+    not held up while the cohort is evaluated."""
 
     def __init__(self):
-        self._lock = threading.RLock()  # a value may be computed from another cached one
+        self._lock = threading.Lock()  # the dictionaries only, held briefly
+        self._computing: dict[str, threading.RLock] = {}
         self._values: dict[str, tuple[tuple, object]] = {}
         self._patches: dict[tuple, tuple[tuple, frozenset]] = {}
         self._recent: dict[str, OrderedDict] = {}
 
     def get(self, kind: str, key: tuple, compute):
         with self._lock:
-            held = self._values.get(kind)
-            if held is not None and held[0] == key:
-                return held[1]
+            computing = self._computing.setdefault(kind, threading.RLock())
+        with computing:
+            held = self.peek(kind, key)
+            if held is not None:
+                return held
             value = compute()
-            self._values[kind] = (key, value)
+            with self._lock:
+                self._values[kind] = (key, value)
             return value
 
     def held(self, kind: str) -> tuple | None:

@@ -5,6 +5,7 @@ The pages' part of the cohort evaluation is kept in memory by services.web_cache
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 from datetime import date
 
@@ -217,6 +218,37 @@ def overdue_csv(engine: Engine, *, as_of: date, config: Config, actor: str) -> t
     record_web_access(engine, actor=actor, action="export_overdue", subject="web download overdue.csv",
                       rows=out.count, detail={"as_of": as_of.isoformat()})
     return data, out.count
+
+
+def keep_warm(engine: Engine, config: Config, as_of, *, every_s: float, stop: threading.Event) -> threading.Thread:
+    """Keep what the pages read in memory for the next page (`monitor serve`): every `every_s`
+    seconds, a thread reads the data's version and, when it moved (an import, a new day, a write),
+    makes the cohort again (services.web_cache), and the reminder states and the review list's
+    order, before anyone asks; a page asked for meanwhile waits for it as it would for its own.
+    `as_of()` is the evaluation date. A failure is logged by its kind only (no patient data) and
+    tried again next time; the pages then make what they need as they would anyway."""
+    import logging
+    import time
+
+    log = logging.getLogger("monitor.web")
+
+    def loop():
+        while not stop.is_set():
+            try:
+                day, before, started = as_of(), CACHE.held("cohort"), time.perf_counter()
+                cohort = cohort_facts(engine, as_of=day, config=config)
+                _reminder_index(engine, config)
+                review_order(engine, as_of=day, config=config)
+                if CACHE.held("cohort") is not before:
+                    log.info("cohort in memory for %s: %d active patients (%.1f s)", day, len(cohort.rows),
+                             time.perf_counter() - started)
+            except Exception as exc:  # noqa: BLE001 - the pages still work without it
+                log.warning("keeping the cohort in memory failed (%s); the next page makes it", type(exc).__name__)
+            stop.wait(every_s)
+
+    thread = threading.Thread(target=loop, name="monitor-web-warm", daemon=True)
+    thread.start()
+    return thread
 
 
 def record_web_access(engine: Engine, *, actor: str, action: str, subject: str, rows: int = 0,

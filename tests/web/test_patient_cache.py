@@ -268,3 +268,50 @@ def test_the_review_list_aged_in_chunks_is_the_clis(web_engine, monkeypatch, chu
     last, _ = web_views.review_page(web_engine, as_of=AS_OF, config=CONFIG, page=10_000, size=7)
     pd.testing.assert_frame_equal(last, page.iloc[(len(page) - 1) // 7 * 7:].reset_index(drop=True))
     web_views.CACHE.clear()
+
+
+def _wait_for(predicate, seconds=60.0):
+    import time
+
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def test_the_server_makes_the_cohort_before_the_first_page_and_after_an_import(web_engine, tmp_path, monkeypatch):
+    """`monitor serve` keeps the cohort warm: the first worklist of the day, and the first after an
+    import, do not wait for the cohort's evaluation."""
+    import threading
+
+    from monitor.services.importing import import_files
+
+    web_views.CACHE.clear()
+    stop = threading.Event()
+    thread = web_views.keep_warm(web_engine, CONFIG, lambda: AS_OF, every_s=0.05, stop=stop)
+    try:
+        key = web_views._evaluation_key(web_engine, AS_OF, CONFIG)
+        assert _wait_for(lambda: web_views.CACHE.peek("cohort", key) is not None)
+        assert _wait_for(lambda: web_views.CACHE.held("reminders") is not None
+                         and web_views.CACHE.held("review") is not None)
+        (tmp_path / "symptoms.csv").write_text("mrn,reported_on,complaint,side\nTOH-000072,2026-11-01,knee_pain,left\n")
+        import_files(web_engine, [tmp_path / "symptoms.csv"], today=AS_OF, actor="t",
+                     risk_codes=CONFIG.schedule.risk_factor_codes)
+        moved = web_views._evaluation_key(web_engine, AS_OF, CONFIG)
+        assert moved != key and _wait_for(lambda: web_views.CACHE.peek("cohort", moved) is not None)
+        real = web_cache.evaluate_for_web
+
+        def no_evaluation(*args, **kwargs):
+            raise AssertionError("the page evaluated the cohort")
+
+        monkeypatch.setattr(web_cache, "evaluate_for_web", no_evaluation)
+        page = web_views.worklist(web_engine, as_of=AS_OF, config=CONFIG)
+        assert page.total > 20
+        monkeypatch.setattr(web_cache, "evaluate_for_web", real)
+    finally:
+        stop.set()
+        thread.join(timeout=60)
+    assert not thread.is_alive()
+    web_views.CACHE.clear()

@@ -18,10 +18,11 @@ import numpy as np
 import pandas as pd
 
 from monitor.config import Config
+from monitor.rules.evaluation import DUE_ORDER
 
 STATUS_ORDER = ("not_due", "due_soon", "due", "overdue")
 LOST_DAYS = 365  # overdue more than a year: lost to follow-up unless someone acts
-DUE_SORT = (["days_overdue", "due_date", "mrn"], [False, True, True])  # rules.evaluation.due_rows' order
+DUE_SORT = DUE_ORDER  # rules.evaluation.due_rows' order
 
 
 @dataclass(frozen=True)

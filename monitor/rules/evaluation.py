@@ -76,6 +76,11 @@ def apply_acknowledgements(flags: pd.DataFrame, cohort: Cohort, acks: pd.DataFra
     return mark_acknowledged(flags, acks)
 
 
+# The surveillance list's order: most overdue first, then by due date (a blank one last), then MRN
+# (one row per patient: the order is total).
+DUE_ORDER = (["days_overdue", "due_date", "mrn"], [False, True, True])
+
+
 def due_rows(evaluation: Evaluation, statuses: tuple[str, ...] = (), *, contacts: pd.DataFrame | None = None,
              reminders: pd.DataFrame | None = None) -> pd.DataFrame:
     """The surveillance list with the export's fields, most overdue first.
@@ -113,7 +118,8 @@ def due_rows(evaluation: Evaluation, statuses: tuple[str, ...] = (), *, contacts
         "reminder_detail": pick(reminders, "reminder_detail", "none"),
         "reminder_work": pick(reminders, "work", "none"),
     })
-    out = out.sort_values(["days_overdue", "due_date", "mrn"], ascending=[False, True, True], kind="stable")
+    by, ascending = DUE_ORDER
+    out = out.sort_values(by, ascending=ascending, kind="stable")
     return out.reset_index(drop=True)
 
 

@@ -29,7 +29,7 @@ from sqlalchemy import Engine, text
 
 from monitor import store
 from monitor.config import Config
-from monitor.rules.evaluation import Evaluation, due_rows
+from monitor.rules.evaluation import DUE_ORDER, Evaluation, due_rows
 
 # Audit actions that change nothing an evaluation reads (views, exports, sign-ins, reminder work,
 # the nightly worklist): they must not throw away the cached cohort evaluation.
@@ -163,7 +163,7 @@ def _evaluation_key(engine: Engine, as_of: date, config: Config) -> tuple:
 # The worklist's columns (one row per active patient) and its order: most overdue first.
 WORKLIST_COLUMNS = ["patient_id", "mrn", "name", "birth_date", "status", "due_date", "days_overdue", "flags",
                     "is_urgent", "hay"]
-WORKLIST_ORDER = (["days_overdue", "due_date", "mrn"], [False, True, True])
+WORKLIST_ORDER = DUE_ORDER  # rules.evaluation.due_rows' order
 WAITING_COLUMNS = ["patient_id", "code", "severity", "title", "evidence", "fingerprint", "action", "sources"]
 
 

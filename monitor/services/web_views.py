@@ -14,14 +14,14 @@ from sqlalchemy import Engine, select
 
 from monitor import store
 from monitor.config import Config
-from monitor.rules.evaluation import EXPORT_COLUMNS
+from monitor.rules.evaluation import DUE_ORDER, EXPORT_COLUMNS
 from monitor.rules.reminders import reminder_states
 from monitor.services.review import load_seen
 from monitor.services.web_cache import CACHE, WebCohort, _evaluation_key, cohort_facts, reminder_version, seen_version
 
 WORKLIST_STATUSES = ("overdue", "due", "due_soon")
 PAGE_SIZE = 50
-SORTS = {"overdue": (["days_overdue", "due_date", "mrn"], [False, True, True]),
+SORTS = {"overdue": DUE_ORDER,
          "due_date": (["due_date", "mrn"], [True, True]),
          "mrn": (["mrn"], [True]),
          "name": (["name", "mrn"], [True, True])}

@@ -248,11 +248,8 @@ def joined(parts: list[WebCohort], as_of: date, config: Config) -> WebCohort:
         from monitor.rules.evaluation import evaluate
 
         return web_facts(evaluate(Cohort.from_frames(), as_of=as_of, config=config, evidence=True))
-    held = [{f.name: getattr(p, f.name) for f in fields(WebCohort) if f.name != "as_of"} for p in parts]
-    del parts[:]  # the caller's list: each kind's chunk frames are let go once stacked (not twice the memory)
-    frames = {}
-    for name in list(held[0]):
-        frames[name] = pd.concat([h.pop(name) for h in held], ignore_index=True)
+    frames = {f.name: pd.concat([getattr(p, f.name) for p in parts], ignore_index=True)
+              for f in fields(WebCohort) if f.name != "as_of"}
     frames["rows"] = _in_worklist_order(frames["rows"])
     return WebCohort(as_of, **frames)
 

@@ -122,13 +122,27 @@ def frame_csv_bytes(frame, *, bom: bool = True) -> bytes:
 
     A file starts with a UTF-8 byte order mark (`bom`), so Excel reads "Zoë Müller" as written
     instead of guessing a legacy code page; text printed to a terminal goes without one."""
+    import numpy as np
     import pandas as pd
 
     cells = {}
     for column in frame.columns:
-        text = frame[column].astype("object").where(frame[column].notna(), "").astype("str")
-        risky = text.str.startswith(FORMULA_START) & ~text.str.fullmatch(PLAIN_NUMBER)
-        cells[neutralise(column)] = text.where(~risky, "'" + text)
+        values = frame[column]
+        if isinstance(values.dtype, pd.StringDtype):  # already text: only its blanks to fill
+            text = values.fillna("")
+        else:
+            text = values.astype("object").where(values.notna(), "").astype("str")
+        # The few cells that start like a formula are matched against a plain number; only the
+        # risky ones get the quote (a regex over every cell cost more than the CSV writer).
+        starts = text.str.startswith(FORMULA_START).to_numpy(dtype=bool, na_value=False)
+        if starts.any():
+            where = np.flatnonzero(starts)
+            plain = text.iloc[where].str.fullmatch(PLAIN_NUMBER).to_numpy(dtype=bool, na_value=False)
+            if not plain.all():
+                risky = np.zeros(len(text), dtype=bool)
+                risky[where[~plain]] = True
+                text = text.where(~risky, "'" + text)
+        cells[neutralise(column)] = text
     out = pd.DataFrame(cells, index=frame.index)
     if not len(out.columns):
         return b""

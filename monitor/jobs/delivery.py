@@ -113,7 +113,9 @@ def digest_text(work: pd.DataFrame, evaluation, *, counts: dict, as_of: date,
 def _work_lines(work: pd.DataFrame, is_open: pd.Series) -> list[str]:
     """Where the open reminders stand (last outreach outcome, assignment), and the deferred ones
     kept on the list because of an urgent flag (MRN, until when)."""
-    outcome = work.loc[is_open, "last_outreach"].astype(str).str.split(" ").str[0].replace("", "not yet contacted")
+    # The outcome is the first word (a regex in Arrow's engine: splitting every cell in Python cost ~0.2 s at 100k).
+    outcome = (work.loc[is_open, "last_outreach"].astype(str).str.replace(r" [\s\S]*", "", regex=True)
+               .astype("object").replace("", "not yet contacted"))
     counts = outcome.value_counts()
     lines = []
     if is_open.any():

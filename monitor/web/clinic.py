@@ -16,6 +16,14 @@ REVIEW_PAGE_SIZE = 50
 @router.get("/review")
 def review(request: Request, done: str = "", page_no: int = Query(1, alias="page"),
            session=Depends(role("clinician"))):
+    message = "Flag acknowledged: it has left the review list until its evidence changes." if done == "ack" else ""
+    return review_list_page(request, session, page_no, done=message)
+
+
+def review_list_page(request: Request, session, page_no: int, *, done: str = "", error: str = "",
+                     failed: dict | None = None, status_code: int = 200):
+    """A page of the review list; after a refused acknowledgement (`error`), `failed` names the
+    flag (mrn, code) and keeps the decision the clinician typed, so nothing they wrote is lost."""
     from monitor.services.web_views import record_web_access, review_page
 
     state = request.app.state
@@ -25,9 +33,9 @@ def review(request: Request, done: str = "", page_no: int = Query(1, alias="page
     page_no = min(max(1, page_no), pages)
     record_web_access(state.engine, actor=session.actor, action="view_review", subject="web review list",
                       rows=len(shown), detail={"page": page_no})
-    message = "Flag acknowledged: it has left the review list until its evidence changes." if done == "ack" else ""
     return page(request, "review.html", {"rows": shown, "total": total, "page": page_no, "pages": pages,
-                                         "as_of": as_of(request), "done": message})
+                                         "as_of": as_of(request), "done": done, "error": error,
+                                         "failed": failed or {}}, status_code)
 
 
 @router.get("/clinic")

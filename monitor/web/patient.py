@@ -112,7 +112,8 @@ def reminder_action(request: Request, mrn: str, session=Depends(role("clerk")), 
 
 @router.post("/patients/{mrn:path}/acknowledge")
 def acknowledge_flag(request: Request, mrn: str, session=Depends(role("clinician")), csrf_token: str = Form(""),
-                     code: str = Form(""), note: str = Form(""), back: str = Form("")):
+                     code: str = Form(""), note: str = Form(""), back: str = Form(""),
+                     page_no: int = Form(1, alias="page")):
     from monitor.services.acknowledgements import acknowledge
 
     check_csrf(session, csrf_token)
@@ -123,9 +124,14 @@ def acknowledge_flag(request: Request, mrn: str, session=Depends(role("clinician
     except UnknownPatient:
         raise HTTPException(404) from None
     except MonitorError as exc:
+        if back == "review":  # refused from the review list: shown there, on the page it was sent from
+            from monitor.web.clinic import review_list_page
+
+            return review_list_page(request, session, page_no, error=str(exc), status_code=422,
+                                    failed={"mrn": mrn, "code": code, "note": note})
         return _render(request, session, mrn, error=str(exc), form={"code": code, "note": note}, status_code=422)
     if back == "review":
-        return RedirectResponse("/review?done=ack", status_code=303)
+        return RedirectResponse(f"/review?done=ack&page={max(1, page_no)}", status_code=303)
     return RedirectResponse(f"{patient_url(mrn)}?done=ack#flags", status_code=303)
 
 

@@ -298,3 +298,32 @@ def test_the_review_list_comes_in_pages_oldest_first(client_as):
     assert re.findall(r'/patients/([^"/]+)/acknowledge', first) != re.findall(r'/patients/([^"/]+)/acknowledge', second)
     last = client.get("/review?page=999").text  # past the end: the last page
     assert re.search(r"page (\d+) of \1", last)
+
+
+def test_the_review_list_names_each_flag_s_code_and_keeps_a_refused_decision(client_as, accounts):
+    """Each waiting flag shows its code (what `monitor flags ack MRN CODE` takes). A decision
+    refused (only spaces) comes back on the review page it was sent from, saying why, with what
+    the clinician typed kept; an accepted one returns to that page too."""
+    client = client_as("cleo")
+    second = client.get("/review?page=2").text
+    flag = re.search(r'<small class="code">([^<]+)</small>.*?action="/patients/([^"/]+)/acknowledge".*?'
+                     r'name="code" value="([^"]+)"', second, flags=re.S)
+    shown, mrn, code = flag.groups()
+    assert shown == code
+    refused = client.post(f"/patients/{mrn}/acknowledge", data={
+        "csrf_token": client.token, "code": code, "note": "   ", "back": "review", "page": "2"})
+    assert refused.status_code == 422 and "page 2 of" in refused.text
+    assert f"Not acknowledged ({mrn} {code})" in refused.text and 'role="alert"' in refused.text
+    assert 'value="   "' in refused.text and 'id="scans"' not in refused.text  # the review list, not the patient page
+    assert audit(accounts, "acknowledge_flag").empty
+    done = client.post(f"/patients/{mrn}/acknowledge", data={
+        "csrf_token": client.token, "code": code, "note": "reviewed", "back": "review", "page": "2"},
+        follow_redirects=False)
+    assert done.status_code == 303 and done.headers["location"] == "/review?done=ack&page=2"
+
+
+def test_the_patient_page_says_why_once(client_as):
+    """The due date's reason names the risk factors once, as a list, not as stored codes joined by ';'."""
+    page = client_as("carl").get("/patients/TOH-000001").text  # the demo's alcohol_excess;smoking
+    why = re.search(r'<p class="why">(.*?)</p>', page, flags=re.S).group(1)
+    assert why.count("risk factors") == 1 and "alcohol_excess, smoking" in why and ";" not in why

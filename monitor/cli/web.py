@@ -8,6 +8,7 @@ from monitor.cli.context import as_of_option, pass_app
 
 READY = "web workspace on"
 WARM_EVERY_S = 60  # how often the server checks whether the cohort in memory is still the data's
+STOP_WAIT_S = 30  # how long a stopping server waits for the warming thread to reach its next step
 
 
 @click.command()
@@ -36,6 +37,7 @@ def serve(app, host, port, proxy_headers, forwarded_allow_ips, idle_minutes, as_
       monitor serve --port 8000 --as-of 2026-11-20
     """
     import logging
+    import os
     import signal
     import sys
     from datetime import timedelta
@@ -71,7 +73,8 @@ def serve(app, host, port, proxy_headers, forwarded_allow_ips, idle_minutes, as_
     from monitor.services.web_views import keep_warm
 
     stop_warming = threading.Event()
-    keep_warm(app.engine, app.config, lambda: as_of or today_in(app.config), every_s=WARM_EVERY_S, stop=stop_warming)
+    warming = keep_warm(app.engine, app.config, lambda: as_of or today_in(app.config), every_s=WARM_EVERY_S,
+                        stop=stop_warming)
     # uvicorn re-raises the signal that stopped it once it has shut down; a quiet handler makes
     # that a clean exit 0 instead of death by signal.
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -80,4 +83,12 @@ def serve(app, host, port, proxy_headers, forwarded_allow_ips, idle_minutes, as_
         server.run()
     finally:
         stop_warming.set()
+        # Python must not shut down under a thread that is inside pandas or Arrow ("terminate called
+        # without an active exception", exit by SIGABRT): the thread stops at its next chunk.
+        warming.join(timeout=STOP_WAIT_S)
     click.echo("Stopped.", err=True)
+    if warming.is_alive():  # still in one step after STOP_WAIT_S: end now, without the shutdown it could abort
+        logging.shutdown()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(0)

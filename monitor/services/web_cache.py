@@ -254,26 +254,28 @@ def joined(parts: list[WebCohort], as_of: date, config: Config) -> WebCohort:
     return WebCohort(as_of, **frames)
 
 
-def evaluate_for_web(engine: Engine, *, as_of: date, config: Config) -> WebCohort:
+def evaluate_for_web(engine: Engine, *, as_of: date, config: Config, progress=None) -> WebCohort:
     """The cohort evaluated a chunk at a time (in the evaluation workers), only the pages' part of
-    each chunk kept."""
+    each chunk kept. `progress(message)` is called before each chunk (and may raise to stop)."""
     from monitor.services.chunk_work import web_part
     from monitor.services.chunks import chunk_results, consistent
 
     def run(read_in_workers: bool) -> WebCohort:
         parts = [part for _range, part in chunk_results(engine, config=config, work=web_part, args=(as_of, config),
-                                                        read_in_workers=read_in_workers)]
+                                                        read_in_workers=read_in_workers, progress=progress)]
         return joined(parts, as_of, config)
 
-    return consistent(run)
+    return consistent(run, progress)
 
 
-def cohort_facts(engine: Engine, *, as_of: date, config: Config, key: tuple | None = None) -> WebCohort:
+def cohort_facts(engine: Engine, *, as_of: date, config: Config, key: tuple | None = None,
+                 progress=None) -> WebCohort:
     """The pages' part of the cohort evaluated on `as_of`, from memory while the data is unchanged.
 
     After a write that touches a few patients only (an acknowledgement, a status change), those
     patients are evaluated again and their rows replaced, instead of evaluating the whole cohort
-    again (seconds at 100k patients); anything else evaluates the cohort."""
+    again (seconds at 100k patients); anything else evaluates the cohort (`progress`: as for
+    evaluate_for_web)."""
     key = key or _evaluation_key(engine, as_of, config)
 
     def compute():
@@ -284,7 +286,7 @@ def cohort_facts(engine: Engine, *, as_of: date, config: Config, key: tuple | No
                 cohort, patients = patched
                 CACHE.note_patch(held[0], key, frozenset(patients))
                 return cohort
-        return evaluate_for_web(engine, as_of=as_of, config=config)
+        return evaluate_for_web(engine, as_of=as_of, config=config, progress=progress)
 
     return CACHE.get("cohort", key, compute)
 

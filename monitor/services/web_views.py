@@ -220,28 +220,44 @@ def overdue_csv(engine: Engine, *, as_of: date, config: Config, actor: str) -> t
     return data, out.count
 
 
+class _Stopping(Exception):
+    """The server is stopping: the warming thread leaves its work between two chunks."""
+
+
 def keep_warm(engine: Engine, config: Config, as_of, *, every_s: float, stop: threading.Event) -> threading.Thread:
     """Keep what the pages read in memory for the next page (`monitor serve`): every `every_s`
     seconds, a thread reads the data's version and, when it moved (an import, a new day, a write),
     makes the cohort again (services.web_cache), and the reminder states and the review list's
     order, before anyone asks; a page asked for meanwhile waits for it as it would for its own.
     `as_of()` is the evaluation date. A failure is logged by its kind only (no patient data) and
-    tried again next time; the pages then make what they need as they would anyway."""
+    tried again next time; the pages then make what they need as they would anyway.
+
+    Setting `stop` ends the thread at its next step: between two chunks of the cohort, or after
+    the cohort when it is one chunk (the server joins it before the process exits: a thread still
+    inside pandas or Arrow while Python shuts down can abort the process)."""
     import logging
     import time
 
     log = logging.getLogger("monitor.web")
 
+    def check(_message: str = "") -> None:
+        if stop.is_set():
+            raise _Stopping()
+
     def loop():
         while not stop.is_set():
             try:
                 day, before, started = as_of(), CACHE.held("cohort"), time.perf_counter()
-                cohort = cohort_facts(engine, as_of=day, config=config)
+                cohort = cohort_facts(engine, as_of=day, config=config, progress=check)
+                check()
                 _reminder_index(engine, config)
+                check()
                 review_order(engine, as_of=day, config=config)
                 if CACHE.held("cohort") is not before:
                     log.info("cohort in memory for %s: %d active patients (%.1f s)", day, len(cohort.rows),
                              time.perf_counter() - started)
+            except _Stopping:
+                return
             except Exception as exc:  # noqa: BLE001 - the pages still work without it
                 log.warning("keeping the cohort in memory failed (%s); the next page makes it", type(exc).__name__)
             stop.wait(every_s)

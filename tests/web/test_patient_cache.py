@@ -315,3 +315,44 @@ def test_the_server_makes_the_cohort_before_the_first_page_and_after_an_import(w
         thread.join(timeout=60)
     assert not thread.is_alive()
     web_views.CACHE.clear()
+
+
+@pytest.mark.parametrize("workers", [0, 2])
+def test_a_stopping_server_s_warming_thread_ends_between_two_chunks(web_engine, caplog, workers):
+    """Stopping `monitor serve` stops the warming thread at its next chunk, quietly, with nothing
+    half-made kept: the process must not shut down under a thread inside pandas or Arrow (seen:
+    "terminate called without an active exception", an exit by SIGABRT)."""
+    import logging
+    import threading
+    import time
+
+    web_views.CACHE.clear()
+    config = replace(CONFIG, scale=ScaleSettings(chunk_patients=20, evaluation_workers=workers))
+    stop = threading.Event()
+    days = []
+
+    def as_of():  # the thread asks for the day first: the server is stopped as the work begins
+        days.append(AS_OF)
+        stop.set()
+        return AS_OF
+
+    with caplog.at_level(logging.INFO, logger="monitor.web"):
+        started = time.monotonic()
+        thread = web_views.keep_warm(web_engine, config, as_of, every_s=0.05, stop=stop)
+        thread.join(timeout=60)
+    assert not thread.is_alive() and time.monotonic() - started < 30
+    assert days == [AS_OF]  # one pass begun, then ended, not tried again
+    assert web_views.CACHE.held("cohort") is None and web_views.CACHE.held("review") is None
+    assert not [r for r in caplog.records if r.name == "monitor.web"]  # neither "failed" nor "in memory"
+    calls = []
+
+    def stop_at_third(message):
+        calls.append(message)
+        if len(calls) == 3:
+            raise KeyboardInterrupt  # what a stop raises, as any exception would
+
+    with pytest.raises(KeyboardInterrupt):
+        web_cache.cohort_facts(web_engine, as_of=AS_OF, config=config, progress=stop_at_third)
+    assert len(calls) == 3 and calls[0].startswith("evaluating chunk 1 of ")
+    assert web_views.CACHE.held("cohort") is None
+    web_views.CACHE.clear()

@@ -14,9 +14,11 @@ REVIEW_PAGE_SIZE = 50
 
 
 @router.get("/review")
-def review(request: Request, done: str = "", page_no: int = Query(1, alias="page"),
+def review(request: Request, done: str = "", page_no: int = Query(1, alias="page"), mrn: str = "", code: str = "",
            session=Depends(role("clinician"))):
-    message = "Flag acknowledged: it has left the review list until its evidence changes." if done == "ack" else ""
+    which = f" ({mrn} {code})" if mrn and code else ""
+    message = (f"Flag acknowledged{which}: it has left the review list until its evidence changes."
+               if done == "ack" else "")
     return review_list_page(request, session, page_no, done=message)
 
 

@@ -131,7 +131,9 @@ def acknowledge_flag(request: Request, mrn: str, session=Depends(role("clinician
                                     failed={"mrn": mrn, "code": code, "note": note})
         return _render(request, session, mrn, error=str(exc), form={"code": code, "note": note}, status_code=422)
     if back == "review":
-        return RedirectResponse(f"/review?done=ack&page={max(1, page_no)}", status_code=303)
+        # The confirmation names the flag acknowledged (a clinician works through several in a row).
+        return RedirectResponse(f"/review?done=ack&page={max(1, page_no)}&mrn={quote(mrn, safe='')}"
+                                f"&code={quote(code, safe='')}", status_code=303)
     return RedirectResponse(f"{patient_url(mrn)}?done=ack#flags", status_code=303)
 
 

@@ -58,7 +58,7 @@ def test_a_clinician_acknowledges_an_urgent_flag_and_it_leaves_the_review_list(b
         before = page.locator(f"article:has(small.mrn:text-is('{mrn}')) input[name=code][value='{code}']").count()
         first.locator("input[name=note]").fill("seen in clinic; MRI booked")
         first.locator("button:has-text('Acknowledge')").click()
-        page.wait_for_url("**/review?done=ack&page=1")
+        page.wait_for_url(f"**/review?done=ack&page=1&mrn={mrn}&code={code}")
         assert "has left the review list" in page.locator(".done").inner_text()
         after = page.locator(f"article:has(small.mrn:text-is('{mrn}')) input[name=code][value='{code}']").count()
         assert after == before - 1

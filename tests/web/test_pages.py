@@ -291,7 +291,8 @@ def test_the_review_list_comes_in_pages_oldest_first(client_as):
     """A large clinic has thousands of waiting flags: the page shows 50 at a time, and says how many."""
     client = client_as("cleo")
     first = client.get("/review").text
-    total = int(re.search(r"(\d+) flags waiting, oldest first; page 1 of (\d+)", first).group(1))
+    total = int(re.search(r"(\d+) flags waiting, oldest first, then urgent before warning; page 1 of (\d+)",
+                          first).group(1))
     assert total > 50 and first.count('<article class="flag') == 50
     second = client.get("/review?page=2").text
     assert "page 2 of" in second and first.count("Waiting ") == 50
@@ -319,7 +320,9 @@ def test_the_review_list_names_each_flag_s_code_and_keeps_a_refused_decision(cli
     done = client.post(f"/patients/{mrn}/acknowledge", data={
         "csrf_token": client.token, "code": code, "note": "reviewed", "back": "review", "page": "2"},
         follow_redirects=False)
-    assert done.status_code == 303 and done.headers["location"] == "/review?done=ack&page=2"
+    assert done.status_code == 303 and done.headers["location"] == f"/review?done=ack&page=2&mrn={mrn}&code={code}"
+    confirmed = client.get(done.headers["location"]).text  # says which flag, on the page it was sent from
+    assert f"Flag acknowledged ({mrn} {code})" in confirmed and "page 2 of" in confirmed
 
 
 def test_the_patient_page_says_why_once(client_as):

@@ -34,7 +34,8 @@ def serve(app, host, port, proxy_headers, forwarded_allow_ips, idle_minutes, as_
 
     \b
     Example:
-      monitor serve --port 8000 --as-of 2026-11-20
+      monitor serve --port 8000                       # a clinic: today, in the clinic's time zone
+      monitor serve --port 8000 --as-of 2026-11-20    # the demo or training: a fixed date
     """
     import logging
     import os

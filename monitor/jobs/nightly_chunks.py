@@ -19,13 +19,12 @@ import pandas as pd
 from sqlalchemy import Engine
 
 from monitor.config import Config
+from monitor.rules.worklist import DUE_ORDER
 
 # What reminder planning (rules.reminders.plan_nightly) and the worklist (rules.worklist) read.
 SCHEDULE_COLUMNS = ["patient_id", "due_date", "status", "last_scan_date", "days_overdue", "interval_months",
                     "risk_factors", "flags"]
 PATIENT_COLUMNS = ["patient_id", "mrn", "name", "status"]
-# The worklist's order (rules.worklist.reminder_table), applied again to the chunks' rows together.
-WORK_ORDER_BY = (["days_overdue", "due_date", "mrn"], [False, True, True])
 _LOWEST, _HIGHEST = -(2 ** 62), 2 ** 62
 # The write transaction plans and lists reminders a range of patients at a time: this many
 # neighbouring evaluation chunks joined (each range costs its own queries and reminder states;
@@ -225,5 +224,5 @@ def working_list(conn, cohort: NightlyCohort, *, config: Config) -> pd.DataFrame
         parts.append(chunk_list(states, facts))
         del states
     work = _concat(parts)
-    by, ascending = WORK_ORDER_BY
+    by, ascending = DUE_ORDER  # rules.worklist.reminder_table's order, over the chunks' rows together
     return work.sort_values(by, ascending=ascending, kind="stable").reset_index(drop=True)

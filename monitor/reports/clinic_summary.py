@@ -18,11 +18,10 @@ import numpy as np
 import pandas as pd
 
 from monitor.config import Config
-from monitor.rules.evaluation import DUE_ORDER
+from monitor.rules.worklist import DUE_ORDER
 
 STATUS_ORDER = ("not_due", "due_soon", "due", "overdue")
 LOST_DAYS = 365  # overdue more than a year: lost to follow-up unless someone acts
-DUE_SORT = DUE_ORDER  # rules.evaluation.due_rows' order
 
 
 @dataclass(frozen=True)
@@ -124,7 +123,7 @@ def merge(a: ClinicSummary, b: ClinicSummary) -> ClinicSummary:
     if a.as_of != b.as_of or a.limit != b.limit:
         raise ValueError("clinic summaries of different dates or limits do not add up")
     flag_patients = pd.concat([a.flag_patients, b.flag_patients], ignore_index=True)
-    due = _stacked(a.due, b.due).sort_values(DUE_SORT[0], ascending=DUE_SORT[1], kind="stable")
+    due = _stacked(a.due, b.due).sort_values(DUE_ORDER[0], ascending=DUE_ORDER[1], kind="stable")
     annex = annex_order(_stacked(a.annex, b.annex))
     first = set(annex["mrn"].drop_duplicates().iloc[:a.limit])
     return ClinicSummary(

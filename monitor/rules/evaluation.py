@@ -17,6 +17,7 @@ from monitor.rules.acknowledgements import mark_acknowledged, unacknowledged
 from monitor.rules.flag_frames import SEVERITY_RANK, as_categories, join_by, lookup, severity_rank, sort_flags
 from monitor.rules.flags import evaluate_flags
 from monitor.rules.schedule import risk_factor_table, schedule
+from monitor.rules.worklist import DUE_ORDER
 
 
 EXPORT_COLUMNS = ["mrn", "name", "status", "due_date", "days_overdue", "last_scan_date",
@@ -74,11 +75,6 @@ def apply_acknowledgements(flags: pd.DataFrame, cohort: Cohort, acks: pd.DataFra
         flags = sort_flags(as_categories(pd.concat([flags.loc[~flags["patient_id"].isin(ids)], mine],
                                                    ignore_index=True)))
     return mark_acknowledged(flags, acks)
-
-
-# The surveillance list's order: most overdue first, then by due date (a blank one last), then MRN
-# (one row per patient: the order is total).
-DUE_ORDER = (["days_overdue", "due_date", "mrn"], [False, True, True])
 
 
 def due_rows(evaluation: Evaluation, statuses: tuple[str, ...] = (), *, contacts: pd.DataFrame | None = None,

@@ -10,6 +10,10 @@ import pandas as pd
 from monitor.rules.acknowledgements import unacknowledged
 from monitor.rules.flag_frames import lookup
 
+# The order of the lists staff work, the surveillance list (rules.evaluation.due_rows) and the
+# reminders' worklist (reminder_table): most overdue first, then by due date (a blank one last),
+# then MRN (one row per patient: the order is total).
+DUE_ORDER = (["days_overdue", "due_date", "mrn"], [False, True, True])
 URGENT_DEFERRED = "deferred (urgent flag)"
 # What a clinic counts reminders by: their state, and for open ones the last outreach outcome.
 WORK_ORDER = ("open", "contacted", "booked", "scan_done_elsewhere", "declined", "unreachable", "deferred", "closed")
@@ -73,7 +77,8 @@ def reminder_table(states: pd.DataFrame, evaluation) -> pd.DataFrame:
         "flags": _by_patient(ids, sched["flags"], ""),
         "was_sent": states["was_sent"],
     })
-    return out.sort_values(["days_overdue", "due_date", "mrn"], ascending=[False, True, True]).reset_index(drop=True)
+    by, ascending = DUE_ORDER
+    return out.sort_values(by, ascending=ascending).reset_index(drop=True)
 
 
 def active_only(states: pd.DataFrame, evaluation) -> pd.DataFrame:

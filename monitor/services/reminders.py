@@ -18,7 +18,7 @@ from monitor.config import Config
 from monitor.errors import MonitorError
 from monitor.rules.clock_text import local_text
 from monitor.rules.reminders import OUTCOMES, find_target, pick_reminder, reminder_states
-from monitor.rules.worklist import active_only, patient_reminders, reminder_table, working_list
+from monitor.rules.worklist import DUE_ORDER, active_only, patient_reminders, reminder_table, working_list
 from monitor.store.reminders import load_patient_names, load_reminders
 
 LIST_COLUMNS = ["reminder_id", "mrn", "name", "item", "due_date", "status", "days_overdue", "state",
@@ -49,7 +49,8 @@ def list_reminders(engine: Engine, *, as_of: date, config: Config, states: tuple
             read_in_workers=read_in_workers, progress=progress)], lambda: pd.DataFrame(columns=LIST_COLUMNS))
 
     out = consistent(run, progress)
-    out = out.sort_values(["days_overdue", "due_date", "mrn"], ascending=[False, True, True], kind="stable")
+    by, ascending = DUE_ORDER  # rules.worklist.reminder_table's order, over the chunks' rows together
+    out = out.sort_values(by, ascending=ascending, kind="stable")
     if assigned_to is not None:
         out = out.loc[out["assigned_to"] == assigned_to]
     if unassigned:

@@ -29,7 +29,8 @@ from sqlalchemy import Engine, text
 
 from monitor import store
 from monitor.config import Config
-from monitor.rules.evaluation import DUE_ORDER, Evaluation, due_rows
+from monitor.rules.evaluation import Evaluation, due_rows
+from monitor.rules.worklist import DUE_ORDER
 
 # Audit actions that change nothing an evaluation reads (views, exports, sign-ins, reminder work,
 # the nightly worklist): they must not throw away the cached cohort evaluation.
@@ -163,7 +164,6 @@ def _evaluation_key(engine: Engine, as_of: date, config: Config) -> tuple:
 # The worklist's columns (one row per active patient) and its order: most overdue first.
 WORKLIST_COLUMNS = ["patient_id", "mrn", "name", "birth_date", "status", "due_date", "days_overdue", "flags",
                     "is_urgent", "hay"]
-WORKLIST_ORDER = DUE_ORDER  # rules.evaluation.due_rows' order
 WAITING_COLUMNS = ["patient_id", "code", "severity", "title", "evidence", "fingerprint", "action", "sources"]
 
 
@@ -236,7 +236,7 @@ def _by_patient(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def _in_worklist_order(rows: pd.DataFrame) -> pd.DataFrame:
-    by, ascending = WORKLIST_ORDER
+    by, ascending = DUE_ORDER  # rules.evaluation.due_rows' order
     return rows.sort_values(by, ascending=ascending, kind="stable").reset_index(drop=True)
 
 
@@ -363,7 +363,7 @@ def spliced(old: WebCohort, fresh: list[WebCohort], pids: set[int]) -> WebCohort
 
 
 def _worklist_key(row) -> tuple:
-    """A worklist row's place in WORKLIST_ORDER: most overdue first, then due date (a blank one
+    """A worklist row's place in DUE_ORDER: most overdue first, then due date (a blank one
     last), then MRN."""
     due = row["due_date"]
     return (-int(row["days_overdue"]), (1, "") if pd.isna(due) else (0, str(due)), str(row["mrn"]))

@@ -14,8 +14,9 @@ from sqlalchemy import Engine, select
 
 from monitor import store
 from monitor.config import Config
-from monitor.rules.evaluation import DUE_ORDER, EXPORT_COLUMNS
+from monitor.rules.evaluation import EXPORT_COLUMNS
 from monitor.rules.reminders import reminder_states
+from monitor.rules.worklist import DUE_ORDER
 from monitor.services.review import load_seen
 from monitor.services.web_cache import CACHE, WebCohort, _evaluation_key, cohort_facts, reminder_version, seen_version
 

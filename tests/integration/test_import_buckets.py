@@ -300,3 +300,11 @@ def test_workers_started_by_a_fork_server_when_threads_run(tmp_path):
         stop.set()
         thread.join()
     assert outcomes[2] == outcomes[1] and stored[2] == stored[1]
+
+
+def test_a_split_import_has_an_even_number_of_buckets(tmp_path):
+    """Two workers check as many buckets each (an odd last one was checked alone while the other
+    worker waited); one bucket stays one, and a count that is even already is kept."""
+    path = tmp_path / "scans.csv"
+    path.write_bytes(b"x" * 900)
+    assert [bucket_count([path], per) for per in (1000, 900, 450, 300, 225, 100)] == [1, 1, 2, 4, 4, 10]

@@ -78,13 +78,18 @@ class TreeMemory:
         return self.peak_kb / 1024
 
 
-def run_child(cmd: list[str], *, cwd: Path, capture: bool = False) -> Child:
-    """Run `cmd` to the end; a non-zero exit stops the benchmark with the command's stderr."""
+def run_child(cmd: list[str], *, cwd: Path, capture: bool = False, sample_tree: bool = False) -> Child:
+    """Run `cmd` to the end; a non-zero exit stops the benchmark with the command's stderr.
+
+    `sample_tree`: also sample the summed PSS of it and its workers (TreeMemory). Only for a run
+    that is not timed: reading a worker's smaps_rollup takes the kernel 5-8 ms at 100k patients,
+    so ten samples a second of four processes took ~0.3 of a core from a two-core machine and made
+    `run nightly` 0.4-0.8 s slower."""
     out_file = tempfile.TemporaryFile(mode="w+") if capture else subprocess.DEVNULL
     with tempfile.TemporaryFile(mode="w+") as err_file:
         start = time.perf_counter()
         proc = subprocess.Popen(cmd, cwd=cwd, stdout=out_file, stderr=err_file, text=True)
-        tree = TreeMemory(proc.pid) if Path("/proc/self/smaps_rollup").exists() else None
+        tree = TreeMemory(proc.pid) if sample_tree and Path("/proc/self/smaps_rollup").exists() else None
         try:
             _, status, usage = os.wait4(proc.pid, 0)
         except BaseException:  # interrupted: never leave a measured child running
@@ -118,7 +123,8 @@ def floor_cmd(db: Path) -> list[str]:
 
 @dataclass
 class Step:
-    """One step's repeats at one cohort size: seconds, ratios to the floor, peak RSS."""
+    """One step's repeats at one cohort size: seconds, ratios to the floor, peak RSS; and the
+    memory run's peak PSS of all processes (`trees_mb`) and its seconds (not among the timed)."""
 
     patients: int
     name: str
@@ -127,6 +133,7 @@ class Step:
     peaks_mb: list[float] = field(default_factory=list)
     trees_mb: list[float] = field(default_factory=list)
     floors: list[float] = field(default_factory=list)
+    memory_run_s: float | None = None
     note: str = ""
 
     def as_dict(self) -> dict:
@@ -140,6 +147,7 @@ class Step:
             "peak_rss_mb": round(max(self.peaks_mb), 1),
             "peak_tree_pss_mb": round(max(self.trees_mb, default=0.0), 1),
             "floor_samples_s": [round(f, 3) for f in self.floors],
+            "memory_run_s": None if self.memory_run_s is None else round(self.memory_run_s, 3),
             "note": self.note,
         }
 
@@ -159,7 +167,9 @@ class FloorBracket:
 
     def measure(self, step: Step, repeats: int, *, prepare: Callable[[int], None] | None,
                 command: Callable[[int], list[str]]) -> Step:
-        """`repeats` runs of `command(i)`, each after an untimed `prepare(i)` (a fresh database, a copy)."""
+        """`repeats` timed runs of `command(i)`, each after an untimed `prepare(i)` (a fresh
+        database, a copy), then one more run (i = repeats) that samples the memory of all its
+        processes, untimed: the sampling would slow the step it measures."""
         before = None
         for i in range(repeats):
             if prepare is not None:
@@ -173,7 +183,12 @@ class FloorBracket:
             step.seconds.append(child.seconds)
             step.ratios.append(child.seconds / floor if floor else float("nan"))
             step.peaks_mb.append(child.peak_mb)
-            step.trees_mb.append(child.tree_mb)
             step.floors += [before, after]
             before = after
+        if prepare is not None:
+            prepare(repeats)
+        child = run_child(command(repeats), cwd=self.cwd, sample_tree=True)
+        step.peaks_mb.append(child.peak_mb)
+        step.trees_mb.append(child.tree_mb)
+        step.memory_run_s = child.seconds
         return step

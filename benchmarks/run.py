@@ -5,7 +5,9 @@ its own process: the import into a fresh SQLite database (and a fresh PostgreSQL
 --pg-url or MONITOR_BENCH_PG_URL names a server); the re-import of the same files (idempotent);
 `due --format csv`; `flags --format json`; `run nightly` (on a fresh copy of the database each
 time); `export overdue`; `show MRN`; `--help`. The floor (benchmarks/floor.py: read every row of
-every cohort table into Python, nothing else) is sampled right before and right after each repeat.
+every cohort table into Python, nothing else) is sampled right before and right after each repeat;
+one more run of each step, untimed, samples the memory of all its processes (the sampling would
+slow a timed run).
 It prints a markdown table (median seconds, median × floor and its spread, peak RSS, target,
 verdict), the floor's own noise and a scaling table, and writes benchmarks/out/benchmark.json and
 benchmark.md; --update-readme puts the markdown into README.md between its benchmark markers.
@@ -202,8 +204,10 @@ def write_results(args, steps: list[Step], floors: dict[int, list[float]], notes
         notes.append("The 1M column is extrapolated linearly from the two largest sizes run, not measured.")
     notes.append("Peak RSS is each child's own (os.wait4 ru_maxrss: the largest of it and the processes it "
                  "started), the largest over the repeats; 'all processes' is the peak sum of the proportional set "
-                 "sizes of the child and every process under it (its workers), sampled ten times a second; the "
-                 "memory verdict takes the larger of the two; MB = MiB.")
+                 "sizes of the child and every process under it (its workers), sampled ten times a second in one "
+                 "more run of the step after the timed ones (reading a worker's memory map costs the kernel "
+                 "5-8 ms a sample, which slowed the timed runs); the memory verdict takes the larger of the two; "
+                 "MB = MiB.")
     result = {"machine": machine(), "date": date.today().isoformat(), "package": package, "repeats": args.repeats,
               "patients": done, "rows": rows, "floor_samples": {str(k): v for k, v in floors.items()},
               "scaling": table, "notes": notes}

@@ -35,6 +35,7 @@ def test_benchmark_smoke_measures_every_step_and_updates_the_readme_table(tmp_pa
         assert row["patients"] == 2_000 and row["repeats"] == 1
         assert row["median_s"] > 0 and row["peak_rss_mb"] > 0
         assert row["peak_tree_pss_mb"] > 0 or row["median_s"] < 0.3  # sampled ten times a second
+        assert row["memory_run_s"] > 0  # in a run of its own, after the timed ones
         assert len(row["floor_samples_s"]) == 2  # bracketed: one floor sample before, one after
     verdicts = {r["step"]: r["verdict"] for r in result["rows"]}
     assert verdicts["due"] in ("met", "missed", "within noise") and verdicts["re-import"] == ""

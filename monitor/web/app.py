@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import time
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -38,6 +39,38 @@ class SignInNeeded(Exception):
     """No valid session: the browser is sent to the sign-in page."""
 
 
+STATIC_FILES = frozenset(p.name for p in (HERE / "static").iterdir())
+
+
+def _logged_path(request: Request) -> str:
+    """What the access log names: the route's template (/patients/{mrn}), or one of our own static
+    files by name, never a path as requested or its query: no patient data in the logs."""
+    route = request.scope.get("route")
+    if route is not None:
+        return getattr(route, "path", "(no route)")
+    name = request.url.path.removeprefix("/static/")
+    if request.url.path.startswith("/static/") and name in STATIC_FILES:
+        return f"/static/{name}"
+    return "(no route)"
+
+
+def _labels(codes: str, sep: str = ";") -> str:
+    """Codes separated by `sep` as words, separated by commas (vocabulary.label)."""
+    from monitor.rules.vocabulary import label
+
+    return ", ".join(label(c.strip()) for c in str(codes).split(sep) if c.strip())
+
+
+CODE_RE = re.compile(r"\b[a-z]+(?:_[a-z]+)+\b")
+
+
+def _words(text: str) -> str:
+    """A rule's text for a page: its codes (`alcohol_excess`) as words, `;` lists with commas."""
+    from monitor.rules.vocabulary import label
+
+    return CODE_RE.sub(lambda m: label(m.group(0)), str(text).replace(";", ", "))
+
+
 def templates() -> Jinja2Templates:
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(HERE / "templates"),
                              autoescape=jinja2.select_autoescape(["html"], default=True),
@@ -45,6 +78,8 @@ def templates() -> Jinja2Templates:
     from monitor.rules.clock_text import local_text
 
     env.filters["local"] = local_text  # {{ at | local(zone) }}: clinic time with its offset
+    env.filters["labels"] = _labels  # {{ "alcohol_excess;smoking" | labels }}: alcohol excess, smoking
+    env.filters["words"] = _words  # {{ reason | words }}: its codes as words, its lists with commas
     return Jinja2Templates(env=env)
 
 
@@ -72,9 +107,7 @@ def create_app(engine: Engine, config: Config, *, settings: WebSettings | None =
         response.headers["X-Frame-Options"] = "DENY"
         if not request.url.path.startswith("/static/"):
             response.headers["Cache-Control"] = "no-store"
-        route = request.scope.get("route")
-        # The route's template (/patients/{mrn}), never the path or query: no patient data in logs.
-        LOG.info("%s %s %d %.0f ms", request.method, getattr(route, "path", "(no route)"), response.status_code, ms)
+        LOG.info("%s %s %d %.0f ms", request.method, _logged_path(request), response.status_code, ms)
         return response
 
     @app.exception_handler(SignInNeeded)

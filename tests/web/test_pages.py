@@ -266,8 +266,12 @@ def test_logs_name_the_route_never_the_patient(client_as, caplog):
     with caplog.at_level(logging.INFO, logger="monitor.web"):
         client.post("/worklist", data={"csrf_token": client.token, "q": "1984-03-02"})
         client.get(f"/patients/{MRN}")
+        client.get("/static/style.css")
+        client.get(f"/static/{MRN}.css")
     lines = [r.getMessage() for r in caplog.records if r.name == "monitor.web"]
     assert "POST /worklist 200" in lines[0] and "GET /patients/{mrn:path} 200" in lines[1]
+    assert "GET /static/style.css 200" in lines[2]  # our own file, by name
+    assert "GET (no route) 404" in lines[3]  # anything else under /static: not as asked
     assert not any(MRN in line or "1984" in line for line in lines)
 
 
@@ -329,4 +333,23 @@ def test_the_patient_page_says_why_once(client_as):
     """The due date's reason names the risk factors once, as a list, not as stored codes joined by ';'."""
     page = client_as("carl").get("/patients/TOH-000001").text  # the demo's alcohol_excess;smoking
     why = re.search(r'<p class="why">(.*?)</p>', page, flags=re.S).group(1)
-    assert why.count("risk factors") == 1 and "alcohol_excess, smoking" in why and ";" not in why
+    assert why.count("risk factors") == 1 and "alcohol excess, smoking" in why and ";" not in why
+
+
+def test_patient_page_names_risk_factors_and_scanners_in_words(client_as):
+    """Staff read words, not import codes: the "Why" line and the scans table say "alcohol excess"
+    and "GE Lunar" where the records hold `alcohol_excess` and `ge_lunar`."""
+    page = client_as("carl").get("/patients/TOH-000001").text
+    why = re.search(r'<p class="why">(.*?)</p>', page, re.S).group(1)
+    assert "alcohol excess" in why and "_" not in why
+    scans = page.split('<section id="scans">', 1)[1]
+    assert "<td>GE Lunar</td>" in scans and "ge_lunar" not in scans
+
+
+def test_code_words_filters():
+    from monitor.web.app import _labels, _words
+
+    assert _labels("alcohol_excess;low_bmi; smoking") == "alcohol excess, low BMI, smoking"
+    assert _labels("") == ""
+    assert _words("12 months after the scan of 2025-01-02 (risk factors: glucocorticoids;recurrent_or_migratory_toh)") \
+        == "12 months after the scan of 2025-01-02 (risk factors: glucocorticoids, recurrent or migratory TOH)"

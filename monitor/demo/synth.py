@@ -78,6 +78,10 @@ def generate(n_patients: int, *, seed: int, end_on: date, progress=None) -> dict
     frames = {k: pd.DataFrame(v, columns=KIND_COLUMNS[k][:len(v[0]) if v else None], dtype="str")
               for k, v in rows.items()}
     frames["patients"] = _with_contacts(frames["patients"], seed)
+    # Two reports of one patient's complaint on one day (a pregnancy's and an episode's) are one
+    # record: the first is kept (at 1M patients two of them differed, and the import refused both).
+    frames["symptoms"] = frames["symptoms"].drop_duplicates(["mrn", "reported_on", "complaint", "side"],
+                                                            ignore_index=True)
     return frames
 
 

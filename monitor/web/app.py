@@ -18,6 +18,7 @@ from sqlalchemy import Engine
 from starlette.exceptions import HTTPException
 
 from monitor.config import Config
+from monitor.rules.vocabulary import label
 
 HERE = Path(__file__).resolve().parent
 LOG = logging.getLogger("monitor.web")
@@ -56,8 +57,6 @@ def _logged_path(request: Request) -> str:
 
 def _labels(codes: str, sep: str = ";") -> str:
     """Codes separated by `sep` as words, separated by commas (vocabulary.label)."""
-    from monitor.rules.vocabulary import label
-
     return ", ".join(label(c.strip()) for c in str(codes).split(sep) if c.strip())
 
 
@@ -66,8 +65,6 @@ CODE_RE = re.compile(r"\b[a-z]+(?:_[a-z]+)+\b")
 
 def _words(text: str) -> str:
     """A rule's text for a page: its codes (`alcohol_excess`) as words, `;` lists with commas."""
-    from monitor.rules.vocabulary import label
-
     return CODE_RE.sub(lambda m: label(m.group(0)), str(text).replace(";", ", "))
 
 

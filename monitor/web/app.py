@@ -11,7 +11,7 @@ from pathlib import Path
 
 import jinja2
 from fastapi import FastAPI, Request
-from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from sqlalchemy import Engine
@@ -91,6 +91,11 @@ def create_app(engine: Engine, config: Config, *, settings: WebSettings | None =
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     for area in (auth, worklist, patient, clinic):
         app.include_router(area.router)
+
+    @app.get("/favicon.ico", include_in_schema=False)
+    async def no_icon():
+        # Browsers ask for it on every page: "no content", not a 404 in the log each time.
+        return Response(status_code=204)
 
     @app.middleware("http")
     async def headers_and_log(request: Request, call_next):

@@ -268,10 +268,12 @@ def test_logs_name_the_route_never_the_patient(client_as, caplog):
         client.get(f"/patients/{MRN}")
         client.get("/static/style.css")
         client.get(f"/static/{MRN}.css")
+        client.get("/favicon.ico")
     lines = [r.getMessage() for r in caplog.records if r.name == "monitor.web"]
     assert "POST /worklist 200" in lines[0] and "GET /patients/{mrn:path} 200" in lines[1]
     assert "GET /static/style.css 200" in lines[2]  # our own file, by name
     assert "GET (no route) 404" in lines[3]  # anything else under /static: not as asked
+    assert "GET /favicon.ico 204" in lines[4]  # the browser's own request: no content, no 404
     assert not any(MRN in line or "1984" in line for line in lines)
 
 
